@@ -1,0 +1,109 @@
+import { z } from 'zod';
+
+/**
+ * Every setting the app reads, in one place. Names are the app-setting names (environment variables);
+ * `infra/` sets the production ones and a test checks the two do not drift.
+ */
+const bool = z
+  .enum(['true', 'false', '1', '0'])
+  .transform((v) => v === 'true' || v === '1');
+const csv = z.string().transform((v) =>
+  v
+    .split(/[\s,]+/)
+    .map((s) => s.trim())
+    .filter(Boolean),
+);
+const httpsUrl = z.url({ protocol: /^https$/ });
+const anyUrl = z.url({ protocol: /^https?$/ });
+const positiveInt = z.coerce.number().int().positive();
+
+const fields = z.object({
+    /** Turns on the local-only parts (local vault credential, Azurite connection string, in-process queue). */
+    CONNECTIONS_LOCAL_MODE: bool.default(false),
+
+    /** Microsoft identity platform authority used for sign-in and refresh, e.g. https://login.microsoftonline.com/organizations */
+    AUTH_AUTHORITY: httpsUrl.default('https://login.microsoftonline.com/organizations'),
+    /** Extra authority hosts MSAL may trust without Microsoft instance discovery (local provider only). */
+    AUTH_KNOWN_AUTHORITIES: csv.default([]),
+    /** Application (client) id of the sign-in app registration. */
+    AUTH_CLIENT_ID: z.string().min(1),
+    /** Client secret of the sign-in app registration (a Key Vault reference in Azure). */
+    AUTH_CLIENT_SECRET: z.string().min(1),
+    /** Absolute URL of GET /api/connections/callback, registered as the redirect URI. */
+    AUTH_REDIRECT_URI: anyUrl,
+    /** Delegated scopes a connection is authorized for (offline_access, openid and profile are always added). */
+    CONNECTION_SCOPES: csv.default(['https://graph.microsoft.com/.default']),
+
+    /** Issuer of admin tokens; `{tenantid}` is replaced by the token's `tid`. */
+    ADMIN_TOKEN_ISSUER: z.string().min(1).default('https://login.microsoftonline.com/{tenantid}/v2.0'),
+    /** JWKS of the admin token issuer. */
+    ADMIN_TOKEN_JWKS_URI: httpsUrl.default('https://login.microsoftonline.com/common/discovery/v2.0/keys'),
+    /** Audience admin tokens must carry (the API's application id URI or client id). */
+    ADMIN_TOKEN_AUDIENCE: csv.pipe(z.array(z.string()).min(1)),
+    /** App role an admin token must carry. */
+    ADMIN_ROLE: z.string().min(1).default('Connections.Admin'),
+
+    /** Table service endpoint, e.g. https://<account>.table.core.windows.net (identity-based). */
+    TABLES_ENDPOINT: anyUrl.optional(),
+    /** Azurite connection string: local mode only. */
+    TABLES_CONNECTION_STRING: z.string().min(1).optional(),
+    /** Prefix for every table name, so several instances can share one storage account (tests use it). */
+    TABLES_PREFIX: z.string().regex(/^[A-Za-z][A-Za-z0-9]{0,20}$/).optional(),
+
+    /** Key Vault that holds one token-cache secret per connection, e.g. https://<vault>.vault.azure.net */
+    KEY_VAULT_URI: anyUrl,
+
+    /** Microsoft Graph base URL for actions and connection tests. */
+    GRAPH_BASE_URL: anyUrl.default('https://graph.microsoft.com/v1.0'),
+  });
+
+export const settingsSchema = fields.superRefine((s, ctx) => {
+    const localOnly = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
+    if (!s.TABLES_ENDPOINT && !s.TABLES_CONNECTION_STRING) {
+      localOnly('TABLES_ENDPOINT', 'TABLES_ENDPOINT is required');
+    }
+    if (s.CONNECTIONS_LOCAL_MODE) return;
+    if (s.TABLES_CONNECTION_STRING) {
+      localOnly('TABLES_CONNECTION_STRING', 'connection strings are for the local instance only; use TABLES_ENDPOINT with a managed identity');
+    }
+    if (!s.KEY_VAULT_URI.startsWith('https://')) {
+      localOnly('KEY_VAULT_URI', 'must be https outside local mode');
+    }
+    if (!s.GRAPH_BASE_URL.startsWith('https://')) {
+      localOnly('GRAPH_BASE_URL', 'must be https outside local mode');
+    }
+    if (s.AUTH_KNOWN_AUTHORITIES.length > 0) {
+      localOnly('AUTH_KNOWN_AUTHORITIES', 'a non-Microsoft authority is for the local identity provider only');
+    }
+  });
+
+export type Settings = z.infer<typeof settingsSchema>;
+
+/** Names of every setting, for docs and the infra drift test. */
+export const settingNames = Object.keys(fields.shape) as (keyof Settings)[];
+
+export class SettingsError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n  ${problems.join('\n  ')}`);
+    this.name = 'SettingsError';
+  }
+}
+
+export function loadSettings(env: Record<string, string | undefined> = process.env): Settings {
+  const input = Object.fromEntries(settingNames.map((n) => [n, env[n] === '' ? undefined : env[n]]));
+  const parsed = settingsSchema.safeParse(input);
+  if (!parsed.success) {
+    // Values are never echoed: AUTH_CLIENT_SECRET may be among them.
+    throw new SettingsError(parsed.error.issues.map((i) => `${i.path.join('.') || '(settings)'}: ${i.message}`));
+  }
+  return parsed.data;
+}
+
+/** Names of the tables the app uses, with the optional prefix. */
+export function tableNames(s: Pick<Settings, 'TABLES_PREFIX'>) {
+  const p = s.TABLES_PREFIX ?? '';
+  return {
+    connections: `${p}Connections`,
+    signInStates: `${p}SignInStates`,
+  } as const;
+}
