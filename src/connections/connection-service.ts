@@ -1,0 +1,202 @@
+import { createHash, randomUUID } from 'node:crypto';
+import type { Admin } from '../auth/admin-auth';
+import { connectionSecretName, type SecretStore } from '../adapters/secret-store';
+import { notFound } from '../http/errors';
+import type { MsalClients } from '../tokens/msal-clients';
+import { TokenAcquisitionError, type TokenBroker } from '../tokens/token-broker';
+import { classifyTokenError } from '../tokens/token-errors';
+import type { Connection } from './connection';
+import type { ConnectionRepository } from './connection-repository';
+import { refusals, type SignInRefusal } from './sign-in-pages';
+import type { SignInStateStore } from './sign-in-state';
+
+export interface AuthorizeStart {
+  authorizeUrl: string;
+  expiresAt: string;
+}
+
+export type CallbackQuery = { state?: string; code?: string; error?: string; error_description?: string };
+
+export type CallbackOutcome =
+  | { ok: true; connection: Connection; reauthorized: boolean }
+  | { ok: false; refusal: SignInRefusal };
+
+export type TestOutcome = { ok: true; expiresOn: string } | { ok: false; status: Connection['status'] | 'unavailable'; reason: string };
+
+export interface ConnectionUpdate {
+  displayName?: string;
+  isDefault?: boolean;
+}
+
+export interface ConnectionServiceDeps {
+  connections: ConnectionRepository;
+  signInStates: SignInStateStore;
+  msal: MsalClients;
+  broker: TokenBroker;
+  secrets: SecretStore;
+  now?: () => Date;
+}
+
+/** What an administrator can do with the connections of their tenant. */
+export class ConnectionService {
+  private readonly now: () => Date;
+
+  constructor(private readonly deps: ConnectionServiceDeps) {
+    this.now = deps.now ?? (() => new Date());
+  }
+
+  list(admin: Admin): Promise<Connection[]> {
+    return this.deps.connections.list(admin.tenantId);
+  }
+
+  async get(admin: Admin, id: string): Promise<Connection> {
+    const connection = await this.deps.connections.get(admin.tenantId, id);
+    if (!connection) throw notFound('Connection not found.');
+    return connection;
+  }
+
+  async authorize(admin: Admin, displayName?: string): Promise<AuthorizeStart> {
+    return this.startSignIn({ tenantId: admin.tenantId, adminObjectId: admin.objectId, adminUsername: admin.username, displayName });
+  }
+
+  async reauthorize(admin: Admin, id: string): Promise<AuthorizeStart> {
+    const connection = await this.get(admin, id);
+    return this.startSignIn(
+      {
+        tenantId: admin.tenantId,
+        adminObjectId: admin.objectId,
+        adminUsername: admin.username,
+        connectionId: connection.id,
+        expectedObjectId: connection.account.objectId,
+      },
+      connection.account.username,
+    );
+  }
+
+  /** Redeems the authorization code of a callback; every refusal leaves connections and tokens untouched. */
+  async completeSignIn(query: CallbackQuery): Promise<CallbackOutcome> {
+    if (!query.state) return refuse(query.error ? refusals.providerError(query.error, query.error_description) : refusals.badRequest);
+    const consumed = await this.deps.signInStates.consume(query.state);
+    if (!consumed.ok) return refuse(consumed.reason === 'expired' ? refusals.expiredState : refusals.unknownState);
+    if (query.error) return refuse(refusals.providerError(query.error, query.error_description));
+    if (!query.code) return refuse(refusals.badRequest);
+
+    const { intent, codeVerifier, nonce } = consumed;
+    const client = await this.deps.msal.create();
+    let result;
+    try {
+      result = await client.acquireTokenByCode({ code: query.code, codeVerifier, scopes: this.deps.msal.scopes, redirectUri: this.deps.msal.redirectUri });
+    } catch (e) {
+      return refuse(refusals.redeemFailed(classifyTokenError(e).reason));
+    }
+    const claims = (result?.idTokenClaims ?? {}) as Record<string, unknown>;
+    if (!result?.account || claims.nonce !== nonce) return refuse(refusals.redeemFailed('the sign-in response did not match this request.'));
+    const tenantId = String(claims.tid ?? '').toLowerCase();
+    const objectId = String(claims.oid ?? '');
+    const username = String(claims.preferred_username ?? result.account.username ?? objectId);
+    if (tenantId !== intent.tenantId) return refuse(refusals.otherTenant);
+
+    let existing: Connection | undefined;
+    if (intent.connectionId) {
+      existing = await this.deps.connections.get(intent.tenantId, intent.connectionId);
+      if (!existing) return refuse(refusals.connectionGone);
+      if (objectId !== intent.expectedObjectId) return refuse(refusals.otherAccount(existing.account.username));
+    } else {
+      existing = await this.deps.connections.findByAccount(intent.tenantId, objectId);
+    }
+
+    const now = this.now().toISOString();
+    const connection: Connection = existing
+      ? {
+          ...existing,
+          displayName: intent.displayName ?? existing.displayName,
+          account: { ...existing.account, username },
+          status: 'active',
+          statusReason: undefined,
+          statusChangedAt: existing.status === 'active' ? existing.statusChangedAt : now,
+          lastRefreshedAt: now,
+        }
+      : {
+          id: randomUUID(),
+          displayName: intent.displayName ?? username,
+          account: { username, objectId, tenantId },
+          status: 'active',
+          statusChangedAt: now,
+          isDefault: false,
+          createdAt: now,
+          createdBy: intent.adminUsername,
+          lastRefreshedAt: now,
+        };
+
+    // Tokens first: a connection row never points at a secret that was not written.
+    await this.deps.broker.storeSignIn({ tenantId, id: connection.id, objectId }, client.getTokenCache().serialize());
+    const saved = await this.deps.connections.updateTenant(tenantId, (all) => {
+      const others = all.filter((c) => c.id !== connection.id);
+      const current = all.find((c) => c.id === connection.id);
+      const isDefault = current ? current.isDefault : !others.some((c) => c.isDefault);
+      return [...others, { ...connection, isDefault }];
+    });
+    return { ok: true, connection: saved.find((c) => c.id === connection.id)!, reauthorized: existing !== undefined };
+  }
+
+  async update(admin: Admin, id: string, update: ConnectionUpdate): Promise<Connection> {
+    await this.get(admin, id);
+    const all = await this.deps.connections.updateTenant(admin.tenantId, (connections) => {
+      if (!connections.some((c) => c.id === id)) throw notFound('Connection not found.');
+      return connections.map((c) => {
+        const isTarget = c.id === id;
+        const isDefault =
+          update.isDefault === true ? isTarget : update.isDefault === false && isTarget ? false : c.isDefault;
+        return { ...c, ...(isTarget && update.displayName !== undefined ? { displayName: update.displayName } : {}), isDefault };
+      });
+    });
+    return all.find((c) => c.id === id)!;
+  }
+
+  async delete(admin: Admin, id: string): Promise<void> {
+    const connection = await this.get(admin, id);
+    // The secret goes first: a failure here leaves the connection listed, so the admin can retry.
+    await this.deps.secrets.delete(connectionSecretName(admin.tenantId, id));
+    this.deps.broker.forget({ tenantId: admin.tenantId, id });
+    await this.deps.connections.updateTenant(admin.tenantId, (all) => {
+      const rest = all.filter((c) => c.id !== id);
+      if (connection.isDefault && rest.length > 0 && !rest.some((c) => c.isDefault)) rest[0] = { ...rest[0], isDefault: true };
+      return rest;
+    });
+  }
+
+  /** Acquires a fresh access token now, proving the stored refresh token still works. */
+  async test(admin: Admin, id: string): Promise<TestOutcome> {
+    const connection = await this.get(admin, id);
+    try {
+      const token = await this.deps.broker.getAccessToken(
+        { tenantId: admin.tenantId, id, objectId: connection.account.objectId },
+        { forceRefresh: true },
+      );
+      return { ok: true, expiresOn: token.expiresOn.toISOString() };
+    } catch (e) {
+      if (!(e instanceof TokenAcquisitionError)) throw e;
+      return e.failure.kind === 'dead_grant'
+        ? { ok: false, status: 'needs_reauth', reason: e.failure.reason }
+        : { ok: false, status: 'unavailable', reason: e.failure.reason };
+    }
+  }
+
+  private async startSignIn(intent: Parameters<SignInStateStore['start']>[0], loginHint?: string): Promise<AuthorizeStart> {
+    const started = await this.deps.signInStates.start(intent);
+    const client = await this.deps.msal.create();
+    const authorizeUrl = await client.getAuthCodeUrl({
+      scopes: this.deps.msal.scopes,
+      redirectUri: this.deps.msal.redirectUri,
+      state: started.state,
+      nonce: started.nonce,
+      codeChallenge: createHash('sha256').update(started.codeVerifier).digest('base64url'),
+      codeChallengeMethod: 'S256',
+      responseMode: 'query',
+      ...(loginHint ? { loginHint } : { prompt: 'select_account' }),
+    });
+    return { authorizeUrl, expiresAt: started.expiresAt };
+  }
+}
+
+const refuse = (refusal: SignInRefusal): CallbackOutcome => ({ ok: false, refusal });

@@ -1,0 +1,100 @@
+import { createHash, createHmac, hkdfSync, randomBytes } from 'node:crypto';
+import type { TableFactory } from '../adapters/tables';
+import { getEntityOrUndefined, statusOf, withoutUndefined } from '../adapters/tables';
+
+export const signInStateLifetimeMs = 10 * 60 * 1000;
+
+/** What an admin asked for when starting a sign-in; stored server-side, bound to the admin's tenant. */
+export interface SignInIntent {
+  tenantId: string;
+  adminObjectId: string;
+  adminUsername: string;
+  displayName?: string;
+  /** Set for re-authorization: the connection whose tokens a sign-in as the same account replaces. */
+  connectionId?: string;
+  expectedObjectId?: string;
+}
+
+export interface StartedSignIn {
+  /** The `state` parameter: `<tenantId>.<random>`; the tenant names the Table partition. */
+  state: string;
+  nonce: string;
+  codeVerifier: string;
+  expiresAt: string;
+}
+
+export type ConsumeResult =
+  | { ok: true; intent: SignInIntent; nonce: string; codeVerifier: string }
+  | { ok: false; reason: 'unknown' | 'expired' };
+
+type StateRow = SignInIntent & { partitionKey: string; rowKey: string; expiresAt: string };
+
+/**
+ * Single-use sign-in states. The row holds only the intent and a hash of the state; the PKCE
+ * verifier and nonce are derived from the state with a key the app already keeps secret, so no
+ * Table row ever holds a value that could redeem an authorization code.
+ */
+export class SignInStateStore {
+  private readonly key: Buffer;
+
+  constructor(
+    private readonly tables: TableFactory,
+    private readonly tableName: string,
+    keyMaterial: string,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.key = Buffer.from(hkdfSync('sha256', keyMaterial, 'connections', 'sign-in-state/v1', 32));
+  }
+
+  async start(intent: SignInIntent): Promise<StartedSignIn> {
+    const random = randomBytes(32).toString('base64url');
+    const expiresAt = new Date(this.now() + signInStateLifetimeMs).toISOString();
+    const row: StateRow = { ...withoutUndefined(intent), partitionKey: intent.tenantId, rowKey: hashOf(random), expiresAt };
+    await (await this.tables(this.tableName)).createEntity(row);
+    return { state: `${intent.tenantId}.${random}`, ...this.derive(random), expiresAt };
+  }
+
+  /** Redeems a state once: the row is deleted with its ETag, so a replay finds nothing. */
+  async consume(state: string): Promise<ConsumeResult> {
+    const m = /^([0-9a-f-]{36})\.([A-Za-z0-9_-]{43})$/.exec(state);
+    if (!m) return { ok: false, reason: 'unknown' };
+    const [, tenantId, random] = m;
+    const table = await this.tables(this.tableName);
+    const row = await getEntityOrUndefined<StateRow>(table, tenantId, hashOf(random));
+    if (!row) return { ok: false, reason: 'unknown' };
+    try {
+      await table.deleteEntity(tenantId, row.rowKey, { etag: row.etag });
+    } catch (e) {
+      if (statusOf(e) === 404 || statusOf(e) === 412) return { ok: false, reason: 'unknown' };
+      throw e;
+    }
+    if (Date.parse(row.expiresAt) <= this.now()) return { ok: false, reason: 'expired' };
+    const intent: SignInIntent = {
+      tenantId,
+      adminObjectId: row.adminObjectId,
+      adminUsername: row.adminUsername,
+      ...(row.displayName ? { displayName: row.displayName } : {}),
+      ...(row.connectionId ? { connectionId: row.connectionId, expectedObjectId: row.expectedObjectId } : {}),
+    };
+    return { ok: true, intent, ...this.derive(random) };
+  }
+
+  /** Removes expired states (they are refused anyway; this only keeps the table small). */
+  async purgeExpired(): Promise<number> {
+    const table = await this.tables(this.tableName);
+    const cutoff = new Date(this.now()).toISOString();
+    let removed = 0;
+    for await (const row of table.listEntities<StateRow>({ queryOptions: { filter: `expiresAt lt '${cutoff}'` } })) {
+      await table.deleteEntity(row.partitionKey!, row.rowKey!).catch(() => undefined);
+      removed++;
+    }
+    return removed;
+  }
+
+  private derive(random: string) {
+    const mac = (label: string) => createHmac('sha256', this.key).update(`${label}:${random}`).digest('base64url');
+    return { codeVerifier: mac('pkce') + mac('pkce2').slice(0, 20), nonce: mac('nonce') };
+  }
+}
+
+const hashOf = (random: string) => createHash('sha256').update(random).digest('hex');

@@ -1,0 +1,101 @@
+/**
+ * The local directory behind the local identity provider: fixed tenants, users and app registrations,
+ * so tests and the local instance can name accounts and expect stable ids. Local/test use only.
+ */
+
+export interface LocalTenant {
+  readonly id: string;
+  readonly name: string;
+  readonly domain: string;
+}
+
+export interface LocalUser {
+  readonly username: string;
+  readonly name: string;
+  readonly objectId: string;
+  readonly tenantId: string;
+  readonly roles: readonly string[];
+}
+
+export const TENANT_A: LocalTenant = { id: 'a0c0a0c0-0000-4000-8000-00000000000a', name: 'Contoso', domain: 'contoso.test' };
+export const TENANT_B: LocalTenant = { id: 'b0fab0fa-0000-4000-8000-00000000000b', name: 'Fabrikam', domain: 'fabrikam.test' };
+export const LOCAL_TENANTS: readonly LocalTenant[] = [TENANT_A, TENANT_B];
+
+export const ADMIN_ROLE = 'Connections.Admin';
+
+export const CONTOSO_ADMIN: LocalUser = {
+  username: 'admin@contoso.test',
+  name: 'Contoso Admin',
+  objectId: 'a0000000-0000-4000-8000-000000000001',
+  tenantId: TENANT_A.id,
+  roles: [ADMIN_ROLE],
+};
+export const CONTOSO_SVC_WORKPOINT: LocalUser = {
+  username: 'svc-workpoint@contoso.test',
+  name: 'WorkPoint Service',
+  objectId: 'a0000000-0000-4000-8000-000000000002',
+  tenantId: TENANT_A.id,
+  roles: [],
+};
+export const CONTOSO_SVC_APPROVALS: LocalUser = {
+  username: 'svc-approvals@contoso.test',
+  name: 'Approvals Service',
+  objectId: 'a0000000-0000-4000-8000-000000000003',
+  tenantId: TENANT_A.id,
+  roles: [],
+};
+export const CONTOSO_USER: LocalUser = {
+  username: 'user@contoso.test',
+  name: 'Contoso User',
+  objectId: 'a0000000-0000-4000-8000-000000000004',
+  tenantId: TENANT_A.id,
+  roles: [],
+};
+export const FABRIKAM_ADMIN: LocalUser = {
+  username: 'admin@fabrikam.test',
+  name: 'Fabrikam Admin',
+  objectId: 'b0000000-0000-4000-8000-000000000001',
+  tenantId: TENANT_B.id,
+  roles: [ADMIN_ROLE],
+};
+export const FABRIKAM_SVC: LocalUser = {
+  username: 'svc@fabrikam.test',
+  name: 'Fabrikam Service',
+  objectId: 'b0000000-0000-4000-8000-000000000002',
+  tenantId: TENANT_B.id,
+  roles: [],
+};
+
+export const LOCAL_USERS: readonly LocalUser[] = [
+  CONTOSO_ADMIN,
+  CONTOSO_SVC_WORKPOINT,
+  CONTOSO_SVC_APPROVALS,
+  CONTOSO_USER,
+  FABRIKAM_ADMIN,
+  FABRIKAM_SVC,
+];
+
+/** Usernames compare case-insensitively, as in Entra. */
+export function findUser(username: string): LocalUser | undefined {
+  const wanted = username.trim().toLowerCase();
+  return LOCAL_USERS.find((u) => u.username === wanted);
+}
+
+export function findUserByObjectId(objectId: string): LocalUser | undefined {
+  return LOCAL_USERS.find((u) => u.objectId === objectId);
+}
+
+/** The backend's (confidential) app registration. */
+export const LOCAL_CLIENT_ID = 'c0c0c0c0-0000-4000-8000-00000000c11e';
+export const LOCAL_CLIENT_SECRET = 'local-only-client-secret-not-a-real-secret';
+/** A public (PKCE, no secret) client for the browser admin page. */
+export const LOCAL_PORTAL_CLIENT_ID = 'c0c0c0c0-0000-4000-8000-0000000090a1';
+
+/** Application ID URI of the Connections API: the audience of admin tokens. */
+export const LOCAL_API_AUDIENCE = 'api://connections-local';
+export const GRAPH_AUDIENCE = 'https://graph.microsoft.com';
+
+/** Delegated Graph permissions "consented" for the app: what a `/.default` request expands to in `scp`. */
+export const LOCAL_GRAPH_CONSENTED_SCOPES: readonly string[] = ['Files.ReadWrite.All', 'Sites.ReadWrite.All', 'User.Read'];
+/** Delegated API permissions exposed by the Connections API registration. */
+export const LOCAL_API_CONSENTED_SCOPES: readonly string[] = ['access_as_user'];

@@ -1,0 +1,53 @@
+import { ConfidentialClientApplication, LogLevel, type Configuration } from '@azure/msal-node';
+import type { Settings } from '../config/settings';
+
+export type MsalSettings = Pick<
+  Settings,
+  'AUTH_AUTHORITY' | 'AUTH_KNOWN_AUTHORITIES' | 'AUTH_CLIENT_ID' | 'AUTH_CLIENT_SECRET' | 'AUTH_REDIRECT_URI' | 'CONNECTION_SCOPES'
+>;
+
+/**
+ * Creates MSAL confidential clients, one per sign-in or per refresh, each with its own in-memory
+ * cache (one account each: a connection's cache never mixes with another's). The authority's
+ * discovery document is fetched once per process and handed to every instance, which would
+ * otherwise fetch it again.
+ */
+export class MsalClients {
+  private metadata?: Promise<string>;
+
+  constructor(private readonly settings: MsalSettings) {}
+
+  get scopes(): string[] {
+    return this.settings.CONNECTION_SCOPES;
+  }
+
+  get redirectUri(): string {
+    return this.settings.AUTH_REDIRECT_URI;
+  }
+
+  async create(): Promise<ConfidentialClientApplication> {
+    const config: Configuration = {
+      auth: {
+        clientId: this.settings.AUTH_CLIENT_ID,
+        clientSecret: this.settings.AUTH_CLIENT_SECRET,
+        authority: this.settings.AUTH_AUTHORITY,
+        knownAuthorities: this.settings.AUTH_KNOWN_AUTHORITIES,
+        authorityMetadata: await this.authorityMetadata(),
+      },
+      // PII logging stays off: MSAL would otherwise log account names and token fragments.
+      system: { loggerOptions: { piiLoggingEnabled: false, logLevel: LogLevel.Error, loggerCallback: () => undefined } },
+    };
+    return new ConfidentialClientApplication(config);
+  }
+
+  private authorityMetadata(): Promise<string> {
+    this.metadata ??= (async () => {
+      const url = `${this.settings.AUTH_AUTHORITY.replace(/\/$/, '')}/v2.0/.well-known/openid-configuration`;
+      const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+      if (!res.ok) throw new Error(`Authority discovery failed with HTTP ${res.status}`);
+      return await res.text();
+    })();
+    this.metadata.catch(() => (this.metadata = undefined));
+    return this.metadata;
+  }
+}
