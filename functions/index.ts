@@ -1,0 +1,13 @@
+// Entry point for the Azure Functions host: registers every function from the one shared list.
+import { app } from '@azure/functions';
+import { functionDefinitions } from './definitions';
+
+app.setup({ enableHttpStream: false });
+
+for (const f of functionDefinitions) {
+  switch (f.kind) {
+    case 'http':
+      app.http(f.name, { methods: f.methods, route: f.route, authLevel: 'anonymous', handler: f.handler });
+      break;
+  }
+}

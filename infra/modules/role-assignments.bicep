@@ -1,0 +1,121 @@
+// Least-privilege data-plane roles for the app's user-assigned identity, each scoped to the one resource it is
+// for (never the resource group or subscription). The resources are referenced as `existing` so that each
+// assignment's scope is the resource itself.
+//
+// test/infra/bicep-drift.test.ts checks that every data-plane resource in infra/ has its roles here and that the
+// role definition ids below are the built-in ones.
+
+@description('Name of the app\'s user-assigned managed identity (the principal of every assignment).')
+param identityName string
+
+@description('Name of the storage account (app Tables + Functions host storage).')
+param storageAccountName string
+
+@description('Name of the Key Vault holding token caches and the client secret.')
+param keyVaultName string
+
+@description('Name of the Service Bus namespace.')
+param serviceBusNamespaceName string
+
+@description('Name of the Application Insights component.')
+param applicationInsightsName string
+
+// Built-in role definition ids (the same in every tenant and cloud).
+var roleDefinitionIds = {
+  // Read, write and delete secrets: the token broker writes rotated MSAL caches and deletes them with the connection.
+  keyVaultSecretsOfficer: 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
+  // Enqueue next steps and admin-posted events.
+  serviceBusDataSender: '69a216fc-b8fb-44d8-bc22-1f3c2cd27a39'
+  // Service Bus triggers receive, complete and abandon.
+  serviceBusDataReceiver: '4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0'
+  // The app's tables (creates them on first use).
+  storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
+  // Functions host storage (creates its containers, leases, timer state) and the Flex deployment package.
+  storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
+  // Functions host queues (used by the host for some triggers and diagnostics).
+  storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
+  // Telemetry ingestion with Entra auth (Application Insights local auth is disabled).
+  monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
+}
+
+resource appIdentity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' existing = {
+  name: identityName
+}
+
+resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
+  name: storageAccountName
+}
+
+resource keyVault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
+  name: keyVaultName
+}
+
+resource serviceBus 'Microsoft.ServiceBus/namespaces@2024-01-01' existing = {
+  name: serviceBusNamespaceName
+}
+
+resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing = {
+  name: applicationInsightsName
+}
+
+// Names are deterministic (scope, principal, role), so re-deploying is idempotent.
+// principalType avoids failures while a new identity is still replicating in Entra ID.
+
+resource keyVaultRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
+  for roleId in [
+    roleDefinitionIds.keyVaultSecretsOfficer
+  ]: {
+    name: guid(keyVault.id, appIdentity.id, roleId)
+    scope: keyVault
+    properties: {
+      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleId)
+      principalId: appIdentity.properties.principalId
+      principalType: 'ServicePrincipal'
+    }
+  }
+]
+
+resource serviceBusRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
+  for roleId in [
+    roleDefinitionIds.serviceBusDataSender
+    roleDefinitionIds.serviceBusDataReceiver
+  ]: {
+    name: guid(serviceBus.id, appIdentity.id, roleId)
+    scope: serviceBus
+    properties: {
+      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleId)
+      principalId: appIdentity.properties.principalId
+      principalType: 'ServicePrincipal'
+    }
+  }
+]
+
+resource storageRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
+  for roleId in [
+    roleDefinitionIds.storageTableDataContributor
+    roleDefinitionIds.storageBlobDataOwner
+    roleDefinitionIds.storageQueueDataContributor
+  ]: {
+    name: guid(storage.id, appIdentity.id, roleId)
+    scope: storage
+    properties: {
+      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleId)
+      principalId: appIdentity.properties.principalId
+      principalType: 'ServicePrincipal'
+    }
+  }
+]
+
+resource applicationInsightsRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
+  for roleId in [
+    roleDefinitionIds.monitoringMetricsPublisher
+  ]: {
+    name: guid(applicationInsights.id, appIdentity.id, roleId)
+    scope: applicationInsights
+    properties: {
+      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleId)
+      principalId: appIdentity.properties.principalId
+      principalType: 'ServicePrincipal'
+    }
+  }
+]

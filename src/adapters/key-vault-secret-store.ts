@@ -1,0 +1,256 @@
+import type { TokenCredential } from '@azure/identity';
+import { SecretClient } from '@azure/keyvault-secrets';
+import {
+  isValidSecretName,
+  MSAL_CACHE_CONTENT_TYPE,
+  type SecretSetOptions,
+  type SecretStore,
+  SecretStoreError,
+  type SecretStoreOperation,
+} from './secret-store';
+
+export { SecretStoreError } from './secret-store';
+
+export interface KeyVaultRetryOptions {
+  /** SDK retries per request (5xx, 408, network, 429 with Retry-After) and our own attempts for 429 without it. */
+  maxRetries?: number;
+  retryDelayInMs?: number;
+  maxRetryDelayInMs?: number;
+}
+
+export interface KeyVaultSecretStoreOptions {
+  vaultUrl: string;
+  credential: TokenCredential;
+  /**
+   * The local stand-in: allows http and a host other than *.vault.azure.net. Refused for non-loopback hosts,
+   * because skipping challenge resource verification would hand a real credential's tokens to any host.
+   */
+  local?: boolean;
+  retry?: KeyVaultRetryOptions;
+  /**
+   * Bound on one store call including all retries (default 30 s). The SDK waits whatever Retry-After says,
+   * uncapped; a step should fail and be redelivered rather than hang.
+   */
+  timeoutMs?: number;
+  /**
+   * Purge after soft delete, so a deleted connection's refresh token does not linger for the retention period.
+   * Needs the purge permission and fails on vaults with purge protection.
+   */
+  purgeOnDelete?: boolean;
+}
+
+const DEFAULT_RETRY = { maxRetries: 3, retryDelayInMs: 1000, maxRetryDelayInMs: 16_000 };
+const DEFAULT_TIMEOUT_MS = 30_000;
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
+const NETWORK_CODES = new Set([
+  'REQUEST_SEND_ERROR',
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ETIMEDOUT',
+  'ESOCKETTIMEDOUT',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EPIPE',
+]);
+const RETRY_AFTER_HEADERS = ['retry-after', 'retry-after-ms', 'x-ms-retry-after-ms'];
+
+/** The fields of the SDK's RestError we read. Its message, request and response are never used: they can hold the value. */
+interface RestErrorLike {
+  name?: unknown;
+  code?: unknown;
+  statusCode?: unknown;
+  details?: { error?: { code?: unknown; message?: unknown } };
+  response?: { headers?: { get(name: string): string | undefined } };
+}
+
+export class KeyVaultSecretStore implements SecretStore {
+  private readonly client: SecretClient;
+  private readonly retry: Required<KeyVaultRetryOptions>;
+  private readonly timeoutMs: number;
+  private readonly purgeOnDelete: boolean;
+
+  constructor(options: KeyVaultSecretStoreOptions) {
+    const url = new URL(options.vaultUrl);
+    if (options.local) {
+      if (!LOOPBACK.has(url.hostname)) {
+        throw new Error('KeyVaultSecretStore: local mode is only for a vault stand-in on localhost');
+      }
+    } else if (url.protocol !== 'https:') {
+      throw new Error('KeyVaultSecretStore: the vault URL must use https');
+    }
+    this.retry = { ...DEFAULT_RETRY, ...options.retry };
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.purgeOnDelete = options.purgeOnDelete ?? false;
+    this.client = new SecretClient(options.vaultUrl, options.credential, {
+      retryOptions: this.retry,
+      ...(options.local ? { allowInsecureConnection: true, disableChallengeResourceVerification: true } : {}),
+    });
+  }
+
+  get(name: string): Promise<string | undefined> {
+    return this.run('get', name, undefined, async (abortSignal) => {
+      try {
+        return (await this.client.getSecret(name, { abortSignal })).value;
+      } catch (e) {
+        if (isSecretNotFound(e)) return undefined;
+        throw e;
+      }
+    });
+  }
+
+  async set(name: string, value: string, options: SecretSetOptions = {}): Promise<void> {
+    if (typeof value !== 'string') {
+      throw new SecretStoreError('Secret value must be a string', { operation: 'set', secretName: name, retryable: false });
+    }
+    await this.run('set', name, value, async (abortSignal) => {
+      // A 429 means the write was not applied, so retrying cannot add a second version.
+      await this.client.setSecret(name, value, {
+        abortSignal,
+        contentType: options.contentType ?? MSAL_CACHE_CONTENT_TYPE,
+        ...(options.tags ? { tags: options.tags } : {}),
+      });
+    });
+  }
+
+  delete(name: string): Promise<void> {
+    return this.run('delete', name, undefined, async (abortSignal) => {
+      try {
+        // Resolves after the DELETE and one status read; full completion only matters before a purge.
+        const poller = await this.client.beginDeleteSecret(name, {
+          abortSignal,
+          intervalInMs: this.retry.retryDelayInMs,
+        });
+        if (this.purgeOnDelete) await poller.pollUntilDone({ abortSignal });
+      } catch (e) {
+        if (!isSecretNotFound(e)) throw e;
+      }
+      if (this.purgeOnDelete) await this.purge(name, abortSignal);
+    });
+  }
+
+  private async purge(name: string, abortSignal: AbortSignal): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.client.purgeDeletedSecret(name, { abortSignal });
+        return;
+      } catch (e) {
+        if (isSecretNotFound(e)) return;
+        // 409: the service is still finishing the soft delete.
+        if (statusOf(e) !== 409 || attempt >= this.retry.maxRetries) throw e;
+        await sleep(this.backoff(attempt), abortSignal);
+      }
+    }
+  }
+
+  /** Validates the name, bounds the call in time, retries 429s the SDK leaves alone, and maps every failure. */
+  private async run<T>(
+    operation: SecretStoreOperation,
+    name: string,
+    value: string | undefined,
+    call: (abortSignal: AbortSignal) => Promise<T>,
+  ): Promise<T> {
+    if (!isValidSecretName(name)) {
+      // The name is not echoed: a swapped argument would put the value here.
+      throw new SecretStoreError('Invalid secret name: use 1-127 characters of 0-9, a-z, A-Z and -', {
+        operation,
+        code: 'InvalidSecretName',
+        retryable: false,
+      });
+    }
+    const abortSignal = AbortSignal.timeout(this.timeoutMs);
+    try {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          return await call(abortSignal);
+        } catch (e) {
+          if (!isThrottledWithoutRetryAfter(e) || attempt >= this.retry.maxRetries) throw e;
+          await sleep(this.backoff(attempt), abortSignal);
+        }
+      }
+    } catch (e) {
+      throw toStoreError(operation, name, value, e, abortSignal.aborted);
+    }
+  }
+
+  /** Exponential with jitter in [half, full], like the SDK's own strategy. */
+  private backoff(attempt: number): number {
+    const ceiling = Math.min(this.retry.maxRetryDelayInMs, this.retry.retryDelayInMs * 2 ** attempt);
+    return ceiling / 2 + Math.random() * (ceiling / 2);
+  }
+}
+
+function statusOf(e: unknown): number | undefined {
+  const s = (e as RestErrorLike | undefined)?.statusCode;
+  return typeof s === 'number' ? s : undefined;
+}
+
+/** Only the vault's own "no such secret": any other 404 (wrong vault path, proxy) must not read as "no token". */
+function isSecretNotFound(e: unknown): boolean {
+  return statusOf(e) === 404 && (e as RestErrorLike).code === 'SecretNotFound';
+}
+
+function isThrottledWithoutRetryAfter(e: unknown): boolean {
+  if (statusOf(e) !== 429) return false;
+  const headers = (e as RestErrorLike).response?.headers;
+  return !RETRY_AFTER_HEADERS.some((h) => headers?.get(h));
+}
+
+function toStoreError(
+  operation: SecretStoreOperation,
+  secretName: string,
+  value: string | undefined,
+  e: unknown,
+  timedOut: boolean,
+): SecretStoreError {
+  if (e instanceof SecretStoreError) return e;
+  const err = (typeof e === 'object' && e !== null ? e : {}) as RestErrorLike;
+  const statusCode = statusOf(e);
+  const code = timedOut ? 'Timeout' : safeToken(err.code) ?? safeToken(err.details?.error?.code) ?? safeToken(err.name);
+  const requestId = safeToken(err.response?.headers?.get('x-ms-request-id'));
+  const retryable =
+    timedOut ||
+    (statusCode !== undefined
+      ? statusCode === 408 || statusCode === 429 || (statusCode >= 500 && statusCode !== 501 && statusCode !== 505)
+      : code !== undefined && NETWORK_CODES.has(code));
+  const serviceMessage = safeServiceMessage(err.details?.error?.message, value);
+  const what = [statusCode !== undefined ? `HTTP ${statusCode}` : undefined, code].filter(Boolean).join(' ');
+  return new SecretStoreError(
+    `Key Vault ${operation} of secret ${secretName} failed${what ? `: ${what}` : ''}${serviceMessage ? ` (${serviceMessage})` : ''}`,
+    { operation, secretName, statusCode, code, requestId, retryable },
+  );
+}
+
+function safeToken(v: unknown): string | undefined {
+  return typeof v === 'string' && /^[A-Za-z0-9_.:-]{1,64}$/.test(v) ? v : undefined;
+}
+
+/**
+ * The vault's error text (e.g. which permission is missing) helps operators and never holds a value, but it is
+ * still dropped if it shares any 16-character run with the value being written.
+ */
+function safeServiceMessage(message: unknown, value: string | undefined): string | undefined {
+  if (typeof message !== 'string' || message.length === 0) return undefined;
+  const clipped = message.slice(0, 300);
+  if (value) {
+    if (clipped.includes(value)) return undefined;
+    for (let i = 0; i + 16 <= clipped.length; i++) {
+      if (value.includes(clipped.slice(i, i + 16))) return undefined;
+    }
+  }
+  return clipped;
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}

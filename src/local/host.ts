@@ -1,0 +1,90 @@
+import { HttpRequest, HttpResponse, InvocationContext, type HttpMethod } from '@azure/functions';
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { FunctionDefinition, HttpFunction } from '../../functions/registry';
+
+export type LogSink = (level: string, functionName: string, message: string) => void;
+
+interface CompiledRoute {
+  fn: HttpFunction;
+  pattern: RegExp;
+  params: string[];
+  literalSegments: number;
+}
+
+const compile = (fn: HttpFunction): CompiledRoute => {
+  const params: string[] = [];
+  const segments = fn.route.split('/');
+  const pattern = segments
+    .map((s) => {
+      const m = /^\{(\w+)(?::[^}]*)?\??\}$/.exec(s);
+      if (!m) return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      params.push(m[1]);
+      return '([^/]+)';
+    })
+    .join('/');
+  return { fn, pattern: new RegExp(`^/api/${pattern}/?$`, 'i'), params, literalSegments: segments.filter((s) => !s.startsWith('{')).length };
+};
+
+/**
+ * Hosts the same handlers `functions/index.ts` registers, over node:http: the stand-in for the
+ * Functions host, which cannot be installed here. Literal routes win over parameters, as in Azure.
+ */
+export function createLocalHost(definitions: FunctionDefinition[], options: { log?: LogSink; fallback?: http.RequestListener } = {}) {
+  const routes = definitions
+    .filter((d): d is HttpFunction => d.kind === 'http')
+    .map(compile)
+    .sort((a, b) => b.literalSegments - a.literalSegments);
+  const log: LogSink = options.log ?? ((level, name, message) => console.log(`[${level}] ${name}: ${message}`));
+
+  const server = http.createServer(async (req, res) => {
+    try {
+      const url = new URL(req.url ?? '/', `http://${req.headers.host ?? 'localhost'}`);
+      const method = (req.method ?? 'GET').toUpperCase() as HttpMethod;
+      const candidates = routes.map((r) => ({ r, m: r.pattern.exec(url.pathname) })).filter((x) => x.m);
+      const match = candidates.find((x) => x.r.fn.methods.includes(method));
+      if (!match) {
+        if (candidates.length === 0 && options.fallback) return options.fallback(req, res);
+        res.writeHead(candidates.length ? 405 : 404, { 'Content-Type': 'application/json' });
+        return res.end(JSON.stringify({ error: { message: candidates.length ? 'Method not allowed' : 'Not found' } }));
+      }
+      const chunks: Buffer[] = [];
+      for await (const chunk of req) chunks.push(chunk as Buffer);
+      const params = Object.fromEntries(match.r.params.map((p, i) => [p, decodeURIComponent(match.m![i + 1])]));
+      const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : (v ?? '')]));
+      const request = new HttpRequest({
+        method,
+        url: url.toString(),
+        headers,
+        params,
+        ...(chunks.length ? { body: { bytes: Buffer.concat(chunks) } } : {}),
+      });
+      const name = match.r.fn.name;
+      const context = new InvocationContext({
+        invocationId: randomUUID(),
+        functionName: name,
+        logHandler: (level, ...args) => log(level, name, args.map(String).join(' ')),
+      });
+      const response = new HttpResponse(await match.r.fn.handler(request, context));
+      const body = Buffer.from(await response.arrayBuffer());
+      const outHeaders: Record<string, string> = {};
+      response.headers.forEach((value, key) => (outHeaders[key] = value));
+      res.writeHead(response.status, outHeaders);
+      res.end(body);
+    } catch (e) {
+      log('error', 'host', `Unhandled error: ${(e as Error)?.name}`);
+      if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({ error: { message: 'Local host error' } }));
+    }
+  });
+
+  return {
+    server,
+    async listen(port = 0, host = '127.0.0.1'): Promise<string> {
+      await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, host, resolve));
+      return `http://localhost:${(server.address() as AddressInfo).port}`;
+    },
+    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+  };
+}

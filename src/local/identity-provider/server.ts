@@ -1,0 +1,659 @@
+/**
+ * A local OpenID Connect provider standing in for Microsoft Entra ID (local instance and tests only).
+ * oidc-provider does the protocol; this file shapes it like Entra (issuer path, claims, client_info)
+ * and adds local-only dev endpoints under /local/.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import https from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
+import {
+  findUser,
+  findUserByObjectId,
+  GRAPH_AUDIENCE,
+  LOCAL_API_AUDIENCE,
+  LOCAL_API_CONSENTED_SCOPES,
+  LOCAL_CLIENT_ID,
+  LOCAL_CLIENT_SECRET,
+  LOCAL_GRAPH_CONSENTED_SCOPES,
+  LOCAL_PORTAL_CLIENT_ID,
+  type LocalUser,
+} from './directory';
+
+export interface IdentityProviderOptions {
+  /** 0 (default) picks a free port. */
+  port?: number;
+  cert: string;
+  key: string;
+  /** Redirect URIs of the confidential client LOCAL_CLIENT_ID. */
+  redirectUris: string[];
+  /** Redirect URIs of the public client LOCAL_PORTAL_CLIENT_ID; defaults to `redirectUris`. */
+  portalRedirectUris?: string[];
+  accessTokenTtlSeconds?: number;
+  rotateRefreshTokens?: boolean;
+}
+
+export interface IdentityProviderServer {
+  /** `https://localhost:<port>` */
+  url: string;
+  /** `https://localhost:<port>/organizations/v2.0` */
+  issuer: string;
+  /** `https://localhost:<port>/organizations`: the MSAL authority. */
+  authority: string;
+  jwksUri: string;
+  /** The discovery document, for MSAL's `authorityMetadata` (JSON.stringify it). */
+  openidConfiguration: Record<string, unknown>;
+  close(): Promise<void>;
+}
+
+export type TokenEndpointFault = null | 'down' | { status: number; count?: number };
+
+export interface TokenStats {
+  total: number;
+  byGrantType: Record<string, number>;
+  byUsername: Record<string, number>;
+  byStatus: Record<string, number>;
+}
+
+/** Entra's issuer keeps the tenant in the path; "organizations" keeps one issuer for every local tenant. */
+const TENANT_SEGMENT = '/organizations';
+const MOUNT = `${TENANT_SEGMENT}/v2.0`;
+const RESOURCES: Record<string, readonly string[]> = {
+  [GRAPH_AUDIENCE]: LOCAL_GRAPH_CONSENTED_SCOPES,
+  [LOCAL_API_AUDIENCE]: LOCAL_API_CONSENTED_SCOPES,
+};
+
+// oidc-provider ships no types; these describe only what is used here.
+/* eslint-disable @typescript-eslint/no-explicit-any */
+interface KoaContext {
+  path: string;
+  method: string;
+  status: number;
+  body: any;
+  respond?: boolean;
+  req: IncomingMessage;
+  set(field: string, value: string): void;
+  oidc?: {
+    params?: Record<string, unknown>;
+    body?: Record<string, unknown>;
+    entities: Record<string, any>;
+  };
+}
+interface InteractionDetails {
+  uid: string;
+  prompt: { name: string; details: Record<string, any> };
+  params: Record<string, any>;
+  session?: { accountId: string };
+  grantId?: string;
+}
+interface Provider {
+  callback(): (req: IncomingMessage, res: ServerResponse) => void;
+  use(fn: (ctx: KoaContext, next: () => Promise<void>) => Promise<void>): void;
+  on(event: string, listener: (...args: any[]) => void): void;
+  interactionDetails(req: IncomingMessage, res: ServerResponse): Promise<InteractionDetails>;
+  interactionFinished(req: IncomingMessage, res: ServerResponse, result: object, opts?: { mergeWithLastSubmission?: boolean }): Promise<void>;
+  Grant: any;
+  RefreshToken: { find(value: string, opts?: { ignoreExpiration?: boolean }): Promise<{ accountId?: string } | undefined> };
+}
+interface OidcModule {
+  default: new (issuer: string, configuration: Record<string, unknown>) => Provider;
+  errors: { InvalidTarget: new (description?: string) => Error };
+}
+
+/** Load the ESM-only package from CommonJS; a variable specifier keeps tsc from resolving its (absent) types. */
+async function loadOidcProvider(): Promise<OidcModule> {
+  const specifier: string = 'oidc-provider';
+  return (await import(specifier)) as OidcModule;
+}
+
+/**
+ * In-memory storage that, unlike oidc-provider's own, can be enumerated: /local/revoke needs every
+ * grant of an account.
+ */
+function createStore() {
+  const entries = new Map<string, { payload: Record<string, any>; expiresAt?: number }>();
+  const live = (key: string) => {
+    const e = entries.get(key);
+    if (e?.expiresAt !== undefined && e.expiresAt <= Date.now()) {
+      entries.delete(key);
+      return undefined;
+    }
+    return e;
+  };
+  class Adapter {
+    constructor(private readonly model: string) {}
+    private k(id: string) {
+      return `${this.model}:${id}`;
+    }
+    async upsert(id: string, payload: Record<string, any>, expiresIn?: number) {
+      entries.set(this.k(id), { payload, expiresAt: expiresIn ? Date.now() + expiresIn * 1000 : undefined });
+    }
+    async find(id: string) {
+      return live(this.k(id))?.payload;
+    }
+    async findByUid(uid: string) {
+      for (const key of entries.keys()) {
+        if (key.startsWith(`${this.model}:`) && live(key)?.payload.uid === uid) return entries.get(key)!.payload;
+      }
+      return undefined;
+    }
+    async findByUserCode(userCode: string) {
+      for (const key of entries.keys()) {
+        if (key.startsWith(`${this.model}:`) && live(key)?.payload.userCode === userCode) return entries.get(key)!.payload;
+      }
+      return undefined;
+    }
+    async consume(id: string) {
+      const e = live(this.k(id));
+      if (e) e.payload.consumed = Math.floor(Date.now() / 1000);
+    }
+    async destroy(id: string) {
+      entries.delete(this.k(id));
+    }
+    async revokeByGrantId(grantId: string) {
+      for (const [key, e] of entries) if (e.payload.grantId === grantId) entries.delete(key);
+    }
+  }
+  /** Deletes the account's grants (and every token issued under them) and sessions. */
+  const revokeAccount = (accountId: string): number => {
+    const grantIds = new Set<string>();
+    for (const [key, e] of entries) {
+      if (key.startsWith('Grant:') && e.payload.accountId === accountId) grantIds.add(e.payload.jti);
+      if (key.startsWith('Session:') && e.payload.accountId === accountId) entries.delete(key);
+    }
+    for (const [key, e] of entries) {
+      if (grantIds.has(e.payload.grantId) || (key.startsWith('Grant:') && grantIds.has(e.payload.jti))) entries.delete(key);
+    }
+    return grantIds.size;
+  };
+  return { Adapter, revokeAccount };
+}
+
+export const escapeHtml = (s: string): string =>
+  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+
+function signInPage(action: string, clientName: string, username: string, error?: string): string {
+  return `<!DOCTYPE html>
+<html lang="en">
+<head><meta charset="utf-8"><title>Sign in (local identity provider)</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body{font-family:system-ui,sans-serif;max-width:24rem;margin:3rem auto;padding:0 1rem}
+label,input,button{display:block;width:100%;box-sizing:border-box;margin:.4rem 0;font-size:1rem}
+input,button{padding:.5rem}.error{color:#b00020}.note{color:#555;font-size:.85rem}</style></head>
+<body>
+<h1>Sign in</h1>
+<p>to ${escapeHtml(clientName)}</p>
+${error ? `<p class="error" role="alert">${escapeHtml(error)}</p>` : ''}
+<form method="post" action="${escapeHtml(action)}">
+<label for="username">Username</label>
+<input id="username" name="username" type="text" autocomplete="username" autofocus required value="${escapeHtml(username)}">
+<button type="submit" name="action" value="sign-in">Sign in</button>
+<button type="submit" name="action" value="cancel" formnovalidate>Cancel</button>
+</form>
+<p class="note">Local identity provider for development and tests: no password is asked.</p>
+</body>
+</html>`;
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+  res.end(JSON.stringify(body));
+}
+
+function sendHtml(res: ServerResponse, status: number, html: string): void {
+  res.writeHead(status, {
+    'content-type': 'text/html; charset=utf-8',
+    'cache-control': 'no-store',
+    'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+  });
+  res.end(html);
+}
+
+async function readBody(req: IncomingMessage, limit = 1 << 20): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) throw new HttpError(413, 'request body too large');
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+class HttpError extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+  }
+}
+
+async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const text = await readBody(req);
+  if (!text) return {};
+  try {
+    const value: unknown = JSON.parse(text);
+    if (value && typeof value === 'object' && !Array.isArray(value)) return value as Record<string, unknown>;
+  } catch {
+    // reported below
+  }
+  throw new HttpError(400, 'body must be a JSON object');
+}
+
+const resourceOf = (scope: string): string | undefined =>
+  Object.keys(RESOURCES).find((r) => scope.startsWith(`${r}/`));
+
+/** Entra's `scp`: the permission names without the resource prefix, `/.default` expanded to what is consented. */
+function scpFor(audience: string, scope: string | undefined): string | undefined {
+  const names = new Set<string>();
+  for (const s of scope?.split(' ') ?? []) {
+    if (!s.startsWith(`${audience}/`)) continue;
+    const name = s.slice(audience.length + 1);
+    if (name === '.default') (RESOURCES[audience] ?? []).forEach((n) => names.add(n));
+    else names.add(name);
+  }
+  return names.size ? [...names].join(' ') : undefined;
+}
+
+const clientInfo = (user: LocalUser): string =>
+  Buffer.from(JSON.stringify({ uid: user.objectId, utid: user.tenantId })).toString('base64url');
+
+function fetchJson(url: string, ca: string): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    https
+      .get(url, { ca }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          try {
+            if (res.statusCode !== 200) throw new Error(`GET ${url}: HTTP ${res.statusCode}`);
+            resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>);
+          } catch (e) {
+            reject(e);
+          }
+        });
+      })
+      .on('error', reject);
+  });
+}
+
+export async function startIdentityProviderServer(options: IdentityProviderOptions): Promise<IdentityProviderServer> {
+  const accessTokenTtl = options.accessTokenTtlSeconds ?? 3600;
+  const rotate = options.rotateRefreshTokens ?? true;
+  if (!options.redirectUris.length) throw new Error('redirectUris must not be empty');
+
+  const { default: Provider, errors } = await loadOidcProvider();
+  const { privateKey: signingKey } = await generateKeyPair('RS256', { extractable: true });
+  const kid = randomUUID();
+  const signingJwk: JWK = { ...(await exportJWK(signingKey)), kid, alg: 'RS256', use: 'sig' };
+
+  const store = createStore();
+  const stats: TokenStats = { total: 0, byGrantType: {}, byUsername: {}, byStatus: {} };
+  let fault: TokenEndpointFault = null;
+
+  let provider: Provider | undefined;
+  let providerCallback: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
+
+  const server = https.createServer({ cert: options.cert, key: options.key }, (req, res) => {
+    handle(req, res).catch((e: unknown) => {
+      const status = e instanceof HttpError ? e.status : 500;
+      if (status === 500) console.error('local identity provider:', e);
+      if (!res.headersSent) sendJson(res, status, { error: status === 500 ? 'server_error' : 'invalid_request', error_description: String((e as Error)?.message ?? e) });
+      else res.end();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    // Loopback only: this provider signs in anyone who types a username.
+    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const url = `https://localhost:${port}`;
+  const issuer = `${url}${MOUNT}`;
+
+  provider = new Provider(issuer, {
+    adapter: store.Adapter,
+    jwks: { keys: [signingJwk] },
+    cookies: { keys: [randomBytes(32).toString('base64url')] },
+    clients: [
+      {
+        client_id: LOCAL_CLIENT_ID,
+        client_secret: LOCAL_CLIENT_SECRET,
+        client_name: 'Connections (local)',
+        redirect_uris: options.redirectUris,
+        grant_types: ['authorization_code', 'refresh_token'],
+        response_types: ['code'],
+        // MSAL Node sends the secret in the body.
+        token_endpoint_auth_method: 'client_secret_post',
+      },
+      {
+        client_id: LOCAL_PORTAL_CLIENT_ID,
+        client_name: 'Connections admin (local)',
+        application_type: 'web',
+        redirect_uris: options.portalRedirectUris?.length ? options.portalRedirectUris : options.redirectUris,
+        grant_types: ['authorization_code', 'refresh_token'],
+        response_types: ['code'],
+        token_endpoint_auth_method: 'none',
+      },
+    ],
+    pkce: { required: () => true },
+    scopes: ['openid', 'offline_access', 'profile', 'email'],
+    claims: {
+      openid: ['sub', 'oid', 'tid', 'preferred_username', 'name', 'ver', 'roles'],
+      profile: ['name', 'preferred_username'],
+      email: ['email'],
+    },
+    // Entra puts the profile claims in the id token itself, not only behind userinfo.
+    conformIdTokenClaims: false,
+    async findAccount(_ctx: unknown, sub: string) {
+      const user = findUserByObjectId(sub);
+      if (!user) return undefined;
+      return {
+        accountId: user.objectId,
+        async claims() {
+          return {
+            sub: user.objectId,
+            oid: user.objectId,
+            tid: user.tenantId,
+            preferred_username: user.username,
+            name: user.name,
+            email: user.username,
+            ver: '2.0',
+            ...(user.roles.length ? { roles: [...user.roles] } : {}),
+          };
+        },
+      };
+    },
+    features: {
+      devInteractions: { enabled: false },
+      revocation: { enabled: true },
+      resourceIndicators: {
+        enabled: true,
+        // MSAL never sends `resource`: the resource is the one named by the scopes, as in Entra.
+        async defaultResource(ctx: KoaContext, _client: unknown, oneOf?: string | string[]) {
+          const requested = String(ctx.oidc?.params?.scope ?? '')
+            .split(' ')
+            .map(resourceOf)
+            .find(Boolean);
+          if (oneOf === undefined) return requested;
+          const granted = Array.isArray(oneOf) ? oneOf : [oneOf];
+          return requested && granted.includes(requested) ? requested : granted[0];
+        },
+        // Without this, a request that includes `openid` gets an opaque userinfo token instead of a Graph JWT.
+        useGrantedResource: async () => true,
+        async getResourceServerInfo(ctx: KoaContext, indicator: string) {
+          const consented = RESOURCES[indicator];
+          if (!consented) throw new errors.InvalidTarget(`unknown resource ${indicator}`);
+          const known = new Set([`${indicator}/.default`, ...consented.map((s) => `${indicator}/${s}`)]);
+          // Accept whatever permission of this resource was asked for (Entra would check the registration).
+          for (const source of [ctx.oidc?.params?.scope, ctx.oidc?.entities.AuthorizationCode?.scope, ctx.oidc?.entities.RefreshToken?.scope]) {
+            for (const s of String(source ?? '').split(' ')) if (s.startsWith(`${indicator}/`)) known.add(s);
+          }
+          return {
+            audience: indicator,
+            scope: [...known].join(' '),
+            accessTokenFormat: 'jwt',
+            accessTokenTTL: accessTokenTtl,
+            jwt: { sign: { alg: 'RS256' } },
+          };
+        },
+      },
+    },
+    async extraTokenClaims(_ctx: unknown, token: { accountId?: string; scope?: string; clientId?: string; resourceServer?: { audience?: string } }) {
+      const user = token.accountId ? findUserByObjectId(token.accountId) : undefined;
+      if (!user) return undefined;
+      const audience = token.resourceServer?.audience ?? '';
+      const scp = scpFor(audience, token.scope);
+      return {
+        tid: user.tenantId,
+        oid: user.objectId,
+        preferred_username: user.username,
+        name: user.name,
+        azp: token.clientId,
+        ver: '2.0',
+        ...(scp ? { scp } : {}),
+        ...(audience === LOCAL_API_AUDIENCE && user.roles.length ? { roles: [...user.roles] } : {}),
+      };
+    },
+    formats: {
+      customizers: {
+        // Entra access tokens are typ JWT and carry `scp`, not the OAuth `scope` claim.
+        jwt(_ctx: unknown, _token: unknown, jwt: { header: Record<string, unknown>; payload: Record<string, unknown> }) {
+          jwt.header.typ = 'JWT';
+          delete jwt.payload.scope;
+          return jwt;
+        },
+      },
+    },
+    rotateRefreshToken: rotate,
+    interactions: { url: async (_ctx: unknown, interaction: { uid: string }) => `/interaction/${interaction.uid}` },
+    clientBasedCORS(_ctx: unknown, origin: string, client: { redirectUris: string[] }) {
+      return client.redirectUris.some((u) => URL.parse(u)?.origin === origin);
+    },
+    async renderError(ctx: KoaContext, out: Record<string, string>) {
+      ctx.set('content-type', 'text/html; charset=utf-8');
+      ctx.body = `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Sign-in error</title></head><body><h1>Sign-in error</h1>${Object.entries(
+        out,
+      )
+        .map(([k, v]) => `<p><strong>${escapeHtml(k)}</strong>: ${escapeHtml(String(v))}</p>`)
+        .join('')}</body></html>`;
+    },
+    ttl: {
+      AccessToken: () => accessTokenTtl,
+      AuthorizationCode: 60,
+      IdToken: 3600,
+      Interaction: 600,
+      Session: 14 * 24 * 3600,
+      Grant: 14 * 24 * 3600,
+      RefreshToken: 14 * 24 * 3600,
+    },
+  });
+
+  provider.on('server_error', (_ctx: unknown, err: unknown) => console.error('local identity provider: server_error', err));
+
+  const usernameOf = (accountId: unknown): string | undefined =>
+    typeof accountId === 'string' ? findUserByObjectId(accountId)?.username : undefined;
+  const count = (grantType: string, username: string | undefined, status: number) => {
+    stats.total += 1;
+    stats.byGrantType[grantType] = (stats.byGrantType[grantType] ?? 0) + 1;
+    if (username) stats.byUsername[username] = (stats.byUsername[username] ?? 0) + 1;
+    stats.byStatus[status] = (stats.byStatus[status] ?? 0) + 1;
+  };
+
+  provider.use(async (ctx, next) => {
+    if (ctx.path !== '/token' || ctx.method !== 'POST') return next();
+    const active = fault;
+    if (active) {
+      if (active !== 'down' && active.count !== undefined && --active.count <= 0) fault = null;
+      const params = new URLSearchParams(await readBody(ctx.req));
+      const rt = params.get('refresh_token');
+      const account = rt ? (await provider!.RefreshToken.find(rt, { ignoreExpiration: true }))?.accountId : undefined;
+      const status = active === 'down' ? 0 : active.status;
+      count(params.get('grant_type') ?? 'unknown', usernameOf(account), status);
+      if (active === 'down') {
+        ctx.respond = false;
+        ctx.req.socket.destroy();
+        return;
+      }
+      ctx.status = status;
+      ctx.set('cache-control', 'no-store');
+      ctx.body = {
+        error: status === 429 || status === 503 ? 'temporarily_unavailable' : 'server_error',
+        error_description: `local fault injection: HTTP ${status}`,
+      };
+      return;
+    }
+    await next();
+    const entities = ctx.oidc?.entities ?? {};
+    const accountId = entities.Account?.accountId ?? entities.RefreshToken?.accountId ?? entities.AuthorizationCode?.accountId;
+    const grantType = String(ctx.oidc?.params?.grant_type ?? ctx.oidc?.body?.grant_type ?? 'unknown');
+    count(grantType, usernameOf(accountId), ctx.status);
+    const user = typeof entities.Account?.accountId === 'string' ? findUserByObjectId(entities.Account.accountId) : undefined;
+    // MSAL derives homeAccountId (`oid.tid`) from client_info, as Entra sends it.
+    if (ctx.status === 200 && user && ctx.body && typeof ctx.body === 'object') ctx.body.client_info = clientInfo(user);
+  });
+
+  providerCallback = provider.callback();
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const reqUrl = new URL(req.url ?? '/', url);
+    const path = reqUrl.pathname;
+    if (path.startsWith('/local/')) return devEndpoint(req, res, path);
+    if (path.startsWith('/interaction/')) return interaction(req, res, path);
+    if (path === MOUNT || path.startsWith(`${MOUNT}/`)) {
+      if (path === `${MOUNT}/auth` && req.method === 'GET') adaptAuthorizationQuery(reqUrl.searchParams);
+      const rewritten = `${path}${reqUrl.search}`;
+      // oidc-provider derives its mount path from originalUrl minus url: both must carry the same query.
+      (req as IncomingMessage & { originalUrl?: string }).originalUrl = rewritten;
+      req.url = `${path.slice(MOUNT.length) || '/'}${reqUrl.search}`;
+      return providerCallback!(req, res);
+    }
+    sendJson(res, 404, { error: 'not_found' });
+  }
+
+  /**
+   * oidc-provider drops `offline_access` (so issues no refresh token) unless `prompt` includes consent,
+   * and rejects MSAL's `select_account`; Entra shows an account picker there, a fresh login form here.
+   */
+  function adaptAuthorizationQuery(params: URLSearchParams): void {
+    const prompts = new Set((params.get('prompt') ?? '').split(' ').filter(Boolean));
+    if (prompts.delete('select_account')) prompts.add('login');
+    if (!prompts.has('none') && (params.get('scope') ?? '').split(' ').includes('offline_access')) prompts.add('consent');
+    if (prompts.size) params.set('prompt', [...prompts].join(' '));
+    else params.delete('prompt');
+  }
+
+  async function interaction(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+    if (!/^\/interaction\/[\w-]+$/.test(path)) return sendJson(res, 404, { error: 'not_found' });
+    let details: InteractionDetails;
+    try {
+      details = await provider!.interactionDetails(req, res);
+    } catch {
+      return sendHtml(res, 400, '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Sign-in expired</title></head><body><h1>This sign-in has expired</h1><p>Start the sign-in again from the application.</p></body></html>');
+    }
+    const clientName = String(details.params.client_id) === LOCAL_PORTAL_CLIENT_ID ? 'Connections admin (local)' : 'Connections (local)';
+
+    if (details.prompt.name === 'consent') return consent(req, res, details);
+    if (details.prompt.name !== 'login') return sendJson(res, 400, { error: 'unsupported_prompt', prompt: details.prompt.name });
+
+    if (req.method === 'GET') {
+      return sendHtml(res, 200, signInPage(path, clientName, String(details.params.login_hint ?? '')));
+    }
+    if (req.method !== 'POST') return sendJson(res, 405, { error: 'method_not_allowed' });
+    const form = new URLSearchParams(await readBody(req));
+    if (form.get('action') === 'cancel') {
+      return provider!.interactionFinished(
+        req,
+        res,
+        { error: 'access_denied', error_description: 'The user cancelled the sign-in.' },
+        { mergeWithLastSubmission: false },
+      );
+    }
+    const username = form.get('username') ?? '';
+    const user = findUser(username);
+    if (!user) {
+      return sendHtml(res, 200, signInPage(path, clientName, username, `No account named "${username}" in the local directory.`));
+    }
+    return provider!.interactionFinished(req, res, { login: { accountId: user.objectId } }, { mergeWithLastSubmission: false });
+  }
+
+  /** Consent is automatic: the local app registration is pre-consented, as an admin would do in Entra. */
+  async function consent(req: IncomingMessage, res: ServerResponse, details: InteractionDetails): Promise<void> {
+    const { Grant } = provider!;
+    const grant = details.grantId
+      ? await Grant.find(details.grantId)
+      : new Grant({ accountId: details.session!.accountId, clientId: String(details.params.client_id) });
+    const missing = details.prompt.details;
+    if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
+    if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
+    for (const [indicator, scopes] of Object.entries<string[]>(missing.missingResourceScopes ?? {})) {
+      grant.addResourceScope(indicator, scopes.join(' '));
+    }
+    const grantId: string = await grant.save();
+    return provider!.interactionFinished(req, res, { consent: details.grantId ? {} : { grantId } }, { mergeWithLastSubmission: true });
+  }
+
+  async function devEndpoint(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+    const route = `${req.method} ${path}`;
+    switch (route) {
+      case 'POST /local/tokens': {
+        const body = await readJson(req);
+        const user = typeof body.username === 'string' ? findUser(body.username) : undefined;
+        if (!user) throw new HttpError(400, `unknown username ${JSON.stringify(body.username)}`);
+        const audience = body.audience === undefined ? LOCAL_API_AUDIENCE : body.audience;
+        if (typeof audience !== 'string' || !audience) throw new HttpError(400, 'audience must be a non-empty string');
+        const expiresIn = body.expiresInSeconds === undefined ? accessTokenTtl : body.expiresInSeconds;
+        if (typeof expiresIn !== 'number' || !Number.isFinite(expiresIn)) throw new HttpError(400, 'expiresInSeconds must be a number');
+        const roles = body.roles === undefined ? [...user.roles] : body.roles;
+        if (!Array.isArray(roles) || !roles.every((r) => typeof r === 'string')) throw new HttpError(400, 'roles must be an array of strings');
+        const now = Math.floor(Date.now() / 1000);
+        const accessToken = await new SignJWT({
+          tid: user.tenantId,
+          oid: user.objectId,
+          sub: user.objectId,
+          preferred_username: user.username,
+          name: user.name,
+          roles,
+          azp: LOCAL_PORTAL_CLIENT_ID,
+          ver: '2.0',
+        })
+          .setProtectedHeader({ alg: 'RS256', kid, typ: 'JWT' })
+          .setIssuer(issuer)
+          .setAudience(audience)
+          .setIssuedAt(now)
+          .setNotBefore(now)
+          // A negative lifetime yields an already-expired token, which tests of expiry checks need.
+          .setExpirationTime(now + Math.trunc(expiresIn))
+          .setJti(randomUUID())
+          .sign(signingKey);
+        return sendJson(res, 200, { access_token: accessToken, token_type: 'Bearer', expires_in: Math.trunc(expiresIn) });
+      }
+      case 'POST /local/revoke': {
+        const body = await readJson(req);
+        const user = typeof body.username === 'string' ? findUser(body.username) : undefined;
+        if (!user) throw new HttpError(400, `unknown username ${JSON.stringify(body.username)}`);
+        return sendJson(res, 200, { revokedGrants: store.revokeAccount(user.objectId) });
+      }
+      case 'GET /local/stats':
+        return sendJson(res, 200, stats);
+      case 'POST /local/stats/reset':
+        stats.total = 0;
+        stats.byGrantType = {};
+        stats.byUsername = {};
+        stats.byStatus = {};
+        return sendJson(res, 200, stats);
+      case 'POST /local/faults': {
+        const { tokenEndpoint } = await readJson(req);
+        if (tokenEndpoint === null || tokenEndpoint === undefined) fault = null;
+        else if (tokenEndpoint === 'down') fault = 'down';
+        else if (
+          typeof tokenEndpoint === 'object' &&
+          Number.isInteger((tokenEndpoint as { status?: unknown }).status) &&
+          (tokenEndpoint as { status: number }).status >= 400 &&
+          (tokenEndpoint as { status: number }).status <= 599
+        ) {
+          const { status, count: n } = tokenEndpoint as { status: number; count?: unknown };
+          if (n !== undefined && !(Number.isInteger(n) && (n as number) > 0)) throw new HttpError(400, 'count must be a positive integer');
+          fault = { status, ...(n === undefined ? {} : { count: n as number }) };
+        } else throw new HttpError(400, "tokenEndpoint must be null, 'down' or {status: 400-599, count?}");
+        return sendJson(res, 200, { tokenEndpoint: fault });
+      }
+      default:
+        return sendJson(res, 404, { error: 'not_found' });
+    }
+  }
+
+  const openidConfiguration = await fetchJson(`${issuer}/.well-known/openid-configuration`, options.cert);
+
+  return {
+    url,
+    issuer,
+    authority: `${url}${TENANT_SEGMENT}`,
+    jwksUri: String(openidConfiguration.jwks_uri),
+    openidConfiguration,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((e) => (e ? reject(e) : resolve()));
+        server.closeAllConnections();
+      }),
+  };
+}
