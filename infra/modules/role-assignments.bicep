@@ -32,7 +32,8 @@ var roleDefinitionIds = {
   storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
   // Functions host storage (creates its containers, leases, timer state) and the Flex deployment package.
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
-  // Functions host queues (used by the host for some triggers and diagnostics).
+  // Functions host queues. Only queue- and blob-triggered functions need them (none today); kept because the
+  // deployment issue asks for it, and so such a trigger works without an infra change.
   storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
   // Telemetry ingestion with Entra auth (Application Insights local auth is disabled).
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'

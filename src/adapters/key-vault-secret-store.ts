@@ -100,7 +100,7 @@ export class KeyVaultSecretStore implements SecretStore {
 
   async set(name: string, value: string, options: SecretSetOptions = {}): Promise<void> {
     if (typeof value !== 'string') {
-      throw new SecretStoreError('Secret value must be a string', { operation: 'set', secretName: name, retryable: false });
+      throw new SecretStoreError('Secret value must be a string', { operation: 'set', retryable: false });
     }
     await this.run('set', name, value, async (abortSignal) => {
       // A 429 means the write was not applied, so retrying cannot add a second version.

@@ -85,7 +85,11 @@ export class ConnectionService {
     const client = await this.deps.msal.create();
     let result;
     try {
-      result = await client.acquireTokenByCode({ code: query.code, codeVerifier, scopes: this.deps.msal.scopes, redirectUri: this.deps.msal.redirectUri });
+      // MSAL checks the state and the id token's nonce itself when both are passed.
+      result = await client.acquireTokenByCode(
+        { code: query.code, codeVerifier, nonce, state: query.state, scopes: this.deps.msal.scopes, redirectUri: this.deps.msal.redirectUri },
+        { code: query.code, state: query.state, nonce },
+      );
     } catch (e) {
       return refuse(refusals.redeemFailed(classifyTokenError(e).reason));
     }

@@ -28,13 +28,14 @@ export async function startChild<T>(
       child.kill('SIGKILL');
       reject(new Error(`${e.message}\n${stderr.join('').slice(-2000)}`));
     };
+    const onExit = (code: number | null) => fail(new Error(`${options.name} exited with code ${code}`));
     child.on('error', fail);
-    child.on('exit', (code) => fail(new Error(`${options.name} exited with code ${code}`)));
+    child.on('exit', onExit);
     createInterface({ input: child.stdout! }).on('line', (line) => {
       const value = parseReady(line, seen);
       if (value !== undefined) {
         clearTimeout(timer);
-        child.removeAllListeners('exit');
+        child.off('exit', onExit);
         resolve(value);
       }
     });

@@ -1,4 +1,6 @@
 import { SecretClient } from '@azure/keyvault-secrets';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -192,6 +194,32 @@ describe('KeyVaultSecretStore over the real SecretClient', () => {
     expect((err as SecretStoreError).requestId).toMatch(/^[0-9a-f]{16}$/);
     expectNoLeak(err, value);
     expect(vault.requests.slice(-4).map((r) => `${r.method} ${r.status}`)).toEqual(Array(4).fill('PUT 500'));
+  });
+
+  it('does not leak a value from a malformed response (the SDK quotes the body in its own message)', async () => {
+    const value = cache('truncated');
+    const server = http.createServer((req, res) => {
+      req.resume().on('end', () => {
+        if (!req.headers.authorization) {
+          res.writeHead(401, { 'WWW-Authenticate': 'Bearer authorization="https://login.microsoftonline.com/t", resource="https://vault.azure.net"' });
+          res.end();
+          return;
+        }
+        res.writeHead(200, { 'Content-Type': 'application/json' });
+        res.end(`{"value":${JSON.stringify(value)},"id":`);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const broken = new KeyVaultSecretStore({ vaultUrl: `http://127.0.0.1:${port}`, credential, local: true, retry: RETRY });
+      const err = await broken.get('some-secret').catch((e: unknown) => e);
+      expect(err).toMatchObject({ name: 'SecretStoreError', code: 'PARSE_ERROR', retryable: false });
+      expectNoLeak(err, value);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   it('treats only SecretNotFound as missing: another 404 is an error', async () => {

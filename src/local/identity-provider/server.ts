@@ -47,12 +47,14 @@ export interface IdentityProviderServer {
   close(): Promise<void>;
 }
 
-export type TokenEndpointFault = null | 'down' | { status: number; count?: number };
+/** `retryAfterSeconds` adds a Retry-After header, which MSAL honours by replaying the error without calling. */
+export type TokenEndpointFault = null | 'down' | { status: number; count?: number; retryAfterSeconds?: number };
 
 export interface TokenStats {
   total: number;
   byGrantType: Record<string, number>;
   byUsername: Record<string, number>;
+  /** HTTP status, or `down` for connections reset by the `down` fault. */
   byStatus: Record<string, number>;
 }
 
@@ -65,7 +67,6 @@ const RESOURCES: Record<string, readonly string[]> = {
 };
 
 // oidc-provider ships no types; these describe only what is used here.
-/* eslint-disable @typescript-eslint/no-explicit-any */
 interface KoaContext {
   path: string;
   method: string;
@@ -205,7 +206,8 @@ function sendHtml(res: ServerResponse, status: number, html: string): void {
   res.writeHead(status, {
     'content-type': 'text/html; charset=utf-8',
     'cache-control': 'no-store',
-    'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+    // No form-action: Chrome applies it to the redirects after the post, which end at the app.
+    'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'",
   });
   res.end(html);
 }
@@ -293,20 +295,29 @@ export async function startIdentityProviderServer(options: IdentityProviderOptio
   let provider: Provider | undefined;
   let providerCallback: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
 
-  const server = https.createServer({ cert: options.cert, key: options.key }, (req, res) => {
+  const listener = (req: IncomingMessage, res: ServerResponse) => {
     handle(req, res).catch((e: unknown) => {
       const status = e instanceof HttpError ? e.status : 500;
       if (status === 500) console.error('local identity provider:', e);
       if (!res.headersSent) sendJson(res, status, { error: status === 500 ? 'server_error' : 'invalid_request', error_description: String((e as Error)?.message ?? e) });
       else res.end();
     });
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    // Loopback only: this provider signs in anyone who types a username.
-    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
-  });
+  };
+  const listen = (server: https.Server, port: number, host: string) =>
+    new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => resolve());
+    });
+  // Loopback only: this provider signs in anyone who types a username.
+  const server = https.createServer({ cert: options.cert, key: options.key }, listener);
+  await listen(server, options.port ?? 0, '127.0.0.1');
   const port = (server.address() as AddressInfo).port;
+  // Best effort: where `localhost` resolves to ::1 first, clients need not fall back to IPv4.
+  const serverV6 = https.createServer({ cert: options.cert, key: options.key }, listener);
+  const v6 = await listen(serverV6, port, '::1').then(
+    () => true,
+    () => false,
+  );
   const url = `https://localhost:${port}`;
   const issuer = `${url}${MOUNT}`;
 
@@ -417,8 +428,8 @@ export async function startIdentityProviderServer(options: IdentityProviderOptio
     formats: {
       customizers: {
         // Entra access tokens are typ JWT and carry `scp`, not the OAuth `scope` claim.
-        jwt(_ctx: unknown, _token: unknown, jwt: { header: Record<string, unknown>; payload: Record<string, unknown> }) {
-          jwt.header.typ = 'JWT';
+        jwt(_ctx: unknown, _token: unknown, jwt: { header?: Record<string, unknown>; payload: Record<string, unknown> }) {
+          jwt.header = { ...jwt.header, typ: 'JWT' };
           delete jwt.payload.scope;
           return jwt;
         },
@@ -452,7 +463,7 @@ export async function startIdentityProviderServer(options: IdentityProviderOptio
 
   const usernameOf = (accountId: unknown): string | undefined =>
     typeof accountId === 'string' ? findUserByObjectId(accountId)?.username : undefined;
-  const count = (grantType: string, username: string | undefined, status: number) => {
+  const count = (grantType: string, username: string | undefined, status: number | 'down') => {
     stats.total += 1;
     stats.byGrantType[grantType] = (stats.byGrantType[grantType] ?? 0) + 1;
     if (username) stats.byUsername[username] = (stats.byUsername[username] ?? 0) + 1;
@@ -467,15 +478,16 @@ export async function startIdentityProviderServer(options: IdentityProviderOptio
       const params = new URLSearchParams(await readBody(ctx.req));
       const rt = params.get('refresh_token');
       const account = rt ? (await provider!.RefreshToken.find(rt, { ignoreExpiration: true }))?.accountId : undefined;
-      const status = active === 'down' ? 0 : active.status;
-      count(params.get('grant_type') ?? 'unknown', usernameOf(account), status);
+      count(params.get('grant_type') ?? 'unknown', usernameOf(account), active === 'down' ? 'down' : active.status);
       if (active === 'down') {
         ctx.respond = false;
         ctx.req.socket.destroy();
         return;
       }
+      const { status, retryAfterSeconds } = active;
       ctx.status = status;
       ctx.set('cache-control', 'no-store');
+      if (retryAfterSeconds !== undefined) ctx.set('retry-after', String(retryAfterSeconds));
       ctx.body = {
         error: status === 429 || status === 503 ? 'temporarily_unavailable' : 'server_error',
         error_description: `local fault injection: HTTP ${status}`,
@@ -496,9 +508,13 @@ export async function startIdentityProviderServer(options: IdentityProviderOptio
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const reqUrl = new URL(req.url ?? '/', url);
-    const path = reqUrl.pathname;
+    let path = reqUrl.pathname;
     if (path.startsWith('/local/')) return devEndpoint(req, res, path);
     if (path.startsWith('/interaction/')) return interaction(req, res, path);
+    // MSAL's OIDC protocol mode looks for discovery right under the authority, AAD mode under <authority>/v2.0.
+    if (path === `${TENANT_SEGMENT}/.well-known/openid-configuration`) {
+      reqUrl.pathname = path = `${MOUNT}/.well-known/openid-configuration`;
+    }
     if (path === MOUNT || path.startsWith(`${MOUNT}/`)) {
       if (path === `${MOUNT}/auth` && req.method === 'GET') adaptAuthorizationQuery(reqUrl.searchParams);
       const rewritten = `${path}${reqUrl.search}`;
@@ -631,10 +647,11 @@ export async function startIdentityProviderServer(options: IdentityProviderOptio
           (tokenEndpoint as { status: number }).status >= 400 &&
           (tokenEndpoint as { status: number }).status <= 599
         ) {
-          const { status, count: n } = tokenEndpoint as { status: number; count?: unknown };
+          const { status, count: n, retryAfterSeconds: r } = tokenEndpoint as { status: number; count?: unknown; retryAfterSeconds?: unknown };
           if (n !== undefined && !(Number.isInteger(n) && (n as number) > 0)) throw new HttpError(400, 'count must be a positive integer');
-          fault = { status, ...(n === undefined ? {} : { count: n as number }) };
-        } else throw new HttpError(400, "tokenEndpoint must be null, 'down' or {status: 400-599, count?}");
+          if (r !== undefined && !(Number.isInteger(r) && (r as number) >= 0)) throw new HttpError(400, 'retryAfterSeconds must be a non-negative integer');
+          fault = { status, ...(n === undefined ? {} : { count: n as number }), ...(r === undefined ? {} : { retryAfterSeconds: r as number }) };
+        } else throw new HttpError(400, "tokenEndpoint must be null, 'down' or {status: 400-599, count?, retryAfterSeconds?}");
         return sendJson(res, 200, { tokenEndpoint: fault });
       }
       default:
@@ -650,10 +667,13 @@ export async function startIdentityProviderServer(options: IdentityProviderOptio
     authority: `${url}${TENANT_SEGMENT}`,
     jwksUri: String(openidConfiguration.jwks_uri),
     openidConfiguration,
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.close((e) => (e ? reject(e) : resolve()));
-        server.closeAllConnections();
-      }),
+    close: async () => {
+      const close = (srv: https.Server) =>
+        new Promise<void>((resolve, reject) => {
+          srv.close((e) => (e ? reject(e) : resolve()));
+          srv.closeAllConnections();
+        });
+      await Promise.all([close(server), ...(v6 ? [close(serverV6)] : [])]);
+    },
   };
 }

@@ -1,0 +1,279 @@
+// Connections: everything `azd up` provisions. Subscription scope so that it can create the resource group.
+//
+// Identity-based and keyless: the app runs as one user-assigned managed identity with data-plane roles on each
+// resource it touches (modules/role-assignments.bicep); storage shared keys, Service Bus SAS and
+// Application Insights instrumentation-key ingestion are all disabled; the only secret (the sign-in client
+// secret) lives in Key Vault and reaches the app as a Key Vault reference.
+targetScope = 'subscription'
+
+// ---------------------------------------------------------------------------------------------------------
+// Environment
+// ---------------------------------------------------------------------------------------------------------
+
+@minLength(1)
+@maxLength(64)
+@description('azd environment name; used in the resource group name and to derive unique resource names.')
+param environmentName string
+
+@minLength(1)
+@description('Azure region for every resource. It must offer the Flex Consumption plan.')
+@metadata({
+  azd: {
+    type: 'location'
+  }
+})
+param location string
+
+@description('Resource group to create or reuse. Empty: rg-<environmentName>.')
+param resourceGroupName string = ''
+
+// ---------------------------------------------------------------------------------------------------------
+// Sign-in (the app registration connections sign in through) and admin API
+// ---------------------------------------------------------------------------------------------------------
+
+@minLength(1)
+@description('Application (client) id of the sign-in app registration.')
+param authClientId string
+
+@secure()
+@description('Client secret of the sign-in app registration, stored in Key Vault. Required on the first deployment; empty afterwards leaves the stored secret as it is.')
+param authClientSecret string = ''
+
+@description('Microsoft identity platform authority for sign-in and refresh. /organizations lets admins of any tenant connect accounts of their tenant.')
+param authAuthority string = 'https://login.microsoftonline.com/organizations'
+
+@description('Space- or comma-separated delegated scopes a connection is authorized for (offline_access, openid and profile are always added). /.default asks for the Graph permissions configured on the app registration.')
+param connectionScopes string = 'https://graph.microsoft.com/.default'
+
+@description('Comma-separated audiences admin tokens must carry (the API\'s application id URI and/or client id). Empty: api://<authClientId>,<authClientId>, i.e. the sign-in app registration also exposes the admin API (v1 tokens carry the id URI, v2 tokens the client id).')
+param adminTokenAudience string = ''
+
+@description('Issuer of admin tokens; {tenantid} is replaced by the token\'s tid.')
+param adminTokenIssuer string = 'https://login.microsoftonline.com/{tenantid}/v2.0'
+
+@description('JWKS URI of the admin token issuer.')
+param adminTokenJwksUri string = 'https://login.microsoftonline.com/common/discovery/v2.0/keys'
+
+@description('App role an admin token must carry.')
+param adminRole string = 'Connections.Admin'
+
+@description('Microsoft Graph base URL for actions and connection tests.')
+param graphBaseUrl string = 'https://graph.microsoft.com/v1.0'
+
+// ---------------------------------------------------------------------------------------------------------
+// Hosting
+// ---------------------------------------------------------------------------------------------------------
+
+@description('Host name users reach the API on when it is not the default *.azurewebsites.net one (custom domain, Front Door). Empty: the default host name. Determines the callback URL.')
+param publicHostName string = ''
+
+@description('Browser origins allowed to call the API, e.g. the admin portal\'s https://portal.example.com. Empty: no CORS.')
+param corsAllowedOrigins array = []
+
+@description('Upper bound on Flex Consumption instances.')
+@minValue(40)
+@maxValue(1000)
+param maximumInstanceCount int = 100
+
+@description('Memory per Flex Consumption instance in MB.')
+@allowed([
+  512
+  2048
+  4096
+])
+param instanceMemoryMB int = 2048
+
+@description('Always-ready instances for HTTP triggers (0 = scale to zero).')
+@minValue(0)
+param alwaysReadyHttpInstances int = 0
+
+@description('Replication of the storage account that holds the app\'s tables. Prefer Standard_ZRS where the region has zones.')
+@allowed([
+  'Standard_LRS'
+  'Standard_ZRS'
+  'Standard_GRS'
+  'Standard_GZRS'
+])
+param storageSkuName string = 'Standard_LRS'
+
+@description('Days Log Analytics keeps logs and telemetry.')
+@minValue(30)
+@maxValue(730)
+param logRetentionInDays int = 30
+
+@description('Deliveries of a Service Bus message before it is dead-lettered.')
+@minValue(1)
+@maxValue(2000)
+param serviceBusMaxDeliveryCount int = 10
+
+@description('Time to live of an unconsumed Service Bus message before it is dead-lettered (ISO 8601).')
+param serviceBusMessageTimeToLive string = 'P14D'
+
+@description('Recover a soft-deleted Key Vault of the same name (needed when re-creating an environment within 90 days of deleting it: purge protection keeps the name).')
+param keyVaultRecoverSoftDeleted bool = false
+
+// ---------------------------------------------------------------------------------------------------------
+// Names: one abbreviations map, one token per subscription + environment + region
+// ---------------------------------------------------------------------------------------------------------
+
+var abbrs = loadJsonContent('abbreviations.json')
+var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
+var tags = {
+  'azd-env-name': environmentName
+  application: 'connections'
+}
+var names = {
+  resourceGroup: !empty(resourceGroupName) ? resourceGroupName : '${abbrs.resourcesResourceGroups}${environmentName}'
+  identity: '${abbrs.managedIdentityUserAssignedIdentities}connections-${resourceToken}'
+  logAnalytics: '${abbrs.operationalInsightsWorkspaces}connections-${resourceToken}'
+  applicationInsights: '${abbrs.insightsComponents}connections-${resourceToken}'
+  storage: '${abbrs.storageStorageAccounts}${resourceToken}'
+  keyVault: '${abbrs.keyVaultVaults}${resourceToken}'
+  serviceBus: '${abbrs.serviceBusNamespaces}connections-${resourceToken}'
+  plan: '${abbrs.webServerFarms}connections-${resourceToken}'
+  functionApp: '${abbrs.webSitesFunctions}connections-${resourceToken}'
+}
+// Flex Consumption keeps each deployment package here.
+var deploymentContainerName = 'app-package-${resourceToken}'
+var authClientSecretName = 'auth-client-secret'
+
+resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+  name: names.resourceGroup
+  location: location
+  tags: tags
+}
+
+module identity 'modules/identity.bicep' = {
+  name: 'identity'
+  scope: rg
+  params: {
+    name: names.identity
+    location: location
+    tags: tags
+  }
+}
+
+module monitoring 'modules/monitoring.bicep' = {
+  name: 'monitoring'
+  scope: rg
+  params: {
+    logAnalyticsName: names.logAnalytics
+    applicationInsightsName: names.applicationInsights
+    location: location
+    tags: tags
+    retentionInDays: logRetentionInDays
+  }
+}
+
+module storage 'modules/storage.bicep' = {
+  name: 'storage'
+  scope: rg
+  params: {
+    name: names.storage
+    location: location
+    tags: tags
+    skuName: storageSkuName
+    deploymentContainerName: deploymentContainerName
+  }
+}
+
+module keyVault 'modules/key-vault.bicep' = {
+  name: 'key-vault'
+  scope: rg
+  params: {
+    name: names.keyVault
+    location: location
+    tags: tags
+    recoverSoftDeleted: keyVaultRecoverSoftDeleted
+    authClientSecretName: authClientSecretName
+    authClientSecret: authClientSecret
+  }
+}
+
+module serviceBus 'modules/service-bus.bicep' = {
+  name: 'service-bus'
+  scope: rg
+  params: {
+    name: names.serviceBus
+    location: location
+    tags: tags
+    maxDeliveryCount: serviceBusMaxDeliveryCount
+    messageTimeToLive: serviceBusMessageTimeToLive
+  }
+}
+
+module roleAssignments 'modules/role-assignments.bicep' = {
+  name: 'role-assignments'
+  scope: rg
+  params: {
+    identityName: identity.outputs.name
+    storageAccountName: storage.outputs.name
+    keyVaultName: keyVault.outputs.name
+    serviceBusNamespaceName: serviceBus.outputs.name
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
+  }
+}
+
+module functionApp 'modules/function-app.bicep' = {
+  name: 'function-app'
+  scope: rg
+  // The host reads its storage, Key Vault reference and Service Bus as soon as the app starts: grant first.
+  dependsOn: [
+    roleAssignments
+  ]
+  params: {
+    name: names.functionApp
+    planName: names.plan
+    location: location
+    tags: tags
+    identityName: identity.outputs.name
+    storageAccountName: storage.outputs.name
+    deploymentContainerUrl: storage.outputs.deploymentContainerUrl
+    tableEndpoint: storage.outputs.tableEndpoint
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
+    keyVaultUri: keyVault.outputs.uri
+    authClientSecretUri: keyVault.outputs.authClientSecretUri
+    serviceBusFullyQualifiedNamespace: serviceBus.outputs.fullyQualifiedNamespace
+    authAuthority: authAuthority
+    authClientId: authClientId
+    connectionScopes: connectionScopes
+    adminTokenIssuer: adminTokenIssuer
+    adminTokenJwksUri: adminTokenJwksUri
+    adminTokenAudience: !empty(adminTokenAudience) ? adminTokenAudience : 'api://${authClientId},${authClientId}'
+    adminRole: adminRole
+    graphBaseUrl: graphBaseUrl
+    publicHostName: publicHostName
+    corsAllowedOrigins: corsAllowedOrigins
+    maximumInstanceCount: maximumInstanceCount
+    instanceMemoryMB: instanceMemoryMB
+    alwaysReadyHttpInstances: alwaysReadyHttpInstances
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Outputs (azd writes them to .azure/<env>/.env). None carries a secret.
+// ---------------------------------------------------------------------------------------------------------
+
+@description('Resource group holding everything.')
+output AZURE_RESOURCE_GROUP string = rg.name
+
+@description('Name of the function app.')
+output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
+
+@description('Base URL of the API; the admin portal calls <url>/api/...')
+output FUNCTION_APP_URL string = functionApp.outputs.url
+
+@description('Redirect URI to register (platform: Web) on the sign-in app registration.')
+output AUTH_CALLBACK_URL string = functionApp.outputs.callbackUrl
+
+@description('Key Vault URI (token caches and the client secret).')
+output KEY_VAULT_URI string = keyVault.outputs.uri
+
+@description('Name of the Key Vault, for rotating the client secret.')
+output KEY_VAULT_NAME string = keyVault.outputs.name
+
+@description('Fully qualified Service Bus namespace.')
+output SERVICE_BUS_NAMESPACE_FQDN string = serviceBus.outputs.fullyQualifiedNamespace
+
+@description('Client id of the app\'s managed identity.')
+output AZURE_APP_IDENTITY_CLIENT_ID string = identity.outputs.clientId

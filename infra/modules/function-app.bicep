@@ -1,0 +1,245 @@
+// The Function App: Linux, Node 20, Flex Consumption, running as the one user-assigned identity.
+//
+// Every app setting is in `appSettingValues` below. test/infra/bicep-drift.test.ts checks that its keys are
+// exactly the production settings of src/config/settings.ts plus the host settings of
+// src/config/host-settings.ts, and that no value is a key or connection string.
+
+@description('Name of the function app (also the default host name prefix).')
+param name string
+
+@description('Name of the Flex Consumption plan.')
+param planName string
+
+@description('Azure region of the plan and the app.')
+param location string
+
+@description('Tags applied to the plan and the app.')
+param tags object
+
+@description('Name of the app\'s user-assigned managed identity.')
+param identityName string
+
+@description('Name of the storage account used as AzureWebJobsStorage.')
+param storageAccountName string
+
+@description('URL of the blob container Flex Consumption deploys the package to.')
+param deploymentContainerUrl string
+
+@description('Table service endpoint for TABLES_ENDPOINT.')
+param tableEndpoint string
+
+@description('Name of the Application Insights component.')
+param applicationInsightsName string
+
+@description('Key Vault URI for KEY_VAULT_URI.')
+param keyVaultUri string
+
+@description('Versionless Key Vault URI of the sign-in client secret (not the secret itself).')
+param authClientSecretUri string
+
+@description('Fully qualified Service Bus namespace, e.g. sb-abc.servicebus.windows.net.')
+param serviceBusFullyQualifiedNamespace string
+
+@description('Authority for sign-in and refresh (AUTH_AUTHORITY).')
+param authAuthority string
+
+@description('Application (client) id of the sign-in app registration (AUTH_CLIENT_ID).')
+param authClientId string
+
+@description('Space- or comma-separated delegated scopes a connection is authorized for (CONNECTION_SCOPES).')
+param connectionScopes string
+
+@description('Issuer template of admin tokens; {tenantid} is replaced by the token\'s tid (ADMIN_TOKEN_ISSUER).')
+param adminTokenIssuer string
+
+@description('JWKS URI of the admin token issuer (ADMIN_TOKEN_JWKS_URI).')
+param adminTokenJwksUri string
+
+@description('Comma-separated audiences admin tokens must carry (ADMIN_TOKEN_AUDIENCE).')
+param adminTokenAudience string
+
+@description('App role admin tokens must carry (ADMIN_ROLE).')
+param adminRole string
+
+@description('Microsoft Graph base URL (GRAPH_BASE_URL).')
+param graphBaseUrl string
+
+@description('Host name users reach the API on, if not the default *.azurewebsites.net one (custom domain or front door). Empty: the default host name.')
+param publicHostName string
+
+@description('Origins allowed to call the API from a browser (the admin portal). Empty: no CORS.')
+param corsAllowedOrigins array
+
+@description('Upper bound on instances Flex Consumption scales out to.')
+@minValue(40)
+@maxValue(1000)
+param maximumInstanceCount int
+
+@description('Memory per instance in MB.')
+@allowed([
+  512
+  2048
+  4096
+])
+param instanceMemoryMB int
+
+@description('Always-ready instances for the HTTP trigger group (0 = scale to zero; 1+ removes cold starts for the portal, billed while idle).')
+@minValue(0)
+param alwaysReadyHttpInstances int
+
+resource appIdentity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' existing = {
+  name: identityName
+}
+
+resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing = {
+  name: applicationInsightsName
+}
+
+// azd finds the app to deploy the `api` service (azure.yaml) to by this tag.
+var azdServiceTag = {
+  'azd-service-name': 'api'
+}
+
+// Always-ready instances of the HTTP trigger group, so the admin portal does not wait for a cold start.
+var alwaysReady = alwaysReadyHttpInstances > 0 ? [
+  {
+    name: 'http'
+    instanceCount: alwaysReadyHttpInstances
+  }
+] : []
+
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  name: planName
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: {
+    name: 'FC1'
+    tier: 'FlexConsumption'
+  }
+  properties: {
+    // Linux.
+    reserved: true
+  }
+}
+
+resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
+  name: name
+  location: location
+  tags: union(tags, azdServiceTag)
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${appIdentity.id}': {}
+    }
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    // Resolve @Microsoft.KeyVault(...) app settings with the user-assigned identity (the default would be a
+    // system-assigned identity, which this app does not have).
+    keyVaultReferenceIdentity: appIdentity.id
+    siteConfig: {
+      minTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+      http20Enabled: true
+      cors: {
+        allowedOrigins: corsAllowedOrigins
+        supportCredentials: false
+      }
+    }
+    functionAppConfig: {
+      // Flex Consumption runs the package from this container, read with the app identity (no SAS URL).
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: deploymentContainerUrl
+          authentication: {
+            type: 'UserAssignedIdentity'
+            userAssignedIdentityResourceId: appIdentity.id
+          }
+        }
+      }
+      scaleAndConcurrency: {
+        maximumInstanceCount: maximumInstanceCount
+        instanceMemoryMB: instanceMemoryMB
+        alwaysReady: alwaysReady
+      }
+      // Runtime and version live here on Flex Consumption, not in FUNCTIONS_WORKER_RUNTIME /
+      // FUNCTIONS_EXTENSION_VERSION app settings (which the plan rejects).
+      runtime: {
+        name: 'node'
+        version: '20'
+      }
+    }
+  }
+}
+
+// No publishing user names and passwords: azd and CI deploy with Entra ID tokens.
+resource scmBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: functionApp
+  name: 'scm'
+  properties: {
+    allow: false
+  }
+}
+
+resource ftpBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: functionApp
+  name: 'ftp'
+  properties: {
+    allow: false
+  }
+}
+
+var hostName = empty(publicHostName) ? functionApp.properties.defaultHostName : publicHostName
+
+// Must match the callback route in functions/ and the redirect URI registered on the app registration.
+var callbackUrl = 'https://${hostName}/api/connections/callback'
+
+// The complete set of app settings (this resource replaces whatever was there). Values are names, URLs, client
+// ids and Key Vault references only: no key, password or connection string with a credential.
+var appSettingValues = {
+  // --- Read by the app: src/config/settings.ts ---
+  AUTH_AUTHORITY: authAuthority
+  AUTH_CLIENT_ID: authClientId
+  // Resolved by the platform with keyVaultReferenceIdentity; the app sees the plain value.
+  AUTH_CLIENT_SECRET: '@Microsoft.KeyVault(SecretUri=${authClientSecretUri})'
+  AUTH_REDIRECT_URI: callbackUrl
+  CONNECTION_SCOPES: connectionScopes
+  ADMIN_TOKEN_ISSUER: adminTokenIssuer
+  ADMIN_TOKEN_JWKS_URI: adminTokenJwksUri
+  ADMIN_TOKEN_AUDIENCE: adminTokenAudience
+  ADMIN_ROLE: adminRole
+  TABLES_ENDPOINT: tableEndpoint
+  KEY_VAULT_URI: keyVaultUri
+  GRAPH_BASE_URL: graphBaseUrl
+
+  // --- Read by the Functions host and the Azure SDK: src/config/host-settings.ts ---
+  AzureWebJobsStorage__accountName: storageAccountName
+  AzureWebJobsStorage__credential: 'managedidentity'
+  AzureWebJobsStorage__clientId: appIdentity.properties.clientId
+  ServiceBusConnection__fullyQualifiedNamespace: serviceBusFullyQualifiedNamespace
+  ServiceBusConnection__credential: 'managedidentity'
+  ServiceBusConnection__clientId: appIdentity.properties.clientId
+  AZURE_CLIENT_ID: appIdentity.properties.clientId
+  // Not a credential: the component has local auth disabled, so ingestion also needs the Entra token below.
+  APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsights.properties.ConnectionString
+  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${appIdentity.properties.clientId};Authorization=AAD'
+}
+
+resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
+  parent: functionApp
+  name: 'appsettings'
+  properties: appSettingValues
+}
+
+@description('Name of the function app.')
+output name string = functionApp.name
+
+@description('Base URL of the function app.')
+output url string = 'https://${hostName}'
+
+@description('Redirect URI to register on the sign-in app registration.')
+output callbackUrl string = callbackUrl

@@ -1,0 +1,42 @@
+// `npm start`: the local instance (no cloud). Local/test only; never deployed.
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { localDataDir } from './certs';
+import { LOCAL_USERS } from './identity-provider/directory';
+import { startLocalStack } from './stack';
+
+const instanceFile = () => path.join(localDataDir(), 'instance.json');
+
+async function main() {
+  const port = Number(process.env.PORT ?? 7071);
+  const stack = await startLocalStack({ port, dataDir: path.join(localDataDir(), 'data'), identityProvider: { port: port + 1 } });
+  await writeFile(instanceFile(), JSON.stringify({ baseUrl: stack.baseUrl, identityProviderUrl: stack.identityProvider.url }, null, 2));
+  const users = LOCAL_USERS.map((u) => `    ${u.username.padEnd(30)} tenant ${u.tenantId}${u.roles.length ? `  roles: ${u.roles.join(', ')}` : ''}`);
+  console.log(`
+Connections local instance is running.
+
+  API                 ${stack.baseUrl}/api
+  Sign-in callback    ${stack.baseUrl}/api/connections/callback
+  Identity provider   ${stack.identityProvider.url}  (local stand-in for Microsoft sign-in)
+  Key Vault stand-in  ${stack.vault.url}
+  Tables (Azurite)    ${stack.azurite.tablesEndpoint}
+
+  Admin token:        npm run local:token   (or: npm run local:token -- admin@fabrikam.test)
+  Try it:             curl -s -X POST -H "Authorization: Bearer $(npm run -s local:token)" ${stack.baseUrl}/api/connections/authorize
+
+  Local users (sign in with the username, no password):
+${users.join('\n')}
+
+Press Ctrl+C to stop.`);
+  const shutdown = async () => {
+    await stack.stop();
+    process.exit(0);
+  };
+  process.once('SIGINT', shutdown);
+  process.once('SIGTERM', shutdown);
+}
+
+main().catch((e) => {
+  console.error(`The local instance could not start: ${(e as Error).message}`);
+  process.exit(1);
+});
