@@ -41,7 +41,7 @@ const SERVICE_BUS = 'infra/modules/service-bus.bicep';
 const ROLES = 'infra/modules/role-assignments.bicep';
 const MAIN = 'infra/main.bicep';
 /** Where the settings table lives (update if the section moves into the root README). */
-const SETTINGS_DOC = 'infra/README.md';
+const SETTINGS_DOC = 'README.md';
 
 /** Fails with a message that names every offender, instead of a bare array diff. */
 function expectNone(offenders: readonly string[], problem: string): void {
