@@ -1,6 +1,7 @@
 // Entry point for the Azure Functions host: registers every function from the one shared list.
 import { app } from '@azure/functions';
 import { functionDefinitions } from './definitions';
+import { serviceBusConnection } from './registry';
 
 app.setup({ enableHttpStream: false });
 
@@ -8,6 +9,17 @@ for (const f of functionDefinitions) {
   switch (f.kind) {
     case 'http':
       app.http(f.name, { methods: f.methods, route: f.route, authLevel: 'anonymous', handler: f.handler });
+      break;
+    case 'serviceBus':
+      app.serviceBusQueue(f.name, {
+        connection: serviceBusConnection,
+        queueName: f.queueName,
+        isSessionsEnabled: f.isSessionsEnabled,
+        handler: f.handler,
+      });
+      break;
+    case 'timer':
+      app.timer(f.name, { schedule: f.schedule, handler: f.handler });
       break;
   }
 }

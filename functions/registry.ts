@@ -1,4 +1,4 @@
-import type { HttpHandler, HttpMethod } from '@azure/functions';
+import type { HttpHandler, HttpMethod, InvocationContext, Timer } from '@azure/functions';
 
 /**
  * One list of every function, used both by `index.ts` (registration with the Functions host) and by
@@ -13,4 +13,28 @@ export interface HttpFunction {
   handler: HttpHandler;
 }
 
-export type FunctionDefinition = HttpFunction;
+/**
+ * A Service Bus queue trigger. The handler completes the message by returning and abandons it by
+ * throwing (Service Bus then redelivers it, and dead-letters it after the queue's max delivery count).
+ * `context.triggerMetadata` carries `messageId`, `deliveryCount`, `sessionId`.
+ */
+export interface ServiceBusFunction {
+  kind: 'serviceBus';
+  name: string;
+  queueName: string;
+  isSessionsEnabled: boolean;
+  handler: (message: unknown, context: InvocationContext) => Promise<void>;
+}
+
+export interface TimerFunction {
+  kind: 'timer';
+  name: string;
+  /** NCRONTAB with seconds, e.g. `0 0 3 * * *`; may name an app setting as `%SETTING%`. */
+  schedule: string;
+  handler: (timer: Timer, context: InvocationContext) => Promise<void>;
+}
+
+export type FunctionDefinition = HttpFunction | ServiceBusFunction | TimerFunction;
+
+/** App setting prefix of the identity-based Service Bus connection (`ServiceBusConnection__fullyQualifiedNamespace`). */
+export const serviceBusConnection = 'ServiceBusConnection';

@@ -60,6 +60,10 @@ param adminRole string = 'Connections.Admin'
 @description('Microsoft Graph base URL for actions and connection tests.')
 param graphBaseUrl string = 'https://graph.microsoft.com/v1.0'
 
+@description('Minimum seconds between two Key Vault write-backs of a connection\'s rotated token cache.')
+@minValue(60)
+param tokenCacheWriteIntervalSeconds int = 21600
+
 // ---------------------------------------------------------------------------------------------------------
 // Hosting
 // ---------------------------------------------------------------------------------------------------------
@@ -242,6 +246,8 @@ module functionApp 'modules/function-app.bicep' = {
     adminTokenAudience: !empty(adminTokenAudience) ? adminTokenAudience : 'api://${authClientId},${authClientId}'
     adminRole: adminRole
     graphBaseUrl: graphBaseUrl
+    serviceBusMaxDeliveryCount: serviceBusMaxDeliveryCount
+    tokenCacheWriteIntervalSeconds: tokenCacheWriteIntervalSeconds
     publicHostName: publicHostName
     corsAllowedOrigins: corsAllowedOrigins
     maximumInstanceCount: maximumInstanceCount

@@ -64,6 +64,12 @@ param adminRole string
 @description('Microsoft Graph base URL (GRAPH_BASE_URL).')
 param graphBaseUrl string
 
+@description('Max delivery count of the queues (SERVICE_BUS_MAX_DELIVERY_COUNT); the app marks a run failed on the last delivery.')
+param serviceBusMaxDeliveryCount int
+
+@description('Minimum seconds between two write-backs of a rotated token cache per connection (TOKEN_CACHE_WRITE_INTERVAL_SECONDS). Entra ID keeps old refresh tokens valid, so writing every rotation would only spend Key Vault write quota.')
+param tokenCacheWriteIntervalSeconds int
+
 @description('Host name users reach the API on, if not the default *.azurewebsites.net one (custom domain or front door). Empty: the default host name.')
 param publicHostName string
 
@@ -215,6 +221,11 @@ var appSettingValues = {
   TABLES_ENDPOINT: tableEndpoint
   KEY_VAULT_URI: keyVaultUri
   GRAPH_BASE_URL: graphBaseUrl
+  SERVICE_BUS_MAX_DELIVERY_COUNT: string(serviceBusMaxDeliveryCount)
+  // Entra ID keeps a rotated-out refresh token valid, so a throttled write-back loses nothing.
+  TOKEN_CACHE_WRITE_POLICY: 'interval'
+  TOKEN_CACHE_WRITE_INTERVAL_SECONDS: string(tokenCacheWriteIntervalSeconds)
+  TOKEN_REFRESH_LEASE_SECONDS: '15'
 
   // --- Read by the Functions host and the Azure SDK: src/config/host-settings.ts ---
   AzureWebJobsStorage__accountName: storageAccountName

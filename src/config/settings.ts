@@ -55,6 +55,21 @@ const fields = z.object({
 
     /** Microsoft Graph base URL for actions and connection tests. */
     GRAPH_BASE_URL: anyUrl.default('https://graph.microsoft.com/v1.0'),
+
+    /** Service Bus namespace for the app's sender (the triggers read the same setting through the host). */
+    ServiceBusConnection__fullyQualifiedNamespace: z.string().min(1).optional(),
+    /** Must equal the queues' max delivery count: the last delivery of a step marks its run failed. */
+    SERVICE_BUS_MAX_DELIVERY_COUNT: positiveInt.max(2000).default(10),
+
+    /**
+     * When a rotated refresh token is written back to Key Vault: `always` (providers that revoke the old
+     * one, like the local provider) or `interval` (Entra ID, where old refresh tokens stay valid: at most
+     * once per TOKEN_CACHE_WRITE_INTERVAL_SECONDS per connection, to stay under Key Vault's write limits).
+     */
+    TOKEN_CACHE_WRITE_POLICY: z.enum(['always', 'interval']).default('interval'),
+    TOKEN_CACHE_WRITE_INTERVAL_SECONDS: positiveInt.default(6 * 3600),
+    /** How long one instance may hold a connection's refresh lease (Table row + ETag). */
+    TOKEN_REFRESH_LEASE_SECONDS: positiveInt.max(120).default(15),
   });
 
 export const settingsSchema = fields.superRefine((s, ctx) => {
@@ -63,6 +78,9 @@ export const settingsSchema = fields.superRefine((s, ctx) => {
       localOnly('TABLES_ENDPOINT', 'TABLES_ENDPOINT is required');
     }
     if (s.CONNECTIONS_LOCAL_MODE) return;
+    if (!s.ServiceBusConnection__fullyQualifiedNamespace) {
+      localOnly('ServiceBusConnection__fullyQualifiedNamespace', 'is required outside local mode (the in-process bus is local only)');
+    }
     if (s.TABLES_CONNECTION_STRING) {
       localOnly('TABLES_CONNECTION_STRING', 'connection strings are for the local instance only; use TABLES_ENDPOINT with a managed identity');
     }
@@ -105,5 +123,10 @@ export function tableNames(s: Pick<Settings, 'TABLES_PREFIX'>) {
   return {
     connections: `${p}Connections`,
     signInStates: `${p}SignInStates`,
+    processes: `${p}Processes`,
+    runs: `${p}Runs`,
+    stepAttempts: `${p}StepAttempts`,
+    tokenLeases: `${p}TokenLeases`,
+    deadLetters: `${p}DeadLetters`,
   } as const;
 }
