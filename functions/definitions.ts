@@ -1,4 +1,7 @@
 import { connectionFunctions } from './http-connections';
+import { processFunctions } from './http-processes';
+import { runFunctions } from './http-runs';
+import { queueFunctions } from './queue-handlers';
 import type { FunctionDefinition } from './registry';
 
-export const functionDefinitions: FunctionDefinition[] = [...connectionFunctions];
+export const functionDefinitions: FunctionDefinition[] = [...connectionFunctions, ...processFunctions, ...runFunctions, ...queueFunctions];

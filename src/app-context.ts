@@ -8,6 +8,15 @@ import { ConnectionRepository } from './connections/connection-repository';
 import { ConnectionService } from './connections/connection-service';
 import { SignInStateStore } from './connections/sign-in-state';
 import { LocalStaticCredential } from './local/local-credential';
+import type { MessageSender } from './adapters/message-queue';
+import { ServiceBusMessageSender } from './adapters/service-bus-sender';
+import { actionRegistry, getAction } from './actions';
+import { ProcessRepository } from './processes/process-repository';
+import { ProcessService } from './processes/process-service';
+import { DeadLetterLog } from './runs/dead-letters';
+import { EventProcessor } from './runs/event-processor';
+import { RunRepository } from './runs/run-repository';
+import { StepRunner } from './runs/step-runner';
 import { MsalClients } from './tokens/msal-clients';
 import { TokenBroker } from './tokens/token-broker';
 
@@ -20,9 +29,20 @@ export interface AppContext {
   connectionRepository: ConnectionRepository;
   connections: ConnectionService;
   broker: TokenBroker;
+  processes: ProcessService;
+  runs: RunRepository;
+  sender: MessageSender;
+  events: EventProcessor;
+  steps: StepRunner;
+  deadLetters: DeadLetterLog;
 }
 
-export function createAppContext(settings: Settings): AppContext {
+export interface AppContextOverrides {
+  /** The local instance's in-process bus; Service Bus otherwise. */
+  sender?: MessageSender;
+}
+
+export function createAppContext(settings: Settings, overrides: AppContextOverrides = {}): AppContext {
   // Locally the vault is the stand-in, which must never see a real credential's tokens.
   const credential: TokenCredential = settings.CONNECTIONS_LOCAL_MODE ? new LocalStaticCredential() : new DefaultAzureCredential();
   const names = tableNames(settings);
@@ -38,6 +58,9 @@ export function createAppContext(settings: Settings): AppContext {
         .then(() => undefined),
   });
   const signInStates = new SignInStateStore(tables, names.signInStates, settings.AUTH_CLIENT_SECRET);
+  const sender = overrides.sender ?? new ServiceBusMessageSender(serviceBusNamespace(settings), credential);
+  const processRepository = new ProcessRepository(tables, names.processes);
+  const runs = new RunRepository(tables, names.runs);
   return {
     settings,
     authenticate: createAdminAuthenticator(settings),
@@ -46,7 +69,27 @@ export function createAppContext(settings: Settings): AppContext {
     connectionRepository,
     connections: new ConnectionService({ connections: connectionRepository, signInStates, msal, broker, secrets }),
     broker,
+    processes: new ProcessService(processRepository, connectionRepository, actionRegistry),
+    runs,
+    sender,
+    events: new EventProcessor({ processes: processRepository, runs, connections: connectionRepository, sender }),
+    steps: new StepRunner({
+      runs,
+      processes: processRepository,
+      connections: connectionRepository,
+      broker,
+      sender,
+      getAction,
+      graphBaseUrl: settings.GRAPH_BASE_URL,
+    }),
+    deadLetters: new DeadLetterLog(tables, names.deadLetters),
   };
+}
+
+function serviceBusNamespace(settings: Settings): string {
+  const namespace = settings.ServiceBusConnection__fullyQualifiedNamespace;
+  if (!namespace) throw new Error('ServiceBusConnection__fullyQualifiedNamespace is required outside local mode');
+  return namespace;
 }
 
 let current: Promise<AppContext> | undefined;

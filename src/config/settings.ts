@@ -125,7 +125,6 @@ export function tableNames(s: Pick<Settings, 'TABLES_PREFIX'>) {
     signInStates: `${p}SignInStates`,
     processes: `${p}Processes`,
     runs: `${p}Runs`,
-    stepAttempts: `${p}StepAttempts`,
     tokenLeases: `${p}TokenLeases`,
     deadLetters: `${p}DeadLetters`,
   } as const;

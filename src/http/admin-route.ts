@@ -1,7 +1,7 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import type { Admin, AuthenticateAdmin } from '../auth/admin-auth';
 import { HttpError } from './errors';
-import { errorJson } from './responses';
+import { errorJson, json } from './responses';
 
 export type AdminHandler<D> = (req: HttpRequest, admin: Admin, deps: D, context: InvocationContext) => Promise<HttpResponseInit>;
 
@@ -27,6 +27,8 @@ export function adminRoute<D extends { authenticate: AuthenticateAdmin }>(
 
 export function errorResponse(e: unknown, context: InvocationContext): HttpResponseInit {
   if (e instanceof HttpError) {
+    // Validation answers list their problems as `errors: [{path, message}]` (contract).
+    if (e.status === 422) return json(422, { error: { message: e.message }, errors: e.details ?? [] });
     const response = errorJson(e.status, e.message, e.details);
     return e.status === 401 ? { ...response, headers: { ...response.headers, 'WWW-Authenticate': 'Bearer' } } : response;
   }

@@ -6,7 +6,9 @@ import { startAzurite, type LocalAzurite } from './azurite';
 import { createLocalHost, type LogSink } from './host';
 import { LOCAL_API_AUDIENCE, LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET } from './identity-provider/directory';
 import { startIdentityProvider, type LocalIdentityProvider } from './identity-provider/launch';
+import { startGraphStandIn, type GraphStandIn } from './graph-stand-in';
 import { startKeyVaultStandIn, type KeyVaultStandIn } from './key-vault-stand-in';
+import { createLocalServiceBus, type LocalServiceBus } from './local-service-bus';
 
 export interface LocalStackOptions {
   /** Port of the local Functions host; 0 picks a free one. */
@@ -27,12 +29,15 @@ export interface LocalStack {
   azurite: LocalAzurite;
   identityProvider: LocalIdentityProvider;
   vault: KeyVaultStandIn;
+  graph: GraphStandIn;
+  bus: LocalServiceBus;
   stop(): Promise<void>;
 }
 
 /**
  * The whole product on one machine with no cloud: Azurite for Tables, the local identity provider
- * in place of Microsoft sign-in, the Key Vault stand-in, and the local Functions host. The app is
+ * in place of Microsoft sign-in, the Key Vault and Graph stand-ins, an in-process bus with Service
+ * Bus semantics, and the local Functions host. The app is
  * configured through the same settings as in Azure (plus local mode), so its production code runs.
  */
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
@@ -53,6 +58,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       startKeyVaultStandIn(options.dataDir ? { persistFile: path.join(options.dataDir, 'vault.json') } : {}),
     ]);
     stoppers.push(azurite.stop, identityProvider.stop, vault.close);
+    const graph = await startGraphStandIn({ jwksUri: identityProvider.jwksUri, issuer: identityProvider.issuer });
+    stoppers.push(graph.close);
 
     const env: Record<string, string> = {
       CONNECTIONS_LOCAL_MODE: 'true',
@@ -66,12 +73,18 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ADMIN_TOKEN_AUDIENCE: LOCAL_API_AUDIENCE,
       TABLES_CONNECTION_STRING: azurite.connectionString,
       KEY_VAULT_URI: vault.url,
+      GRAPH_BASE_URL: graph.url,
+      // The local provider revokes rotated-out refresh tokens, so every rotation must be kept.
+      TOKEN_CACHE_WRITE_POLICY: 'always',
       ...(options.tablesPrefix ? { TABLES_PREFIX: options.tablesPrefix } : {}),
       ...options.env,
     };
-    const context = createAppContext(loadSettings(env));
+    const settings = loadSettings(env);
+    const bus = createLocalServiceBus(functionDefinitions, { maxDeliveryCount: settings.SERVICE_BUS_MAX_DELIVERY_COUNT, log: options.log });
+    stoppers.push(bus.close);
+    const context = createAppContext(settings, { sender: bus });
     setAppContext(context);
-    return { baseUrl, env, context, azurite, identityProvider, vault, stop };
+    return { baseUrl, env, context, azurite, identityProvider, vault, graph, bus, stop };
   } catch (e) {
     await stop();
     throw e;

@@ -1,0 +1,66 @@
+import type { InvocationContext } from '@azure/functions';
+import { z } from 'zod';
+import { appContext } from '../src/app-context';
+import { queueNames } from '../src/config/queues';
+import { productEventSchema } from '../src/events/product-event';
+import { safeMessage } from '../src/http/admin-route';
+import { PoisonMessageError, TransientStepError } from '../src/runs/step-runner';
+import { stepMessageSchema } from '../src/runs/step-message';
+import type { ServiceBusFunction } from './registry';
+
+const metadata = z.object({ messageId: z.string().optional(), deliveryCount: z.coerce.number().int().min(1).default(1) }).loose();
+
+/** Bodies arrive deserialized when they are JSON; a string body may still hold JSON. */
+const parseBody = (message: unknown) => {
+  if (typeof message !== 'string') return message;
+  try {
+    return JSON.parse(message);
+  } catch {
+    return message;
+  }
+};
+
+async function deadLetter(queue: string, message: unknown, context: InvocationContext, reason: string) {
+  const { deadLetters } = await appContext();
+  const messageId = metadata.safeParse(context.triggerMetadata ?? {}).data?.messageId;
+  context.warn(`Dead-lettered ${queue} message ${messageId ?? '(no id)'}: ${reason}`);
+  await deadLetters.record({ queue, messageId, reason, body: message });
+}
+
+export const queueFunctions: ServiceBusFunction[] = [
+  {
+    kind: 'serviceBus',
+    name: 'events-process',
+    queueName: queueNames.events,
+    isSessionsEnabled: false,
+    handler: async (message, context) => {
+      const parsed = productEventSchema.safeParse(parseBody(message));
+      if (!parsed.success) {
+        return deadLetter(queueNames.events, message, context, `Not a product event: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+      }
+      const { events } = await appContext();
+      const outcome = await events.handle(parsed.data);
+      context.info(`Event ${parsed.data.id} (${parsed.data.type}): ${outcome.started.length} run(s) started, ${outcome.notStarted.length} not started`);
+    },
+  },
+  {
+    kind: 'serviceBus',
+    name: 'steps-run',
+    queueName: queueNames.steps,
+    isSessionsEnabled: true,
+    handler: async (message, context) => {
+      const parsed = stepMessageSchema.safeParse(parseBody(message));
+      if (!parsed.success) return deadLetter(queueNames.steps, message, context, 'Not a step message');
+      const { steps, settings } = await appContext();
+      const { deliveryCount } = metadata.parse(context.triggerMetadata ?? {});
+      try {
+        await steps.handle(parsed.data, { deliveryCount, maxDeliveryCount: settings.SERVICE_BUS_MAX_DELIVERY_COUNT });
+      } catch (e) {
+        if (e instanceof PoisonMessageError) return deadLetter(queueNames.steps, message, context, e.reason);
+        if (e instanceof TransientStepError) context.warn(`Step will be retried (delivery ${deliveryCount}): ${e.message}`);
+        else context.error(`Step failed unexpectedly (delivery ${deliveryCount}): ${safeMessage(e)}`);
+        throw e;
+      }
+    },
+  },
+];

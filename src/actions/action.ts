@@ -1,0 +1,130 @@
+import type { z } from 'zod';
+import type { ProductEvent } from '../events/product-event';
+import type { GraphRetryPolicy } from './graph-client';
+
+/** The run whose step is executing: carried on what the step writes so its own changes can be recognized. */
+export interface RunCause {
+  runId: string;
+  processId: string;
+  /** How many runs deep the chain is (1 for a run started by a person's change). */
+  depth: number;
+}
+
+export interface ActionInvocation {
+  /** GRAPH_BASE_URL, e.g. https://graph.microsoft.com/v1.0 */
+  graphBaseUrl: string;
+  /** Delegated access token of the executing connection; only graph-client.ts ever sends it. */
+  accessToken: string;
+  event: ProductEvent;
+  /** Step inputs after renderInputs(). */
+  inputs: Record<string, unknown>;
+  /** Stable per run step (e.g. `<runId>:<stepId>`), so a redelivered step sends the same client-request-id. */
+  idempotencyKey: string;
+  causedBy: RunCause;
+  signal?: AbortSignal;
+  fetch?: typeof fetch;
+  /** Retry/timeout tuning of Graph calls; tests shrink the delays. */
+  graphPolicy?: Partial<GraphRetryPolicy>;
+}
+
+export interface ActionResult {
+  /** One line for the run audit. */
+  summary: string;
+  /** Kept small (see boundedOutput): run records live in Table properties of at most 64 KiB. */
+  output?: unknown;
+}
+
+export interface ActionDefinition<I = unknown> {
+  readonly name: string;
+  readonly description: string;
+  readonly inputs: z.ZodType<I>;
+  run(invocation: ActionInvocation): Promise<ActionResult>;
+}
+
+export type ActionErrorKind = 'permanent' | 'transient';
+
+/**
+ * Why a step failed. `permanent`: retrying cannot help (bad inputs, Graph 4xx) -> fail the step now.
+ * `transient`: retry later (throttling, 5xx, network), after `retryAfterMs` when known.
+ * The message is safe to record: it never contains the access token.
+ */
+export class ActionError extends Error {
+  readonly kind: ActionErrorKind;
+  readonly status?: number;
+  readonly retryAfterMs?: number;
+  /** Graph's `error.code` when Graph answered with one. */
+  readonly code?: string;
+
+  constructor(kind: ActionErrorKind, message: string, details: { status?: number; retryAfterMs?: number; code?: string } = {}) {
+    super(message);
+    this.name = 'ActionError';
+    this.kind = kind;
+    if (details.status !== undefined) this.status = details.status;
+    if (details.retryAfterMs !== undefined) this.retryAfterMs = details.retryAfterMs;
+    if (details.code !== undefined) this.code = details.code;
+  }
+}
+
+export const isActionError = (e: unknown): e is ActionError => e instanceof ActionError;
+
+/** Formats zod issues as `path: message`, never echoing input values (they may be personal data). */
+export function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
+  return issues.map((i) => `${i.path.map(String).join('.') || '(inputs)'}: ${i.message}`).join('; ');
+}
+
+/** An action whose run() validates the (already rendered) inputs before executing. */
+export function defineAction<S extends z.ZodType>(spec: {
+  name: string;
+  description: string;
+  inputs: S;
+  execute(invocation: ActionInvocation, inputs: z.output<S>): Promise<ActionResult>;
+}): ActionDefinition<z.output<S>> {
+  return {
+    name: spec.name,
+    description: spec.description,
+    inputs: spec.inputs as unknown as z.ZodType<z.output<S>>,
+    async run(invocation) {
+      const parsed = spec.inputs.safeParse(invocation.inputs);
+      if (!parsed.success) {
+        throw new ActionError('permanent', `Invalid inputs for ${spec.name}: ${describeIssues(parsed.error.issues)}`);
+      }
+      if (invocation.signal?.aborted) throw new ActionError('transient', `${spec.name} was cancelled before it started`);
+      return spec.execute(invocation, parsed.data);
+    },
+  };
+}
+
+/**
+ * Loop guard marker (contract with the product). Every Graph call an action makes carries these headers
+ * with the causing run's values, verbatim. A product that observes the change (and the local Graph
+ * stand-in) is expected to copy them onto the resulting product event as
+ * `causedBy: {runId, processId, depth}`; the engine then knows which run caused the event. Graph itself
+ * does not persist request headers on the item, so the engine must also cap the chain depth.
+ */
+export const RUN_HEADER = 'x-connections-run';
+export const PROCESS_HEADER = 'x-connections-process';
+export const DEPTH_HEADER = 'x-connections-depth';
+
+export function runMarkerHeaders(cause: RunCause): Record<string, string> {
+  return { [RUN_HEADER]: cause.runId, [PROCESS_HEADER]: cause.processId, [DEPTH_HEADER]: String(cause.depth) };
+}
+
+/** The inverse of runMarkerHeaders for whoever observes a change; undefined unless all three are valid. */
+export function parseRunMarker(get: (name: string) => string | undefined): RunCause | undefined {
+  const runId = get(RUN_HEADER);
+  const processId = get(PROCESS_HEADER);
+  const depthText = get(DEPTH_HEADER);
+  if (!runId || !processId || !depthText || !/^[1-9]\d{0,3}$/.test(depthText)) return undefined;
+  if (runId.length > 64 || processId.length > 64) return undefined;
+  return { runId, processId, depth: Number(depthText) };
+}
+
+const MAX_OUTPUT_CHARS = 16_000;
+
+/** Keeps an action's output recordable: anything larger than ~16 KB of JSON is replaced by a note. */
+export function boundedOutput(value: unknown, maxChars = MAX_OUTPUT_CHARS): unknown {
+  if (value === undefined) return undefined;
+  const text = JSON.stringify(value);
+  if (text === undefined) return undefined;
+  return text.length <= maxChars ? value : { truncated: true, jsonLength: text.length };
+}

@@ -1,0 +1,35 @@
+import { z } from 'zod';
+import { defineAction, runMarkerHeaders } from './action';
+import { graphRequest } from './graph-client';
+
+const address = z.email().max(320);
+
+export const sendMail = defineAction({
+  name: 'sendMail',
+  description: 'Sends an email from the executing account (Graph /me/sendMail).',
+  inputs: z.object({
+    // A single address is accepted too: a whole-string placeholder like {{event.data.requester}} yields one.
+    to: z.union([address.transform((a) => [a]), z.array(address).min(1).max(100)]),
+    subject: z.string().min(1).max(255),
+    body: z.string().max(1_000_000),
+    contentType: z.enum(['Text', 'HTML']).default('Text'),
+  }),
+  async execute(invocation, { to, subject, body, contentType }) {
+    await graphRequest({
+      graphBaseUrl: invocation.graphBaseUrl,
+      accessToken: invocation.accessToken,
+      method: 'POST',
+      path: '/me/sendMail',
+      body: {
+        message: { subject, body: { contentType, content: body }, toRecipients: to.map((a) => ({ emailAddress: { address: a } })) },
+        saveToSentItems: true,
+      },
+      headers: runMarkerHeaders(invocation.causedBy),
+      idempotencyKey: invocation.idempotencyKey,
+      signal: invocation.signal,
+      fetch: invocation.fetch,
+      policy: invocation.graphPolicy,
+    });
+    return { summary: `Sent ${JSON.stringify(subject)} to ${to.length} recipient${to.length === 1 ? '' : 's'}`, output: { to } };
+  },
+});

@@ -1,0 +1,33 @@
+import type { Condition } from '../processes/process-definition';
+
+const forbidden = new Set(['__proto__', 'prototype', 'constructor']);
+
+/** Reads a dotted path from plain data; never walks into prototypes. */
+export function readPath(scope: unknown, path: string): unknown {
+  let value = scope;
+  for (const key of path.split('.')) {
+    if (forbidden.has(key) || value === null || typeof value !== 'object' || !Object.hasOwn(value, key)) return undefined;
+    value = (value as Record<string, unknown>)[key];
+  }
+  return value;
+}
+
+const same = (a: unknown, b: unknown) =>
+  a === b || (a !== null && b !== null && typeof a !== 'object' && typeof b !== 'object' && String(a) === String(b));
+
+/** All conditions must hold (AND). Values compare by equality, numbers and strings loosely ("3" = 3). */
+export function conditionsHold(conditions: readonly Condition[] | undefined, scope: unknown): boolean {
+  return (conditions ?? []).every((c) => {
+    const value = readPath(scope, c.path);
+    switch (c.op) {
+      case 'exists':
+        return (value !== undefined && value !== null) === (c.value === undefined ? true : Boolean(c.value));
+      case 'eq':
+        return same(value, c.value);
+      case 'ne':
+        return !same(value, c.value);
+      case 'in':
+        return Array.isArray(c.value) && c.value.some((v) => same(value, v));
+    }
+  });
+}

@@ -1,0 +1,380 @@
+/**
+ * LOCAL ONLY — never used in Azure. A stand-in for Microsoft Graph used by tests and by `npm start`:
+ * a node:http server on 127.0.0.1 whose base URL (`url`, ending in /v1.0) is the GRAPH_BASE_URL of the
+ * local instance. Like Graph, it verifies the bearer token (signature via the local identity provider's
+ * JWKS, issuer, audience https://graph.microsoft.com, expiry) and answers Graph-shaped errors
+ * `{error: {code, message, innerError}}`. It records who called and what changed:
+ *
+ *   GET <url>/_local/calls   every request: method, path, account (username, objectId, tenantId), body,
+ *                            client-request-id, x-connections-run, status, time — never the token
+ *   GET <url>/_local/items   list item fields by `siteId/listId/itemId`
+ *   GET <url>/_local/mail    mail sent through /me/sendMail, with the sending account
+ *
+ * Implemented: PATCH /sites/{s}/lists/{l}/items/{i}/fields (merge; returns the fields), GET
+ * /sites/{s}/lists/{l}/items/{i}[?expand=fields] and .../fields, POST /me/sendMail (202), GET /me.
+ * Any other POST/PATCH/PUT answers 200 {ok: true}, DELETE 204, any other GET 404.
+ *
+ * Differences from Graph worth knowing: PATCH creates a missing item (the local instance has no lists
+ * to seed), fields hold only what was written, `scp` is recorded but not enforced (tokens minted with
+ * mintLocalToken carry none), and the /_local endpoints need no token.
+ */
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
+import { parseRunMarker, RUN_HEADER, type RunCause } from '../actions/action';
+
+export interface GraphStandInOptions {
+  jwksUri: string;
+  issuer: string;
+  /** Defaults to https://graph.microsoft.com */
+  audience?: string;
+  /** 0 (default) picks a free port. */
+  port?: number;
+  /** Called after a PATCH of item fields, e.g. to play the product and raise an event for the change. */
+  onItemChanged?: (change: GraphItemChange) => void;
+}
+
+export interface GraphAccount {
+  username: string;
+  objectId: string;
+  tenantId: string;
+}
+
+export interface GraphCall {
+  method: string;
+  /** Relative to the base (`/me/sendMail`); requests outside the base keep their full path. */
+  path: string;
+  query: string;
+  status: number;
+  /** Undefined when the token was missing or rejected. */
+  username?: string;
+  objectId?: string;
+  tenantId?: string;
+  scopes?: string[];
+  body: unknown;
+  clientRequestId?: string;
+  runHeader?: string;
+  at: string;
+}
+
+export interface GraphItemChange {
+  siteId: string;
+  listId: string;
+  itemId: string;
+  /** The fields written by this request. */
+  changed: Record<string, unknown>;
+  /** All fields after the change. */
+  fields: Record<string, unknown>;
+  account: GraphAccount;
+  /** From the x-connections-* headers: what the product would copy onto its event. */
+  causedBy?: RunCause;
+}
+
+export interface SentMail {
+  from: GraphAccount;
+  to: string[];
+  subject: string;
+  contentType: string;
+  content: string;
+  at: string;
+}
+
+export interface GraphFault {
+  status: number;
+  retryAfterSeconds?: number;
+  /** How many matching requests get this answer. */
+  count: number;
+  /** Relative to the base, e.g. `/me/sendMail`; any path when omitted. */
+  pathPrefix?: string;
+  method?: string;
+  /** Graph error code and message of the answer. */
+  code?: string;
+  message?: string;
+  /** Extra response headers (e.g. `location` for a redirect). */
+  headers?: Record<string, string>;
+  /** Answer only after this long (timeouts). */
+  delayMs?: number;
+  /** Drop the connection instead of answering (network failures). */
+  reset?: boolean;
+}
+
+export interface GraphStandIn {
+  /** Base URL including /v1.0: the GRAPH_BASE_URL to configure. */
+  url: string;
+  calls: GraphCall[];
+  items: Map<string, Record<string, unknown>>;
+  mail: SentMail[];
+  /** Replaces pending faults; used in order, after the token check, before normal handling. */
+  injectFaults(faults: GraphFault[]): void;
+  /** Forgets calls, items, mail and faults. */
+  reset(): void;
+  close(): Promise<void>;
+}
+
+const BASE_PATH = '/v1.0';
+const MAX_BODY_BYTES = 4 * 1024 * 1024;
+
+class GraphHttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+export async function startGraphStandIn(options: GraphStandInOptions): Promise<GraphStandIn> {
+  const audience = options.audience ?? 'https://graph.microsoft.com';
+  const jwks = createRemoteJWKSet(new URL(options.jwksUri));
+  const calls: GraphCall[] = [];
+  const items = new Map<string, Record<string, unknown>>();
+  const mail: SentMail[] = [];
+  let faults: GraphFault[] = [];
+
+  async function authenticate(header: string | undefined): Promise<{ account: GraphAccount; scopes?: string[] }> {
+    const challenge = { 'WWW-Authenticate': 'Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize"' };
+    const token = /^Bearer ([^\s]+)$/i.exec(header ?? '')?.[1];
+    if (!token) throw new GraphHttpError(401, 'InvalidAuthenticationToken', 'Access token is empty.', challenge);
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, jwks, { issuer: options.issuer, audience, algorithms: ['RS256'], requiredClaims: ['exp'] }));
+    } catch (e) {
+      const reason = (e as { code?: string }).code ?? 'ERR_JWT_INVALID';
+      throw new GraphHttpError(401, 'InvalidAuthenticationToken', `Access token validation failure (${reason}).`, challenge);
+    }
+    const { preferred_username: username, oid, tid, scp } = payload as Record<string, unknown>;
+    if (typeof username !== 'string' || typeof oid !== 'string' || typeof tid !== 'string') {
+      throw new GraphHttpError(401, 'InvalidAuthenticationToken', 'Access token has no user (preferred_username, oid, tid).', challenge);
+    }
+    return {
+      account: { username, objectId: oid, tenantId: tid },
+      ...(typeof scp === 'string' ? { scopes: scp.split(' ').filter(Boolean) } : {}),
+    };
+  }
+
+  function handle(method: string, segments: string[], query: URLSearchParams, body: unknown, req: http.IncomingMessage, account: GraphAccount) {
+    const [first, siteId, lists, listId, itemsSegment, itemId, sub, ...rest] = segments;
+    const isItem = first === 'sites' && lists === 'lists' && itemsSegment === 'items' && !!siteId && !!listId && !!itemId && rest.length === 0;
+    if (isItem) {
+      const key = `${siteId}/${listId}/${itemId}`;
+      if (method === 'PATCH' && sub === 'fields') {
+        if (!isObject(body)) throw new GraphHttpError(400, 'invalidRequest', 'Invalid request: the body must be a JSON object of fields.');
+        // fromEntries (not assignment): a `__proto__` field stays a field and never reaches a prototype.
+        const fields = Object.fromEntries([...Object.entries(items.get(key) ?? {}), ...Object.entries(body)]);
+        items.set(key, fields);
+        const causedBy = parseRunMarker((n) => header(req, n));
+        options.onItemChanged?.({ siteId, listId, itemId, changed: { ...body }, fields: { ...fields }, account, ...(causedBy ? { causedBy } : {}) });
+        return { status: 200, json: { '@odata.context': `${BASE_PATH}/$metadata#fields/$entity`, id: itemId, ...fields } };
+      }
+      if (method === 'GET' && (sub === undefined || sub === 'fields')) {
+        const fields = items.get(key);
+        if (!fields) throw new GraphHttpError(404, 'itemNotFound', 'The requested resource does not exist.');
+        if (sub === 'fields') return { status: 200, json: { id: itemId, ...fields } };
+        const expand = `${query.get('expand') ?? ''},${query.get('$expand') ?? ''}`.split(',').includes('fields');
+        return { status: 200, json: { id: itemId, ...(expand ? { fields: { id: itemId, ...fields } } : {}) } };
+      }
+    }
+    if (first === 'me' && segments.length === 1 && method === 'GET') {
+      return {
+        status: 200,
+        json: {
+          '@odata.context': `${BASE_PATH}/$metadata#users/$entity`,
+          id: account.objectId,
+          userPrincipalName: account.username,
+          mail: account.username,
+          tenantId: account.tenantId,
+        },
+      };
+    }
+    if (first === 'me' && segments[1] === 'sendMail' && segments.length === 2 && method === 'POST') {
+      const message = isObject(body) && isObject(body.message) ? body.message : undefined;
+      if (!message) throw new GraphHttpError(400, 'ErrorInvalidRequest', 'Cannot read the request body: message is required.');
+      const recipients = Array.isArray(message.toRecipients) ? message.toRecipients : [];
+      const to = recipients
+        .map((r) => (isObject(r) && isObject(r.emailAddress) ? r.emailAddress.address : undefined))
+        .filter((a): a is string => typeof a === 'string');
+      if (to.length === 0) throw new GraphHttpError(400, 'ErrorInvalidRecipients', 'At least one recipient is required, but none were found.');
+      const content = isObject(message.body) ? message.body : {};
+      mail.push({
+        from: account,
+        to,
+        subject: typeof message.subject === 'string' ? message.subject : '',
+        contentType: typeof content.contentType === 'string' ? content.contentType : 'Text',
+        content: typeof content.content === 'string' ? content.content : '',
+        at: new Date().toISOString(),
+      });
+      return { status: 202 };
+    }
+    if (method === 'GET') throw new GraphHttpError(404, 'ResourceNotFound', `Resource not found for the segment '${segments.at(-1) ?? ''}'.`);
+    if (method === 'DELETE') return { status: 204 };
+    return { status: 200, json: { ok: true } };
+  }
+
+  const server = http.createServer((req, res) => {
+    const method = req.method ?? 'GET';
+    // Concatenated so a request target like `//host/x` stays a path here too.
+    const target = req.url ?? '/';
+    const parsed = new URL(`http://stand-in${target.startsWith('/') ? target : `/${target}`}`);
+    const underBase = parsed.pathname === BASE_PATH || parsed.pathname.startsWith(`${BASE_PATH}/`);
+    const relative = underBase ? parsed.pathname.slice(BASE_PATH.length) || '/' : parsed.pathname;
+    const clientRequestId = header(req, 'client-request-id');
+    const requestId = randomUUID();
+    const call: GraphCall = {
+      method,
+      path: relative,
+      query: parsed.search,
+      status: 0,
+      body: undefined,
+      ...(clientRequestId ? { clientRequestId } : {}),
+      ...(header(req, RUN_HEADER) ? { runHeader: header(req, RUN_HEADER) } : {}),
+      at: new Date().toISOString(),
+    };
+
+    const send = (status: number, json?: unknown, headers: Record<string, string> = {}) => {
+      const payload = json === undefined ? '' : JSON.stringify(json);
+      res.writeHead(status, {
+        ...headers,
+        ...(payload ? { 'Content-Type': 'application/json; charset=utf-8' } : {}),
+        'Content-Length': Buffer.byteLength(payload),
+        'request-id': requestId,
+        ...(clientRequestId ? { 'client-request-id': clientRequestId } : {}),
+      });
+      res.end(payload);
+    };
+    const sendError = (e: GraphHttpError) => {
+      call.status = e.status;
+      send(
+        e.status,
+        { error: { code: e.code, message: e.message, innerError: { date: new Date().toISOString(), 'request-id': requestId, ...(clientRequestId ? { 'client-request-id': clientRequestId } : {}) } } },
+        e.headers,
+      );
+    };
+
+    // The local views are read before anything else and are not recorded themselves.
+    if (method === 'GET' && underBase && relative.startsWith('/_local/')) {
+      const view = relative.slice('/_local/'.length);
+      if (view === 'calls') return send(200, { calls });
+      if (view === 'items') return send(200, { items: Object.fromEntries(items) });
+      if (view === 'mail') return send(200, { mail });
+    }
+
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY_BYTES) req.destroy();
+      else chunks.push(c);
+    });
+    req.on('error', () => res.destroy());
+    req.on('end', () => {
+      calls.push(call);
+      void (async () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let body: unknown;
+        if (text) {
+          try {
+            body = JSON.parse(text);
+          } catch {
+            body = text;
+          }
+        }
+        call.body = body;
+        const { account, scopes } = await authenticate(req.headers.authorization);
+        Object.assign(call, account, scopes ? { scopes } : {});
+
+        const fault = faults.find(
+          (f) => f.count > 0 && (f.method === undefined || f.method === method) && (f.pathPrefix === undefined || relative.startsWith(f.pathPrefix)),
+        );
+        if (fault) {
+          fault.count -= 1;
+          faults = faults.filter((f) => f.count > 0);
+          if (fault.delayMs) await new Promise((r) => setTimeout(r, fault.delayMs));
+          if (fault.reset) {
+            call.status = 0;
+            req.socket.destroy();
+            return;
+          }
+          throw new GraphHttpError(fault.status, fault.code ?? faultCode(fault.status), fault.message ?? `Injected fault ${fault.status}.`, {
+            ...(fault.retryAfterSeconds !== undefined ? { 'Retry-After': String(fault.retryAfterSeconds) } : {}),
+            ...fault.headers,
+          });
+        }
+
+        if (!underBase) throw new GraphHttpError(404, 'ResourceNotFound', 'Unsupported API version or path.');
+        if (typeof body === 'string') throw new GraphHttpError(400, 'BadRequest', 'Unable to read JSON request payload.');
+        let segments: string[];
+        try {
+          segments = relative.split('/').slice(1).map(decodeURIComponent);
+        } catch {
+          throw new GraphHttpError(400, 'BadRequest', 'Malformed path.');
+        }
+        if (segments.some((s) => s === '')) throw new GraphHttpError(400, 'BadRequest', 'Empty path segment.');
+        const result = handle(method, segments, parsed.searchParams, body, req, account);
+        call.status = result.status;
+        send(result.status, result.json);
+      })().catch((e: unknown) => {
+        if (res.headersSent || res.destroyed) return;
+        sendError(e instanceof GraphHttpError ? e : new GraphHttpError(500, 'generalException', 'Stand-in failure.'));
+      });
+    });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}${BASE_PATH}`;
+
+  return {
+    url,
+    calls,
+    items,
+    mail,
+    injectFaults: (next) => {
+      faults = next.map((f) => ({ ...f }));
+    },
+    reset: () => {
+      calls.length = 0;
+      items.clear();
+      mail.length = 0;
+      faults = [];
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+function header(req: http.IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name.toLowerCase()];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function faultCode(status: number): string {
+  switch (status) {
+    case 400:
+      return 'BadRequest';
+    case 403:
+      return 'Forbidden';
+    case 404:
+      return 'itemNotFound';
+    case 429:
+      return 'TooManyRequests';
+    case 503:
+      return 'ServiceNotAvailable';
+    case 504:
+      return 'UnknownError';
+    default:
+      return status >= 500 ? 'generalException' : 'BadRequest';
+  }
+}

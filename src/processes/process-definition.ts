@@ -1,0 +1,49 @@
+import { z } from 'zod';
+import { eventTypes } from '../events/product-event';
+
+const id = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, 'use 1-64 letters, digits, "-" or "_"');
+const connectionId = z.uuid({ message: 'must be a connection id (GUID)' }).transform((v) => v.toLowerCase());
+
+export const conditionSchema = z.strictObject({
+  /** A dotted path into the scope, e.g. `event.data.stage` or `event.subject.listId`. */
+  path: z.string().regex(/^event(\.[A-Za-z0-9_$-]+)+$/, 'must be a path under "event", e.g. event.data.stage'),
+  op: z.enum(['eq', 'ne', 'in', 'exists']),
+  value: z.unknown().optional(),
+});
+export type Condition = z.infer<typeof conditionSchema>;
+
+const conditions = z.array(conditionSchema).max(20).optional();
+
+export const stepSchema = z.strictObject({
+  id,
+  type: z.enum(['action', 'form']),
+  name: z.string().max(200).optional(),
+  action: z.string().max(64).optional(),
+  inputs: z.record(z.string(), z.unknown()).optional(),
+  conditions,
+  permissions: z.strictObject({ executeAs: connectionId.optional() }).optional(),
+});
+export type StepDefinition = z.infer<typeof stepSchema>;
+
+export const triggerSchema = z.strictObject({
+  event: z.enum(eventTypes),
+  disabled: z.boolean().optional(),
+  conditions,
+});
+
+/** A process as saved with `PUT /api/processes/{id}` (contract). */
+export const processBodySchema = z.strictObject({
+  name: z.string().trim().min(1).max(200),
+  kind: z.enum(['system', 'user']),
+  description: z.string().max(2000).optional(),
+  triggers: z.array(triggerSchema).max(20).optional(),
+  runAs: connectionId.optional(),
+  steps: z.array(stepSchema).min(1).max(100),
+});
+export type ProcessBody = z.infer<typeof processBodySchema>;
+
+export const processIdSchema = id;
+
+export interface ProcessDefinition extends ProcessBody {
+  id: string;
+}

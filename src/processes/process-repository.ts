@@ -1,0 +1,128 @@
+import { getEntityOrUndefined, isConcurrencyConflict, odataString, statusOf, withoutUndefined, type TableFactory } from '../adapters/tables';
+import type { PublishedProcess } from '../events/matching';
+import type { ProcessDefinition } from './process-definition';
+
+/**
+ * Processes of a tenant (partition = tenant). The head row `<id>` holds the draft and a copy of the
+ * latest published version, so matching an event reads one partition; `<id>@v<000001>` rows are the
+ * immutable published versions that runs execute, so republishing never changes a running run.
+ */
+type HeadRow = {
+  partitionKey: string;
+  rowKey: string;
+  kind: 'head';
+  draftJson: string;
+  savedAt: string;
+  savedBy: string;
+  publishedVersion?: number;
+  publishedJson?: string;
+  publishedAt?: string;
+  publishedBy?: string;
+};
+
+type VersionRow = { partitionKey: string; rowKey: string; kind: 'version'; definitionJson: string; publishedAt: string; publishedBy: string };
+
+export interface ProcessRecord {
+  id: string;
+  draft: ProcessDefinition;
+  savedAt: string;
+  savedBy: string;
+  published?: { version: number; definition: ProcessDefinition; publishedAt: string; publishedBy: string };
+}
+
+/** Azure Tables allows 64 KiB per string property; definitions stay well below. */
+export const maxDefinitionChars = 30_000;
+
+const versionKey = (id: string, version: number) => `${id}@v${String(version).padStart(6, '0')}`;
+
+const toRecord = (row: HeadRow): ProcessRecord => ({
+  id: row.rowKey,
+  draft: JSON.parse(row.draftJson),
+  savedAt: row.savedAt,
+  savedBy: row.savedBy,
+  ...(row.publishedVersion && row.publishedJson
+    ? {
+        published: {
+          version: row.publishedVersion,
+          definition: JSON.parse(row.publishedJson),
+          publishedAt: row.publishedAt!,
+          publishedBy: row.publishedBy!,
+        },
+      }
+    : {}),
+});
+
+export class ProcessRepository {
+  constructor(
+    private readonly tables: TableFactory,
+    private readonly tableName: string,
+  ) {}
+
+  async list(tenantId: string): Promise<ProcessRecord[]> {
+    const table = await this.tables(this.tableName);
+    const out: ProcessRecord[] = [];
+    const filter = `PartitionKey eq ${odataString(tenantId)} and kind eq 'head'`;
+    for await (const row of table.listEntities<HeadRow>({ queryOptions: { filter } })) out.push(toRecord(row as HeadRow));
+    return out.sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  async get(tenantId: string, id: string): Promise<ProcessRecord | undefined> {
+    const row = await getEntityOrUndefined<HeadRow>(await this.tables(this.tableName), tenantId, id);
+    return row && toRecord(row as unknown as HeadRow);
+  }
+
+  async getVersion(tenantId: string, id: string, version: number): Promise<ProcessDefinition | undefined> {
+    const row = await getEntityOrUndefined<VersionRow>(await this.tables(this.tableName), tenantId, versionKey(id, version));
+    return row && JSON.parse((row as unknown as VersionRow).definitionJson);
+  }
+
+  async saveDraft(tenantId: string, definition: ProcessDefinition, savedBy: string): Promise<ProcessRecord> {
+    const table = await this.tables(this.tableName);
+    const fields = { draftJson: JSON.stringify(definition), savedAt: new Date().toISOString(), savedBy };
+    // Merge keeps the published copy on the head row.
+    await table.upsertEntity({ partitionKey: tenantId, rowKey: definition.id, kind: 'head', ...fields }, 'Merge');
+    return (await this.get(tenantId, definition.id))!;
+  }
+
+  /**
+   * Publishes `definition` (the validated draft) as the next version: the version row is created
+   * first (a concurrent publish of the same number gets 409 and takes the next one), then the head
+   * row is updated with its ETag so it always names the newest version.
+   */
+  async publish(tenantId: string, definition: ProcessDefinition, publishedBy: string): Promise<number> {
+    const table = await this.tables(this.tableName);
+    let head = await getEntityOrUndefined<HeadRow>(table, tenantId, definition.id);
+    if (!head) throw new Error('process not found');
+    const publishedAt = new Date().toISOString();
+    const definitionJson = JSON.stringify(definition);
+    let version = (head.publishedVersion ?? 0) + 1;
+    for (; ; version++) {
+      try {
+        await table.createEntity<VersionRow>({ partitionKey: tenantId, rowKey: versionKey(definition.id, version), kind: 'version', definitionJson, publishedAt, publishedBy });
+        break;
+      } catch (e) {
+        if (statusOf(e) !== 409 || version > (head.publishedVersion ?? 0) + 100) throw e;
+      }
+    }
+    // Point the head at the new version unless a concurrent publish already made a newer one.
+    while ((head.publishedVersion ?? 0) < version) {
+      try {
+        await table.updateEntity(
+          withoutUndefined({ partitionKey: tenantId, rowKey: definition.id, publishedVersion: version, publishedJson: definitionJson, publishedAt, publishedBy }),
+          'Merge',
+          { etag: head.etag },
+        );
+        break;
+      } catch (e) {
+        if (!isConcurrencyConflict(e)) throw e;
+        head = (await getEntityOrUndefined<HeadRow>(table, tenantId, definition.id))!;
+      }
+    }
+    return version;
+  }
+
+  /** The latest published version of every process of the tenant (what events are matched against). */
+  async listPublished(tenantId: string): Promise<PublishedProcess[]> {
+    return (await this.list(tenantId)).flatMap((p) => (p.published ? [{ definition: p.published.definition, version: p.published.version }] : []));
+  }
+}

@@ -1,0 +1,45 @@
+import type { Admin } from '../auth/admin-auth';
+import type { ConnectionRepository } from '../connections/connection-repository';
+import { notFound, unprocessable } from '../http/errors';
+import type { ProcessBody, ProcessDefinition } from './process-definition';
+import { maxDefinitionChars, type ProcessRecord, type ProcessRepository } from './process-repository';
+import { validateProcess, type ActionCatalog, type ValidationError } from './process-validation';
+
+const refuse = (errors: ValidationError[]) => unprocessable('The process is not valid.', errors);
+
+/** Saving, reading and publishing a tenant's processes. */
+export class ProcessService {
+  constructor(
+    private readonly processes: ProcessRepository,
+    private readonly connections: ConnectionRepository,
+    private readonly actions: ActionCatalog,
+  ) {}
+
+  list(admin: Admin): Promise<ProcessRecord[]> {
+    return this.processes.list(admin.tenantId);
+  }
+
+  async get(admin: Admin, id: string): Promise<ProcessRecord> {
+    const record = await this.processes.get(admin.tenantId, id);
+    if (!record) throw notFound('Process not found.');
+    return record;
+  }
+
+  async save(admin: Admin, id: string, body: ProcessBody): Promise<ProcessRecord> {
+    const definition: ProcessDefinition = { ...body, id };
+    const errors = validateProcess(definition, this.actions);
+    if (JSON.stringify(definition).length > maxDefinitionChars) {
+      errors.push({ path: '', message: `the definition is larger than ${maxDefinitionChars} characters` });
+    }
+    if (errors.length) throw refuse(errors);
+    return this.processes.saveDraft(admin.tenantId, definition, admin.username);
+  }
+
+  /** Validates the draft again, now also against the tenant's connections, and publishes it. */
+  async publish(admin: Admin, id: string): Promise<{ version: number }> {
+    const record = await this.get(admin, id);
+    const errors = validateProcess(record.draft, this.actions, await this.connections.list(admin.tenantId));
+    if (errors.length) throw refuse(errors);
+    return { version: await this.processes.publish(admin.tenantId, record.draft, admin.username) };
+  }
+}

@@ -1,0 +1,69 @@
+import type { MessageSender } from '../adapters/message-queue';
+import { queueNames } from '../config/queues';
+import type { ConnectionRepository } from '../connections/connection-repository';
+import { matchEvent, type PublishedProcess } from '../events/matching';
+import type { ProductEvent } from '../events/product-event';
+import type { ProcessRepository } from '../processes/process-repository';
+import type { Run } from './run';
+import { runIdFor, type RunRepository } from './run-repository';
+import { stepMessage } from './step-message';
+
+export const noConnectionReason = 'System processes need at least one connection. Authorize a connection in the Connections panel.';
+
+export interface EventOutcome {
+  started: string[];
+  notStarted: { runId: string; reason: string }[];
+}
+
+/**
+ * Turns a product event into runs: one per matching published system process. Idempotent: a
+ * redelivered event finds its runs (ids derive from event and process) and only re-sends their
+ * first step, which Service Bus duplicate detection drops if it was already sent.
+ */
+export class EventProcessor {
+  constructor(
+    private readonly deps: {
+      processes: ProcessRepository;
+      runs: RunRepository;
+      connections: ConnectionRepository;
+      sender: MessageSender;
+      now?: () => Date;
+    },
+  ) {}
+
+  async handle(event: ProductEvent): Promise<EventOutcome> {
+    const published: PublishedProcess[] = await this.deps.processes.listPublished(event.tenantId);
+    const decisions = matchEvent(event, published);
+    const outcome: EventOutcome = { started: [], notStarted: [] };
+    if (decisions.length === 0) return outcome;
+    const hasConnection = (await this.deps.connections.list(event.tenantId)).length > 0;
+    const now = (this.deps.now?.() ?? new Date()).toISOString();
+    const firstSteps = [];
+    for (const decision of decisions) {
+      const { definition, version } = decision.process;
+      const id = runIdFor(event, definition.id);
+      const reason = !decision.start ? decision.reason : !hasConnection ? noConnectionReason : undefined;
+      const run: Run = {
+        id,
+        tenantId: event.tenantId,
+        processId: definition.id,
+        processVersion: version,
+        event,
+        status: !decision.start ? 'not_started' : reason ? 'failed' : 'running',
+        ...(reason ? { reason, finishedAt: now } : {}),
+        createdAt: now,
+        steps: definition.steps.map((s) => ({ id: s.id, ...(s.action ? { action: s.action } : {}), status: 'pending', attempts: 0 })),
+      };
+      const created = await this.deps.runs.create(run);
+      const stored = created ? run : ((await this.deps.runs.get(event.tenantId, id)) ?? run);
+      if (stored.status === 'running') {
+        outcome.started.push(id);
+        firstSteps.push(stepMessage({ tenantId: event.tenantId, runId: id, stepIndex: 0 }));
+      } else {
+        outcome.notStarted.push({ runId: id, reason: stored.reason ?? stored.status });
+      }
+    }
+    if (firstSteps.length) await this.deps.sender.send(queueNames.steps, firstSteps);
+    return outcome;
+  }
+}

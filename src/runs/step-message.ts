@@ -1,0 +1,18 @@
+import { z } from 'zod';
+import type { OutgoingMessage } from '../adapters/message-queue';
+import { runIdPattern } from './run-repository';
+
+/** The body of a `process-steps` message: which step of which run to execute next. */
+export const stepMessageSchema = z.strictObject({
+  tenantId: z.uuid(),
+  runId: z.string().regex(runIdPattern),
+  stepIndex: z.number().int().min(0).max(1000),
+});
+export type StepMessage = z.infer<typeof stepMessageSchema>;
+
+/** Session = run keeps a run's steps in order; the message id makes a resend a duplicate. */
+export const stepMessage = (m: StepMessage): OutgoingMessage => ({
+  body: m,
+  messageId: `${m.runId}:${m.stepIndex}`,
+  sessionId: m.runId,
+});

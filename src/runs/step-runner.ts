@@ -1,0 +1,223 @@
+import { ActionError, type ActionDefinition } from '../actions/action';
+import { renderInputs } from '../actions/templates';
+import type { MessageSender } from '../adapters/message-queue';
+import { queueNames } from '../config/queues';
+import type { Connection } from '../connections/connection';
+import type { ConnectionRepository } from '../connections/connection-repository';
+import { conditionsHold } from '../events/conditions';
+import type { ProcessDefinition, StepDefinition } from '../processes/process-definition';
+import type { ProcessRepository } from '../processes/process-repository';
+import { TokenAcquisitionError, type TokenBroker } from '../tokens/token-broker';
+import type { Run, StepRecord } from './run';
+import type { RunRepository } from './run-repository';
+import { stepMessage, type StepMessage } from './step-message';
+
+/** A failure worth another delivery (the message is abandoned and Service Bus redelivers it). */
+export class TransientStepError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TransientStepError';
+  }
+}
+
+/** A message that can never be processed: recorded as dead-lettered with the reason, never retried. */
+export class PoisonMessageError extends Error {
+  constructor(readonly reason: string) {
+    super(reason);
+    this.name = 'PoisonMessageError';
+  }
+}
+
+export interface Delivery {
+  deliveryCount: number;
+  maxDeliveryCount: number;
+}
+
+export interface StepRunnerDeps {
+  runs: RunRepository;
+  processes: ProcessRepository;
+  connections: ConnectionRepository;
+  broker: TokenBroker;
+  sender: MessageSender;
+  getAction(name: string): ActionDefinition | undefined;
+  graphBaseUrl: string;
+  now?: () => Date;
+  /** Tenant connection lists are reused this long (ms): a burst of steps must not query Tables per step. */
+  connectionCacheMs?: number;
+}
+
+type Outcome = Pick<StepRecord, 'status' | 'error' | 'summary' | 'executedAs'>;
+
+/**
+ * Executes one step of a run: resolves who executes it (step's executeAs, else the process's runAs,
+ * else the tenant default), gets that connection's access token, runs the action, records the result
+ * with the executing identity and enqueues the next step. The step is marked running (with the run
+ * row's ETag) before the action is called, so a redelivered message never repeats an action whose
+ * outcome was not recorded.
+ */
+export class StepRunner {
+  private readonly definitions = new Map<string, ProcessDefinition>();
+  private readonly tenantConnections = new Map<string, { at: number; list: Promise<Connection[]> }>();
+
+  constructor(private readonly deps: StepRunnerDeps) {}
+
+  private now() {
+    return (this.deps.now?.() ?? new Date()).toISOString();
+  }
+
+  async handle(message: StepMessage, delivery: Delivery): Promise<void> {
+    const { runs } = this.deps;
+    const loaded = await runs.getWithEtag(message.tenantId, message.runId);
+    if (!loaded) throw new PoisonMessageError(`run ${message.runId} does not exist`);
+    let { run, etag } = loaded;
+    if (run.status !== 'running') return;
+    const step = run.steps[message.stepIndex];
+    if (!step) throw new PoisonMessageError(`run ${run.id} has no step ${message.stepIndex}`);
+    if (step.status === 'succeeded' || step.status === 'skipped') return this.next(run, message.stepIndex);
+    if (step.status === 'failed') return;
+    if (step.status === 'running') {
+      // Marked running and never recorded: the previous delivery died during the action. Doing it
+      // again could do it twice, so the step fails and says why.
+      return void (await this.finish(run, etag, message.stepIndex, {
+        status: 'failed',
+        error: 'The step was interrupted while its action ran; it was not repeated, to avoid doing it twice. Check the target and re-run if needed.',
+      }));
+    }
+
+    const definition = await this.definition(run);
+    const stepDef = definition.steps.find((s) => s.id === step.id);
+    if (!stepDef) throw new PoisonMessageError(`process ${run.processId} v${run.processVersion} has no step ${step.id}`);
+    if (stepDef.type !== 'action') {
+      return void (await this.finish(run, etag, message.stepIndex, { status: 'failed', error: 'Only action steps run in system processes.' }));
+    }
+    if (!conditionsHold(stepDef.conditions, { event: run.event })) {
+      return void (await this.finish(run, etag, message.stepIndex, { status: 'skipped', summary: 'Conditions did not hold.' }));
+    }
+
+    const executor = await this.executor(run, definition, stepDef);
+    if ('error' in executor) return void (await this.finish(run, etag, message.stepIndex, { status: 'failed', error: executor.error }));
+    const executedAs = { connectionId: executor.connection.id, username: executor.connection.account.username };
+    const action = this.deps.getAction(stepDef.action!);
+    if (!action) return void (await this.finish(run, etag, message.stepIndex, { status: 'failed', error: `Unknown action "${stepDef.action}".`, executedAs }));
+
+    let accessToken: string;
+    try {
+      accessToken = (await this.deps.broker.getAccessToken({ tenantId: run.tenantId, id: executor.connection.id, objectId: executor.connection.account.objectId })).token;
+    } catch (e) {
+      if (e instanceof TokenAcquisitionError && e.failure.kind === 'dead_grant') {
+        this.tenantConnections.delete(run.tenantId);
+        return void (await this.finish(run, etag, message.stepIndex, { status: 'failed', error: e.failure.reason, executedAs }));
+      }
+      return this.retryOrFail(run, etag, message.stepIndex, delivery, e instanceof TokenAcquisitionError ? e.failure.reason : 'The token service failed.', executedAs);
+    }
+
+    let inputs: Record<string, unknown>;
+    try {
+      inputs = renderInputs(stepDef.inputs ?? {}, { event: run.event }) as Record<string, unknown>;
+    } catch (e) {
+      return void (await this.finish(run, etag, message.stepIndex, { status: 'failed', error: (e as Error).message, executedAs }));
+    }
+
+    // Recorded before the call: from here on a redelivery will not repeat the action.
+    const started = this.now();
+    run = withStep(run, message.stepIndex, { status: 'running', startedAt: started, attempts: step.attempts + 1, executedAs });
+    etag = await runs.replace(run, etag);
+
+    let outcome: Outcome;
+    try {
+      const result = await action.run({
+        graphBaseUrl: this.deps.graphBaseUrl,
+        accessToken,
+        event: run.event,
+        inputs,
+        idempotencyKey: `${run.id}:${step.id}`,
+        causedBy: { runId: run.id, processId: run.processId, depth: (run.event.causedBy?.depth ?? 0) + 1 },
+      });
+      outcome = { status: 'succeeded', summary: result.summary, executedAs };
+    } catch (e) {
+      if (e instanceof ActionError && e.kind === 'transient') {
+        // Not done, so it may run again: back to pending before the message goes back to the queue.
+        run = withStep(run, message.stepIndex, { status: 'pending' });
+        etag = await runs.replace(run, etag);
+        return this.retryOrFail(run, etag, message.stepIndex, delivery, e.message, executedAs);
+      }
+      outcome = { status: 'failed', error: e instanceof ActionError ? e.message : 'The action failed unexpectedly.', executedAs };
+    }
+    await this.finish(run, etag, message.stepIndex, outcome);
+  }
+
+  /** Transient failure: abandon (Service Bus redelivers) unless this was the last delivery. */
+  private async retryOrFail(run: Run, etag: string, index: number, delivery: Delivery, reason: string, executedAs: Outcome['executedAs']): Promise<void> {
+    if (delivery.deliveryCount >= delivery.maxDeliveryCount) {
+      await this.finish(run, etag, index, { status: 'failed', error: `Gave up after ${delivery.deliveryCount} attempts: ${reason}`, executedAs });
+    }
+    throw new TransientStepError(reason);
+  }
+
+  /** Records the step's outcome, then either enqueues the next step or closes the run. */
+  private async finish(run: Run, etag: string, index: number, outcome: Outcome): Promise<void> {
+    const finishedAt = this.now();
+    let next = withStep(run, index, { ...definedOnly(outcome), finishedAt });
+    if (outcome.status === 'failed') {
+      next = { ...next, status: 'failed', reason: `Step "${run.steps[index].id}" failed: ${outcome.error}`, finishedAt };
+    } else if (index === run.steps.length - 1) {
+      next = { ...next, status: 'succeeded', finishedAt };
+    }
+    await this.deps.runs.replace(next, etag);
+    if (next.status === 'running') await this.next(next, index);
+  }
+
+  private async next(run: Run, index: number): Promise<void> {
+    if (index + 1 < run.steps.length) {
+      await this.deps.sender.send(queueNames.steps, [stepMessage({ tenantId: run.tenantId, runId: run.id, stepIndex: index + 1 })]);
+    }
+  }
+
+  private async definition(run: Run): Promise<ProcessDefinition> {
+    const key = `${run.tenantId}/${run.processId}@${run.processVersion}`;
+    let definition = this.definitions.get(key);
+    if (!definition) {
+      definition = await this.deps.processes.getVersion(run.tenantId, run.processId, run.processVersion);
+      if (!definition) throw new PoisonMessageError(`process ${run.processId} v${run.processVersion} does not exist`);
+      if (this.definitions.size > 1000) this.definitions.clear();
+      this.definitions.set(key, definition); // published versions never change
+    }
+    return definition;
+  }
+
+  private async executor(run: Run, process: ProcessDefinition, step: StepDefinition): Promise<{ connection: Connection } | { error: string }> {
+    const connections = await this.connectionsOf(run.tenantId);
+    if (connections.length === 0) return { error: 'System processes need at least one connection. Authorize a connection in the Connections panel.' };
+    const wanted = step.permissions?.executeAs ?? process.runAs;
+    const connection = wanted ? connections.find((c) => c.id === wanted) : connections.find((c) => c.isDefault);
+    if (!connection) {
+      return {
+        error: wanted
+          ? `The connection ${wanted} this step runs as no longer exists. Choose another connection and republish the process.`
+          : 'The tenant has no default connection. Make a connection the default.',
+      };
+    }
+    if (connection.status !== 'active') {
+      return { error: `The connection "${connection.displayName}" (${connection.account.username}) needs re-authorization.` };
+    }
+    return { connection };
+  }
+
+  private connectionsOf(tenantId: string): Promise<Connection[]> {
+    const ttl = this.deps.connectionCacheMs ?? 5000;
+    const cached = this.tenantConnections.get(tenantId);
+    if (cached && Date.now() - cached.at < ttl) return cached.list;
+    const list = this.deps.connections.list(tenantId);
+    this.tenantConnections.set(tenantId, { at: Date.now(), list });
+    list.catch(() => this.tenantConnections.delete(tenantId));
+    return list;
+  }
+}
+
+function withStep(run: Run, index: number, change: Partial<StepRecord>): Run {
+  return { ...run, steps: run.steps.map((s, i) => (i === index ? { ...s, ...change } : s)) };
+}
+
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
