@@ -58,6 +58,7 @@ type Outcome = Pick<StepRecord, 'status' | 'error' | 'summary' | 'executedAs'>;
 export class StepRunner {
   private readonly definitions = new Map<string, ProcessDefinition>();
   private readonly tenantConnections = new Map<string, { at: number; list: Promise<Connection[]> }>();
+  private readonly lastUsedWrites = new Map<string, number>();
 
   constructor(private readonly deps: StepRunnerDeps) {}
 
@@ -117,6 +118,8 @@ export class StepRunner {
     } catch (e) {
       return void (await this.finish(run, etag, message.stepIndex, { status: 'failed', error: (e as Error).message, executedAs }));
     }
+
+    await this.markUsed(executor.connection);
 
     // Recorded before the call: from here on a redelivery will not repeat the action.
     const started = this.now();
@@ -201,6 +204,15 @@ export class StepRunner {
       return { error: `The connection "${connection.displayName}" (${connection.account.username}) needs re-authorization.` };
     }
     return { connection };
+  }
+
+  /** `lastUsedAt` is for humans and keep-alive: written at most once a minute per connection. */
+  private async markUsed(connection: Connection): Promise<void> {
+    const key = `${connection.account.tenantId}/${connection.id}`;
+    const now = Date.now();
+    if (now - (this.lastUsedWrites.get(key) ?? 0) < 60_000) return;
+    this.lastUsedWrites.set(key, now);
+    await this.deps.connections.patch(connection.account.tenantId, connection.id, { lastUsedAt: this.now() });
   }
 
   private connectionsOf(tenantId: string): Promise<Connection[]> {

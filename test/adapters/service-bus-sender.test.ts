@@ -16,6 +16,8 @@ import { ensureLocalCertificate } from '../../src/local/certs';
 const NAMESPACE = 'connections-test.servicebus.windows.net';
 /** Service Bus's batch envelope: one transfer whose data sections are whole encoded messages. */
 const BATCH_FORMAT = 0x80013700;
+/** rhea's typings give decode() a narrower Message type than the one its events carry. */
+const decode = (b: Buffer) => rhea.message.decode(b) as unknown as Message;
 
 interface Received {
   queue: string;
@@ -50,7 +52,7 @@ async function startListener(cert: { cert: string; key: string }, maxMessageSize
   container.on('connection_open', (ctx: EventContext) => connections.add(ctx.connection));
   container.on('receiver_open', (ctx: EventContext) => {
     // Advertised to the client's sender link; the SDK sizes its batches from it.
-    ctx.receiver!.local.attach.max_message_size = maxMessageSize;
+    (ctx.receiver as unknown as { local: { attach: { max_message_size?: number } } }).local.attach.max_message_size = maxMessageSize;
   });
   container.on('message', (ctx: EventContext) => {
     const address = String(ctx.receiver!.target?.address);
@@ -66,17 +68,17 @@ async function startListener(cert: { cert: string; key: string }, maxMessageSize
       scheduled.push({
         queue: address.slice(0, -'/$management'.length),
         entries,
-        message: entries.map((e) => rhea.message.decode(e.message as Buffer)),
+        message: entries.map((e) => decode(e.message as Buffer)),
       });
       return reply(ctx, request, 200, { 'sequence-numbers': entries.map((_, i) => i + 1) });
     }
     const transfer = ++transfers;
     if (ctx.delivery!.format === BATCH_FORMAT) {
       // rhea leaves a transfer of a non-standard format undecoded.
-      const envelope = rhea.message.decode(request as unknown as Buffer);
+      const envelope = decode(request as unknown as Buffer);
       const section = envelope.body as { content: Buffer | Buffer[]; multiple: boolean };
       const parts = section.multiple ? (section.content as Buffer[]) : [section.content as Buffer];
-      for (const p of parts) received.push({ queue: address, transfer, message: rhea.message.decode(p) });
+      for (const p of parts) received.push({ queue: address, transfer, message: decode(p) });
     } else {
       received.push({ queue: address, transfer, message: request });
     }
