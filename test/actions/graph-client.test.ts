@@ -1,4 +1,4 @@
-import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { generateKeyPair, SignJWT } from 'jose';
 import { ActionError } from '../../src/actions/action';
 import {
   clientRequestIdFor,
@@ -257,9 +257,11 @@ describe('the stand-in verifies the token like Graph', () => {
     await rejected(await f.tokenFor(CONTOSO_SVC_WORKPOINT, { expiresInSeconds: -120 }));
     await rejected(await f.tokenFor(CONTOSO_ADMIN, { audience: LOCAL_API_AUDIENCE }));
 
-    const { privateKey, publicKey } = await generateKeyPair('RS256');
+    // Same kid as the provider's key, so it is the signature check that fails.
+    const { keys } = (await (await fetch(f.idp.jwksUri)).json()) as { keys: { kid: string }[] };
+    const { privateKey } = await generateKeyPair('RS256');
     const forged = await new SignJWT({ tid: CONTOSO_SVC_WORKPOINT.tenantId, oid: CONTOSO_SVC_WORKPOINT.objectId, preferred_username: CONTOSO_SVC_WORKPOINT.username })
-      .setProtectedHeader({ alg: 'RS256', kid: (await exportJWK(publicKey)).kid ?? 'forged' })
+      .setProtectedHeader({ alg: 'RS256', kid: keys[0]!.kid })
       .setIssuer(f.idp.issuer)
       .setAudience(GRAPH_AUDIENCE)
       .setExpirationTime('10m')
