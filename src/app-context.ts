@@ -50,12 +50,19 @@ export function createAppContext(settings: Settings, overrides: AppContextOverri
   const secrets = new KeyVaultSecretStore({ vaultUrl: settings.KEY_VAULT_URI, credential, local: settings.CONNECTIONS_LOCAL_MODE });
   const connectionRepository = new ConnectionRepository(tables, names.connections);
   const msal = new MsalClients(settings);
-  const broker = new TokenBroker(secrets, msal, {
-    refreshed: (ref, at) => connectionRepository.patch(ref.tenantId, ref.id, { lastRefreshedAt: at.toISOString() }).then(() => undefined),
-    grantDead: (ref, reason) =>
-      connectionRepository
-        .patch(ref.tenantId, ref.id, { status: 'needs_reauth', statusReason: reason, statusChangedAt: new Date().toISOString() })
-        .then(() => undefined),
+  const broker = new TokenBroker({
+    secrets,
+    msal,
+    leaseTable: () => tables(names.tokenLeases),
+    settings,
+    events: {
+      refreshed: (ref, at) => connectionRepository.patch(ref.tenantId, ref.id, { lastRefreshedAt: at.toISOString() }).then(() => undefined),
+      grantDead: (ref, reason) =>
+        connectionRepository
+          .patch(ref.tenantId, ref.id, { status: 'needs_reauth', statusReason: reason, statusChangedAt: new Date().toISOString() })
+          .then(() => undefined),
+      used: (ref, at) => connectionRepository.patch(ref.tenantId, ref.id, { lastUsedAt: at.toISOString() }).then(() => undefined),
+    },
   });
   const signInStates = new SignInStateStore(tables, names.signInStates, settings.AUTH_CLIENT_SECRET);
   const sender = overrides.sender ?? new ServiceBusMessageSender(serviceBusNamespace(settings), credential);

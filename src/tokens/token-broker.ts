@@ -5,7 +5,7 @@ import type { AccountInfo } from '@azure/msal-node';
 import { connectionSecretName, SecretStoreError, type SecretStore } from '../adapters/secret-store';
 import type { Settings } from '../config/settings';
 import type { MsalClients } from './msal-clients';
-import { LeaseLostError, RefreshLeases, type AcquireResult, type HeldLease, type LeaseRow, type LeaseState } from './refresh-lease';
+import { LeaseLostError, RefreshLeases, type AcquireResult, type LeaseRow, type LeaseState } from './refresh-lease';
 import { classifyTokenError, type TokenFailure } from './token-errors';
 
 export interface ConnectionRef {
@@ -634,5 +634,3 @@ function refreshTokensOf(serializedCache: string): string {
     .sort();
   return secrets.length ? digest(secrets.join('|')) : '';
 }
-
-export type { HeldLease };
