@@ -93,7 +93,6 @@ export function resolveGraphUrl(graphBaseUrl: string, path: string): URL {
   const { origin, prefix } = parseGraphBase(graphBaseUrl);
   if (typeof path !== 'string' || path.length === 0) throw refuse('the path is empty');
   if (path.length > MAX_PATH_LENGTH) throw refuse(`the path is longer than ${MAX_PATH_LENGTH} characters`);
-  // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(path)) throw refuse('the path contains control characters (CR, LF, tab, ...)');
   if (path.includes('\\')) throw refuse('the path contains a backslash');
   if (path.includes('#')) throw refuse('the path contains a fragment (#)');
@@ -155,8 +154,7 @@ export function sanitizeMessage(text: string, accessToken?: string): string {
   s = s
     .replace(/eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*/g, '[redacted]')
     .replace(/\bBearer\s+\S+/gi, 'Bearer [redacted]')
-    // eslint-disable-next-line no-control-regex
-    .replace(/[\u0000-\u001f\u007f]+/g, ' ')
+      .replace(/[\u0000-\u001f\u007f]+/g, ' ')
     .replace(/\s+/g, ' ')
     .trim();
   return s.length > MAX_MESSAGE_LENGTH ? `${s.slice(0, MAX_MESSAGE_LENGTH)}…` : s;

@@ -273,55 +273,58 @@ export async function startGraphStandIn(options: GraphStandInOptions): Promise<G
     req.on('error', () => res.destroy());
     req.on('end', () => {
       calls.push(call);
-      void (async () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let body: unknown;
-        if (text) {
-          try {
-            body = JSON.parse(text);
-          } catch {
-            body = text;
-          }
+      const text = Buffer.concat(chunks).toString('utf8');
+      if (text) {
+        try {
+          call.body = JSON.parse(text);
+        } catch {
+          call.body = text;
         }
-        call.body = body;
-        const { account, scopes } = await authenticate(req.headers.authorization);
-        Object.assign(call, account, scopes ? { scopes } : {});
+      }
+      serve(text).catch((e: unknown) => {
+        if (res.headersSent || res.destroyed) return;
+        sendError(e instanceof GraphHttpError ? e : new GraphHttpError(500, 'generalException', 'Stand-in failure.'));
+      });
+    });
 
-        const fault = faults.find(
-          (f) => f.count > 0 && (f.method === undefined || f.method === method) && (f.pathPrefix === undefined || relative.startsWith(f.pathPrefix)),
-        );
-        if (fault) {
-          fault.count -= 1;
-          faults = faults.filter((f) => f.count > 0);
-          if (fault.delayMs) await new Promise((r) => setTimeout(r, fault.delayMs));
-          if (fault.reset) {
-            call.status = 0;
-            req.socket.destroy();
-            return;
-          }
+    async function serve(text: string): Promise<void> {
+      const { account, scopes } = await authenticate(req.headers.authorization);
+      Object.assign(call, account, scopes ? { scopes } : {});
+
+      const fault = faults.find(
+        (f) => f.count > 0 && (f.method === undefined || f.method === method) && (f.pathPrefix === undefined || relative.startsWith(f.pathPrefix)),
+      );
+      if (fault) {
+        fault.count -= 1;
+        faults = faults.filter((f) => f.count > 0);
+        if (fault.delayMs) await new Promise((r) => setTimeout(r, fault.delayMs));
+        if (fault.reset) {
+          call.status = 0;
+          res.socket?.destroy();
+          return;
+        }
+        // A 2xx fault only delays: the request is then handled normally.
+        if (fault.status < 200 || fault.status >= 300) {
           throw new GraphHttpError(fault.status, fault.code ?? faultCode(fault.status), fault.message ?? `Injected fault ${fault.status}.`, {
             ...(fault.retryAfterSeconds !== undefined ? { 'Retry-After': String(fault.retryAfterSeconds) } : {}),
             ...fault.headers,
           });
         }
+      }
 
-        if (!underBase) throw new GraphHttpError(404, 'ResourceNotFound', 'Unsupported API version or path.');
-        if (typeof body === 'string') throw new GraphHttpError(400, 'BadRequest', 'Unable to read JSON request payload.');
-        let segments: string[];
-        try {
-          segments = relative.split('/').slice(1).map(decodeURIComponent);
-        } catch {
-          throw new GraphHttpError(400, 'BadRequest', 'Malformed path.');
-        }
-        if (segments.some((s) => s === '')) throw new GraphHttpError(400, 'BadRequest', 'Empty path segment.');
-        const result = handle(method, segments, parsed.searchParams, body, req, account);
-        call.status = result.status;
-        send(result.status, result.json);
-      })().catch((e: unknown) => {
-        if (res.headersSent || res.destroyed) return;
-        sendError(e instanceof GraphHttpError ? e : new GraphHttpError(500, 'generalException', 'Stand-in failure.'));
-      });
-    });
+      if (!underBase) throw new GraphHttpError(404, 'ResourceNotFound', 'Unsupported API version or path.');
+      if (text && typeof call.body === 'string') throw new GraphHttpError(400, 'BadRequest', 'Unable to read JSON request payload.');
+      let segments: string[];
+      try {
+        segments = relative.split('/').slice(1).map(decodeURIComponent);
+      } catch {
+        throw new GraphHttpError(400, 'BadRequest', 'Malformed path.');
+      }
+      if (segments.some((s) => s === '')) throw new GraphHttpError(400, 'BadRequest', 'Empty path segment.');
+      const result = handle(method, segments, parsed.searchParams, call.body, req, account);
+      call.status = result.status;
+      send(result.status, result.json);
+    }
   });
 
   await new Promise<void>((resolve, reject) => {

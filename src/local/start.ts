@@ -19,6 +19,7 @@ Connections local instance is running.
   Sign-in callback    ${stack.baseUrl}/api/connections/callback
   Identity provider   ${stack.identityProvider.url}  (local stand-in for Microsoft sign-in)
   Key Vault stand-in  ${stack.vault.url}
+  Graph stand-in      ${stack.graph.url}   (calls it received: ${stack.graph.url}/_local/calls)
   Tables (Azurite)    ${stack.azurite.tablesEndpoint}
 
   Admin token:        npm run local:token   (or: npm run local:token -- admin@fabrikam.test)
