@@ -10,7 +10,7 @@ import { SignInStateStore } from './connections/sign-in-state';
 import { LocalStaticCredential } from './local/local-credential';
 import type { MessageSender } from './adapters/message-queue';
 import { ServiceBusMessageSender } from './adapters/service-bus-sender';
-import { actionRegistry, getAction } from './actions';
+import { actionNames, getAction, validateActionInputs } from './actions';
 import { ProcessRepository } from './processes/process-repository';
 import { ProcessService } from './processes/process-service';
 import { DeadLetterLog } from './runs/dead-letters';
@@ -76,7 +76,7 @@ export function createAppContext(settings: Settings, overrides: AppContextOverri
     connectionRepository,
     connections: new ConnectionService({ connections: connectionRepository, signInStates, msal, broker, secrets }),
     broker,
-    processes: new ProcessService(processRepository, connectionRepository, actionRegistry),
+    processes: new ProcessService(processRepository, connectionRepository, { names: actionNames, validateInputs: validateActionInputs }),
     runs,
     sender,
     events: new EventProcessor({ processes: processRepository, runs, connections: connectionRepository, sender }),

@@ -1,4 +1,3 @@
-import type { z } from 'zod';
 import type { Connection } from '../connections/connection';
 import type { ProcessDefinition } from './process-definition';
 
@@ -7,8 +6,12 @@ export interface ValidationError {
   message: string;
 }
 
-/** What validation needs to know about actions: their input schemas. */
-export type ActionCatalog = ReadonlyMap<string, { inputs: z.ZodType }>;
+/** What validation needs to know about actions. */
+export interface ActionCatalog {
+  names(): readonly string[];
+  /** Problems with a step's inputs (values that are still `{{...}}` templates are checked at run time). */
+  validateInputs(name: string, inputs: unknown): { path: string; message: string }[];
+}
 
 export const formStepCannotRunAsConnection = 'only action steps can be executed using a connection';
 
@@ -35,12 +38,11 @@ export function validateProcess(
       return;
     }
     if (!step.action) return void errors.push({ path: `${at}.action`, message: 'an action step needs an action' });
-    const action = actions.get(step.action);
-    if (!action) {
-      return void errors.push({ path: `${at}.action`, message: `unknown action "${step.action}"; known: ${[...actions.keys()].join(', ')}` });
+    if (!actions.names().includes(step.action)) {
+      return void errors.push({ path: `${at}.action`, message: `unknown action "${step.action}"; known: ${actions.names().join(', ')}` });
     }
-    for (const issue of inputIssues(action.inputs, step.inputs ?? {})) {
-      errors.push({ path: [`${at}.inputs`, ...issue.path].join('.'), message: issue.message });
+    for (const problem of actions.validateInputs(step.action, step.inputs ?? {})) {
+      errors.push({ path: problem.path ? `${at}.inputs.${problem.path}` : `${at}.inputs`, message: problem.message });
     }
   });
   if (process.kind === 'system' && !(process.triggers ?? []).some((t) => !t.disabled)) {
@@ -57,18 +59,4 @@ export function validateProcess(
     process.steps.forEach((s, i) => check(s.permissions?.executeAs, `steps[${i}].permissions.executeAs`));
   }
   return errors;
-}
-
-/**
- * Input problems that still matter once templates are rendered: a `{{...}}` string may become a
- * number or list at run time, so only its presence is checked here.
- */
-function inputIssues(schema: z.ZodType, inputs: Record<string, unknown>) {
-  const parsed = schema.safeParse(inputs);
-  if (parsed.success) return [];
-  return parsed.error.issues.filter((issue) => {
-    let value: unknown = inputs;
-    for (const key of issue.path) value = (value as Record<PropertyKey, unknown> | undefined)?.[key as PropertyKey];
-    return !(typeof value === 'string' && value.includes('{{'));
-  });
 }

@@ -208,9 +208,15 @@ export class TokenBroker {
     return token.expiresOn.getTime() - this.renewBeforeMs > this.now();
   }
 
-  /** Fresh, and when the caller forced a refresh, obtained after the caller asked (by whichever instance). */
-  private usable(token: CachedAccessToken, force: boolean, startedAt: number): boolean {
-    return this.isFresh(token) && (!force || token.cachedAt >= Math.floor(startedAt / 1000) * 1000);
+  /**
+   * Fresh, and for a forced refresh obtained after the caller asked, by whichever instance: either the cache is not
+   * the one the lease row named when this flight began (every stored refresh writes a new version), or the token was
+   * issued in a later second than the flight started (MSAL keeps whole seconds).
+   */
+  private usable(token: CachedAccessToken, force: boolean, flight: Flight, cacheDigest: string): boolean {
+    if (!this.isFresh(token)) return false;
+    if (!force) return true;
+    return (flight.baseline !== undefined && cacheDigest !== flight.baseline) || token.cachedAt >= Math.ceil(flight.startedAt / 1000) * 1000;
   }
 
   private noteUsed(ref: ConnectionRef, entry: Entry): void {
@@ -264,18 +270,22 @@ export class TokenBroker {
   }
 
   private async coordinatedRefresh(ref: ConnectionRef, entry: Entry, force: boolean): Promise<AccessToken> {
-    const startedAt = this.now();
+    const flight: Flight = { startedAt: this.now(), baseline: undefined };
     // A crashed holder's lease runs out within leaseMs; waiting longer than that means something else is wrong.
-    const deadline = startedAt + this.leases.leaseMs + WAIT_SLACK_MS;
+    const deadline = flight.startedAt + this.leases.leaseMs + WAIT_SLACK_MS;
     let hint = entry.leaseHint;
     let delay = FIRST_POLL_MS;
     for (;;) {
       if (this.now() > deadline) throw transient("Another instance is still refreshing this connection's token; try again shortly.");
       const got = await this.leases.tryAcquire(ref.tenantId, ref.id, hint);
       hint = undefined;
-      if (got.acquired) return await this.refreshHolding(ref, entry, got, force, startedAt);
+      if (got.acquired) {
+        flight.baseline ??= got.prior?.cacheHash ?? '';
+        return await this.refreshHolding(ref, entry, got, force, flight);
+      }
 
       let row = got.row;
+      flight.baseline ??= row.cacheHash;
       const holder = row.holder;
       while (row.holder === holder && this.leases.isHeld(row)) {
         if (this.now() > deadline) throw transient("Another instance is still refreshing this connection's token; try again shortly.");
@@ -295,7 +305,7 @@ export class TokenBroker {
         if (stored !== undefined) {
           this.adopt(entry, stored);
           const token = accessTokenIn(stored, ref, this.msal.scopes);
-          if (token && this.usable(token, force, startedAt)) return (entry.token = plain(token));
+          if (token && this.usable(token, force, flight, entry.syncedHash!)) return (entry.token = plain(token));
         }
       }
     }
@@ -306,12 +316,12 @@ export class TokenBroker {
     entry: Entry,
     got: Extract<AcquireResult, { acquired: true }>,
     force: boolean,
-    startedAt: number,
+    flight: Flight,
   ): Promise<AccessToken> {
     const changes: Partial<LeaseState> = {};
     let outcome: Outcome;
     try {
-      outcome = await this.underLease(ref, entry, got, force, startedAt, changes);
+      outcome = await this.underLease(ref, entry, got, force, flight, changes);
     } finally {
       // A failed release leaves the row held until it expires; the next holder then treats the vault as unknown.
       entry.leaseHint = await this.leases.release(got.lease, changes).catch(() => undefined);
@@ -333,7 +343,7 @@ export class TokenBroker {
     entry: Entry,
     { lease, prior, takeover }: Extract<AcquireResult, { acquired: true }>,
     force: boolean,
-    startedAt: number,
+    flight: Flight,
     changes: Partial<LeaseState>,
   ): Promise<Outcome> {
     const now = this.now();
@@ -370,7 +380,7 @@ export class TokenBroker {
 
     // 3. A fresh access token is already there (another instance refreshed and wrote it, or a new sign-in).
     const existing = accessTokenIn(cache, ref, this.msal.scopes);
-    if (existing && this.usable(existing, force, startedAt)) {
+    if (existing && this.usable(existing, force, flight, digest(cache))) {
       return { kind: 'token', token: (entry.token = plain(existing)), refreshed: false };
     }
 
@@ -534,6 +544,12 @@ interface Entry {
 type Outcome =
   | { kind: 'token'; token: AccessToken; refreshed: boolean }
   | { kind: 'dead'; reason: string; rowHash: string; observed: boolean };
+
+interface Flight {
+  startedAt: number;
+  /** The lease row's cache digest when this flight first looked: a different stored version was written since. */
+  baseline: string | undefined;
+}
 
 interface CachedAccessToken extends AccessToken {
   /** When the token was issued (ms, whole seconds), by whichever instance. */
