@@ -53,9 +53,17 @@ const toRecord = (row: HeadRow): ProcessRecord => ({
 });
 
 export class ProcessRepository {
+  private readonly published = new Map<string, { at: number; list: Promise<PublishedProcess[]> }>();
+
+  /**
+   * @param publishedCacheMs how long one instance reuses a tenant's published processes for event
+   * matching: a burst of events must not read the whole partition each time. A publish on this
+   * instance takes effect at once, on other instances within this time.
+   */
   constructor(
     private readonly tables: TableFactory,
     private readonly tableName: string,
+    private readonly publishedCacheMs = 5000,
   ) {}
 
   async list(tenantId: string): Promise<ProcessRecord[]> {
@@ -104,6 +112,7 @@ export class ProcessRepository {
         if (statusOf(e) !== 409 || version > (head.publishedVersion ?? 0) + 100) throw e;
       }
     }
+    this.published.delete(tenantId);
     // Point the head at the new version unless a concurrent publish already made a newer one.
     while ((head.publishedVersion ?? 0) < version) {
       try {
@@ -118,11 +127,19 @@ export class ProcessRepository {
         head = (await getEntityOrUndefined<HeadRow>(table, tenantId, definition.id))!;
       }
     }
+    this.published.delete(tenantId);
     return version;
   }
 
   /** The latest published version of every process of the tenant (what events are matched against). */
-  async listPublished(tenantId: string): Promise<PublishedProcess[]> {
-    return (await this.list(tenantId)).flatMap((p) => (p.published ? [{ definition: p.published.definition, version: p.published.version }] : []));
+  listPublished(tenantId: string): Promise<PublishedProcess[]> {
+    const cached = this.published.get(tenantId);
+    if (cached && Date.now() - cached.at < this.publishedCacheMs) return cached.list;
+    const list = this.list(tenantId).then((all) =>
+      all.flatMap((p) => (p.published ? [{ definition: p.published.definition, version: p.published.version }] : [])),
+    );
+    this.published.set(tenantId, { at: Date.now(), list });
+    list.catch(() => this.published.delete(tenantId));
+    return list;
   }
 }
