@@ -3,5 +3,6 @@ import { processFunctions } from './http-processes';
 import { runFunctions } from './http-runs';
 import { queueFunctions } from './queue-handlers';
 import type { FunctionDefinition } from './registry';
+import { timerFunctions } from './timer-keepalive';
 
-export const functionDefinitions: FunctionDefinition[] = [...connectionFunctions, ...processFunctions, ...runFunctions, ...queueFunctions];
+export const functionDefinitions: FunctionDefinition[] = [...connectionFunctions, ...processFunctions, ...runFunctions, ...queueFunctions, ...timerFunctions];

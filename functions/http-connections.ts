@@ -1,10 +1,12 @@
 import type { HttpRequest, InvocationContext } from '@azure/functions';
 import { z } from 'zod';
 import { appContext } from '../src/app-context';
-import { toConnectionView } from '../src/connections/connection';
+import type { AppContext } from '../src/app-context';
+import { connectionStatuses, toConnectionView, type Connection } from '../src/connections/connection';
+import { ConnectionInUseError } from '../src/connections/connection-service';
 import { connectionReadyPage, signInRefusedPage } from '../src/connections/sign-in-pages';
 import { adminRoute, safeMessage } from '../src/http/admin-route';
-import { readJson, routeId } from '../src/http/request';
+import { readJson, routeId, validate } from '../src/http/request';
 import { html, json, noContent } from '../src/http/responses';
 import type { HttpFunction } from './registry';
 
@@ -13,6 +15,15 @@ const authorizeBody = z.strictObject({ displayName: displayName.optional() });
 const updateBody = z
   .strictObject({ displayName: displayName.optional(), isDefault: z.boolean().optional() })
   .refine((b) => b.displayName !== undefined || b.isDefault !== undefined, { message: 'Give displayName and/or isDefault.' });
+const listQuery = z.object({ status: z.enum(connectionStatuses).optional() });
+const deleteQuery = z.object({ force: z.enum(['true', 'false']).optional() });
+const auditQuery = z.object({ limit: z.coerce.number().int().min(1).max(1000).optional() });
+
+/** Only the query parameters a route knows; `undefined` for absent ones, so schemas see what was sent. */
+const query = <S extends z.ZodType>(req: HttpRequest, schema: S, names: string[]): z.infer<S> =>
+  validate(schema, Object.fromEntries(names.flatMap((n) => (req.query.has(n) ? [[n, req.query.get(n)]] : []))), 'query');
+
+const view = (c: Connection, { settings }: AppContext) => toConnectionView(c, settings.REFRESH_TOKEN_INACTIVITY_DAYS);
 
 async function callback(req: HttpRequest, context: InvocationContext) {
   const q = req.query;
@@ -62,26 +73,27 @@ export const connectionFunctions: HttpFunction[] = [
     name: 'connections-list',
     methods: ['GET'],
     route: 'connections',
-    handler: adminRoute(appContext, async (_req, admin, { connections }) =>
-      json(200, { connections: (await connections.list(admin)).map(toConnectionView) }),
-    ),
+    handler: adminRoute(appContext, async (req, admin, ctx) => {
+      const { status } = query(req, listQuery, ['status']);
+      return json(200, { connections: (await ctx.connections.list(admin, { status })).map((c) => view(c, ctx)) });
+    }),
   },
   {
     kind: 'http',
     name: 'connections-get',
     methods: ['GET'],
     route: 'connections/{id}',
-    handler: adminRoute(appContext, async (req, admin, { connections }) => json(200, toConnectionView(await connections.get(admin, routeId(req))))),
+    handler: adminRoute(appContext, async (req, admin, ctx) => json(200, view(await ctx.connections.get(admin, routeId(req)), ctx))),
   },
   {
     kind: 'http',
     name: 'connections-update',
     methods: ['PATCH'],
     route: 'connections/{id}',
-    handler: adminRoute(appContext, async (req, admin, { connections }) => {
+    handler: adminRoute(appContext, async (req, admin, ctx) => {
       const id = routeId(req);
       const body = await readJson(req, updateBody);
-      return json(200, toConnectionView(await connections.update(admin, id, body)));
+      return json(200, view(await ctx.connections.update(admin, id, body), ctx));
     }),
   },
   {
@@ -90,8 +102,34 @@ export const connectionFunctions: HttpFunction[] = [
     methods: ['DELETE'],
     route: 'connections/{id}',
     handler: adminRoute(appContext, async (req, admin, { connections }) => {
-      await connections.delete(admin, routeId(req));
+      const id = routeId(req);
+      const { force } = query(req, deleteQuery, ['force']);
+      try {
+        await connections.delete(admin, id, { force: force === 'true' });
+      } catch (e) {
+        // 409 carries the impact analysis, so the portal can show what would break without a second call.
+        if (e instanceof ConnectionInUseError) return json(409, { error: { message: e.message }, usage: e.usage });
+        throw e;
+      }
       return noContent();
+    }),
+  },
+  {
+    kind: 'http',
+    name: 'connections-usage',
+    methods: ['GET'],
+    route: 'connections/{id}/usage',
+    handler: adminRoute(appContext, async (req, admin, { connections }) => json(200, await connections.usage(admin, routeId(req)))),
+  },
+  {
+    kind: 'http',
+    name: 'connections-audit',
+    methods: ['GET'],
+    route: 'connections/{id}/audit',
+    handler: adminRoute(appContext, async (req, admin, { connections }) => {
+      const id = routeId(req);
+      const { limit } = query(req, auditQuery, ['limit']);
+      return json(200, { entries: await connections.audit(admin, id, limit) });
     }),
   },
   {

@@ -8,7 +8,9 @@ import { PoisonMessageError, TransientStepError } from '../src/runs/step-runner'
 import { stepMessageSchema } from '../src/runs/step-message';
 import type { ServiceBusFunction } from './registry';
 
-const metadata = z.object({ messageId: z.string().optional(), deliveryCount: z.coerce.number().int().min(1).default(1) }).loose();
+const metadata = z
+  .object({ messageId: z.string().optional(), deliveryCount: z.coerce.number().int().min(1).default(1), sessionId: z.string().optional() })
+  .loose();
 
 /** Bodies arrive deserialized when they are JSON; a string body may still hold JSON. */
 const parseBody = (message: unknown) => {
@@ -52,9 +54,9 @@ export const queueFunctions: ServiceBusFunction[] = [
       const parsed = stepMessageSchema.safeParse(parseBody(message));
       if (!parsed.success) return deadLetter(queueNames.steps, message, context, 'Not a step message');
       const { steps, settings } = await appContext();
-      const { deliveryCount } = metadata.parse(context.triggerMetadata ?? {});
+      const { deliveryCount, sessionId } = metadata.parse(context.triggerMetadata ?? {});
       try {
-        await steps.handle(parsed.data, { deliveryCount, maxDeliveryCount: settings.SERVICE_BUS_MAX_DELIVERY_COUNT });
+        await steps.handle(parsed.data, { deliveryCount, maxDeliveryCount: settings.SERVICE_BUS_MAX_DELIVERY_COUNT, ...(sessionId !== undefined ? { sessionId } : {}) });
       } catch (e) {
         if (e instanceof PoisonMessageError) return deadLetter(queueNames.steps, message, context, e.reason);
         if (e instanceof TransientStepError) context.warn(`Step will be retried (delivery ${deliveryCount}): ${e.message}`);

@@ -64,6 +64,14 @@ param graphBaseUrl string = 'https://graph.microsoft.com/v1.0'
 @minValue(60)
 param tokenCacheWriteIntervalSeconds int = 21600
 
+@description('When the connection keep-alive runs: NCRONTAB with seconds, UTC (daily at 03:00 by default).')
+param keepAliveSchedule string = '0 0 3 * * *'
+
+@description('The keep-alive refreshes connections neither refreshed nor used for this many days. Must stay well below the provider\'s 90-day refresh-token inactivity window.')
+@minValue(0)
+@maxValue(60)
+param keepAliveIdleDays int = 14
+
 // ---------------------------------------------------------------------------------------------------------
 // Hosting
 // ---------------------------------------------------------------------------------------------------------
@@ -248,6 +256,8 @@ module functionApp 'modules/function-app.bicep' = {
     graphBaseUrl: graphBaseUrl
     serviceBusMaxDeliveryCount: serviceBusMaxDeliveryCount
     tokenCacheWriteIntervalSeconds: tokenCacheWriteIntervalSeconds
+    keepAliveSchedule: keepAliveSchedule
+    keepAliveIdleDays: keepAliveIdleDays
     publicHostName: publicHostName
     corsAllowedOrigins: corsAllowedOrigins
     maximumInstanceCount: maximumInstanceCount

@@ -4,8 +4,11 @@ import { KeyVaultSecretStore } from './adapters/key-vault-secret-store';
 import type { SecretStore } from './adapters/secret-store';
 import { createAdminAuthenticator, type AuthenticateAdmin } from './auth/admin-auth';
 import { loadSettings, tableNames, type Settings } from './config/settings';
+import { ConnectionAuditLog } from './connections/connection-audit';
+import { ConnectionLifecycle } from './connections/connection-lifecycle';
 import { ConnectionRepository } from './connections/connection-repository';
 import { ConnectionService } from './connections/connection-service';
+import { isKeepAliveRefresh, KeepAlive } from './connections/keep-alive';
 import { SignInStateStore } from './connections/sign-in-state';
 import { LocalStaticCredential } from './local/local-credential';
 import type { MessageSender } from './adapters/message-queue';
@@ -28,6 +31,9 @@ export interface AppContext {
   secrets: SecretStore;
   connectionRepository: ConnectionRepository;
   connections: ConnectionService;
+  /** Audit + `ConnectionStatusChanged` notifications of connection changes. */
+  connectionLifecycle: ConnectionLifecycle;
+  keepAlive: KeepAlive;
   broker: TokenBroker;
   processes: ProcessService;
   runs: RunRepository;
@@ -49,6 +55,9 @@ export function createAppContext(settings: Settings, overrides: AppContextOverri
   const tables = createTableFactory(settings, credential);
   const secrets = new KeyVaultSecretStore({ vaultUrl: settings.KEY_VAULT_URI, credential, local: settings.CONNECTIONS_LOCAL_MODE });
   const connectionRepository = new ConnectionRepository(tables, names.connections);
+  const sender = overrides.sender ?? new ServiceBusMessageSender(serviceBusNamespace(settings), credential);
+  const connectionAudit = new ConnectionAuditLog(tables, names.connectionAudit);
+  const connectionLifecycle = new ConnectionLifecycle({ connections: connectionRepository, audit: connectionAudit, sender });
   const msal = new MsalClients(settings);
   const broker = new TokenBroker({
     secrets,
@@ -57,15 +66,13 @@ export function createAppContext(settings: Settings, overrides: AppContextOverri
     settings,
     events: {
       refreshed: (ref, at) => connectionRepository.patch(ref.tenantId, ref.id, { lastRefreshedAt: at.toISOString() }).then(() => undefined),
-      grantDead: (ref, reason) =>
-        connectionRepository
-          .patch(ref.tenantId, ref.id, { status: 'needs_reauth', statusReason: reason, statusChangedAt: new Date().toISOString() })
-          .then(() => undefined),
-      used: (ref, at) => connectionRepository.patch(ref.tenantId, ref.id, { lastUsedAt: at.toISOString() }).then(() => undefined),
+      // Conditional on the stored status, so the change is audited and announced once across instances.
+      grantDead: (ref, reason) => connectionLifecycle.markNeedsReauth(ref, reason).then(() => undefined),
+      used: (ref, at) =>
+        isKeepAliveRefresh() ? undefined : connectionRepository.patch(ref.tenantId, ref.id, { lastUsedAt: at.toISOString() }).then(() => undefined),
     },
   });
   const signInStates = new SignInStateStore(tables, names.signInStates, settings.AUTH_CLIENT_SECRET);
-  const sender = overrides.sender ?? new ServiceBusMessageSender(serviceBusNamespace(settings), credential);
   const processRepository = new ProcessRepository(tables, names.processes);
   const runs = new RunRepository(tables, names.runs);
   return {
@@ -74,7 +81,23 @@ export function createAppContext(settings: Settings, overrides: AppContextOverri
     tables,
     secrets,
     connectionRepository,
-    connections: new ConnectionService({ connections: connectionRepository, signInStates, msal, broker, secrets }),
+    connections: new ConnectionService({
+      connections: connectionRepository,
+      signInStates,
+      msal,
+      broker,
+      secrets,
+      processes: processRepository,
+      lifecycle: connectionLifecycle,
+      audit: connectionAudit,
+    }),
+    connectionLifecycle,
+    keepAlive: new KeepAlive({
+      connections: connectionRepository,
+      broker,
+      lifecycle: connectionLifecycle,
+      idleDays: settings.KEEPALIVE_IDLE_DAYS,
+    }),
     broker,
     processes: new ProcessService(processRepository, connectionRepository, { names: actionNames, validateInputs: validateActionInputs }),
     runs,

@@ -70,6 +70,12 @@ param serviceBusMaxDeliveryCount int
 @description('Minimum seconds between two write-backs of a rotated token cache per connection (TOKEN_CACHE_WRITE_INTERVAL_SECONDS). Entra ID keeps old refresh tokens valid, so writing every rotation would only spend Key Vault write quota.')
 param tokenCacheWriteIntervalSeconds int
 
+@description('NCRONTAB schedule of the connection keep-alive timer (KEEPALIVE_SCHEDULE).')
+param keepAliveSchedule string
+
+@description('Days without refresh or use after which the keep-alive refreshes a connection (KEEPALIVE_IDLE_DAYS).')
+param keepAliveIdleDays int
+
 @description('Host name users reach the API on, if not the default *.azurewebsites.net one (custom domain or front door). Empty: the default host name.')
 param publicHostName string
 
@@ -226,6 +232,11 @@ var appSettingValues = {
   TOKEN_CACHE_WRITE_POLICY: 'interval'
   TOKEN_CACHE_WRITE_INTERVAL_SECONDS: string(tokenCacheWriteIntervalSeconds)
   TOKEN_REFRESH_LEASE_SECONDS: '15'
+  // Entra ID's refresh-token inactivity window (sliding); drives each connection's reauthorizeBy.
+  REFRESH_TOKEN_INACTIVITY_DAYS: '90'
+  // Also read by the host: the keep-alive timer's schedule is '%KEEPALIVE_SCHEDULE%', so it must always be set.
+  KEEPALIVE_SCHEDULE: keepAliveSchedule
+  KEEPALIVE_IDLE_DAYS: string(keepAliveIdleDays)
 
   // --- Read by the Functions host and the Azure SDK: src/config/host-settings.ts ---
   AzureWebJobsStorage__accountName: storageAccountName

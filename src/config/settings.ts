@@ -70,10 +70,32 @@ const fields = z.object({
     TOKEN_CACHE_WRITE_INTERVAL_SECONDS: positiveInt.default(6 * 3600),
     /** How long one instance may hold a connection's refresh lease (Table row + ETag). */
     TOKEN_REFRESH_LEASE_SECONDS: positiveInt.max(120).default(15),
+
+    /**
+     * The identity provider's refresh-token inactivity window (Entra ID: 90 days, sliding): a refresh token
+     * unused this long dies. A connection's `reauthorizeBy` is its last refresh or sign-in plus this.
+     */
+    REFRESH_TOKEN_INACTIVITY_DAYS: positiveInt.max(3650).default(90),
+    /**
+     * When the keep-alive timer runs: NCRONTAB with seconds (`{second} {minute} {hour} {day} {month} {day-of-week}`),
+     * UTC unless WEBSITE_TIME_ZONE says otherwise. The Functions host reads it (`%KEEPALIVE_SCHEDULE%`); it is
+     * here so that it is validated and set in Bicep like every other setting.
+     */
+    KEEPALIVE_SCHEDULE: z
+      .string()
+      .trim()
+      .regex(/^[\d*,/A-Za-z-]+(\s+[\d*,/A-Za-z-]+){5}$/, 'must be an NCRONTAB expression with six fields, e.g. "0 0 3 * * *"')
+      .default('0 0 3 * * *'),
+    /** Keep-alive refreshes active connections neither refreshed nor used for this many days. */
+    KEEPALIVE_IDLE_DAYS: z.coerce.number().int().min(0).max(3650).default(14),
   });
 
 export const settingsSchema = fields.superRefine((s, ctx) => {
     const localOnly = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
+    if (s.KEEPALIVE_IDLE_DAYS >= s.REFRESH_TOKEN_INACTIVITY_DAYS) {
+      // Otherwise refresh tokens would die of inactivity before the keep-alive ever touched them.
+      localOnly('KEEPALIVE_IDLE_DAYS', 'must be less than REFRESH_TOKEN_INACTIVITY_DAYS');
+    }
     if (!s.TABLES_ENDPOINT && !s.TABLES_CONNECTION_STRING) {
       localOnly('TABLES_ENDPOINT', 'TABLES_ENDPOINT is required');
     }
@@ -127,5 +149,6 @@ export function tableNames(s: Pick<Settings, 'TABLES_PREFIX'>) {
     runs: `${p}Runs`,
     tokenLeases: `${p}TokenLeases`,
     deadLetters: `${p}DeadLetters`,
+    connectionAudit: `${p}ConnectionAudit`,
   } as const;
 }

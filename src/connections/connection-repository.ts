@@ -1,5 +1,5 @@
 import { type TableClient, type TransactionAction } from '@azure/data-tables';
-import { getEntityOrUndefined, isConcurrencyConflict, odataString, withoutUndefined, type TableFactory } from '../adapters/tables';
+import { getEntityOrUndefined, isConcurrencyConflict, odataString, statusOf, withoutUndefined, type TableFactory } from '../adapters/tables';
 import type { Connection } from './connection';
 
 /** Table row: partition = tenant id, row = connection id. Only metadata, never token material. */
@@ -95,11 +95,61 @@ export class ConnectionRepository {
 
 
   /**
+   * Every active connection of every tenant: a cross-partition scan, for the daily keep-alive only
+   * (one row per connection, so this stays small next to what the keep-alive then does per row).
+   */
+  async listActiveAcrossTenants(): Promise<Connection[]> {
+    const table = await this.table();
+    const out: Connection[] = [];
+    for await (const row of table.listEntities<ConnectionRow>({ queryOptions: { filter: `status eq 'active'` } })) {
+      out.push(fromRow(row as ConnectionRow));
+    }
+    return out;
+  }
+
+  /**
+   * Changes one row with its ETag, re-reading on conflict: `change` sees the stored connection and returns
+   * the new one, or undefined for no change. Answers what was replaced and what was written, so exactly one
+   * of several concurrent callers sees a given status transition. Undefined when nothing was written
+   * (no change, or the row is gone: a deleted connection is never brought back).
+   */
+  async transition(
+    tenantId: string,
+    id: string,
+    change: (connection: Connection) => Connection | undefined,
+  ): Promise<{ before: Connection; after: Connection } | undefined> {
+    const table = await this.table();
+    for (let attempt = 0; ; attempt++) {
+      const row = await getEntityOrUndefined<ConnectionRow>(table, tenantId, id);
+      if (!row) return undefined;
+      const before = fromRow(row as unknown as ConnectionRow);
+      const after = change(before);
+      if (!after || JSON.stringify(after) === JSON.stringify(before)) return undefined;
+      try {
+        await table.updateEntity(toRow(after), 'Replace', { etag: row.etag });
+        return { before, after };
+      } catch (e) {
+        if (statusOf(e) === 404) return undefined;
+        if (attempt >= 5 || !isConcurrencyConflict(e)) throw e;
+      }
+    }
+  }
+
+  /** `changeTenant` without the rows it replaced. */
+  async updateTenant(tenantId: string, change: (connections: Connection[]) => Connection[]): Promise<Connection[]> {
+    return (await this.changeTenant(tenantId, change)).after;
+  }
+
+  /**
    * Applies `change` to the tenant's connections (rows it leaves out are deleted) and writes the
    * changed rows in one transactional batch with their ETags, retrying on conflict: the tenant partition then always has exactly the
-   * default that `change` chose, even when two admins act at once.
+   * default that `change` chose, even when two admins act at once. `before` is what the successful
+   * attempt read, so the caller can tell exactly what it changed (audit, notifications).
    */
-  async updateTenant(tenantId: string, change: (connections: Connection[]) => Connection[]): Promise<Connection[]> {
+  async changeTenant(
+    tenantId: string,
+    change: (connections: Connection[]) => Connection[],
+  ): Promise<{ before: Connection[]; after: Connection[] }> {
     const table = await this.table();
     for (let attempt = 0; ; attempt++) {
       const rows: (ConnectionRow & { etag: string })[] = [];
@@ -107,10 +157,12 @@ export class ConnectionRepository {
         rows.push(row as ConnectionRow & { etag: string });
       }
       const before = new Map(rows.map((r) => [r.rowKey, r]));
-      const after = change(rows.map(fromRow));
+      const current = rows.map(fromRow);
+      const after = change(current);
       const actions: TransactionAction[] = [];
       const kept = new Set(after.map((c) => c.id));
       for (const old of rows) {
+        // A batch delete carries no ETag (SDK); a row already gone fails the batch with 404, which is retried below.
         if (!kept.has(old.rowKey)) actions.push(['delete', { partitionKey: tenantId, rowKey: old.rowKey }]);
       }
       for (const c of after) {
@@ -119,10 +171,10 @@ export class ConnectionRepository {
         if (!old) actions.push(['create', row]);
         else if (JSON.stringify(fromRow(old)) !== JSON.stringify(c)) actions.push(['update', row, 'Replace', { etag: old.etag }]);
       }
-      if (actions.length === 0) return after;
+      if (actions.length === 0) return { before: current, after };
       try {
         await table.submitTransaction(actions);
-        return after;
+        return { before: current, after };
       } catch (e) {
         if (attempt >= 5 || !isBatchConflict(e)) throw e;
       }
@@ -130,5 +182,6 @@ export class ConnectionRepository {
   }
 }
 
+/** Someone changed the partition between our read and our batch: read again and decide again. */
 const isBatchConflict = (e: unknown) =>
-  isConcurrencyConflict(e) || /UpdateConditionNotSatisfied|EntityAlreadyExists/.test(String((e as Error)?.message));
+  isConcurrencyConflict(e) || statusOf(e) === 404 || /UpdateConditionNotSatisfied|EntityAlreadyExists|ResourceNotFound/.test(String((e as Error)?.message));

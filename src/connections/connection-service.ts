@@ -1,12 +1,16 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Admin } from '../auth/admin-auth';
 import { connectionSecretName, type SecretStore } from '../adapters/secret-store';
-import { notFound } from '../http/errors';
+import { HttpError, notFound } from '../http/errors';
+import type { ProcessRepository } from '../processes/process-repository';
 import type { MsalClients } from '../tokens/msal-clients';
 import { TokenAcquisitionError, type TokenBroker } from '../tokens/token-broker';
 import { classifyTokenError } from '../tokens/token-errors';
-import type { Connection } from './connection';
+import type { Connection, ConnectionStatus } from './connection';
+import { SYSTEM_ACTOR, type AuditEntry, type ConnectionAuditLog } from './connection-audit';
+import { diffConnections, type ConnectionLifecycle } from './connection-lifecycle';
 import type { ConnectionRepository } from './connection-repository';
+import { connectionUsage, type ConnectionUsage } from './connection-usage';
 import { refusals, type SignInRefusal } from './sign-in-pages';
 import type { SignInStateStore } from './sign-in-state';
 
@@ -34,7 +38,22 @@ export interface ConnectionServiceDeps {
   msal: MsalClients;
   broker: TokenBroker;
   secrets: SecretStore;
+  /** For impact analysis (usage) before a delete. */
+  processes: ProcessRepository;
+  lifecycle: ConnectionLifecycle;
+  audit: ConnectionAuditLog;
   now?: () => Date;
+}
+
+/** DELETE of a connection that processes still reference, without `force`: 409 with the references. */
+export class ConnectionInUseError extends HttpError {
+  constructor(readonly usage: ConnectionUsage) {
+    super(
+      409,
+      `The connection is used by ${usage.references.length} process reference(s); change them first, or delete with force=true (runs of processes that name it then fail until they are changed).`,
+    );
+    this.name = 'ConnectionInUseError';
+  }
 }
 
 /** What an administrator can do with the connections of their tenant. */
@@ -45,8 +64,9 @@ export class ConnectionService {
     this.now = deps.now ?? (() => new Date());
   }
 
-  list(admin: Admin): Promise<Connection[]> {
-    return this.deps.connections.list(admin.tenantId);
+  async list(admin: Admin, filter: { status?: ConnectionStatus } = {}): Promise<Connection[]> {
+    const all = await this.deps.connections.list(admin.tenantId);
+    return filter.status ? all.filter((c) => c.status === filter.status) : all;
   }
 
   async get(admin: Admin, id: string): Promise<Connection> {
@@ -134,18 +154,31 @@ export class ConnectionService {
 
     // Tokens first: a connection row never points at a secret that was not written.
     await this.deps.broker.storeSignIn({ tenantId, id: connection.id, objectId }, client.getTokenCache().serialize());
-    const saved = await this.deps.connections.updateTenant(tenantId, (all) => {
+    const { before, after } = await this.deps.connections.changeTenant(tenantId, (all) => {
       const others = all.filter((c) => c.id !== connection.id);
       const current = all.find((c) => c.id === connection.id);
       const isDefault = current ? current.isDefault : !others.some((c) => c.isDefault);
-      return [...others, { ...connection, isDefault }];
+      // The status history is the stored row's, not the one read before the code was redeemed.
+      const statusChangedAt = current?.status === 'active' ? current.statusChangedAt : now;
+      return [...others, { ...connection, isDefault, statusChangedAt }];
     });
-    return { ok: true, connection: saved.find((c) => c.id === connection.id)!, reauthorized: existing !== undefined };
+    const saved = after.find((c) => c.id === connection.id)!;
+    const wasStored = before.some((c) => c.id === connection.id);
+    await this.deps.lifecycle.record(
+      tenantId,
+      [
+        ...(wasStored ? [{ connection: saved, action: 'reauthorized' as const, details: { username } }] : []),
+        ...diffConnections(before, after),
+      ],
+      intent.adminUsername,
+      now,
+    );
+    return { ok: true, connection: saved, reauthorized: existing !== undefined };
   }
 
   async update(admin: Admin, id: string, update: ConnectionUpdate): Promise<Connection> {
     await this.get(admin, id);
-    const all = await this.deps.connections.updateTenant(admin.tenantId, (connections) => {
+    const { before, after } = await this.deps.connections.changeTenant(admin.tenantId, (connections) => {
       if (!connections.some((c) => c.id === id)) throw notFound('Connection not found.');
       return connections.map((c) => {
         const isTarget = c.id === id;
@@ -154,19 +187,52 @@ export class ConnectionService {
         return { ...c, ...(isTarget && update.displayName !== undefined ? { displayName: update.displayName } : {}), isDefault };
       });
     });
-    return all.find((c) => c.id === id)!;
+    await this.deps.lifecycle.record(admin.tenantId, diffConnections(before, after), admin.username);
+    return after.find((c) => c.id === id)!;
   }
 
-  async delete(admin: Admin, id: string): Promise<void> {
+  /** Which processes (draft and latest published version) would be affected by deleting the connection. */
+  async usage(admin: Admin, id: string): Promise<ConnectionUsage> {
     const connection = await this.get(admin, id);
+    return connectionUsage(connection.id, connection.isDefault, await this.deps.processes.list(admin.tenantId));
+  }
+
+  /**
+   * Deletes the connection and its tokens; the default moves to another connection. Refused (409) while
+   * processes reference it, unless forced: publishing such a process then fails validation (422), and its
+   * runs fail with the reason (or, for default references, run as the new default).
+   */
+  async delete(admin: Admin, id: string, options: { force?: boolean } = {}): Promise<void> {
+    const usage = await this.usage(admin, id);
+    if (usage.references.length > 0 && !options.force) throw new ConnectionInUseError(usage);
     // The secret goes first: a failure here leaves the connection listed, so the admin can retry.
     await this.deps.secrets.delete(connectionSecretName(admin.tenantId, id));
     this.deps.broker.forget({ tenantId: admin.tenantId, id });
-    await this.deps.connections.updateTenant(admin.tenantId, (all) => {
+    const { before, after } = await this.deps.connections.changeTenant(admin.tenantId, (all) => {
+      // Gone already: a concurrent delete won, and it alone records and announces the deletion.
+      if (!all.some((c) => c.id === id)) throw notFound('Connection not found.');
       const rest = all.filter((c) => c.id !== id);
-      if (connection.isDefault && rest.length > 0 && !rest.some((c) => c.isDefault)) rest[0] = { ...rest[0], isDefault: true };
+      if (rest.length > 0 && !rest.some((c) => c.isDefault)) rest[0] = { ...rest[0], isDefault: true };
       return rest;
     });
+    await this.deps.lifecycle.record(
+      admin.tenantId,
+      diffConnections(before, after, {
+        deleted: { references: usage.references.length, forced: options.force === true },
+        default_changed: { previousDefault: id, because: 'the previous default connection was deleted' },
+      }),
+      admin.username,
+    );
+  }
+
+  /**
+   * The connection's audit log, newest first. Entries outlive the connection, so this still answers after a
+   * delete; 404 only when the tenant never had such a connection.
+   */
+  async audit(admin: Admin, id: string, limit?: number): Promise<AuditEntry[]> {
+    const entries = await this.deps.audit.list(admin.tenantId, id, limit);
+    if (entries.length === 0) await this.get(admin, id);
+    return entries;
   }
 
   /** Acquires a fresh access token now, proving the stored refresh token still works. */
@@ -180,9 +246,10 @@ export class ConnectionService {
       return { ok: true, expiresOn: token.expiresOn.toISOString() };
     } catch (e) {
       if (!(e instanceof TokenAcquisitionError)) throw e;
-      return e.failure.kind === 'dead_grant'
-        ? { ok: false, status: 'needs_reauth', reason: e.failure.reason }
-        : { ok: false, status: 'unavailable', reason: e.failure.reason };
+      if (e.failure.kind !== 'dead_grant') return { ok: false, status: 'unavailable', reason: e.failure.reason };
+      // Usually already marked by the broker's grantDead; this covers a grant another instance found dead.
+      await this.deps.lifecycle.markNeedsReauth({ tenantId: admin.tenantId, id }, e.failure.reason, SYSTEM_ACTOR);
+      return { ok: false, status: 'needs_reauth', reason: e.failure.reason };
     }
   }
 

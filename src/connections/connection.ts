@@ -1,5 +1,6 @@
 /** A connection: a service account whose delegated permissions processes can run under. */
-export type ConnectionStatus = 'active' | 'needs_reauth';
+export const connectionStatuses = ['active', 'needs_reauth'] as const;
+export type ConnectionStatus = (typeof connectionStatuses)[number];
 
 export interface ConnectionAccount {
   username: string;
@@ -13,27 +14,43 @@ export interface Connection {
   account: ConnectionAccount;
   status: ConnectionStatus;
   statusReason?: string;
+  /** Optional only for rows written before it existed; the view falls back to createdAt. */
   statusChangedAt?: string;
   isDefault: boolean;
   createdAt: string;
   createdBy: string;
   lastUsedAt?: string;
+  /** Last successful use of the refresh token (token-endpoint call) or sign-in. */
   lastRefreshedAt?: string;
 }
 
-/** The API view (contract): metadata only; token material never lives on this type at all. */
-export const toConnectionView = (c: Connection) => ({
+const dayMs = 24 * 3600_000;
+
+/**
+ * The date by which the refresh token dies of inactivity if nothing refreshes it: the last successful
+ * refresh or sign-in plus the provider's inactivity window (Entra ID: 90 days, sliding). A connection that
+ * already needs re-authorization was due when it was marked, so that is its date.
+ */
+export function reauthorizeBy(c: Connection, refreshTokenInactivityDays: number): string {
+  if (c.status === 'needs_reauth') return c.statusChangedAt ?? c.createdAt;
+  const base = Date.parse(c.lastRefreshedAt ?? c.createdAt);
+  return new Date(base + refreshTokenInactivityDays * dayMs).toISOString();
+}
+
+/** The API view (contract): metadata and health only; token material never lives on this type at all. */
+export const toConnectionView = (c: Connection, refreshTokenInactivityDays = 90) => ({
   id: c.id,
   displayName: c.displayName,
   account: { ...c.account },
   status: c.status,
   ...(c.statusReason ? { statusReason: c.statusReason } : {}),
-  ...(c.statusChangedAt ? { statusChangedAt: c.statusChangedAt } : {}),
+  statusChangedAt: c.statusChangedAt ?? c.createdAt,
   isDefault: c.isDefault,
   createdAt: c.createdAt,
   createdBy: c.createdBy,
   ...(c.lastUsedAt ? { lastUsedAt: c.lastUsedAt } : {}),
   ...(c.lastRefreshedAt ? { lastRefreshedAt: c.lastRefreshedAt } : {}),
+  reauthorizeBy: reauthorizeBy(c, refreshTokenInactivityDays),
 });
 
 export type ConnectionView = ReturnType<typeof toConnectionView>;

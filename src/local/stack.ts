@@ -9,6 +9,7 @@ import { startIdentityProvider, type LocalIdentityProvider } from './identity-pr
 import { startGraphStandIn, type GraphStandIn } from './graph-stand-in';
 import { startKeyVaultStandIn, type KeyVaultStandIn } from './key-vault-stand-in';
 import { createLocalServiceBus, type LocalServiceBus } from './local-service-bus';
+import { createPortalListener, localPortalConfig, portalRedirectUri, type PortalConfig } from './portal';
 
 export interface LocalStackOptions {
   /** Port of the local Functions host; 0 picks a free one. */
@@ -20,10 +21,14 @@ export interface LocalStackOptions {
   log?: LogSink;
   /** Extra settings (e.g. GRAPH_BASE_URL of a test's Graph stand-in). */
   env?: Record<string, string>;
+  /** Serve the Connections page (dist/portal) at `/` and register it with the identity provider. */
+  portal?: boolean;
 }
 
 export interface LocalStack {
   baseUrl: string;
+  /** The Connections page, when the stack was started with `portal: true`. */
+  portalUrl?: string;
   env: Record<string, string>;
   context: AppContext;
   azurite: LocalAzurite;
@@ -47,14 +52,20 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     setAppContext(undefined);
   };
   try {
-    const host = createLocalHost(functionDefinitions, { log: options.log });
+    let portalConfig: PortalConfig | undefined;
+    const fallback = options.portal ? createPortalListener(() => portalConfig) : undefined;
+    const host = createLocalHost(functionDefinitions, { log: options.log, ...(fallback ? { fallback } : {}) });
     const baseUrl = await host.listen(options.port ?? 0);
     stoppers.push(host.close);
     const redirectUri = `${baseUrl}/api/connections/callback`;
 
     const [azurite, identityProvider, vault] = await Promise.all([
       startAzurite(options.dataDir ? { location: path.join(options.dataDir, 'azurite') } : {}),
-      startIdentityProvider({ redirectUris: [redirectUri], ...options.identityProvider }),
+      startIdentityProvider({
+        redirectUris: [redirectUri],
+        ...(options.portal ? { portalRedirectUris: [portalRedirectUri(baseUrl)] } : {}),
+        ...options.identityProvider,
+      }),
       startKeyVaultStandIn(options.dataDir ? { persistFile: path.join(options.dataDir, 'vault.json') } : {}),
     ]);
     stoppers.push(azurite.stop, identityProvider.stop, vault.close);
@@ -84,7 +95,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     stoppers.push(bus.close);
     const context = createAppContext(settings, { sender: bus });
     setAppContext(context);
-    return { baseUrl, env, context, azurite, identityProvider, vault, graph, bus, stop };
+    if (options.portal) portalConfig = localPortalConfig(baseUrl, identityProvider.issuer);
+    return { baseUrl, ...(options.portal ? { portalUrl: portalRedirectUri(baseUrl) } : {}), env, context, azurite, identityProvider, vault, graph, bus, stop };
   } catch (e) {
     await stop();
     throw e;

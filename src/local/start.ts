@@ -9,12 +9,13 @@ const instanceFile = () => path.join(localDataDir(), 'instance.json');
 
 async function main() {
   const port = Number(process.env.PORT ?? 7071);
-  const stack = await startLocalStack({ port, dataDir: path.join(localDataDir(), 'data'), identityProvider: { port: port + 1 } });
+  const stack = await startLocalStack({ port, dataDir: path.join(localDataDir(), 'data'), identityProvider: { port: port + 1 }, portal: true });
   await writeFile(instanceFile(), JSON.stringify({ baseUrl: stack.baseUrl, identityProviderUrl: stack.identityProvider.url }, null, 2));
   const users = LOCAL_USERS.map((u) => `    ${u.username.padEnd(30)} tenant ${u.tenantId}${u.roles.length ? `  roles: ${u.roles.join(', ')}` : ''}`);
   console.log(`
 Connections local instance is running.
 
+  Connections page    ${stack.portalUrl}  (sign in as admin@contoso.test)
   API                 ${stack.baseUrl}/api
   Sign-in callback    ${stack.baseUrl}/api/connections/callback
   Identity provider   ${stack.identityProvider.url}  (local stand-in for Microsoft sign-in)

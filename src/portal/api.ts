@@ -101,34 +101,42 @@ export class ConnectionsApi {
   reauthorize = (id: string) => this.call<AuthorizeStart>('POST', `connections/${encodeURIComponent(id)}/reauthorize`);
   test = (id: string) => this.call<TestResult>('POST', `connections/${encodeURIComponent(id)}/test`);
   remove = (id: string, force = false) => this.call<void>('DELETE', `connections/${encodeURIComponent(id)}${force ? '?force=true' : ''}`);
+  usage = (id: string) => this.call<{ references?: ConnectionReference[] }>('GET', `connections/${encodeURIComponent(id)}/usage`);
   listRuns = (limit = 25) => this.call<{ runs: Run[] }>('GET', `runs?limit=${limit}`).then((r) => r.runs);
 }
 
-/**
- * What a 409 from DELETE says uses the connection, as readable lines. The shape is read loosely
- * (`error.details` as a list, or `{usage|processes|references: [...]}`), since only the lines are shown.
- */
-export function usageLines(body: any): string[] {
-  const details = body?.error?.details ?? body?.usage ?? body;
-  const list: unknown[] = Array.isArray(details)
-    ? details
-    : (['usage', 'processes', 'references', 'items'].map((k) => details?.[k]).find(Array.isArray) ?? []);
-  return list.map((item: any) => {
-    if (typeof item === 'string') return item;
-    const name = item?.processName ?? item?.name ?? item?.process?.name ?? item?.processId ?? item?.id ?? 'A process';
-    const parts = [String(name)];
-    const id = item?.processId ?? item?.id;
-    if (id && id !== name) parts.push(`(${String(id)})`);
-    const where = [item?.state ?? item?.version ?? (item?.published === true ? 'published' : item?.draft === true ? 'draft' : undefined)]
-      .filter((x) => x !== undefined)
-      .map(String);
-    if (where.length) parts.push(`— ${where.join(', ')}`);
-    const steps = item?.steps ?? item?.stepIds ?? (item?.stepId ? [item.stepId] : undefined);
-    if (Array.isArray(steps) && steps.length) {
-      parts.push(`— steps: ${steps.map((s: any) => (typeof s === 'string' ? s : String(s?.id ?? s?.stepId ?? '?'))).join(', ')}`);
-    }
-    const via = item?.reference ?? item?.via ?? item?.how;
-    if (typeof via === 'string') parts.push(`(${via})`);
-    return parts.join(' ');
+/** One place a process references a connection (`GET connections/{id}/usage`, or a 409 from DELETE). */
+export interface ConnectionReference {
+  processId: string;
+  processName?: string;
+  version?: 'draft' | number;
+  stepId?: string;
+  via?: 'executeAs' | 'runAs' | 'default' | string;
+}
+
+const VIA: Record<string, string> = {
+  executeAs: 'executes as it',
+  runAs: 'runs as it',
+  default: 'uses it as the default connection',
+};
+
+/** Finds the reference list in a usage answer or a 409 body, read loosely: `{references}`, `{usage: {references}}`, `{error: {details}}`, or a plain list. */
+export function referencesIn(body: any): ConnectionReference[] | undefined {
+  for (const candidate of [body, body?.usage, body?.error?.details, body?.error?.details?.usage, body?.error?.usage]) {
+    if (Array.isArray(candidate)) return candidate as ConnectionReference[];
+    if (Array.isArray(candidate?.references)) return candidate.references as ConnectionReference[];
+  }
+  return undefined;
+}
+
+/** A readable line per reference: “Contract intake (contract-intake), published version 2, step “stage” executes as it”. */
+export function usageLines(references: ConnectionReference[]): string[] {
+  return references.map((r) => {
+    if (typeof r === 'string') return r;
+    const name = r.processName && r.processName !== r.processId ? `${r.processName} (${r.processId})` : String(r.processId ?? 'A process');
+    const version = r.version === 'draft' ? 'draft' : r.version !== undefined ? `published version ${r.version}` : undefined;
+    const where = r.stepId ? `step “${r.stepId}”` : 'the process';
+    const how = (r.via && VIA[r.via]) ?? 'references it';
+    return [name, version, `${where} ${how}`].filter(Boolean).join(', ');
   });
 }

@@ -7,7 +7,7 @@ import type { ConnectionRepository } from '../connections/connection-repository'
 import { conditionsHold } from '../events/conditions';
 import type { ProcessDefinition, StepDefinition } from '../processes/process-definition';
 import type { ProcessRepository } from '../processes/process-repository';
-import { TokenAcquisitionError, type TokenBroker } from '../tokens/token-broker';
+import { TokenAcquisitionError, type ConnectionRef, type TokenBroker } from '../tokens/token-broker';
 import type { Run, StepRecord } from './run';
 import type { RunRepository } from './run-repository';
 import { stepMessage, type StepMessage } from './step-message';
@@ -31,7 +31,20 @@ export class PoisonMessageError extends Error {
 export interface Delivery {
   deliveryCount: number;
   maxDeliveryCount: number;
+  /** The Service Bus session the message came from; every step message of a run is sent with session = run id. */
+  sessionId?: string;
 }
+
+/** Retries of a transient token failure within one delivery, before the message goes back to the queue. */
+export interface TokenRetryPolicy {
+  /** Tries per delivery, the first included. */
+  attempts: number;
+  /** First wait; doubles per try and per earlier delivery (jittered between half and all of it). */
+  baseDelayMs: number;
+  maxDelayMs: number;
+}
+
+export const defaultTokenRetry: TokenRetryPolicy = { attempts: 3, baseDelayMs: 500, maxDelayMs: 8000 };
 
 export interface StepRunnerDeps {
   runs: RunRepository;
@@ -44,6 +57,7 @@ export interface StepRunnerDeps {
   now?: () => Date;
   /** Tenant connection lists are reused this long (ms): a burst of steps must not query Tables per step. */
   connectionCacheMs?: number;
+  tokenRetry?: Partial<TokenRetryPolicy>;
 }
 
 type Outcome = Pick<StepRecord, 'status' | 'error' | 'summary' | 'executedAs'>;
@@ -58,7 +72,6 @@ type Outcome = Pick<StepRecord, 'status' | 'error' | 'summary' | 'executedAs'>;
 export class StepRunner {
   private readonly definitions = new Map<string, ProcessDefinition>();
   private readonly tenantConnections = new Map<string, { at: number; list: Promise<Connection[]> }>();
-  private readonly lastUsedWrites = new Map<string, number>();
 
   constructor(private readonly deps: StepRunnerDeps) {}
 
@@ -68,12 +81,23 @@ export class StepRunner {
 
   async handle(message: StepMessage, delivery: Delivery): Promise<void> {
     const { runs } = this.deps;
+    // The session is what keeps a run's steps one at a time; a message outside its run's session could run
+    // alongside (or ahead of) the run's own steps.
+    if (delivery.sessionId !== undefined && delivery.sessionId !== message.runId) {
+      throw new PoisonMessageError(`the message came in session "${delivery.sessionId.slice(0, 64)}", not its run's session`);
+    }
     const loaded = await runs.getWithEtag(message.tenantId, message.runId);
     if (!loaded) throw new PoisonMessageError(`run ${message.runId} does not exist`);
     let { run, etag } = loaded;
     if (run.status !== 'running') return;
     const step = run.steps[message.stepIndex];
     if (!step) throw new PoisonMessageError(`run ${run.id} has no step ${message.stepIndex}`);
+    // Steps run in order. A message for a later step while an earlier one is unfinished is out of order (a
+    // duplicate or stray copy): running it would skip ahead. The earlier step enqueues this one when it finishes.
+    const unfinished = run.steps.findIndex((s, i) => i < message.stepIndex && (s.status === 'pending' || s.status === 'running'));
+    if (unfinished >= 0) {
+      throw new PoisonMessageError(`step ${message.stepIndex} of run ${run.id} arrived before step ${unfinished} finished; it was not run early`);
+    }
     if (step.status === 'succeeded' || step.status === 'skipped') return this.next(run, message.stepIndex);
     if (step.status === 'failed') return;
     if (step.status === 'running') {
@@ -103,7 +127,7 @@ export class StepRunner {
 
     let accessToken: string;
     try {
-      accessToken = (await this.deps.broker.getAccessToken({ tenantId: run.tenantId, id: executor.connection.id, objectId: executor.connection.account.objectId })).token;
+      accessToken = await this.accessToken({ tenantId: run.tenantId, id: executor.connection.id, objectId: executor.connection.account.objectId }, delivery);
     } catch (e) {
       if (e instanceof TokenAcquisitionError && e.failure.kind === 'dead_grant') {
         this.tenantConnections.delete(run.tenantId);
@@ -118,8 +142,6 @@ export class StepRunner {
     } catch (e) {
       return void (await this.finish(run, etag, message.stepIndex, { status: 'failed', error: (e as Error).message, executedAs }));
     }
-
-    await this.markUsed(executor.connection);
 
     // Recorded before the call: from here on a redelivery will not repeat the action.
     const started = this.now();
@@ -147,6 +169,24 @@ export class StepRunner {
       outcome = { status: 'failed', error: e instanceof ActionError ? e.message : 'The action failed unexpectedly.', executedAs };
     }
     await this.finish(run, etag, message.stepIndex, outcome);
+  }
+
+  /**
+   * The connection's access token. Transient failures (token endpoint or Key Vault down, throttled) are retried here
+   * with backoff that grows per try and per delivery, since Service Bus redelivers an abandoned message at once.
+   */
+  private async accessToken(ref: ConnectionRef, delivery: Delivery): Promise<string> {
+    const policy = { ...defaultTokenRetry, ...this.deps.tokenRetry };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return (await this.deps.broker.getAccessToken(ref)).token;
+      } catch (e) {
+        const transient = e instanceof TokenAcquisitionError && e.failure.kind === 'transient';
+        if (!transient || attempt >= policy.attempts || delivery.deliveryCount >= delivery.maxDeliveryCount) throw e;
+        const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (Math.max(0, delivery.deliveryCount - 1) + attempt - 1));
+        await new Promise((resolve) => setTimeout(resolve, ceiling / 2 + Math.random() * (ceiling / 2)));
+      }
+    }
   }
 
   /** Transient failure: abandon (Service Bus redelivers) unless this was the last delivery. */
@@ -204,15 +244,6 @@ export class StepRunner {
       return { error: `The connection "${connection.displayName}" (${connection.account.username}) needs re-authorization.` };
     }
     return { connection };
-  }
-
-  /** `lastUsedAt` is for humans and keep-alive: written at most once a minute per connection. */
-  private async markUsed(connection: Connection): Promise<void> {
-    const key = `${connection.account.tenantId}/${connection.id}`;
-    const now = Date.now();
-    if (now - (this.lastUsedWrites.get(key) ?? 0) < 60_000) return;
-    this.lastUsedWrites.set(key, now);
-    await this.deps.connections.patch(connection.account.tenantId, connection.id, { lastUsedAt: this.now() });
   }
 
   private connectionsOf(tenantId: string): Promise<Connection[]> {

@@ -147,6 +147,15 @@ export class RefreshLeases {
     return { acquired: false, row: latest ?? { ...EMPTY, holder: '?', leaseUntil: this.options.now() + 100, etag: '' } };
   }
 
+  /** Deletes the row (connection deleted); a missing row is fine. */
+  async remove(tenantId: string, connectionId: string): Promise<void> {
+    try {
+      await (await this.table()).deleteEntity(tenantId, connectionId, { etag: '*' });
+    } catch (e) {
+      if (statusOf(e) !== 404) throw e;
+    }
+  }
+
   /** Extends the lease when less than `minRemainingMs` is left; throws LeaseLostError when someone took it over. */
   async ensureRemaining(lease: HeldLease, minRemainingMs: number): Promise<void> {
     if (lease.state.leaseUntil - this.options.now() >= minRemainingMs) return;

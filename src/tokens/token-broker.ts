@@ -193,6 +193,15 @@ export class TokenBroker {
     this.entries.delete(key);
   }
 
+  /**
+   * For a deleted connection: forgets it here and removes its lease row, so other instances stop trusting their
+   * in-memory copy (they find no row, read the vault, find no secret, and report the grant dead).
+   */
+  async discard(ref: Pick<ConnectionRef, 'tenantId' | 'id'>): Promise<void> {
+    this.forget(ref);
+    await this.leases.remove(ref.tenantId, ref.id);
+  }
+
   /** Stops background retries (tests, shutdown). */
   close(): void {
     for (const entry of this.entries.values()) if (entry.flushTimer) clearTimeout(entry.flushTimer);
@@ -210,13 +219,14 @@ export class TokenBroker {
 
   /**
    * Fresh, and for a forced refresh obtained after the caller asked, by whichever instance: either the cache is not
-   * the one the lease row named when this flight began (every stored refresh writes a new version), or the token was
-   * issued in a later second than the flight started (MSAL keeps whole seconds).
+   * the stored version the lease row named when this flight began (every stored refresh writes a new version), or the
+   * token was certainly issued after the flight started (MSAL rounds `cached_at` to the nearest second).
+   * `storedDigest` is undefined when the cache is this instance's memory rather than a stored version.
    */
-  private usable(token: CachedAccessToken, force: boolean, flight: Flight, cacheDigest: string): boolean {
+  private usable(token: CachedAccessToken, force: boolean, flight: Flight, storedDigest: string | undefined): boolean {
     if (!this.isFresh(token)) return false;
     if (!force) return true;
-    return (flight.baseline !== undefined && cacheDigest !== flight.baseline) || token.cachedAt >= Math.ceil(flight.startedAt / 1000) * 1000;
+    return (storedDigest !== undefined && flight.baseline !== undefined && storedDigest !== flight.baseline) || token.cachedAt >= flight.startedAt + 500;
   }
 
   private noteUsed(ref: ConnectionRef, entry: Entry): void {
@@ -287,8 +297,10 @@ export class TokenBroker {
       let row = got.row;
       flight.baseline ??= row.cacheHash;
       const holder = row.holder;
+      let waited = false;
       while (row.holder === holder && this.leases.isHeld(row)) {
         if (this.now() > deadline) throw transient("Another instance is still refreshing this connection's token; try again shortly.");
+        waited = true;
         await sleep(jittered(delay));
         delay = Math.min(delay * 2, MAX_POLL_MS);
         row = (await this.leases.read(ref.tenantId, ref.id)) ?? FREE_ROW;
@@ -308,6 +320,8 @@ export class TokenBroker {
           if (token && this.usable(token, force, flight, entry.syncedHash!)) return (entry.token = plain(token));
         }
       }
+      // Lost every race for a free row (tryAcquire gives up after a few): back off rather than spin on the table.
+      if (!waited) await sleep(jittered(delay));
     }
   }
 
@@ -351,6 +365,7 @@ export class TokenBroker {
 
     // 1. Which cache is the newest: ours, or the vault's.
     let cache: string;
+    let storedDigest: string | undefined;
     if (prior?.pendingBy && prior.pendingBy !== this.instanceId && now - prior.pendingSince < PENDING_GRACE_MS) {
       // The vault's refresh token was rotated away and the new one lives only in that instance: using the stored one
       // would trip reuse detection and kill the grant. That instance keeps retrying its write.
@@ -368,6 +383,7 @@ export class TokenBroker {
       }
       this.adopt(entry, stored);
       cache = stored;
+      storedDigest = entry.syncedHash;
       changes.cacheHash = entry.syncedHash;
       if (prior?.pendingBy) Object.assign(changes, { pendingBy: '', pendingSince: 0 });
     }
@@ -380,7 +396,7 @@ export class TokenBroker {
 
     // 3. A fresh access token is already there (another instance refreshed and wrote it, or a new sign-in).
     const existing = accessTokenIn(cache, ref, this.msal.scopes);
-    if (existing && this.usable(existing, force, flight, digest(cache))) {
+    if (existing && this.usable(existing, force, flight, storedDigest)) {
       return { kind: 'token', token: (entry.token = plain(existing)), refreshed: false };
     }
 

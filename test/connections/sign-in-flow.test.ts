@@ -98,6 +98,7 @@ describe('authorizing a connection', () => {
       createdAt: expect.any(String),
       createdBy: CONTOSO_ADMIN.username,
       lastRefreshedAt: expect.any(String),
+      reauthorizeBy: expect.any(String),
     });
     const tokens = await storedTokens(TENANT_A.id, first.id);
     expect(Object.keys(tokens?.RefreshToken ?? {})).toHaveLength(1);

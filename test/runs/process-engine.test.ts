@@ -206,7 +206,7 @@ describe('with two connections', () => {
     await stack.bus.send(queueNames.steps, [{ body: { hello: 'world' }, messageId: 'poison-1', sessionId: 'poison' }]);
     await stack.bus.send(queueNames.events, [{ body: 'not json at all', messageId: 'poison-2' }]);
     await stack.bus.send(queueNames.steps, [
-      { body: { tenantId: TENANT_A.id, runId: '0000000000000-0000000000000000', stepIndex: 0 }, messageId: 'poison-3', sessionId: 'x' },
+      { body: { tenantId: TENANT_A.id, runId: '0000000000000-0000000000000000', stepIndex: 0 }, messageId: 'poison-3', sessionId: '0000000000000-0000000000000000' },
     ]);
     await stack.bus.idle();
     const steps = await stack.context.deadLetters.list(queueNames.steps);

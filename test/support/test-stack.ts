@@ -1,7 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { CONTOSO_ADMIN, type LocalUser } from '../../src/local/identity-provider/directory';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { tableNames } from '../../src/config/settings';
+import { SignInStateStore } from '../../src/connections/sign-in-state';
+import { CONTOSO_ADMIN, LOCAL_CLIENT_SECRET, type LocalUser } from '../../src/local/identity-provider/directory';
 import { mintLocalToken } from '../../src/local/identity-provider/launch';
 import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../src/local/stack';
+import { fileSlug, resultsDir, runnerId } from './tally';
 
 export interface RecordedResponse {
   status: number;
@@ -19,6 +24,25 @@ export interface TestStack extends LocalStack {
   api(path: string, init?: { method?: string; token?: string | null; body?: unknown; rawBody?: string }): Promise<RecordedResponse>;
   /** GET an absolute URL on the app (e.g. the callback), recorded like api(). */
   get(url: string): Promise<RecordedResponse>;
+  /**
+   * Token material and sign-in secrets this stack handed out or stored, by value -> kind: admin tokens, authorization
+   * codes and PKCE verifiers of the callbacks opened with get(), and (on stop) every token in the vault's caches.
+   * stop() searches the logs and responses for each and writes the outcome under test-results/stacks/.
+   */
+  secretsSeen: Map<string, string>;
+}
+
+/** What stop() found, per stack; global-teardown.ts merges these for the whole run. */
+export interface StackLeakReport {
+  runner: number;
+  testFile: string;
+  logLines: number;
+  responses: number;
+  secretsChecked: Record<string, number>;
+  /** Kind of secret and where it was found: never the value. */
+  leaks: { kind: string; where: 'logs' | 'responses' }[];
+  harvestError?: string;
+  logs: string[];
 }
 
 /** A full local stack with tables of its own, so test files can share nothing and run in parallel. */
@@ -41,6 +65,15 @@ export async function startTestStack(options: LocalStackOptions = {}): Promise<T
     }
     return { status: res.status, headers: res.headers, text, json };
   };
+  const secretsSeen = new Map<string, string>([[LOCAL_CLIENT_SECRET, 'client secret']]);
+  const signInStates = new SignInStateStore(stack.context.tables, tableNames(stack.context.settings).signInStates, stack.context.settings.AUTH_CLIENT_SECRET);
+  /** The PKCE verifier the app derives from a state (never stored): it must not show up anywhere either. */
+  const noteState = (state: string | null | undefined) => {
+    const random = /^[0-9a-f-]{36}\.([A-Za-z0-9_-]{43})$/.exec(state ?? '')?.[1];
+    if (!random) return;
+    const derived = (signInStates as unknown as { derive(r: string): { codeVerifier: string } }).derive(random);
+    secretsSeen.set(derived.codeVerifier, 'PKCE verifier');
+  };
   const adminTokens = new Map<string, string>();
   const tokenFor: TestStack['tokenFor'] = async (user = CONTOSO_ADMIN, extra = {}) => {
     const key = JSON.stringify([user.username, extra]);
@@ -48,14 +81,30 @@ export async function startTestStack(options: LocalStackOptions = {}): Promise<T
     if (!token) {
       token = (await mintLocalToken(stack.identityProvider.url, { username: user.username, ...extra })).access_token;
       adminTokens.set(key, token);
+      secretsSeen.set(token, 'admin access token');
     }
     return token;
   };
+  const testFile = (globalThis as { expect?: { getState?(): { testPath?: string } } }).expect?.getState?.().testPath ?? 'unknown';
   return {
     ...stack,
     logs,
     responses,
+    secretsSeen,
     tokenFor,
+    async stop() {
+      const report = await scanForLeaks(stack, testFile, logs, responses, secretsSeen).catch(
+        (e: unknown): StackLeakReport => ({ ...emptyReport(testFile, logs, responses), harvestError: String((e as Error)?.message ?? e).slice(0, 200) }),
+      );
+      try {
+        const dir = path.join(resultsDir(), 'stacks');
+        mkdirSync(dir, { recursive: true });
+        writeFileSync(path.join(dir, `${report.runner}-${fileSlug(testFile)}-${randomBytes(3).toString('hex')}.json`), JSON.stringify(report));
+      } catch {
+        // Reporting must never break a test's teardown.
+      }
+      await stack.stop();
+    },
     async api(path, init = {}) {
       const token = init.token === undefined ? await tokenFor() : init.token;
       const res = await fetch(`${stack.baseUrl}/api/${path.replace(/^\//, '')}`, {
@@ -66,10 +115,60 @@ export async function startTestStack(options: LocalStackOptions = {}): Promise<T
         },
         body: init.rawBody ?? (init.body !== undefined ? JSON.stringify(init.body) : undefined),
       });
-      return record(res);
+      const recorded = await record(res);
+      if (typeof recorded.json?.authorizeUrl === 'string') noteState(URL.parse(recorded.json.authorizeUrl)?.searchParams.get('state'));
+      return recorded;
     },
     async get(url) {
+      const params = URL.parse(url)?.searchParams;
+      const code = params?.get('code');
+      if (code) secretsSeen.set(code, 'authorization code');
+      noteState(params?.get('state'));
       return record(await fetch(url, { redirect: 'manual' }));
     },
   };
+}
+
+const emptyReport = (testFile: string, logs: string[], responses: string[]): StackLeakReport => ({
+  runner: runnerId(),
+  testFile: path.relative(process.cwd(), testFile),
+  logLines: logs.length,
+  responses: responses.length,
+  secretsChecked: {},
+  leaks: [],
+  logs,
+});
+
+/** Adds every token of every stored version of every secret the vault served, then searches logs and responses. */
+async function scanForLeaks(stack: LocalStack, testFile: string, logs: string[], responses: string[], secretsSeen: Map<string, string>): Promise<StackLeakReport> {
+  const names = new Set<string>();
+  for (const r of stack.vault.requests) {
+    const m = /^\/secrets\/([0-9A-Za-z-]{1,127})(\/|$)/.exec(r.path);
+    if (m) names.add(m[1]);
+  }
+  for (const name of names) {
+    for (const version of stack.vault.secretVersions(name)) {
+      const res = await fetch(`${stack.vault.url}/secrets/${name}/${version}?api-version=7.5`, { headers: { Authorization: 'Bearer local' } });
+      if (!res.ok) continue; // soft-deleted meanwhile
+      const { value } = (await res.json()) as { value?: string };
+      let cache: Record<string, Record<string, { secret?: string }>>;
+      try {
+        cache = JSON.parse(value ?? '');
+      } catch {
+        continue;
+      }
+      for (const [section, kind] of [['AccessToken', 'access token'], ['RefreshToken', 'refresh token'], ['IdToken', 'id token']] as const) {
+        for (const entry of Object.values(cache?.[section] ?? {})) if (entry?.secret) secretsSeen.set(entry.secret, kind);
+      }
+    }
+  }
+  const report = emptyReport(testFile, logs, responses);
+  const haystacks = { logs: logs.join('\n'), responses: responses.join('\n') } as const;
+  for (const [value, kind] of secretsSeen) {
+    report.secretsChecked[kind] = (report.secretsChecked[kind] ?? 0) + 1;
+    for (const where of ['logs', 'responses'] as const) {
+      if (value.length >= 8 && haystacks[where].includes(value)) report.leaks.push({ kind, where });
+    }
+  }
+  return report;
 }

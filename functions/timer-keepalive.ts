@@ -1,0 +1,34 @@
+import { appContext } from '../src/app-context';
+import { safeMessage } from '../src/http/admin-route';
+import type { TimerFunction } from './registry';
+
+/**
+ * Daily (KEEPALIVE_SCHEDULE) refresh of idle connections, so their refresh tokens never die of inactivity.
+ * The work is in src/connections/keep-alive.ts; this only runs it and logs the outcome (ids and our own
+ * reason texts only). It does not throw on per-connection failures: those are retried by the next run, and a
+ * timer has no redelivery anyway.
+ */
+export const timerFunctions: TimerFunction[] = [
+  {
+    kind: 'timer',
+    name: 'connections-keepalive',
+    // Resolved by the Functions host from the app setting; Bicep always sets it (see settings.ts for the default).
+    schedule: '%KEEPALIVE_SCHEDULE%',
+    handler: async (timer, context) => {
+      const { keepAlive } = await appContext();
+      let report;
+      try {
+        report = await keepAlive.run();
+      } catch (e) {
+        context.error(`Keep-alive could not list connections: ${safeMessage(e)}`);
+        throw e;
+      }
+      context.info(
+        `Keep-alive${timer.isPastDue ? ' (past due)' : ''}: ${report.active} active, ${report.idle} idle, ${report.refreshed.length} refreshed, ` +
+          `${report.needsReauth.length} marked needs_reauth, ${report.failed.length} failed transiently`,
+      );
+      for (const d of report.needsReauth) context.warn(`Connection ${d.id} of tenant ${d.tenantId} needs re-authorization: ${d.reason}`);
+      for (const f of report.failed) context.warn(`Connection ${f.id} of tenant ${f.tenantId} was not refreshed (retried next run): ${f.reason}`);
+    },
+  },
+];

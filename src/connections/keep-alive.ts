@@ -1,0 +1,96 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { TokenAcquisitionError, type TokenBroker } from '../tokens/token-broker';
+import type { Connection } from './connection';
+import { SYSTEM_ACTOR } from './connection-audit';
+import type { ConnectionLifecycle } from './connection-lifecycle';
+import type { ConnectionRepository } from './connection-repository';
+
+export interface KeepAliveDeps {
+  connections: Pick<ConnectionRepository, 'listActiveAcrossTenants'>;
+  broker: Pick<TokenBroker, 'getAccessToken'>;
+  lifecycle: Pick<ConnectionLifecycle, 'markNeedsReauth'>;
+  /** Refresh connections neither refreshed nor used for this many days (KEEPALIVE_IDLE_DAYS). */
+  idleDays: number;
+  now?: () => Date;
+  /** Refreshes in parallel; small, so a big run never bursts the token endpoint. Default 4. */
+  concurrency?: number;
+}
+
+export interface KeepAliveReport {
+  at: string;
+  /** Active connections across all tenants. */
+  active: number;
+  /** Of those, idle for at least idleDays: the ones refreshed. */
+  idle: number;
+  refreshed: { tenantId: string; id: string }[];
+  /** Dead grants: now `needs_reauth`. */
+  needsReauth: { tenantId: string; id: string; reason: string }[];
+  /** Transient failures (provider, vault, tables): status unchanged, tried again next run. */
+  failed: { tenantId: string; id: string; reason: string }[];
+}
+
+const dayMs = 24 * 3600_000;
+
+const keepAliveScope = new AsyncLocalStorage<true>();
+
+/**
+ * True inside a keep-alive refresh. The broker reports every token it hands out as a use; a keep-alive
+ * refresh is not one, and recording it as `lastUsedAt` would make unused connections look used.
+ */
+export const isKeepAliveRefresh = () => keepAliveScope.getStore() === true;
+
+/** When the refresh token was last exercised, as far as the row knows (a use implies a recent refresh). */
+const lastActivity = (c: Connection) =>
+  Math.max(Date.parse(c.lastRefreshedAt ?? c.createdAt), c.lastUsedAt ? Date.parse(c.lastUsedAt) : 0);
+
+/**
+ * Keeps refresh tokens from dying of inactivity (Entra ID's sliding window) by refreshing, across all
+ * tenants, the active connections that nothing refreshed or used for `idleDays`. The refresh is forced: a
+ * cached access token would otherwise be handed back without the refresh token ever being presented, which
+ * neither extends its life nor reveals a revoked grant. A dead grant marks the connection `needs_reauth`
+ * (the broker's grantDead usually does so first; marking is conditional, so it is recorded once); a
+ * transient failure changes nothing and is simply tried again on the next run.
+ */
+export class KeepAlive {
+  private readonly now: () => Date;
+
+  constructor(private readonly deps: KeepAliveDeps) {
+    this.now = deps.now ?? (() => new Date());
+  }
+
+  async run(): Promise<KeepAliveReport> {
+    const now = this.now();
+    const cutoff = now.getTime() - this.deps.idleDays * dayMs;
+    const active = await this.deps.connections.listActiveAcrossTenants();
+    const idle = active.filter((c) => lastActivity(c) <= cutoff);
+    const report: KeepAliveReport = { at: now.toISOString(), active: active.length, idle: idle.length, refreshed: [], needsReauth: [], failed: [] };
+    const queue = [...idle];
+    const worker = async () => {
+      for (let c = queue.shift(); c; c = queue.shift()) await this.refresh(c, report);
+    };
+    await Promise.all(Array.from({ length: Math.max(1, this.deps.concurrency ?? 4) }, worker));
+    return report;
+  }
+
+  private async refresh(c: Connection, report: KeepAliveReport): Promise<void> {
+    const tenantId = c.account.tenantId;
+    try {
+      await keepAliveScope.run(true, () =>
+        this.deps.broker.getAccessToken({ tenantId, id: c.id, objectId: c.account.objectId }, { forceRefresh: true }),
+      );
+      report.refreshed.push({ tenantId, id: c.id });
+    } catch (e) {
+      if (e instanceof TokenAcquisitionError && e.failure.kind === 'dead_grant') {
+        try {
+          await this.deps.lifecycle.markNeedsReauth({ tenantId, id: c.id }, e.failure.reason, SYSTEM_ACTOR);
+        } catch {
+          // The next run (or the next step) finds the grant dead again and records it then.
+        }
+        report.needsReauth.push({ tenantId, id: c.id, reason: e.failure.reason });
+        return;
+      }
+      const reason = e instanceof TokenAcquisitionError ? e.failure.reason : `Unexpected ${(e as Error)?.name ?? 'error'} during refresh.`;
+      report.failed.push({ tenantId, id: c.id, reason });
+    }
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * cold_import: how long a fresh Node process takes to import the production functions entry, as a cold Functions
+ * worker does: the tsc output dist/functions/index.js (which requires its dependencies from node_modules one file at
+ * a time) vs the same entry bundled by esbuild for production (one minified file, every dependency inside, built
+ * into a temporary folder with no node_modules next to it, so a missing dependency would fail the import).
+ *
+ * Each sample is a new `node` process that times `require(entry)` with performance.now(); the wall time of the
+ * whole process (spawn to exit) is reported too. One warm-up import per side (file cache), then 10 samples per
+ * side, alternating. Outside the Functions host `@azure/functions` only warns that `app.*` registrations have no
+ * host; `@azure/functions-core` is provided by the worker at runtime, so the bundle leaves it external.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { build } from 'esbuild';
+import { repoRoot } from '../../src/local/identity-provider/launch';
+import { median, note, round, type Figure } from './harness';
+
+const SAMPLES = 10;
+
+function importOnce(entry: string, cwd: string): { requireMs: number; processMs: number } {
+  const script = `const { performance } = require('node:perf_hooks'); const t0 = performance.now(); require(${JSON.stringify(entry)}); process.stdout.write(JSON.stringify({ ms: performance.now() - t0 }));`;
+  const t0 = performance.now();
+  const child = spawnSync(process.execPath, ['-e', script], { cwd, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
+  const processMs = performance.now() - t0;
+  if (child.status !== 0) throw new Error(`import of ${entry} failed (exit ${child.status}): ${child.stderr.slice(-1500)}`);
+  const line = child.stdout.trim().split('\n').pop() ?? '';
+  return { requireMs: (JSON.parse(line) as { ms: number }).ms, processMs };
+}
+
+export async function coldImport(): Promise<Figure> {
+  const root = repoRoot();
+  const unbundled = path.join(root, 'dist', 'functions', 'index.js');
+  statSync(unbundled); // built by `npm run build:local`, which `npm run bench` runs first
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'connections-bench-bundle-'));
+  try {
+    const bundled = path.join(dir, 'index.js');
+    note('cold_import: bundling functions/index.ts with esbuild');
+    const built = await build({
+      entryPoints: [path.join(root, 'functions', 'index.ts')],
+      outfile: bundled,
+      bundle: true,
+      platform: 'node',
+      target: 'node20',
+      format: 'cjs',
+      minify: true,
+      sourcemap: false,
+      legalComments: 'none',
+      external: ['@azure/functions-core'],
+      tsconfig: path.join(root, 'tsconfig.build.json'),
+      logLevel: 'silent',
+      metafile: true,
+    });
+    const inputs = Object.keys(built.metafile.inputs).length;
+
+    note(`cold_import: ${SAMPLES} fresh processes per side`);
+    importOnce(unbundled, root); // warm-ups: file cache, not counted
+    importOnce(bundled, dir);
+    const plain: { requireMs: number; processMs: number }[] = [];
+    const bundle: { requireMs: number; processMs: number }[] = [];
+    for (let i = 0; i < SAMPLES; i++) {
+      if (i % 2 === 0) {
+        plain.push(importOnce(unbundled, root));
+        bundle.push(importOnce(bundled, dir));
+      } else {
+        bundle.push(importOnce(bundled, dir));
+        plain.push(importOnce(unbundled, root));
+      }
+    }
+    const m = (xs: { requireMs: number; processMs: number }[], k: 'requireMs' | 'processMs') => round(median(xs.map((x) => x[k])), 1);
+    const bundledMs = m(bundle, 'requireMs');
+    const unbundledMs = m(plain, 'requireMs');
+    return {
+      name: 'cold_import',
+      bundled_import_ms: bundledMs,
+      unbundled_import_ms: unbundledMs,
+      ratio: round(bundledMs / unbundledMs),
+      bundled_process_ms: m(bundle, 'processMs'),
+      unbundled_process_ms: m(plain, 'processMs'),
+      bundle_kb: Math.round(statSync(bundled).size / 1024),
+      bundle_inputs: inputs,
+      runs: SAMPLES,
+      statistic: 'median',
+      warmup_runs: 1,
+      bundle_wins: bundledMs < unbundledMs,
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
