@@ -207,12 +207,14 @@ export class ConnectionService {
     if (usage.references.length > 0 && !options.force) throw new ConnectionInUseError(usage);
     // The secret goes first: a failure here leaves the connection listed, so the admin can retry.
     await this.deps.secrets.delete(connectionSecretName(admin.tenantId, id));
-    this.deps.broker.forget({ tenantId: admin.tenantId, id });
+    // Also drops the lease row, so other instances stop using tokens they still hold for it.
+    await this.deps.broker.discard({ tenantId: admin.tenantId, id });
     const { before, after } = await this.deps.connections.changeTenant(admin.tenantId, (all) => {
       // Gone already: a concurrent delete won, and it alone records and announces the deletion.
-      if (!all.some((c) => c.id === id)) throw notFound('Connection not found.');
+      const target = all.find((c) => c.id === id);
+      if (!target) throw notFound('Connection not found.');
       const rest = all.filter((c) => c.id !== id);
-      if (rest.length > 0 && !rest.some((c) => c.isDefault)) rest[0] = { ...rest[0], isDefault: true };
+      if (target.isDefault && rest.length > 0 && !rest.some((c) => c.isDefault)) rest[0] = { ...rest[0], isDefault: true };
       return rest;
     });
     await this.deps.lifecycle.record(

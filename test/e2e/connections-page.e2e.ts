@@ -13,6 +13,16 @@ import { startTestStack, type TestStack } from '../support/test-stack';
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const shotsDir = path.join(repoRoot(), 'test-results', 'e2e');
 
+
+/** Clicking Close closes the tab itself, which can end the click before Playwright sees it finish. */
+async function closeTab(tab: Page) {
+  const closed = tab.waitForEvent('close');
+  await tab.getByRole('button', { name: 'Close' }).click({ noWaitAfter: true }).catch((e: Error) => {
+    if (!/closed/i.test(e.message)) throw e;
+  });
+  await closed;
+}
+
 let stack: TestStack;
 let browser: Browser;
 let context: BrowserContext;
@@ -113,7 +123,7 @@ test('an admin signs in, authorizes a connection in a new tab, and sees a run ex
   await tab.getByRole('heading', { name: 'Connection set up' }).waitFor();
   expect(await tab.locator('main').textContent()).toContain(CONTOSO_SVC_WORKPOINT.username);
   await shot(tab, '05-connection-set-up');
-  await Promise.all([tab.waitForEvent('close'), tab.getByRole('button', { name: 'Close' }).click()]);
+  await closeTab(tab);
 
   await page.getByRole('button', { name: 'Refresh' }).click();
   await row('WorkPoint automation').waitFor();
@@ -162,7 +172,7 @@ test('a connection whose grant died stands out after Test, and Re-authorize brin
   expect(await tab.getByLabel('Username').inputValue()).toBe(CONTOSO_SVC_WORKPOINT.username); // login_hint
   await tab.getByRole('button', { name: 'Sign in' }).click();
   await tab.getByRole('heading', { name: 'Connection re-authorized' }).waitFor();
-  await Promise.all([tab.waitForEvent('close'), tab.getByRole('button', { name: 'Close' }).click()]);
+  await closeTab(tab);
   await page.getByRole('button', { name: 'Refresh' }).click();
   await page.locator('tr.needs-reauth').waitFor({ state: 'detached' });
   expect(await row('WorkPoint automation').textContent()).toContain('Active');
@@ -188,7 +198,7 @@ test('a sign-in with an account of another tenant shows the refusal page in the 
   await tab.getByRole('heading', { name: 'This account belongs to another organization' }).waitFor();
   expect(await tab.locator('main').textContent()).toContain('No connection was created or changed.');
   await shot(tab, '09-refused-other-tenant');
-  await Promise.all([tab.waitForEvent('close'), tab.getByRole('button', { name: 'Close' }).click()]);
+  await closeTab(tab);
   await page.getByRole('button', { name: 'Refresh' }).click();
   await page.getByRole('status').getByText('1 connection').waitFor();
 });
