@@ -111,7 +111,7 @@ export class ConnectionService {
         { code: query.code, state: query.state, nonce },
       );
     } catch (e) {
-      return refuse(refusals.redeemFailed(classifyTokenError(e).reason));
+      return refuse(refusals.redeemFailed(describeRedeemError(e)));
     }
     const claims = (result?.idTokenClaims ?? {}) as Record<string, unknown>;
     if (!result?.account || claims.nonce !== nonce) return refuse(refusals.redeemFailed('the sign-in response did not match this request.'));
@@ -273,3 +273,14 @@ export class ConnectionService {
 }
 
 const refuse = (refusal: SignInRefusal): CallbackOutcome => ({ ok: false, refusal });
+
+/**
+ * Why a code could not be redeemed, in sign-in words (token-refresh wording such as "re-authorize the
+ * connection" would mislead here). Only MSAL's error code is used: its messages can quote the request.
+ */
+function describeRedeemError(e: unknown): string {
+  const code = String((e as { errorCode?: string })?.errorCode ?? '');
+  if (/nonce|state/.test(code)) return 'the sign-in response did not match this request.';
+  if (classifyTokenError(e).kind === 'transient') return 'Microsoft sign-in is temporarily unavailable; try again in a moment.';
+  return `Microsoft sign-in refused the authorization code${code ? ` (${code})` : ''}.`;
+}

@@ -49,9 +49,16 @@ export function createLocalHost(definitions: FunctionDefinition[], options: { lo
         res.writeHead(candidates.length ? 405 : 404, { 'Content-Type': 'application/json' });
         return res.end(JSON.stringify({ error: { message: candidates.length ? 'Method not allowed' : 'Not found' } }));
       }
+      let params: Record<string, string>;
+      try {
+        params = Object.fromEntries(match.r.params.map((p, i) => [p, decodeURIComponent(match.m![i + 1])]));
+      } catch {
+        // A malformed percent-encoding (`%ZZ`) is the caller's error, not the host's.
+        res.writeHead(400, { 'Content-Type': 'application/json', 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'no-store' });
+        return res.end(JSON.stringify({ error: { message: 'The request path is not valid percent-encoding.' } }));
+      }
       const chunks: Buffer[] = [];
       for await (const chunk of req) chunks.push(chunk as Buffer);
-      const params = Object.fromEntries(match.r.params.map((p, i) => [p, decodeURIComponent(match.m![i + 1])]));
       const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : (v ?? '')]));
       const request = new HttpRequest({
         method,

@@ -229,7 +229,15 @@ export class StepRunner {
   }
 
   private async executor(run: Run, process: ProcessDefinition, step: StepDefinition): Promise<{ connection: Connection } | { error: string }> {
-    const connections = await this.connectionsOf(run.tenantId);
+    const resolved = this.resolveExecutor(await this.connectionsOf(run.tenantId), process, step);
+    if (!('error' in resolved)) return resolved;
+    // The reused list may predate a re-authorization, a new connection or a new default: read it again before
+    // failing the step for good.
+    this.tenantConnections.delete(run.tenantId);
+    return this.resolveExecutor(await this.connectionsOf(run.tenantId), process, step);
+  }
+
+  private resolveExecutor(connections: Connection[], process: ProcessDefinition, step: StepDefinition): { connection: Connection } | { error: string } {
     if (connections.length === 0) return { error: 'System processes need at least one connection. Authorize a connection in the Connections panel.' };
     const wanted = step.permissions?.executeAs ?? process.runAs;
     const connection = wanted ? connections.find((c) => c.id === wanted) : connections.find((c) => c.isDefault);

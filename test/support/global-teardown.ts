@@ -143,6 +143,7 @@ export function renderSection(s: ReliabilitySummary): string {
   const attacksRefused = sum(attacks, 'handled');
   const lost = sum(s.rows, 'lost');
   const kinds = Object.entries(s.logScan.secretsChecked)
+    .filter(([kind]) => kind !== 'client secret')
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([kind, count]) => `${n(count)} ${kind}${count === 1 ? '' : 's'}`)
     .join(', ');
@@ -152,7 +153,7 @@ export function renderSection(s: ReliabilitySummary): string {
     '',
     `- **Faults:** ${n(sum(faults, 'faultsInjected'))} faults injected over ${n(sum(faults, 'tests'))} tests; ${n(faultOk)} of ${n(faultOps)} operations under fault completed correctly; **${n(lost)} items lost or done twice**.`,
     `- **Attacks:** ${n(attacksTried)} tried over ${n(sum(attacks, 'tests'))} tests, **${attacksRefused === attacksTried ? 'all' : n(attacksRefused)} refused**.`,
-    `- **Log capture:** ${n(s.logScan.logLines)} log lines and ${n(s.logScan.responses)} responses of ${n(s.logScan.stacks)} local stacks (every test file that starts one) searched for ${kinds || 'no secrets'} they handled, and for token-shaped text: **${s.logScan.leaks.length === 0 ? 'none found' : `${s.logScan.leaks.length} found`}**.`,
+    `- **Log capture:** the ${n(s.logScan.logLines)} log lines and ${n(s.logScan.responses)} API answers of all ${n(s.logScan.stacks)} local stacks of the run (every test file that starts one) searched for the client secret, for every token, code and verifier the stacks handled (${kinds || 'none'}) and for token-shaped text: **${s.logScan.leaks.length === 0 ? 'none found' : `${s.logScan.leaks.length} found`}**.`,
     '',
     '| Fault | Tests | Operations under fault | Completed correctly | Faults injected | Lost or done twice |',
     '| --- | ---: | ---: | ---: | ---: | ---: |',

@@ -46,7 +46,7 @@ export const tallyDir = () => path.join(resultsDir(), 'tally');
  * The main jest process of this run: test files run in child-process workers (whose parent it is) or, with a
  * single file or --runInBand, in that process itself. Lets the teardown ignore files of other, concurrent runs.
  */
-export const runnerId = (): number => (typeof process.send === 'function' && process.env.JEST_WORKER_ID ? process.ppid : process.pid);
+export const runnerId = (): number => (/jest-worker/.test(process.argv[1] ?? '') ? process.ppid : process.pid);
 
 export const fileSlug = (testPath: string) =>
   path
@@ -83,6 +83,10 @@ export function useTally() {
   });
 
   return {
+    /** Marks the current test as complete without counts (a check that is not a fault or an attack). */
+    uncounted(): void {
+      recorded.add(currentTest());
+    },
     record(entry: TallyRecord): void {
       for (const [k, v] of Object.entries(entry)) {
         if (typeof v === 'number' && (!Number.isInteger(v) || v < 0)) throw new Error(`tally: ${k} must be a non-negative integer`);

@@ -1,0 +1,156 @@
+/**
+ * The identity provider failing while steps refresh tokens, injected at its token endpoint (HTTP level, real MSAL):
+ * connections reset ('down'), HTTP 500 and 503 answers, and a revoked grant. Access tokens live 200 s, which the
+ * broker always renews (it renews within 300 s of expiry), so every step refreshes.
+ */
+import { CONTOSO_SVC_APPROVALS, CONTOSO_SVC_WORKPOINT } from '../../src/local/identity-provider/directory';
+import { getTokenStats, revokeLocalGrants, setTokenEndpointFault, type TokenEndpointFault } from '../../src/local/identity-provider/launch';
+import { queueNames } from '../../src/config/queues';
+import { authorizeConnection } from '../support/connections';
+import { signIn } from '../support/sign-in';
+import { useTally } from '../support/tally';
+import { startTestStack, type TestStack } from '../support/test-stack';
+
+const tally = useTally();
+let stack: TestStack;
+let workpoint: any;
+let approvals: any;
+const PROCESS = 'two-accounts';
+
+beforeAll(async () => {
+  stack = await startTestStack({ identityProvider: { accessTokenTtlSeconds: 200 } });
+  workpoint = await authorizeConnection(stack, CONTOSO_SVC_WORKPOINT, 'WorkPoint');
+  approvals = await authorizeConnection(stack, CONTOSO_SVC_APPROVALS, 'Approvals');
+  const body = {
+    name: 'Two accounts',
+    kind: 'system',
+    triggers: [{ event: 'ItemCreated' }],
+    steps: [
+      { id: 'mark', type: 'action', action: 'updateFields', inputs: { fields: { Seen: true } } },
+      { id: 'stage', type: 'action', action: 'changeStage', inputs: { stage: 'Review' }, permissions: { executeAs: approvals.id } },
+    ],
+  };
+  expect((await stack.api(`processes/${PROCESS}`, { method: 'PUT', body })).status).toBe(200);
+  expect((await stack.api(`processes/${PROCESS}/publish`, { method: 'POST' })).status).toBe(200);
+});
+afterAll(async () => {
+  await setTokenEndpointFault(stack.identityProvider.url, null).catch(() => undefined);
+  await stack?.stop();
+});
+
+const callsFor = (itemId: string) => stack.graph.calls.filter((c) => c.path.includes(`/items/${itemId}/`));
+const stats = () => getTokenStats(stack.identityProvider.url);
+
+async function postEvent(itemId: string) {
+  const res = await stack.api('events', {
+    method: 'POST',
+    body: { type: 'ItemCreated', subject: { siteId: 'contoso.sharepoint.com,site-1', listId: 'list-1', itemId }, data: {} },
+  });
+  expect(res.status).toBe(202);
+}
+
+async function runFor(itemId: string) {
+  const runs = (await stack.api(`runs?processId=${PROCESS}`)).json.runs as any[];
+  return runs.find((r) => r.event.subject.itemId === itemId);
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+async function connectionStates() {
+  const list = (await stack.api('connections')).json.connections as any[];
+  return list.map((c) => ({ id: c.id, status: c.status, statusReason: c.statusReason }));
+}
+
+const faulted = (s: Awaited<ReturnType<typeof stats>>, key: string) => s.byStatus[key] ?? 0;
+
+describe.each<[string, TokenEndpointFault, string]>([
+  ['connections reset (down)', 'down', 'down'],
+  ['HTTP 500', { status: 500 }, '500'],
+  ['HTTP 503 with Retry-After', { status: 503, retryAfterSeconds: 1 }, '503'],
+])('identity provider failing during refresh: %s', (_label, fault, statusKey) => {
+  test('steps retry with backoff, go back to the queue, nothing is marked needs_reauth; once it is back they complete', async () => {
+    const itemId = `idp-${statusKey}`;
+    const before = await stats();
+    const busBefore = stack.bus.stats()[queueNames.steps];
+    const started = Date.now();
+    await setTokenEndpointFault(stack.identityProvider.url, fault);
+    await postEvent(itemId);
+
+    // Let the first step fail through one whole delivery (3 tries with backoff) and into the second one.
+    await until('a second delivery of the step', async () => stack.bus.stats()[queueNames.steps].abandoned > busBefore.abandoned && faulted(await stats(), statusKey) - faulted(before, statusKey) >= 4);
+    const during = await stats();
+    await setTokenEndpointFault(stack.identityProvider.url, null);
+    const outage = Date.now() - started;
+    const injected = faulted(during, statusKey) - faulted(before, statusKey);
+
+    // While the provider was failing: no retry storm, the run kept waiting, nobody was marked needs_reauth.
+    expect(outage).toBeGreaterThanOrEqual(600); // 2 waits of >= 250 ms and >= 500 ms before the first abandon
+    expect(injected).toBeLessThanOrEqual(6);
+    const waiting = await runFor(itemId);
+    expect(waiting).toMatchObject({ status: 'running' });
+    expect(waiting.steps[0]).toMatchObject({ status: 'pending', attempts: 0 });
+    expect((await connectionStates()).every((c) => c.status === 'active' && !c.statusReason)).toBe(true);
+
+    await stack.bus.idle();
+    const run = await runFor(itemId);
+    expect(run.status).toBe('succeeded');
+    expect(run.steps.map((s: any) => [s.id, s.status, s.attempts, s.executedAs.username])).toEqual([
+      ['mark', 'succeeded', 1, CONTOSO_SVC_WORKPOINT.username],
+      ['stage', 'succeeded', 1, CONTOSO_SVC_APPROVALS.username],
+    ]);
+    const calls = callsFor(itemId);
+    expect(calls.map((c) => c.username)).toEqual([CONTOSO_SVC_WORKPOINT.username, CONTOSO_SVC_APPROVALS.username]);
+    expect((await connectionStates()).every((c) => c.status === 'active' && !c.statusReason)).toBe(true);
+    expect(stack.bus.stats()[queueNames.steps].deadLettered).toBe(busBefore.deadLettered);
+    expect(stack.logs.some((l) => l.includes('Step will be retried') && l.includes('temporarily unavailable'))).toBe(true);
+
+    tally.record({
+      kind: 'fault',
+      category: 'Identity provider down or failing during refresh (reset, 500, 503)',
+      tried: run.steps.length,
+      handled: run.steps.filter((s: any) => s.status === 'succeeded').length,
+      faultsInjected: injected,
+      lost: Math.abs(calls.length - 2),
+    });
+  });
+});
+
+test('a revoked grant: one token call, needs_reauth, no further calls until re-authorized; then steps run again', async () => {
+  await revokeLocalGrants(stack.identityProvider.url, CONTOSO_SVC_WORKPOINT.username);
+  const user = CONTOSO_SVC_WORKPOINT.username;
+  // A refused refresh names no account, so all token calls are counted (nothing else runs meanwhile).
+  const before = (await stats()).total;
+  await postEvent('revoked-1');
+  await stack.bus.idle();
+  await postEvent('revoked-2');
+  await stack.bus.idle();
+  const afterDead = (await stats()).total;
+  expect(afterDead - before).toBe(1);
+  for (const itemId of ['revoked-1', 'revoked-2']) {
+    const run = await runFor(itemId);
+    expect(run).toMatchObject({ status: 'failed' });
+    expect(run.steps[0]).toMatchObject({ status: 'failed', error: expect.stringMatching(/re-authoriz/i) });
+    expect(callsFor(itemId)).toEqual([]);
+  }
+  expect((await stack.api(`connections/${workpoint.id}`)).json).toMatchObject({ status: 'needs_reauth', statusReason: expect.any(String) });
+
+  // Re-authorizing as the same account heals it: the next event runs both steps.
+  const reauth = await stack.api(`connections/${workpoint.id}/reauthorize`, { method: 'POST' });
+  const { redirectUrl } = await signIn(reauth.json.authorizeUrl, user);
+  expect((await stack.get(redirectUrl)).status).toBe(200);
+  await postEvent('revoked-3');
+  await stack.bus.idle();
+  expect(await runFor('revoked-3')).toMatchObject({ status: 'succeeded' });
+  expect(callsFor('revoked-3')).toHaveLength(2);
+  expect((await stack.api(`connections/${workpoint.id}`)).json.status).toBe('active');
+
+  tally.record({ kind: 'fault', category: 'Refresh token revoked during steps', tried: 3, handled: 3, faultsInjected: 1, lost: 0 });
+});
