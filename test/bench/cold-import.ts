@@ -14,7 +14,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { build } from 'esbuild';
+import { build, stop as stopEsbuild } from 'esbuild';
 import { repoRoot } from '../../src/local/identity-provider/launch';
 import { median, note, round, type Figure } from './harness';
 
@@ -54,6 +54,7 @@ export async function coldImport(): Promise<Figure> {
       metafile: true,
     });
     const inputs = Object.keys(built.metafile.inputs).length;
+    await stopEsbuild(); // its service process would otherwise live on (and show in the memory figure's children)
 
     note(`cold_import: ${SAMPLES} fresh processes per side`);
     importOnce(unbundled, root); // warm-ups: file cache, not counted
