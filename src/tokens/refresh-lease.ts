@@ -54,7 +54,8 @@ export interface RefreshLeaseOptions {
   now: () => number;
 }
 
-const EMPTY: LeaseState = {
+/** A lease row nobody holds and that records nothing yet. */
+export const EMPTY_LEASE: LeaseState = {
   holder: '',
   leaseUntil: 0,
   cacheHash: '',
@@ -128,7 +129,7 @@ export class RefreshLeases {
     let row = hint;
     for (let attempt = 0; attempt < 4; attempt++) {
       row ??= await this.read(tenantId, connectionId);
-      const state: LeaseState = { ...(row ?? EMPTY), holder, leaseUntil: this.options.now() + this.options.leaseMs };
+      const state: LeaseState = { ...(row ?? EMPTY_LEASE), holder, leaseUntil: this.options.now() + this.options.leaseMs };
       if (row && this.isHeld(row)) return { acquired: false, row };
       try {
         const etag = row
@@ -144,7 +145,7 @@ export class RefreshLeases {
     }
     // Four lost races in a row: someone is busy with this row; report it as held.
     const latest = await this.read(tenantId, connectionId);
-    return { acquired: false, row: latest ?? { ...EMPTY, holder: '?', leaseUntil: this.options.now() + 100, etag: '' } };
+    return { acquired: false, row: latest ?? { ...EMPTY_LEASE, holder: '?', leaseUntil: this.options.now() + 100, etag: '' } };
   }
 
   /** Deletes the row (connection deleted); a missing row is fine. */

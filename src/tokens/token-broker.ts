@@ -5,7 +5,7 @@ import type { AccountInfo } from '@azure/msal-node';
 import { connectionSecretName, SecretStoreError, type SecretStore } from '../adapters/secret-store';
 import type { Settings } from '../config/settings';
 import type { MsalClients } from './msal-clients';
-import { LeaseLostError, RefreshLeases, type AcquireResult, type LeaseRow, type LeaseState } from './refresh-lease';
+import { EMPTY_LEASE, LeaseLostError, RefreshLeases, type AcquireResult, type LeaseRow, type LeaseState } from './refresh-lease';
 import { classifyTokenError, type TokenFailure } from './token-errors';
 
 export interface ConnectionRef {
@@ -578,18 +578,7 @@ const WAIT_SLACK_MS = 2000;
 /** How long other instances defer to one holding an unsaved rotated cache before falling back to the vault's. */
 const PENDING_GRACE_MS = 10 * 60_000;
 const DEAD_DEFAULT = "The connection's sign-in is no longer valid. Re-authorize the connection.";
-const FREE_ROW: LeaseRow = {
-  holder: '',
-  leaseUntil: 0,
-  cacheHash: '',
-  lastWrittenAt: 0,
-  lastWrittenBy: '',
-  pendingBy: '',
-  pendingSince: 0,
-  deadHash: '',
-  deadReason: '',
-  etag: '',
-};
+const FREE_ROW: LeaseRow = { ...EMPTY_LEASE, etag: '' };
 const OIDC_SCOPES = new Set(['openid', 'profile', 'offline_access', 'email']);
 
 const keyOf = (ref: Pick<ConnectionRef, 'tenantId' | 'id'>) => `${ref.tenantId}/${ref.id}`;
