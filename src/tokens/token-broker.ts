@@ -470,6 +470,17 @@ export class TokenBroker {
     return { token: { token: result.accessToken, expiresOn: result.expiresOn }, cache: tokenCache.serialize() };
   }
 
+  /** Whether the row still names the cache that proved dead (an unreadable row counts as yes: report it). */
+  private async stillStored(ref: ConnectionRef, rowHash: string): Promise<boolean> {
+    if (!rowHash) return true;
+    try {
+      const row = await this.leases.read(ref.tenantId, ref.id);
+      return !row?.cacheHash || row.cacheHash === rowHash;
+    } catch {
+      return true;
+    }
+  }
+
   private async failDead(ref: ConnectionRef, entry: Entry, reason: string, rowHash: string, observed: boolean): Promise<never> {
     entry.dead = { reason, rowHash, checkedAt: this.now() };
     entry.token = undefined;
@@ -477,7 +488,8 @@ export class TokenBroker {
     entry.syncedHash = undefined;
     entry.pendingWrite = false;
     // Only the instance that saw the failure reports it; others learned it from the row, where it is already known.
-    if (observed) {
+    // A re-authorization that stored new tokens meanwhile changes the row's digest: the dead grant is then history.
+    if (observed && (await this.stillStored(ref, rowHash))) {
       try {
         await this.events.grantDead?.(ref, reason);
       } catch {

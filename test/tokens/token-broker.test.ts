@@ -281,6 +281,50 @@ test('a revoked grant: one token call, grantDead once, no further calls; other i
   expect(vault.counts().reads).toBe(2);
 });
 
+test('a re-authorization that lands between a dead refresh and its report is not undone by it', async () => {
+  const { ref, cache } = await connect(CONTOSO_USER);
+  const fresh = await connect(CONTOSO_USER); // signed in before the revocation below; stored later
+  await instance().storeSignIn(ref, expiringIn(cache, 600));
+  await revokeLocalGrants(idp.url, CONTOSO_USER.username);
+  // Lease writes of instance `a` go through this wrapper: right after it records the dead grant on the row,
+  // another instance stores the re-authorized tokens, before `a` reports the dead grant.
+  let reauthorized = false;
+  const reported: string[] = [];
+  const b = instance();
+  const a = new TokenBroker({
+    secrets,
+    msal: new MsalClients(msalSettings),
+    leaseTable: async () => {
+      const table = await leaseTable();
+      return new Proxy(table, {
+        get(target, prop, receiver) {
+          const value = Reflect.get(target, prop, receiver);
+          if (prop !== 'updateEntity' && prop !== 'createEntity') return typeof value === 'function' ? value.bind(target) : value;
+          return async (...args: unknown[]) => {
+            const result = await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+            const entity = args[0] as { deadHash?: string; holder?: string };
+            if (!reauthorized && entity.deadHash && !entity.holder) {
+              reauthorized = true;
+              await b.storeSignIn(ref, fresh.cache);
+            }
+            return result;
+          };
+        },
+      });
+    },
+    settings: { TOKEN_CACHE_WRITE_POLICY: 'always', TOKEN_CACHE_WRITE_INTERVAL_SECONDS: 3600, TOKEN_REFRESH_LEASE_SECONDS: 15 },
+    events: { grantDead: (_ref, reason) => void reported.push(reason) },
+    deadRecheckSeconds: 0,
+    now: clock,
+  });
+  brokers.push(a);
+  offsetMs = 400_000;
+  expect((await failureOf(a.getAccessToken(ref))).kind).toBe('dead_grant');
+  expect(reauthorized).toBe(true);
+  expect(reported).toEqual([]); // the connection is not marked needs_reauth over the new sign-in
+  expect((await a.getAccessToken(ref)).expiresOn.getTime()).toBeGreaterThan(clock());
+});
+
 test('token endpoint 500 or unreachable: transient, never grantDead; the next call refreshes', async () => {
   const { ref, cache } = await connect(FABRIKAM_ADMIN);
   const a = instance();
