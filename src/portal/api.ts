@@ -1,49 +1,16 @@
-/** The Connections admin API, called with the administrator's bearer token. Types mirror the README contract. */
+/**
+ * The Connections admin API, called with the administrator's bearer token. The response types are the
+ * server's own (type-only imports, erased from the bundle), so the page and the API cannot drift.
+ */
+import type { ConnectionView } from '../connections/connection';
+import type { AuthorizeStart, TestOutcome } from '../connections/connection-service';
+import type { StepRecord, toRunView } from '../runs/run';
 
-export interface Connection {
-  id: string;
-  displayName: string;
-  account: { username: string; objectId: string; tenantId: string };
-  status: 'active' | 'needs_reauth';
-  statusReason?: string;
-  statusChangedAt?: string;
-  isDefault: boolean;
-  createdAt: string;
-  createdBy: string;
-  lastUsedAt?: string;
-  lastRefreshedAt?: string;
-}
-
-export interface AuthorizeStart {
-  authorizeUrl: string;
-  expiresAt: string;
-}
-
-export type TestResult = { ok: true; expiresOn: string } | { ok: false; status: 'needs_reauth' | 'unavailable'; reason: string };
-
-export interface RunStep {
-  id: string;
-  action?: string;
-  status: 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped';
-  startedAt?: string;
-  finishedAt?: string;
-  error?: string;
-  summary?: string;
-  executedAs?: { connectionId: string; username: string };
-  attempts?: number;
-}
-
-export interface Run {
-  id: string;
-  processId: string;
-  processVersion: number;
-  event: { id: string; type: string; occurredAt: string; subject?: Record<string, string> };
-  status: 'running' | 'succeeded' | 'failed' | 'not_started';
-  reason?: string;
-  createdAt: string;
-  finishedAt?: string;
-  steps: RunStep[];
-}
+export type Connection = ConnectionView;
+export type { AuthorizeStart };
+export type TestResult = TestOutcome;
+export type RunStep = StepRecord;
+export type Run = ReturnType<typeof toRunView>;
 
 export class ApiError extends Error {
   override name = 'ApiError';
