@@ -88,7 +88,7 @@ export class ConnectionRepository {
       await (await this.table()).updateEntity({ partitionKey: tenantId, rowKey: id, ...fields }, 'Merge', { etag: '*' });
       return true;
     } catch (e) {
-      if ((e as { statusCode?: number }).statusCode === 404) return false;
+      if (statusOf(e) === 404) return false;
       throw e;
     }
   }

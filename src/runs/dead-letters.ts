@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { TableFactory } from '../adapters/tables';
+import { odataString, type TableFactory } from '../adapters/tables';
 
 export interface DeadLetter {
   queue: string;
@@ -36,7 +36,7 @@ export class DeadLetterLog {
   async list(queue: string, limit = 100): Promise<DeadLetter[]> {
     const table = await this.tables(this.tableName);
     const out: DeadLetter[] = [];
-    for await (const row of table.listEntities<DeadLetter>({ queryOptions: { filter: `PartitionKey eq '${queue.replace(/'/g, "''")}'` } })) {
+    for await (const row of table.listEntities<DeadLetter>({ queryOptions: { filter: `PartitionKey eq ${odataString(queue)}` } })) {
       out.push({ queue, messageId: row.messageId || undefined, reason: row.reason, bodyPreview: row.bodyPreview, at: row.at });
       if (out.length >= limit) break;
     }

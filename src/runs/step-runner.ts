@@ -1,6 +1,7 @@
 import { ActionError, type ActionDefinition } from '../actions/action';
 import { renderInputs } from '../actions/templates';
 import type { MessageSender } from '../adapters/message-queue';
+import { withoutUndefined } from '../adapters/tables';
 import { queueNames } from '../config/queues';
 import type { Connection } from '../connections/connection';
 import type { ConnectionRepository } from '../connections/connection-repository';
@@ -200,7 +201,7 @@ export class StepRunner {
   /** Records the step's outcome, then either enqueues the next step or closes the run. */
   private async finish(run: Run, etag: string, index: number, outcome: Outcome): Promise<void> {
     const finishedAt = this.now();
-    let next = withStep(run, index, { ...definedOnly(outcome), finishedAt });
+    let next = withStep(run, index, { ...withoutUndefined(outcome), finishedAt });
     if (outcome.status === 'failed') {
       next = { ...next, status: 'failed', reason: `Step "${run.steps[index].id}" failed: ${outcome.error}`, finishedAt };
     } else if (index === run.steps.length - 1) {
@@ -267,8 +268,4 @@ export class StepRunner {
 
 function withStep(run: Run, index: number, change: Partial<StepRecord>): Run {
   return { ...run, steps: run.steps.map((s, i) => (i === index ? { ...s, ...change } : s)) };
-}
-
-function definedOnly<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
