@@ -1,4 +1,5 @@
 import { getEntityOrUndefined, isConcurrencyConflict, odataString, statusOf, withoutUndefined, type TableFactory } from '../adapters/tables';
+import { ExpiringLoads } from '../cache/expiring-loads';
 import type { PublishedProcess } from '../events/matching';
 import type { ProcessDefinition } from './process-definition';
 
@@ -53,7 +54,7 @@ const toRecord = (row: HeadRow): ProcessRecord => ({
 });
 
 export class ProcessRepository {
-  private readonly published = new Map<string, { at: number; list: Promise<PublishedProcess[]> }>();
+  private readonly published: ExpiringLoads<PublishedProcess[]>;
 
   /**
    * @param publishedCacheMs how long one instance reuses a tenant's published processes for event
@@ -63,8 +64,10 @@ export class ProcessRepository {
   constructor(
     private readonly tables: TableFactory,
     private readonly tableName: string,
-    private readonly publishedCacheMs = 5000,
-  ) {}
+    publishedCacheMs = 5000,
+  ) {
+    this.published = new ExpiringLoads(publishedCacheMs);
+  }
 
   async list(tenantId: string): Promise<ProcessRecord[]> {
     const table = await this.tables(this.tableName);
@@ -133,13 +136,9 @@ export class ProcessRepository {
 
   /** The latest published version of every process of the tenant (what events are matched against). */
   listPublished(tenantId: string): Promise<PublishedProcess[]> {
-    const cached = this.published.get(tenantId);
-    if (cached && Date.now() - cached.at < this.publishedCacheMs) return cached.list;
-    const list = this.list(tenantId).then((all) =>
-      all.flatMap((p) => (p.published ? [{ definition: p.published.definition, version: p.published.version }] : [])),
+    return this.published.get(tenantId, async () =>
+      (await this.list(tenantId)).flatMap((p) => (p.published ? [{ definition: p.published.definition, version: p.published.version }] : [])),
     );
-    this.published.set(tenantId, { at: Date.now(), list });
-    list.catch(() => this.published.delete(tenantId));
-    return list;
   }
+
 }

@@ -2,6 +2,7 @@ import { ActionError, type ActionDefinition } from '../actions/action';
 import { renderInputs } from '../actions/templates';
 import type { MessageSender } from '../adapters/message-queue';
 import { withoutUndefined } from '../adapters/tables';
+import { ExpiringLoads } from '../cache/expiring-loads';
 import { queueNames } from '../config/queues';
 import type { Connection } from '../connections/connection';
 import type { ConnectionRepository } from '../connections/connection-repository';
@@ -72,9 +73,12 @@ type Outcome = Pick<StepRecord, 'status' | 'error' | 'summary' | 'executedAs'>;
  */
 export class StepRunner {
   private readonly definitions = new Map<string, ProcessDefinition>();
-  private readonly tenantConnections = new Map<string, { at: number; list: Promise<Connection[]> }>();
+  /** Tenant connection lists, reused briefly: a burst of steps must not query Tables per step. */
+  private readonly tenantConnections: ExpiringLoads<Connection[]>;
 
-  constructor(private readonly deps: StepRunnerDeps) {}
+  constructor(private readonly deps: StepRunnerDeps) {
+    this.tenantConnections = new ExpiringLoads(deps.connectionCacheMs ?? 5000);
+  }
 
   private now() {
     return (this.deps.now?.() ?? new Date()).toISOString();
@@ -256,14 +260,9 @@ export class StepRunner {
   }
 
   private connectionsOf(tenantId: string): Promise<Connection[]> {
-    const ttl = this.deps.connectionCacheMs ?? 5000;
-    const cached = this.tenantConnections.get(tenantId);
-    if (cached && Date.now() - cached.at < ttl) return cached.list;
-    const list = this.deps.connections.list(tenantId);
-    this.tenantConnections.set(tenantId, { at: Date.now(), list });
-    list.catch(() => this.tenantConnections.delete(tenantId));
-    return list;
+    return this.tenantConnections.get(tenantId, () => this.deps.connections.list(tenantId));
   }
+
 }
 
 function withStep(run: Run, index: number, change: Partial<StepRecord>): Run {

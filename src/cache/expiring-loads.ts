@@ -1,0 +1,27 @@
+/**
+ * Results of slow reads reused for a short time per key. Concurrent callers share one pending load,
+ * and a failed load is forgotten at once so the next caller tries again.
+ */
+export class ExpiringLoads<T> {
+  private readonly entries = new Map<string, { at: number; value: Promise<T> }>();
+
+  constructor(
+    private readonly ttlMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  get(key: string, load: () => Promise<T>): Promise<T> {
+    const cached = this.entries.get(key);
+    if (cached && this.now() - cached.at < this.ttlMs) return cached.value;
+    const value = load();
+    this.entries.set(key, { at: this.now(), value });
+    value.catch(() => {
+      if (this.entries.get(key)?.value === value) this.entries.delete(key);
+    });
+    return value;
+  }
+
+  delete(key: string): void {
+    this.entries.delete(key);
+  }
+}
