@@ -2,8 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { appContext } from '../src/app-context';
 import { queueNames } from '../src/config/queues';
-import { productEventSchema } from '../src/events/product-event';
-import { notFound } from '../src/http/errors';
+import { messageIdFor } from '../src/adapters/message-queue';
+import { eventSizeProblem, productEventSchema } from '../src/events/product-event';
+import { HttpError, notFound } from '../src/http/errors';
 import { adminRoute } from '../src/http/admin-route';
 import { readJson, validate } from '../src/http/request';
 import { json } from '../src/http/responses';
@@ -36,7 +37,9 @@ export const runFunctions: HttpFunction[] = [
         { ...body, id: body.id ?? randomUUID(), occurredAt: body.occurredAt ?? new Date().toISOString(), tenantId: admin.tenantId },
         'body',
       );
-      await sender.send(queueNames.events, [{ body: event, messageId: `${event.tenantId}:${event.id}` }]);
+      const tooLarge = eventSizeProblem(event);
+      if (tooLarge) throw new HttpError(413, tooLarge);
+      await sender.send(queueNames.events, [{ body: event, messageId: messageIdFor(event.tenantId, event.id) }]);
       return json(202, { id: event.id, queued: true });
     }),
   },

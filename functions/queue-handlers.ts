@@ -2,8 +2,9 @@ import type { InvocationContext } from '@azure/functions';
 import { z } from 'zod';
 import { appContext } from '../src/app-context';
 import { queueNames } from '../src/config/queues';
-import { productEventSchema } from '../src/events/product-event';
+import { eventSizeProblem, productEventSchema } from '../src/events/product-event';
 import { safeMessage } from '../src/http/admin-route';
+import { RunTooLargeError } from '../src/runs/run-repository';
 import { PoisonMessageError, TransientStepError } from '../src/runs/step-runner';
 import { stepMessageSchema } from '../src/runs/step-message';
 import type { ServiceBusFunction } from './registry';
@@ -40,8 +41,18 @@ export const queueFunctions: ServiceBusFunction[] = [
       if (!parsed.success) {
         return deadLetter(queueNames.events, message, context, `Not a product event: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
       }
+      // Accepted by the queue but too large for the run record: retrying cannot help.
+      const tooLarge = eventSizeProblem(parsed.data);
+      if (tooLarge) return deadLetter(queueNames.events, message, context, tooLarge);
       const { events } = await appContext();
-      const outcome = await events.handle(parsed.data);
+      let outcome;
+      try {
+        outcome = await events.handle(parsed.data);
+      } catch (e) {
+        // Would fail the same way on every delivery: record why instead of retrying until the broker gives up.
+        if (e instanceof RunTooLargeError) return deadLetter(queueNames.events, message, context, e.message);
+        throw e;
+      }
       context.info(`Event ${parsed.data.id} (${parsed.data.type}): ${outcome.started.length} run(s) started, ${outcome.notStarted.length} not started`);
     },
   },
@@ -59,6 +70,7 @@ export const queueFunctions: ServiceBusFunction[] = [
         await steps.handle(parsed.data, { deliveryCount, maxDeliveryCount: settings.SERVICE_BUS_MAX_DELIVERY_COUNT, ...(sessionId !== undefined ? { sessionId } : {}) });
       } catch (e) {
         if (e instanceof PoisonMessageError) return deadLetter(queueNames.steps, message, context, e.reason);
+        if (e instanceof RunTooLargeError) return deadLetter(queueNames.steps, message, context, e.message);
         if (e instanceof TransientStepError) context.warn(`Step will be retried (delivery ${deliveryCount}): ${e.message}`);
         else context.error(`Step failed unexpectedly (delivery ${deliveryCount}): ${safeMessage(e)}`);
         throw e;

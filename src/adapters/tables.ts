@@ -60,3 +60,64 @@ export const odataString = (value: string) => `'${value.replace(/'/g, "''")}'`;
 export function withoutUndefined<T extends object>(o: T): T {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 }
+
+/**
+ * Azure Tables limits (learn.microsoft.com/rest/api/storageservices/understanding-the-table-service-data-model and
+ * .../storage/tables/scalability-targets): a string property holds at most 64 KiB of UTF-16 (32K characters as
+ * JavaScript counts them); an entity at most 1 MiB and 255 properties (PartitionKey, RowKey and Timestamp included);
+ * PartitionKey and RowKey at most 1 KiB each. Azurite refuses an over-long string property (PropertyValueTooLarge)
+ * but, measured with 3.35, not an over-large insert or too many properties: `entitySizeProblem` checks those here.
+ */
+export const tableLimits = {
+  maxStringChars: 32 * 1024,
+  maxEntityBytes: 1024 * 1024,
+  maxProperties: 255,
+  maxKeyChars: 1024,
+} as const;
+
+/**
+ * An entity's stored size by the service's documented formula (learn.microsoft.com/archive/blogs/avkashchauhan/
+ * how-the-size-of-an-entity-is-caclulated-in-windows-azure-table-storage): 4 bytes + 2 per key character + for each
+ * property 8 bytes + 2 per name character + the value (strings 2 per character + 4, numbers 8, booleans 1).
+ */
+export function entitySizeBytes(entity: Record<string, unknown>): number {
+  let size = 4;
+  for (const [name, value] of Object.entries(entity)) {
+    if (value === undefined) continue;
+    if (name === 'partitionKey' || name === 'rowKey') {
+      size += String(value).length * 2;
+      continue;
+    }
+    size += 8 + name.length * 2;
+    if (typeof value === 'string') size += value.length * 2 + 4;
+    else if (typeof value === 'boolean') size += 1;
+    else if (value instanceof Date || typeof value === 'number') size += 8;
+    else size += JSON.stringify(value ?? null).length * 2 + 4;
+  }
+  return size;
+}
+
+/** Why Tables would refuse this entity for its size, naming the limit; undefined when it fits. */
+export function entitySizeProblem(entity: Record<string, unknown>): string | undefined {
+  const entries = Object.entries(entity).filter(([, v]) => v !== undefined);
+  for (const key of ['partitionKey', 'rowKey'] as const) {
+    if (String(entity[key] ?? '').length > tableLimits.maxKeyChars) return `${key} is longer than ${tableLimits.maxKeyChars} characters`;
+  }
+  // + Timestamp, which the service adds.
+  if (entries.length + 1 > tableLimits.maxProperties) return `${entries.length + 1} properties; Azure Tables allows ${tableLimits.maxProperties}`;
+  for (const [name, value] of entries) {
+    if (typeof value === 'string' && value.length > tableLimits.maxStringChars && name !== 'partitionKey' && name !== 'rowKey') {
+      return `property ${name} is ${value.length} characters; Azure Tables holds ${tableLimits.maxStringChars} per string property`;
+    }
+  }
+  const bytes = entitySizeBytes(entity);
+  if (bytes > tableLimits.maxEntityBytes) return `the entity is ${bytes} bytes; Azure Tables holds ${tableLimits.maxEntityBytes} per entity`;
+  return undefined;
+}
+
+/** Tables' own size refusals (400 PropertyValueTooLarge / EntityTooLarge / TooManyProperties / RequestBodyTooLarge). */
+export function isSizeRefusal(e: unknown): boolean {
+  if (statusOf(e) !== 400 && statusOf(e) !== 413) return false;
+  const code = (e as { details?: { odataError?: { code?: unknown } }; code?: unknown }).details?.odataError?.code ?? (e as { code?: unknown }).code;
+  return typeof code === 'string' && /TooLarge|TooManyProperties/.test(code);
+}

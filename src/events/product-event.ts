@@ -27,3 +27,18 @@ export const productEventSchema = z.object({
 });
 
 export type ProductEvent = z.infer<typeof productEventSchema>;
+
+/**
+ * The largest event, in characters of its JSON (UTF-16 code units, what JavaScript's `length` counts). A run stores
+ * its event in one Azure Tables string property, which holds at most 64 KiB of UTF-16, i.e. 32K characters
+ * (learn.microsoft.com/rest/api/storageservices/understanding-the-table-service-data-model, "Property types");
+ * 32,000 keeps a margin under it. As UTF-8 on Service Bus that is at most 96,000 bytes, well under Standard's 256 KB.
+ */
+export const maxEventChars = 32_000;
+
+/** Why an event is too large to store, naming the limit; undefined when it fits. */
+export function eventSizeProblem(event: ProductEvent): string | undefined {
+  const chars = JSON.stringify(event).length;
+  if (chars <= maxEventChars) return undefined;
+  return `The event is ${chars} characters of JSON; at most ${maxEventChars} fit in a run record (Azure Tables holds 32K characters per property). Send less in "data".`;
+}

@@ -18,7 +18,7 @@ import { InvocationContext, type LogLevel } from '@azure/functions';
 import { randomUUID } from 'node:crypto';
 import type { FunctionDefinition, ServiceBusFunction } from '../../functions/registry';
 import { serviceBusConnection } from '../../functions/registry';
-import type { MessageSender, OutgoingMessage } from '../adapters/message-queue';
+import { maxMessageIdLength, type MessageSender, type OutgoingMessage } from '../adapters/message-queue';
 import { queueNames, queuesWithSessions, type QueueName } from '../config/queues';
 
 export type LocalBusLog = (level: string, functionName: string, message: string) => void;
@@ -85,10 +85,13 @@ export class LocalServiceBusError extends Error {
   }
 }
 
-/** Standard tier's message size limit (infra/modules/service-bus.bicep uses Standard). Approximated from body + properties. */
-const MAX_MESSAGE_BYTES = 256 * 1024;
-/** Service Bus limit on MessageId and SessionId (the SDK refuses longer ones). */
-const MAX_ID_LENGTH = 128;
+/**
+ * Standard tier's message size limit, 256 KB (learn.microsoft.com/azure/service-bus-messaging/service-bus-quotas;
+ * infra/modules/service-bus.bicep uses Standard). Approximated from body + properties (the broker also counts headers).
+ */
+export const MAX_MESSAGE_BYTES = 256 * 1024;
+/** Service Bus limit on MessageId and SessionId, which the SDK enforces client-side (see src/adapters/message-queue.ts). */
+const MAX_ID_LENGTH = maxMessageIdLength;
 
 interface StoredMessage {
   messageId: string;
@@ -304,11 +307,15 @@ export function createLocalServiceBus(definitions: FunctionDefinition[], options
   };
 
   const toStored = (q: Queue, m: OutgoingMessage) => {
-    if (typeof m.messageId !== 'string' || m.messageId.length === 0 || m.messageId.length > MAX_ID_LENGTH) {
-      throw new TypeError(`messageId must be a non-empty string of at most ${MAX_ID_LENGTH} characters`);
+    if (typeof m.messageId !== 'string' || m.messageId.length === 0) throw new TypeError('messageId must be a non-empty string');
+    // The SDK's own checks and wording (@azure/service-bus 7.9 toRheaMessage/updateMessageId): a plain Error, thrown
+    // before anything is sent.
+    if (m.messageId.length > MAX_ID_LENGTH) {
+      throw new Error(`Length of 'messageId' property on the message cannot be greater than ${MAX_ID_LENGTH} characters.`);
     }
-    if (m.sessionId !== undefined && (typeof m.sessionId !== 'string' || m.sessionId.length > MAX_ID_LENGTH)) {
-      throw new TypeError(`sessionId must be a string of at most ${MAX_ID_LENGTH} characters`);
+    if (m.sessionId !== undefined && typeof m.sessionId !== 'string') throw new TypeError('sessionId must be a string');
+    if (m.sessionId !== undefined && m.sessionId.length > MAX_ID_LENGTH) {
+      throw new Error(`Length of 'sessionId' property on the message cannot be greater than ${MAX_ID_LENGTH} characters.`);
     }
     if (q.requiresSession && !m.sessionId) {
       // Service Bus's own wording for this refusal.
@@ -321,7 +328,7 @@ export function createLocalServiceBus(definitions: FunctionDefinition[], options
     if (json === undefined) throw new TypeError(`message ${m.messageId}: body is not JSON-serializable`);
     const props = JSON.parse(JSON.stringify(m.applicationProperties ?? {})) as StoredMessage['applicationProperties'];
     if (Buffer.byteLength(json) + Buffer.byteLength(JSON.stringify(props)) > MAX_MESSAGE_BYTES) {
-      throw new LocalServiceBusError('MessageSizeExceeded', `message ${m.messageId} exceeds ${MAX_MESSAGE_BYTES} bytes`);
+      throw new LocalServiceBusError('MessageSizeExceeded', `message ${m.messageId} exceeds ${MAX_MESSAGE_BYTES} bytes (Service Bus Standard's 256 KB message size)`);
     }
     const due = m.scheduledEnqueueTime?.getTime();
     if (due !== undefined && Number.isNaN(due)) throw new TypeError(`message ${m.messageId}: invalid scheduledEnqueueTime`);

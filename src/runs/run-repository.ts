@@ -1,6 +1,17 @@
 import { createHash } from 'node:crypto';
-import { getEntityOrUndefined, isConcurrencyConflict, odataString, statusOf, withoutUndefined, type TableFactory } from '../adapters/tables';
-import type { Run } from './run';
+import {
+  entitySizeProblem,
+  getEntityOrUndefined,
+  isConcurrencyConflict,
+  isSizeRefusal,
+  odataString,
+  statusOf,
+  tableLimits,
+  withoutUndefined,
+  type TableFactory,
+} from '../adapters/tables';
+import { recordLimits, truncated } from './record-limits';
+import type { Run, StepRecord } from './run';
 
 type RunRow = {
   partitionKey: string;
@@ -12,22 +23,57 @@ type RunRow = {
   reason?: string;
   createdAt: string;
   finishedAt?: string;
+  /** The steps' JSON, split over `stepsJson`, `stepsJson2`, `stepsJson3`, ... (one string property holds 32K characters). */
   stepsJson: string;
+  [more: `stepsJson${number}`]: string;
 };
 
-const toRow = (r: Run): RunRow =>
-  withoutUndefined({
+/** Characters per steps chunk: under Tables' 32K per string property. */
+const stepsChunkChars = 32_000;
+
+/** A run that cannot be stored even with its free text bounded (it would exceed what one entity holds). */
+export class RunTooLargeError extends Error {
+  constructor(readonly runId: string, detail: string) {
+    super(`Run ${runId} cannot be stored: ${detail}.`);
+    this.name = 'RunTooLargeError';
+  }
+}
+
+const boundedStep = (s: StepRecord): StepRecord => ({
+  ...s,
+  ...(s.error !== undefined ? { error: truncated(s.error, recordLimits.stepErrorChars) } : {}),
+  ...(s.summary !== undefined ? { summary: truncated(s.summary, recordLimits.stepSummaryChars) } : {}),
+});
+
+/** The run as a row: free text bounded, steps split over as many properties as they need, the whole checked against Tables' limits. */
+function toRow(r: Run): RunRow {
+  const steps = JSON.stringify(r.steps.map(boundedStep));
+  const chunks: Record<string, string> = {};
+  for (let i = 0, n = 1; i === 0 || i < steps.length; i += stepsChunkChars, n++) {
+    chunks[n === 1 ? 'stepsJson' : `stepsJson${n}`] = steps.slice(i, i + stepsChunkChars);
+  }
+  const row = withoutUndefined({
     partitionKey: r.tenantId,
     rowKey: r.id,
     processId: r.processId,
     processVersion: r.processVersion,
     eventJson: JSON.stringify(r.event),
     status: r.status,
-    reason: r.reason,
+    reason: r.reason === undefined ? undefined : truncated(r.reason, recordLimits.runReasonChars),
     createdAt: r.createdAt,
     finishedAt: r.finishedAt,
-    stepsJson: JSON.stringify(r.steps),
-  });
+    ...chunks,
+  }) as RunRow;
+  const problem = entitySizeProblem(row);
+  if (problem) throw new RunTooLargeError(r.id, problem);
+  return row;
+}
+
+function stepsOf(row: RunRow): StepRecord[] {
+  let json = row.stepsJson;
+  for (let n = 2; typeof row[`stepsJson${n}`] === 'string'; n++) json += row[`stepsJson${n}`];
+  return JSON.parse(json);
+}
 
 const fromRow = (row: RunRow): Run => ({
   id: row.rowKey,
@@ -39,8 +85,18 @@ const fromRow = (row: RunRow): Run => ({
   ...(row.reason ? { reason: row.reason } : {}),
   createdAt: row.createdAt,
   ...(row.finishedAt ? { finishedAt: row.finishedAt } : {}),
-  steps: JSON.parse(row.stepsJson),
+  steps: stepsOf(row),
 });
+
+/** Tables' own size refusal (should the estimate ever be short of the service's count) as the same clear error. */
+async function storing<T>(run: Run, write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (e) {
+    if (isSizeRefusal(e)) throw new RunTooLargeError(run.id, `Azure Tables refused it as too large (entity limit ${tableLimits.maxEntityBytes} bytes)`);
+    throw e;
+  }
+}
 
 export const runIdPattern = /^\d{13}-[0-9a-f]{16}$/;
 
@@ -62,8 +118,9 @@ export class RunRepository {
 
   /** Creates the run; false when it already exists (a redelivered event). */
   async create(run: Run): Promise<boolean> {
+    const row = toRow(run);
     try {
-      await (await this.tables(this.tableName)).createEntity(toRow(run));
+      await storing(run, async () => (await this.tables(this.tableName)).createEntity(row));
       return true;
     } catch (e) {
       if (statusOf(e) === 409) return false;
@@ -95,7 +152,8 @@ export class RunRepository {
 
   /** Replaces the run if it still has `etag`; returns the new ETag (a stale one throws a 412). */
   async replace(run: Run, etag: string): Promise<string> {
-    const result = await (await this.tables(this.tableName)).updateEntity(toRow(run), 'Replace', { etag });
+    const row = toRow(run);
+    const result = await storing(run, async () => (await this.tables(this.tableName)).updateEntity(row, 'Replace', { etag }));
     return result.etag!;
   }
 
@@ -109,7 +167,8 @@ export class RunRepository {
       const next = change(current);
       if (!next) return current;
       try {
-        await table.updateEntity(toRow(next), 'Replace', { etag: row.etag });
+        const nextRow = toRow(next);
+        await storing(next, () => table.updateEntity(nextRow, 'Replace', { etag: row.etag }));
         return next;
       } catch (e) {
         if (!isConcurrencyConflict(e)) throw e;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { OutgoingMessage } from '../adapters/message-queue';
+import { messageIdFor, type OutgoingMessage } from '../adapters/message-queue';
 import { runIdPattern } from './run-repository';
 
 /** The body of a `process-steps` message: which step of which run to execute next. */
@@ -13,6 +13,6 @@ export type StepMessage = z.infer<typeof stepMessageSchema>;
 /** Session = run keeps a run's steps in order; the message id makes a resend a duplicate. */
 export const stepMessage = (m: StepMessage): OutgoingMessage => ({
   body: m,
-  messageId: `${m.runId}:${m.stepIndex}`,
+  messageId: messageIdFor(m.runId, String(m.stepIndex)),
   sessionId: m.runId,
 });

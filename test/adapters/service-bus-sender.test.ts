@@ -9,6 +9,7 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import tls from 'node:tls';
 import rhea, { type Connection, type EventContext, type Message, type Sender } from 'rhea';
+import { messageIdFor } from '../../src/adapters/message-queue';
 import { ServiceBusMessageSender, toServiceBusMessage } from '../../src/adapters/service-bus-sender';
 import { queueNames } from '../../src/config/queues';
 import { ensureLocalCertificate } from '../../src/local/certs';
@@ -179,6 +180,23 @@ describe('ServiceBusMessageSender against an AMQP listener', () => {
 
   it('refuses a message larger than the link allows', async () => {
     await expect(sender.send(queueNames.events, [{ messageId: 'huge', body: 'x'.repeat(5000) }])).rejects.toThrow(/larger than/);
+  });
+
+  it('carries ids of 128 characters and refuses longer ones as the local bus does (the SDK checks before sending)', async () => {
+    const before = listener.received.length;
+    const id = messageIdFor('r'.repeat(36), 'e'.repeat(200)); // hashed to fit
+    await sender.send(queueNames.steps, [{ messageId: 'i'.repeat(128), sessionId: 's'.repeat(128), body: 1 }, { messageId: id, sessionId: 'r', body: 2 }]);
+    expect(listener.received.slice(before).map((r) => [r.message.message_id, r.message.group_id])).toEqual([
+      ['i'.repeat(128), 's'.repeat(128)],
+      [id, 'r'],
+    ]);
+    await expect(sender.send(queueNames.steps, [{ messageId: 'i'.repeat(129), sessionId: 'r', body: 1 }])).rejects.toThrow(
+      "Length of 'messageId' property on the message cannot be greater than 128 characters.",
+    );
+    await expect(sender.send(queueNames.steps, [{ messageId: 'ok', sessionId: 's'.repeat(129), body: 1 }])).rejects.toThrow(
+      "Length of 'sessionId' property on the message cannot be greater than 128 characters.",
+    );
+    expect(listener.received.length).toBe(before + 2);
   });
 
   it('schedules future messages through the management link and sends due ones at once', async () => {
