@@ -11,6 +11,12 @@ import {
 
 export { SecretStoreError } from './secret-store';
 
+/**
+ * Key Vault stores a secret value of at most 25 KB ("sequences of octets ... with a maximum size of 25 KB each",
+ * learn.microsoft.com/azure/key-vault/secrets/about-secrets), counted as 25,600 bytes of UTF-8.
+ */
+export const MAX_SECRET_VALUE_BYTES = 25 * 1024;
+
 export interface KeyVaultRetryOptions {
   /** SDK retries per request (5xx, 408, network, 429 with Retry-After) and our own attempts for 429 without it. */
   maxRetries?: number;
@@ -101,6 +107,16 @@ export class KeyVaultSecretStore implements SecretStore {
   async set(name: string, value: string, options: SecretSetOptions = {}): Promise<void> {
     if (typeof value !== 'string') {
       throw new SecretStoreError('Secret value must be a string', { operation: 'set', retryable: false });
+    }
+    // The vault would refuse it on every try: say why, and keep the stored version (and its refresh token) as it is.
+    const bytes = Buffer.byteLength(value, 'utf8');
+    if (bytes > MAX_SECRET_VALUE_BYTES) {
+      throw new SecretStoreError(`Secret value is ${bytes} bytes; Key Vault stores at most ${MAX_SECRET_VALUE_BYTES} bytes per secret`, {
+        operation: 'set',
+        secretName: name,
+        code: 'SecretValueTooLarge',
+        retryable: false,
+      });
     }
     await this.run('set', name, value, async (abortSignal) => {
       // A 429 means the write was not applied, so retrying cannot add a second version.

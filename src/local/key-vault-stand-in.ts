@@ -78,7 +78,11 @@ interface PersistedState {
 
 const SECRET_NAME = /^[0-9a-zA-Z-]{1,127}$/;
 const VERSION = /^[0-9a-f]{32}$/i;
-/** Key Vault's documented limit for a secret value. */
+/**
+ * Key Vault's documented limit for a secret value: 25 KB of octets (learn.microsoft.com/azure/key-vault/secrets/
+ * about-secrets), taken as 25,600 bytes of UTF-8. The docs give no error code for an oversized value; this answers
+ * 400 BadParameter, the service's code for an invalid request body.
+ */
 const MAX_VALUE_BYTES = 25 * 1024;
 const MAX_TAGS = 15;
 const RECOVERABLE_DAYS = 90;

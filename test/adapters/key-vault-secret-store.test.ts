@@ -5,7 +5,7 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { inspect } from 'node:util';
-import { KeyVaultSecretStore, SecretStoreError } from '../../src/adapters/key-vault-secret-store';
+import { KeyVaultSecretStore, MAX_SECRET_VALUE_BYTES, SecretStoreError } from '../../src/adapters/key-vault-secret-store';
 import { connectionSecretName, MSAL_CACHE_CONTENT_TYPE } from '../../src/adapters/secret-store';
 import { startKeyVaultStandIn, type KeyVaultStandIn } from '../../src/local/key-vault-stand-in';
 import { LOCAL_STATIC_TOKEN, LocalStaticCredential } from '../../src/local/local-credential';
@@ -233,6 +233,38 @@ describe('KeyVaultSecretStore over the real SecretClient', () => {
     const started = Date.now();
     await expect(quick.get(name())).rejects.toMatchObject({ code: 'Timeout', retryable: true });
     expect(Date.now() - started).toBeLessThan(5000);
+  });
+});
+
+describe('the 25 KB secret value limit (25,600 bytes of UTF-8)', () => {
+  // 'é' is two bytes in UTF-8: the limit counts bytes, not characters.
+  const ofBytes = (bytes: number) => `${'é'.repeat(Math.floor((bytes - 1) / 2))}${'x'.repeat(bytes - 2 * Math.floor((bytes - 1) / 2))}`;
+
+  it('stores a token cache at the limit and refuses one byte more before calling the vault, naming the limit', async () => {
+    const secretName = name();
+    const atLimit = ofBytes(MAX_SECRET_VALUE_BYTES);
+    expect(Buffer.byteLength(atLimit)).toBe(25_600);
+    await store.set(secretName, atLimit);
+    expect(await store.get(secretName)).toBe(atLimit);
+
+    const beyond = `${atLimit}x`;
+    let err: unknown;
+    const requests = await traffic(() => store.set(secretName, beyond).catch((e: unknown) => void (err = e)));
+    expect(requests).toEqual([]);
+    expect(err).toBeInstanceOf(SecretStoreError);
+    expect(err).toMatchObject({ operation: 'set', code: 'SecretValueTooLarge', retryable: false, secretName });
+    expect((err as Error).message).toMatch(/25601 bytes.*25600/);
+    expectNoLeak(err, beyond.slice(0, 40));
+    expect(await store.get(secretName)).toBe(atLimit); // the stored version is untouched
+  });
+
+  it('the stand-in refuses a value beyond the limit from any client (400 BadParameter; the service documents no code for it)', async () => {
+    const client = new SecretClient(vault.url, credential, { allowInsecureConnection: true, disableChallengeResourceVerification: true } as never);
+    const secretName = name();
+    await client.setSecret(secretName, ofBytes(MAX_SECRET_VALUE_BYTES));
+    const refused = await client.setSecret(secretName, ofBytes(MAX_SECRET_VALUE_BYTES + 1)).catch((e: unknown) => e);
+    expect(refused).toMatchObject({ statusCode: 400, code: 'BadParameter' });
+    expect(vault.secretVersions(secretName)).toHaveLength(1);
   });
 });
 
