@@ -5,11 +5,13 @@
  * (Redelivered events, a redelivered step after its run finished and three basic poison messages are in
  * test/runs/process-engine.test.ts; many instances refreshing at once in test/tokens/token-broker.test.ts.)
  */
+import { RestError } from '@azure/data-tables';
 import { randomUUID } from 'node:crypto';
 import { clientRequestIdFor, graphRequest } from '../../src/actions/graph-client';
 import { createAppContext } from '../../src/app-context';
 import { connectionSecretName } from '../../src/adapters/secret-store';
 import { queueNames } from '../../src/config/queues';
+import { tableNames } from '../../src/config/settings';
 import { CONTOSO_SVC_WORKPOINT, TENANT_A, TENANT_B } from '../../src/local/identity-provider/directory';
 import { getTokenStats } from '../../src/local/identity-provider/launch';
 import type { Run } from '../../src/runs/run';
@@ -236,6 +238,36 @@ test('poison messages are recorded with a reason at the first delivery and block
 
   const total = steps.length + events.length + 1;
   tally.record({ kind: 'fault', category: 'Poison and stale messages', tried: total, handled: total, faultsInjected: total, lost: 0 });
+});
+
+test('a run Azure Tables refuses as too large: the event is dead-lettered with the reason at its first delivery, not retried', async () => {
+  const table = await stack.context.tables(tableNames(stack.context.settings).runs);
+  const createEntity = table.createEntity;
+  const { event, runId } = newEvent('too-large-1');
+  // What Tables answers for an entity over its limits, should the app's own estimate ever fall short of the service's.
+  const refusal = Object.assign(new RestError('The entity is larger than the maximum size permitted.', { statusCode: 400 }), {
+    details: { odataError: { code: 'EntityTooLarge' } },
+  });
+  table.createEntity = async function (this: typeof table, entity: Parameters<typeof createEntity>[0], options?: Parameters<typeof createEntity>[1]) {
+    if (entity.rowKey === runId) throw refusal;
+    return createEntity.call(this, entity, options);
+  } as typeof createEntity;
+  const deadBefore = await deadLetterCount(queueNames.events);
+  const before = stack.bus.stats()[queueNames.events];
+  try {
+    await postEvent(event);
+    await stack.bus.idle();
+  } finally {
+    table.createEntity = createEntity;
+  }
+  const after = stack.bus.stats()[queueNames.events];
+  expect(after.deliveries - before.deliveries).toBe(1);
+  expect(after.abandoned).toBe(before.abandoned);
+  const dead = await deadLettersSince(queueNames.events, deadBefore);
+  expect(dead).toEqual([expect.objectContaining({ reason: expect.stringMatching(/^Run .* cannot be stored: Azure Tables refused it as too large/) })]);
+  expect(await getRun(runId)).toBeUndefined();
+  expect(callsFor('too-large-1')).toEqual([]);
+  tally.record({ kind: 'fault', category: 'Messages too large to store', tried: 1, handled: 1, faultsInjected: 1, lost: 0 });
 });
 
 test('an event for an unknown tenant starts nothing, crashes nothing and is logged', async () => {
