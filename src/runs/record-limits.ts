@@ -2,7 +2,7 @@
  * How large the free-text parts of a run record may be. A run is one Azure Tables entity (1 MiB, 32K characters
  * per string property; see `tableLimits`), and a process has at most 100 steps: with these bounds even 100 steps
  * that all carry a full error and summary of characters JSON doubles ("\\", "\""), plus the largest event, stay
- * under 1 MiB (about 750 KB; test/runs/run-repository.test.ts).
+ * under 1 MiB (741 KB by the documented size formula; test/runs/run-repository.test.ts).
  */
 export const recordLimits = {
   stepErrorChars: 1000,
