@@ -129,11 +129,27 @@ export class SettingsError extends Error {
   }
 }
 
+/**
+ * When App Service cannot resolve a Key Vault reference, the setting keeps the reference's literal text
+ * (https://learn.microsoft.com/azure/app-service/app-service-key-vault-references#troubleshoot-key-vault-references ("If a reference isn't resolved properly, the reference string is used instead")),
+ * which would otherwise pass as a client secret. Matched at the start only, case-insensitively, as the platform does.
+ */
+const unresolvedKeyVaultReference = /^\s*@Microsoft\.KeyVault\(/i;
+
+const unresolvedReferenceMessage =
+  'is an unresolved Key Vault reference (@Microsoft.KeyVault(...)): the platform could not read the secret. ' +
+  "Likely causes: the app's managed identity lacks the Key Vault Secrets User role (or a role that includes it) on the vault, " +
+  'or the role assignment has not propagated yet; the secret (or the version named) does not exist or is disabled; ' +
+  'or the vault is not reachable from the app (network rules, private endpoint, firewall). ' +
+  'Function App > Settings > Environment variables shows the reference status.';
+
 export function loadSettings(env: Record<string, string | undefined> = process.env): Settings {
   const input = Object.fromEntries(settingNames.map((n) => [n, env[n] === '' ? undefined : env[n]]));
+  // Values are never echoed: AUTH_CLIENT_SECRET may be among them.
+  const unresolved = settingNames.filter((n) => unresolvedKeyVaultReference.test(input[n] ?? ''));
+  if (unresolved.length) throw new SettingsError(unresolved.map((n) => `${n}: ${unresolvedReferenceMessage}`));
   const parsed = settingsSchema.safeParse(input);
   if (!parsed.success) {
-    // Values are never echoed: AUTH_CLIENT_SECRET may be among them.
     throw new SettingsError(parsed.error.issues.map((i) => `${i.path.join('.') || '(settings)'}: ${i.message}`));
   }
   return parsed.data;
