@@ -4,7 +4,7 @@ import path from 'node:path';
 import { tableNames } from '../../src/config/settings';
 import { SignInStateStore } from '../../src/connections/sign-in-state';
 import { CONTOSO_ADMIN, LOCAL_CLIENT_SECRET, type LocalUser } from '../../src/local/identity-provider/directory';
-import { mintLocalToken } from '../../src/local/identity-provider/launch';
+import { mintLocalToken, type MintLocalTokenRequest } from '../../src/local/identity-provider/launch';
 import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../src/local/stack';
 import { fileSlug, resultsDir, runnerId } from './tally';
 
@@ -20,7 +20,8 @@ export interface TestStack extends LocalStack {
   logs: string[];
   /** Every response body the API returned, to search for leaked secrets. */
   responses: string[];
-  tokenFor(user?: LocalUser, extra?: { roles?: string[]; audience?: string; expiresInSeconds?: number }): Promise<string>;
+  /** An admin access token from the local provider: v2.0 unless `version: 1`; `kind: 'id'` gives an ID token. */
+  tokenFor(user?: LocalUser, extra?: Omit<MintLocalTokenRequest, 'username'>): Promise<string>;
   api(path: string, init?: { method?: string; token?: string | null; body?: unknown; rawBody?: string }): Promise<RecordedResponse>;
   /** GET an absolute URL on the app (e.g. the callback), recorded like api(). */
   get(url: string): Promise<RecordedResponse>;
@@ -83,7 +84,7 @@ export async function startTestStack(options: LocalStackOptions = {}): Promise<T
     if (!token) {
       token = (await mintLocalToken(stack.identityProvider.url, { username: user.username, ...extra })).access_token;
       adminTokens.set(key, token);
-      secretsSeen.set(token, 'admin access token');
+      secretsSeen.set(token, extra.kind === 'id' ? 'ID token' : 'admin access token');
     }
     return token;
   };
