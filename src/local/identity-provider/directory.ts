@@ -89,6 +89,12 @@ export function findUserByObjectId(objectId: string): LocalUser | undefined {
 export const LOCAL_CLIENT_ID = 'c0c0c0c0-0000-4000-8000-00000000c11e';
 export const LOCAL_CLIENT_SECRET = 'local-only-client-secret-not-a-real-secret';
 /**
+ * A second valid secret of the same registration: Entra lets an app hold several client secrets at once, which is
+ * how a rotation overlaps (add the new one, switch the app, delete the old one).
+ */
+export const LOCAL_CLIENT_SECRET_NEXT = 'local-only-client-secret-next-not-a-real-secret';
+export const LOCAL_CLIENT_SECRETS: readonly string[] = [LOCAL_CLIENT_SECRET, LOCAL_CLIENT_SECRET_NEXT];
+/**
  * The admin app registration: a public (PKCE, no secret) client for the browser admin page that also exposes
  * the Connections API (its delegated scope and the admin app role), as README's deploy section asks for.
  */

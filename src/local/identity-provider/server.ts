@@ -3,7 +3,7 @@
  * oidc-provider does the protocol; this file shapes it like Entra (issuer path, claims, client_info)
  * and adds local-only dev endpoints under /local/.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -18,6 +18,7 @@ import {
   LOCAL_API_SCOPE,
   LOCAL_CLIENT_ID,
   LOCAL_CLIENT_SECRET,
+  LOCAL_CLIENT_SECRETS,
   LOCAL_GRAPH_CONSENTED_SCOPES,
   LOCAL_PORTAL_CLIENT_ID,
   type LocalUser,
@@ -102,6 +103,7 @@ interface Provider {
   interactionDetails(req: IncomingMessage, res: ServerResponse): Promise<InteractionDetails>;
   interactionFinished(req: IncomingMessage, res: ServerResponse, result: object, opts?: { mergeWithLastSubmission?: boolean }): Promise<void>;
   Grant: any;
+  Client: { prototype: { clientId: string; compareClientSecret(actual: string): Promise<boolean> | boolean } };
   RefreshToken: { find(value: string, opts?: { ignoreExpiration?: boolean }): Promise<{ accountId?: string } | undefined> };
 }
 interface OidcModule {
@@ -477,6 +479,17 @@ export async function startIdentityProviderServer(options: IdentityProviderOptio
       RefreshToken: 14 * 24 * 3600,
     },
   });
+
+  // The backend's registration holds two valid secrets at once, as an Entra app can during a secret rotation.
+  const compareClientSecret = provider.Client.prototype.compareClientSecret;
+  provider.Client.prototype.compareClientSecret = function (this: { clientId: string }, actual: string) {
+    if (this.clientId !== LOCAL_CLIENT_ID) return compareClientSecret.call(this as never, actual);
+    const given = Buffer.from(String(actual));
+    return LOCAL_CLIENT_SECRETS.some((secret) => {
+      const expected = Buffer.from(secret);
+      return expected.length === given.length && timingSafeEqual(expected, given);
+    });
+  };
 
   provider.on('server_error', (_ctx: unknown, err: unknown) => console.error('local identity provider: server_error', err));
 
