@@ -45,11 +45,17 @@ param authAuthority string = 'https://login.microsoftonline.com/organizations'
 @description('Space- or comma-separated delegated scopes a connection is authorized for (offline_access, openid and profile are always added). /.default asks for the Graph permissions configured on the app registration.')
 param connectionScopes string = 'https://graph.microsoft.com/.default'
 
-@description('Comma-separated audiences admin tokens must carry (the API\'s application id URI and/or client id). Empty: api://<authClientId>,<authClientId>, i.e. the sign-in app registration also exposes the admin API (v1 tokens carry the id URI, v2 tokens the client id).')
+@description('Comma-separated audiences admin tokens must carry: the admin API registration\'s application id URI and client id (v1 tokens carry the id URI, v2 tokens the client id). Empty: api://<authClientId>,<authClientId>, for a deployment whose sign-in registration also exposes the admin API; with the two registrations README recommends, set it.')
 param adminTokenAudience string = ''
 
-@description('Issuer of admin tokens; {tenantid} is replaced by the token\'s tid.')
+@description('Issuer of v2.0 admin tokens; {tenantid} is replaced by the token\'s tid.')
 param adminTokenIssuer string = 'https://login.microsoftonline.com/{tenantid}/v2.0'
+
+@description('Issuer of v1.0 admin tokens (Entra\'s default access token version); {tenantid} is replaced by the token\'s tid.')
+param adminTokenIssuerV1 string = 'https://sts.windows.net/{tenantid}/'
+
+@description('Delegated permission (scope) of the admin API that admin tokens must carry in scp.')
+param adminTokenScope string = 'access_as_user'
 
 @description('JWKS URI of the admin token issuer.')
 param adminTokenJwksUri string = 'https://login.microsoftonline.com/common/discovery/v2.0/keys'
@@ -250,6 +256,8 @@ module functionApp 'modules/function-app.bicep' = {
     authClientId: authClientId
     connectionScopes: connectionScopes
     adminTokenIssuer: adminTokenIssuer
+    adminTokenIssuerV1: adminTokenIssuerV1
+    adminTokenScope: adminTokenScope
     adminTokenJwksUri: adminTokenJwksUri
     adminTokenAudience: !empty(adminTokenAudience) ? adminTokenAudience : 'api://${authClientId},${authClientId}'
     adminRole: adminRole

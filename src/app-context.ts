@@ -10,6 +10,7 @@ import { ConnectionRepository } from './connections/connection-repository';
 import { ConnectionService } from './connections/connection-service';
 import { isKeepAliveRefresh, KeepAlive } from './connections/keep-alive';
 import { SignInStateStore } from './connections/sign-in-state';
+import { VaultSignInStateKeys, type SignInStateKeys } from './connections/sign-in-state-key';
 import { LocalStaticCredential } from './local/local-credential';
 import type { MessageSender } from './adapters/message-queue';
 import { ServiceBusMessageSender } from './adapters/service-bus-sender';
@@ -29,6 +30,8 @@ export interface AppContext {
   authenticate: AuthenticateAdmin;
   tables: TableFactory;
   secrets: SecretStore;
+  /** Key material of sign-in states (a Key Vault secret of its own, not the client secret). */
+  signInStateKeys: SignInStateKeys;
   connectionRepository: ConnectionRepository;
   connections: ConnectionService;
   /** Audit + `ConnectionStatusChanged` notifications of connection changes. */
@@ -72,7 +75,8 @@ export function createAppContext(settings: Settings, overrides: AppContextOverri
         isKeepAliveRefresh() ? undefined : connectionRepository.patch(ref.tenantId, ref.id, { lastUsedAt: at.toISOString() }).then(() => undefined),
     },
   });
-  const signInStates = new SignInStateStore(tables, names.signInStates, settings.AUTH_CLIENT_SECRET);
+  const signInStateKeys = new VaultSignInStateKeys(secrets);
+  const signInStates = new SignInStateStore(tables, names.signInStates, signInStateKeys);
   const processRepository = new ProcessRepository(tables, names.processes);
   const runs = new RunRepository(tables, names.runs);
   return {
@@ -80,6 +84,7 @@ export function createAppContext(settings: Settings, overrides: AppContextOverri
     authenticate: createAdminAuthenticator(settings),
     tables,
     secrets,
+    signInStateKeys,
     connectionRepository,
     connections: new ConnectionService({
       connections: connectionRepository,

@@ -49,8 +49,14 @@ param authClientId string
 @description('Space- or comma-separated delegated scopes a connection is authorized for (CONNECTION_SCOPES).')
 param connectionScopes string
 
-@description('Issuer template of admin tokens; {tenantid} is replaced by the token\'s tid (ADMIN_TOKEN_ISSUER).')
+@description('Issuer template of v2.0 admin tokens; {tenantid} is replaced by the token\'s tid (ADMIN_TOKEN_ISSUER).')
 param adminTokenIssuer string
+
+@description('Issuer template of v1.0 admin tokens; {tenantid} is replaced by the token\'s tid (ADMIN_TOKEN_ISSUER_V1).')
+param adminTokenIssuerV1 string
+
+@description('Delegated permission of the API an admin token must carry in scp (ADMIN_TOKEN_SCOPE).')
+param adminTokenScope string
 
 @description('JWKS URI of the admin token issuer (ADMIN_TOKEN_JWKS_URI).')
 param adminTokenJwksUri string
@@ -221,8 +227,10 @@ var appSettingValues = {
   AUTH_REDIRECT_URI: callbackUrl
   CONNECTION_SCOPES: connectionScopes
   ADMIN_TOKEN_ISSUER: adminTokenIssuer
+  ADMIN_TOKEN_ISSUER_V1: adminTokenIssuerV1
   ADMIN_TOKEN_JWKS_URI: adminTokenJwksUri
   ADMIN_TOKEN_AUDIENCE: adminTokenAudience
+  ADMIN_TOKEN_SCOPE: adminTokenScope
   ADMIN_ROLE: adminRole
   TABLES_ENDPOINT: tableEndpoint
   KEY_VAULT_URI: keyVaultUri

@@ -69,6 +69,11 @@ interface RestErrorLike {
   response?: { headers?: { get(name: string): string | undefined } };
 }
 
+export interface VersionedSecret {
+  value: string;
+  version: string;
+}
+
 export class KeyVaultSecretStore implements SecretStore {
   private readonly client: SecretClient;
   private readonly retry: Required<KeyVaultRetryOptions>;
@@ -101,6 +106,32 @@ export class KeyVaultSecretStore implements SecretStore {
         if (isSecretNotFound(e)) return undefined;
         throw e;
       }
+    });
+  }
+
+  /** A secret version's value and version id: the latest when `version` is omitted; undefined when absent. */
+  getVersion(name: string, version?: string): Promise<VersionedSecret | undefined> {
+    return this.run('get', name, undefined, async (abortSignal) => {
+      try {
+        const secret = await this.client.getSecret(name, { abortSignal, ...(version ? { version } : {}) });
+        return secret.value === undefined || !secret.properties.version ? undefined : { value: secret.value, version: secret.properties.version };
+      } catch (e) {
+        if (isSecretNotFound(e)) return undefined;
+        throw e;
+      }
+    });
+  }
+
+  /** Writes a new version and names it. */
+  setVersion(name: string, value: string, options: SecretSetOptions = {}): Promise<string> {
+    return this.run('set', name, value, async (abortSignal) => {
+      const secret = await this.client.setSecret(name, value, {
+        abortSignal,
+        ...(options.contentType ? { contentType: options.contentType } : {}),
+        ...(options.tags ? { tags: options.tags } : {}),
+      });
+      if (!secret.properties.version) throw new Error('the vault named no version');
+      return secret.properties.version;
     });
   }
 

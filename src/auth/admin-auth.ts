@@ -13,11 +13,29 @@ export type AuthenticateAdmin = (authorization: string | null | undefined) => Pr
 
 const guid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-export function createAdminAuthenticator(
-  settings: Pick<Settings, 'ADMIN_TOKEN_ISSUER' | 'ADMIN_TOKEN_JWKS_URI' | 'ADMIN_TOKEN_AUDIENCE' | 'ADMIN_ROLE'>,
-): AuthenticateAdmin {
+export type AdminAuthSettings = Pick<
+  Settings,
+  'ADMIN_TOKEN_ISSUER' | 'ADMIN_TOKEN_ISSUER_V1' | 'ADMIN_TOKEN_JWKS_URI' | 'ADMIN_TOKEN_AUDIENCE' | 'ADMIN_TOKEN_SCOPE' | 'ADMIN_ROLE'
+>;
+
+/**
+ * Verifies admin access tokens of both Entra versions. Which one arrives is the API registration's choice
+ * (`api.requestedAccessTokenVersion`: null/1 -> v1.0, 2 -> v2.0), and each version has its own issuer, so the
+ * issuer is checked against the template of the version the (signed) `ver` claim names: a v1.0 token with the
+ * v2.0 issuer, or the reverse, is refused. Claim shapes: https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference
+ * (MicrosoftDocs/entra-docs docs/identity-platform/access-token-claims-reference.md).
+ *
+ * Only delegated access tokens for this API get in: they carry the API's scope in `scp`. ID tokens never carry
+ * `scp` and do carry `nonce` (OpenID Connect Core 2, 3.1.3.7), and with the admin page and the API in one app
+ * registration their `aud` is the very client id v2.0 access tokens carry, so the audience cannot tell them apart.
+ * App-only tokens (client credentials: `roles`, no `scp`) are refused too: every admin call acts for a person,
+ * whose name goes into the audit, and nothing calls the admin API as an application.
+ */
+export function createAdminAuthenticator(settings: AdminAuthSettings): AuthenticateAdmin {
+  // Entra signs v1.0 and v2.0 tokens of work accounts with the same keys; the v2.0 keys document is a superset.
   const jwks = createRemoteJWKSet(new URL(settings.ADMIN_TOKEN_JWKS_URI), { cooldownDuration: 30_000 });
-  const expectedIssuer = (tid: string) => settings.ADMIN_TOKEN_ISSUER.replace('{tenantid}', tid);
+  const issuerTemplates: Record<string, string> = { '1.0': settings.ADMIN_TOKEN_ISSUER_V1, '2.0': settings.ADMIN_TOKEN_ISSUER };
+  const expectedIssuer = (version: string, tid: string) => issuerTemplates[version]?.replace('{tenantid}', tid);
 
   return async (authorization) => {
     const match = /^Bearer ([A-Za-z0-9\-_]+\.[A-Za-z0-9\-_]+\.[A-Za-z0-9\-_]+)$/.exec(authorization?.trim() ?? '');
@@ -40,14 +58,24 @@ export function createAdminAuthenticator(
     }
     const tid = typeof payload.tid === 'string' && guid.test(payload.tid) ? payload.tid.toLowerCase() : undefined;
     if (!tid) throw unauthorized('The token has no tenant (tid).');
-    if (payload.iss !== expectedIssuer(tid)) throw unauthorized('The token was issued by an unexpected issuer.');
+    const version = typeof payload.ver === 'string' && Object.hasOwn(issuerTemplates, payload.ver) ? payload.ver : undefined;
+    if (!version) throw unauthorized('The token has no known version (ver "1.0" or "2.0").');
+    if (payload.iss !== expectedIssuer(version, tid)) throw unauthorized('The token was issued by an unexpected issuer.');
+    if (payload.nonce !== undefined) throw unauthorized('An ID token is not accepted: send an access token for this API.');
+    if (typeof payload.scp !== 'string') {
+      throw unauthorized(`An access token for this API with the delegated permission "${settings.ADMIN_TOKEN_SCOPE}" (scp) is required.`);
+    }
     const oid = typeof payload.oid === 'string' ? payload.oid : undefined;
     if (!oid) throw unauthorized('The token has no object id (oid).');
+    if (!payload.scp.split(' ').includes(settings.ADMIN_TOKEN_SCOPE)) {
+      throw forbidden(`The delegated permission "${settings.ADMIN_TOKEN_SCOPE}" is required to manage connections.`);
+    }
     const roles = Array.isArray(payload.roles) ? payload.roles : [];
     if (!roles.includes(settings.ADMIN_ROLE)) {
       throw forbidden(`The app role "${settings.ADMIN_ROLE}" is required to manage connections.`);
     }
-    const username = [payload.preferred_username, payload.upn, payload.name].find((v) => typeof v === 'string');
+    // v2.0 names the user in `preferred_username`, v1.0 in `upn` (`unique_name` where there is no UPN, e.g. guests).
+    const username = [payload.preferred_username, payload.upn, payload.unique_name, payload.name].find((v) => typeof v === 'string' && v);
     return { tenantId: tid, objectId: oid, username: (username as string | undefined) ?? oid };
   };
 }

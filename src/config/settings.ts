@@ -34,12 +34,19 @@ const fields = z.object({
     /** Delegated scopes a connection is authorized for (offline_access, openid and profile are always added). */
     CONNECTION_SCOPES: csv.default(['https://graph.microsoft.com/.default']),
 
-    /** Issuer of admin tokens; `{tenantid}` is replaced by the token's `tid`. */
+    /** Issuer of v2.0 admin access tokens (`ver` "2.0"); `{tenantid}` is replaced by the token's `tid`. */
     ADMIN_TOKEN_ISSUER: z.string().min(1).default('https://login.microsoftonline.com/{tenantid}/v2.0'),
-    /** JWKS of the admin token issuer. */
+    /** Issuer of v1.0 admin access tokens (`ver` "1.0"), Entra's default version; `{tenantid}` as above. */
+    ADMIN_TOKEN_ISSUER_V1: z.string().min(1).default('https://sts.windows.net/{tenantid}/'),
+    /**
+     * JWKS of the admin token issuer. Entra signs v1.0 and v2.0 tokens of organizational accounts with the same
+     * keys; the v2.0 document is the superset (it adds the Microsoft account keys), so one URI serves both.
+     */
     ADMIN_TOKEN_JWKS_URI: httpsUrl.default('https://login.microsoftonline.com/common/discovery/v2.0/keys'),
-    /** Audience admin tokens must carry (the API's application id URI or client id). */
+    /** Audiences admin tokens may carry: the API's App ID URI (v1.0 tokens) and client id (v2.0, and v1.0 asked for by id). */
     ADMIN_TOKEN_AUDIENCE: csv.pipe(z.array(z.string()).min(1)),
+    /** The API's delegated permission an admin access token must carry in `scp` (ID tokens carry no `scp`). */
+    ADMIN_TOKEN_SCOPE: z.string().regex(/^[^\s]+$/, 'must be one permission name, e.g. access_as_user').default('access_as_user'),
     /** App role an admin token must carry. */
     ADMIN_ROLE: z.string().min(1).default('Connections.Admin'),
 
@@ -129,11 +136,27 @@ export class SettingsError extends Error {
   }
 }
 
+/**
+ * When App Service cannot resolve a Key Vault reference, the setting keeps the reference's literal text
+ * (https://learn.microsoft.com/azure/app-service/app-service-key-vault-references#troubleshoot-key-vault-references ("If a reference isn't resolved properly, the reference string is used instead")),
+ * which would otherwise pass as a client secret. Matched at the start only, case-insensitively, as the platform does.
+ */
+const unresolvedKeyVaultReference = /^\s*@Microsoft\.KeyVault\(/i;
+
+const unresolvedReferenceMessage =
+  'is an unresolved Key Vault reference (@Microsoft.KeyVault(...)): the platform could not read the secret. ' +
+  "Likely causes: the app's managed identity lacks the Key Vault Secrets User role (or a role that includes it) on the vault, " +
+  'or the role assignment has not propagated yet; the secret (or the version named) does not exist or is disabled; ' +
+  'or the vault is not reachable from the app (network rules, private endpoint, firewall). ' +
+  'Function App > Settings > Environment variables shows the reference status.';
+
 export function loadSettings(env: Record<string, string | undefined> = process.env): Settings {
   const input = Object.fromEntries(settingNames.map((n) => [n, env[n] === '' ? undefined : env[n]]));
+  // Values are never echoed: AUTH_CLIENT_SECRET may be among them.
+  const unresolved = settingNames.filter((n) => unresolvedKeyVaultReference.test(input[n] ?? ''));
+  if (unresolved.length) throw new SettingsError(unresolved.map((n) => `${n}: ${unresolvedReferenceMessage}`));
   const parsed = settingsSchema.safeParse(input);
   if (!parsed.success) {
-    // Values are never echoed: AUTH_CLIENT_SECRET may be among them.
     throw new SettingsError(parsed.error.issues.map((i) => `${i.path.join('.') || '(settings)'}: ${i.message}`));
   }
   return parsed.data;

@@ -1,6 +1,7 @@
 import { createHash, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import type { TableFactory } from '../adapters/tables';
 import { getEntityOrUndefined, statusOf, withoutUndefined } from '../adapters/tables';
+import type { SignInStateKeys } from './sign-in-state-key';
 
 export const signInStateLifetimeMs = 10 * 60 * 1000;
 
@@ -16,7 +17,7 @@ export interface SignInIntent {
 }
 
 export interface StartedSignIn {
-  /** The `state` parameter: `<tenantId>.<random>`; the tenant names the Table partition. */
+  /** The `state` parameter: `<tenantId>.<key version>.<random>`; the tenant names the Table partition. */
   state: string;
   nonce: string;
   codeVerifier: string;
@@ -31,36 +32,37 @@ type StateRow = SignInIntent & { partitionKey: string; rowKey: string; expiresAt
 
 /**
  * Single-use sign-in states. The row holds only the intent and a hash of the state; the PKCE
- * verifier and nonce are derived from the state with a key the app already keeps secret, so no
- * Table row ever holds a value that could redeem an authorization code.
+ * verifier and nonce are derived from the state with a key kept in Key Vault (sign-in-state-key.ts),
+ * so no Table row ever holds a value that could redeem an authorization code. The key is not the
+ * client secret, so rotating the client secret leaves sign-ins in progress intact.
  */
 export class SignInStateStore {
-  private readonly key: Buffer;
-
   constructor(
     private readonly tables: TableFactory,
     private readonly tableName: string,
-    keyMaterial: string,
+    private readonly keys: SignInStateKeys,
     private readonly now: () => number = Date.now,
-  ) {
-    this.key = Buffer.from(hkdfSync('sha256', keyMaterial, 'connections', 'sign-in-state/v1', 32));
-  }
+  ) {}
 
   async start(intent: SignInIntent): Promise<StartedSignIn> {
+    const { version, key } = await this.keys.current();
     const random = randomBytes(32).toString('base64url');
     const expiresAt = new Date(this.now() + signInStateLifetimeMs).toISOString();
-    const row: StateRow = { ...withoutUndefined(intent), partitionKey: intent.tenantId, rowKey: hashOf(random), expiresAt };
+    const row: StateRow = { ...withoutUndefined(intent), partitionKey: intent.tenantId, rowKey: hashOf(version, random), expiresAt };
     await (await this.tables(this.tableName)).createEntity(row);
-    return { state: `${intent.tenantId}.${random}`, ...this.derive(random), expiresAt };
+    return { state: `${intent.tenantId}.${version}.${random}`, ...derive(key, random), expiresAt };
   }
 
   /** Redeems a state once: the row is deleted with its ETag, so a replay finds nothing. */
   async consume(state: string): Promise<ConsumeResult> {
-    const m = /^([0-9a-f-]{36})\.([A-Za-z0-9_-]{43})$/.exec(state);
-    if (!m) return { ok: false, reason: 'unknown' };
-    const [, tenantId, random] = m;
+    const parsed = parseState(state);
+    if (!parsed) return { ok: false, reason: 'unknown' };
+    const { tenantId, version, random } = parsed;
+    // Read before the row is consumed: a vault outage then leaves the sign-in retryable.
+    const key = await this.keys.byVersion(version);
+    if (!key) return { ok: false, reason: 'unknown' };
     const table = await this.tables(this.tableName);
-    const row = await getEntityOrUndefined<StateRow>(table, tenantId, hashOf(random));
+    const row = await getEntityOrUndefined<StateRow>(table, tenantId, hashOf(version, random));
     if (!row) return { ok: false, reason: 'unknown' };
     try {
       await table.deleteEntity(tenantId, row.rowKey, { etag: row.etag });
@@ -76,7 +78,7 @@ export class SignInStateStore {
       ...(row.displayName ? { displayName: row.displayName } : {}),
       ...(row.connectionId ? { connectionId: row.connectionId, expectedObjectId: row.expectedObjectId } : {}),
     };
-    return { ok: true, intent, ...this.derive(random) };
+    return { ok: true, intent, ...derive(key, random) };
   }
 
   /** Removes expired states (they are refused anyway; this only keeps the table small). */
@@ -91,10 +93,19 @@ export class SignInStateStore {
     return removed;
   }
 
-  private derive(random: string) {
-    const mac = (label: string) => createHmac('sha256', this.key).update(`${label}:${random}`).digest('base64url');
-    return { codeVerifier: mac('pkce') + mac('pkce2').slice(0, 20), nonce: mac('nonce') };
-  }
 }
 
-const hashOf = (random: string) => createHash('sha256').update(random).digest('hex');
+/** The PKCE verifier (63 characters, RFC 7636 allows 43-128) and nonce of a state: never stored anywhere. */
+export function derive(stateKey: Buffer, random: string): { codeVerifier: string; nonce: string } {
+  const key = Buffer.from(hkdfSync('sha256', stateKey, 'connections', 'sign-in-state/v2', 32));
+  const mac = (label: string) => createHmac('sha256', key).update(`${label}:${random}`).digest('base64url');
+  return { codeVerifier: mac('pkce') + mac('pkce2').slice(0, 20), nonce: mac('nonce') };
+}
+
+/** A state's key version and random part, for code that needs to recompute what `derive` gives (tests). */
+export function parseState(state: string): { tenantId: string; version: string; random: string } | undefined {
+  const m = /^([0-9a-f-]{36})\.([0-9a-f]{32})\.([A-Za-z0-9_-]{43})$/.exec(state);
+  return m ? { tenantId: m[1], version: m[2], random: m[3] } : undefined;
+}
+
+const hashOf = (version: string, random: string) => createHash('sha256').update(`${version}.${random}`).digest('hex');

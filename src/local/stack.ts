@@ -4,7 +4,7 @@ import { createAppContext, setAppContext, type AppContext } from '../app-context
 import { loadSettings } from '../config/settings';
 import { startAzurite, type LocalAzurite } from './azurite';
 import { createLocalHost, type LogSink } from './host';
-import { LOCAL_API_AUDIENCE, LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET } from './identity-provider/directory';
+import { LOCAL_API_AUDIENCE, LOCAL_API_CLIENT_ID, LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET } from './identity-provider/directory';
 import { startIdentityProvider, type LocalIdentityProvider } from './identity-provider/launch';
 import { startGraphStandIn, type GraphStandIn } from './graph-stand-in';
 import { startKeyVaultStandIn, type KeyVaultStandIn } from './key-vault-stand-in';
@@ -17,7 +17,7 @@ export interface LocalStackOptions {
   /** Keeps Tables and the vault on disk under this folder; in memory when omitted. */
   dataDir?: string;
   tablesPrefix?: string;
-  identityProvider?: { port?: number; accessTokenTtlSeconds?: number; rotateRefreshTokens?: boolean };
+  identityProvider?: { port?: number; accessTokenTtlSeconds?: number; rotateRefreshTokens?: boolean; apiAccessTokenVersion?: 1 | 2 };
   log?: LogSink;
   /** Extra settings (e.g. GRAPH_BASE_URL of a test's Graph stand-in). */
   env?: Record<string, string>;
@@ -80,8 +80,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       AUTH_CLIENT_SECRET: LOCAL_CLIENT_SECRET,
       AUTH_REDIRECT_URI: redirectUri,
       ADMIN_TOKEN_ISSUER: identityProvider.issuer,
+      ADMIN_TOKEN_ISSUER_V1: identityProvider.v1IssuerTemplate,
       ADMIN_TOKEN_JWKS_URI: identityProvider.jwksUri,
-      ADMIN_TOKEN_AUDIENCE: LOCAL_API_AUDIENCE,
+      // Both forms, as in Azure: v1.0 tokens carry the App ID URI, v2.0 tokens the API's client id.
+      ADMIN_TOKEN_AUDIENCE: `${LOCAL_API_AUDIENCE},${LOCAL_API_CLIENT_ID}`,
       TABLES_CONNECTION_STRING: azurite.connectionString,
       KEY_VAULT_URI: vault.url,
       GRAPH_BASE_URL: graph.url,

@@ -1,5 +1,6 @@
 import { connectionSecretName } from '../../src/adapters/secret-store';
-import { tableNames } from '../../src/config/settings';
+import { createAppContext, setAppContext } from '../../src/app-context';
+import { loadSettings, tableNames } from '../../src/config/settings';
 import { SignInStateStore } from '../../src/connections/sign-in-state';
 import {
   CONTOSO_ADMIN,
@@ -8,6 +9,8 @@ import {
   CONTOSO_USER,
   FABRIKAM_ADMIN,
   FABRIKAM_SVC,
+  LOCAL_CLIENT_SECRET,
+  LOCAL_CLIENT_SECRET_NEXT,
   TENANT_A,
 } from '../../src/local/identity-provider/directory';
 import { revokeLocalGrants } from '../../src/local/identity-provider/launch';
@@ -214,7 +217,7 @@ describe('the callback refuses, with an error page and nothing stored', () => {
     const past = new SignInStateStore(
       stack.context.tables,
       tableNames(stack.context.settings).signInStates,
-      stack.context.settings.AUTH_CLIENT_SECRET,
+      stack.context.signInStateKeys,
       () => Date.now() - 11 * 60_000,
     );
     const started = await past.start({ tenantId: TENANT_A.id, adminObjectId: CONTOSO_ADMIN.objectId, adminUsername: CONTOSO_ADMIN.username });
@@ -319,6 +322,32 @@ describe('the admin API', () => {
     expect(after.map((c) => c.id)).toEqual(before.filter((c) => c.id !== target.id).map((c) => c.id));
     expect(after.filter((c) => c.isDefault)).toHaveLength(1);
     expect((await stack.api(`connections/${target.id}`)).status).toBe(404);
+  });
+});
+
+describe('rotating the client secret', () => {
+  test('between authorize and callback, the sign-in completes on an instance that already has the new secret', async () => {
+    expect(stack.context.settings.AUTH_CLIENT_SECRET).toBe(LOCAL_CLIENT_SECRET);
+    const { authorizeUrl } = await authorize('Rotation');
+    const { redirectUrl } = await signIn(authorizeUrl, CONTOSO_SVC_APPROVALS.username);
+    const code = new URL(redirectUrl).searchParams.get('code');
+    if (code) secretsSeen.add(code);
+    // Instances pick up a new Key Vault secret version at different times: the callback lands on one that has it.
+    const rotated = createAppContext(loadSettings({ ...stack.env, AUTH_CLIENT_SECRET: LOCAL_CLIENT_SECRET_NEXT }), { sender: stack.bus });
+    setAppContext(rotated);
+    let page;
+    try {
+      page = await stack.get(redirectUrl);
+    } finally {
+      setAppContext(stack.context);
+    }
+    // The account may have a connection from the tests above: then it is re-authorized instead of set up.
+    expect(page.text).toMatch(/Connection (set up|re-authorized)/);
+    expect(page.status).toBe(200);
+    const connection = (await listConnections()).find((c) => c.account.objectId === CONTOSO_SVC_APPROVALS.objectId);
+    expect(connection).toMatchObject({ status: 'active' });
+    // The rotated instance's tokens refresh with the new secret as well.
+    expect((await stack.api(`connections/${connection.id}/test`, { method: 'POST' })).json).toMatchObject({ ok: true });
   });
 });
 

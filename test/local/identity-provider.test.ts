@@ -14,6 +14,7 @@ import {
   FABRIKAM_SVC,
   GRAPH_AUDIENCE,
   LOCAL_API_AUDIENCE,
+  LOCAL_API_CLIENT_ID,
   LOCAL_CLIENT_ID,
   LOCAL_CLIENT_SECRET,
   type LocalUser,
@@ -222,7 +223,8 @@ test('/local/tokens mints a token that verifies against the JWKS', async () => {
   const jwks = createRemoteJWKSet(new URL(idp.jwksUri));
   const { access_token, expires_in } = await mintLocalToken(idp.url, { username: CONTOSO_ADMIN.username });
   expect(expires_in).toBe(3600);
-  const { payload } = await jwtVerify(access_token, jwks, { issuer: idp.issuer, audience: LOCAL_API_AUDIENCE });
+  // v2.0 by default, whose `aud` is the API's client id (v1.0 tokens carry the App ID URI: test/security/admin-token-versions.test.ts).
+  const { payload } = await jwtVerify(access_token, jwks, { issuer: idp.issuer, audience: LOCAL_API_CLIENT_ID });
   expect(payload).toMatchObject({
     tid: CONTOSO_ADMIN.tenantId,
     oid: CONTOSO_ADMIN.objectId,

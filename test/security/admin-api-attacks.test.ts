@@ -1,9 +1,11 @@
 /**
  * Attacks on the admin API over HTTP, against every admin route the app registers (functions/definitions.ts, so a
  * new route is covered without editing this file): missing, malformed, expired, not-yet-valid, wrong-audience and
- * wrong-issuer tokens, `alg: none`, algorithm confusion, tokens signed by another key under the provider's key id,
+ * wrong-issuer tokens (a v1.0 token with the v2.0 issuer and the reverse included), ID tokens and tokens without the
+ * API's delegated scope, `alg: none`, algorithm confusion, tokens signed by another key under the provider's key id,
  * tampered payloads, tokens without the admin role; a tenant B admin on tenant A's connections, processes and runs;
- * ids and queries with OData filter syntax or path characters. No attack may change anything.
+ * ids and queries with OData filter syntax or path characters. No attack may change anything. Entra issues v1.0 or
+ * v2.0 access tokens depending on the API registration: both are used (src/local/identity-provider/token-versions.ts).
  *
  * To forge tokens that differ from a valid one in exactly one claim, the app's ADMIN_TOKEN_JWKS_URI points at a
  * small HTTPS key set serving the local identity provider's keys plus one test key the test holds: a token the
@@ -25,6 +27,8 @@ import {
   FABRIKAM_ADMIN,
   GRAPH_AUDIENCE,
   LOCAL_API_AUDIENCE,
+  LOCAL_API_CLIENT_ID,
+  LOCAL_API_SCOPE,
   LOCAL_PORTAL_CLIENT_ID,
   TENANT_A,
   TENANT_B,
@@ -142,20 +146,26 @@ async function tenantAState() {
 const now = () => Math.floor(Date.now() / 1000);
 const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
 
-/** Claims like the provider's admin token for `user`. */
-const claimsOf = (user = CONTOSO_ADMIN) => ({
+/** Claims like Entra's admin access token of `version` for `user` (issuer and audience aside). */
+const claimsOf = (user = CONTOSO_ADMIN, version: 1 | 2 = 2) => ({
   tid: user.tenantId,
   oid: user.objectId,
   sub: user.objectId,
-  preferred_username: user.username,
-  name: user.username,
+  name: user.name,
   roles: [...user.roles],
-  azp: LOCAL_PORTAL_CLIENT_ID,
-  ver: '2.0',
+  scp: LOCAL_API_SCOPE,
+  ...(version === 1
+    ? { upn: user.username, unique_name: user.username, appid: LOCAL_PORTAL_CLIENT_ID, ver: '1.0' }
+    : { preferred_username: user.username, azp: LOCAL_PORTAL_CLIENT_ID, ver: '2.0' }),
 });
+
+/** The local provider's issuer of `version` for a tenant (v1.0: `.../{tid}/` as sts.windows.net; v2.0: one for all). */
+const issuerOf = (version: 1 | 2, tenantId = TENANT_A.id) =>
+  version === 1 ? stack.identityProvider.v1IssuerTemplate.replace('{tenantid}', tenantId) : stack.identityProvider.issuer;
 
 async function forge(
   options: {
+    version?: 1 | 2;
     claims?: Record<string, unknown>;
     drop?: string[];
     header?: Record<string, unknown>;
@@ -167,12 +177,13 @@ async function forge(
     crit?: Record<string, boolean>;
   } = {},
 ) {
-  const claims: Record<string, unknown> = { ...claimsOf(), ...options.claims };
+  const version = options.version ?? 2;
+  const claims: Record<string, unknown> = { ...claimsOf(CONTOSO_ADMIN, version), ...options.claims };
   for (const k of options.drop ?? []) delete claims[k];
   let jwt = new SignJWT(claims)
     .setProtectedHeader({ alg: 'RS256', kid: TRUSTED_KID, typ: 'JWT', ...options.header } as { alg: string })
-    .setIssuer(options.iss ?? stack.identityProvider.issuer)
-    .setAudience(options.aud ?? LOCAL_API_AUDIENCE)
+    .setIssuer(options.iss ?? issuerOf(version))
+    .setAudience(options.aud ?? (version === 1 ? LOCAL_API_AUDIENCE : LOCAL_API_CLIENT_ID))
     .setIssuedAt()
     .setNotBefore(options.nbf ?? now() - 5)
     .setJti(randomUUID());
@@ -188,10 +199,27 @@ function tamper(token: string, change: (payload: Record<string, unknown>) => voi
   return `${h}.${b64(payload)}.${s}`;
 }
 
-test('the control: a token signed with the test key and correct claims is accepted, so each refusal below is due to its one difference', async () => {
-  const res = await send('GET', 'connections', `Bearer ${await forge()}`);
-  expect(res.status).toBe(200);
-  expect(res.json.connections.map((c: any) => c.id)).toEqual([a.connectionId]);
+test('the control: v1.0 and v2.0 tokens signed with the test key and correct claims are accepted, so each refusal below is due to its one difference', async () => {
+  const controls = {
+    'v2.0 (aud: client id)': await forge({ version: 2 }),
+    'v1.0 (aud: App ID URI)': await forge({ version: 1 }),
+    // "In v1.0 tokens, it can be the client ID or the resource URI used in the request."
+    'v1.0 (aud: client id)': await forge({ version: 1, aud: LOCAL_API_CLIENT_ID }),
+    'v2.0 from the provider': await stack.tokenFor(CONTOSO_ADMIN),
+    'v1.0 from the provider': await stack.tokenFor(CONTOSO_ADMIN, { version: 1 }),
+  };
+  for (const [label, token] of Object.entries(controls)) {
+    const res = await send('GET', 'connections', `Bearer ${token}`);
+    expect({ label, status: res.status }).toEqual({ label, status: 200 });
+    expect(res.json.connections.map((c: any) => c.id)).toEqual([a.connectionId]);
+  }
+  // v1.0 names the user in `upn`/`unique_name`, v2.0 in `preferred_username`: either way the admin's username is recorded.
+  for (const version of [1, 2] as const) {
+    const draft = { name: `Saved with a v${version}.0 token`, kind: 'user', steps: [{ id: 'x', type: 'action', action: 'changeStage', inputs: { stage: 'S' } }] };
+    const token = await stack.tokenFor(CONTOSO_ADMIN, { version });
+    const saved = await stack.api(`processes/named-by-v${version}`, { method: 'PUT', body: draft, token });
+    expect(saved.json).toMatchObject({ savedBy: CONTOSO_ADMIN.username });
+  }
   tally.uncounted();
 });
 
@@ -220,6 +248,21 @@ test('bad tokens are refused on every admin route (401, or 403 without the admin
     ["a Graph token (a connection's token replayed)", `Bearer ${await stack.tokenFor(CONTOSO_ADMIN, { audience: GRAPH_AUDIENCE })}`, 401],
     ['wrong issuer (Entra for the same tenant)', `Bearer ${await forge({ iss: `https://login.microsoftonline.com/${TENANT_A.id}/v2.0` })}`, 401],
     ['wrong issuer (another local provider)', `Bearer ${await forge({ iss: 'https://localhost:1/organizations/v2.0' })}`, 401],
+    ['v1.0 token with the v2.0 issuer', `Bearer ${await forge({ version: 1, iss: issuerOf(2) })}`, 401],
+    ['v2.0 token with the v1.0 issuer', `Bearer ${await forge({ version: 2, iss: issuerOf(1) })}`, 401],
+    ['v1.0 issuer of another tenant', `Bearer ${await forge({ version: 1, iss: issuerOf(1, TENANT_B.id) })}`, 401],
+    ['v1.0 issuer of Entra (sts.windows.net) for the same tenant', `Bearer ${await forge({ version: 1, iss: `https://sts.windows.net/${TENANT_A.id}/` })}`, 401],
+    ['no ver', `Bearer ${await forge({ drop: ['ver'] })}`, 401],
+    ['unknown ver', `Bearer ${await forge({ claims: { ver: '3.0' } })}`, 401],
+    ['v1.0 token, wrong audience', `Bearer ${await stack.tokenFor(CONTOSO_ADMIN, { version: 1, audience: 'api://someone-else' })}`, 401],
+    ["an ID token for the admin page (aud: the API's client id, admin role, nonce)", `Bearer ${await stack.tokenFor(CONTOSO_ADMIN, { kind: 'id' })}`, 401],
+    ['an ID token with the scope added (nonce)', `Bearer ${await forge({ claims: { nonce: 'n-0S6_WzA2Mj' } })}`, 401],
+    ['no scp (v2.0)', `Bearer ${await stack.tokenFor(CONTOSO_ADMIN, { scp: null })}`, 401],
+    ['no scp (v1.0)', `Bearer ${await stack.tokenFor(CONTOSO_ADMIN, { version: 1, scp: null })}`, 401],
+    ['scp not a string', `Bearer ${await forge({ claims: { scp: [LOCAL_API_SCOPE] } })}`, 401],
+    ['app-only token (roles, no scp; client credentials)', `Bearer ${await forge({ drop: ['scp', 'preferred_username', 'name'], claims: { idtyp: 'app' } })}`, 401],
+    ["scp without the API's scope", `Bearer ${await stack.tokenFor(CONTOSO_ADMIN, { scp: 'Other.Read' })}`, 403],
+    ['scp with a longer name that starts like the scope', `Bearer ${await forge({ claims: { scp: `${LOCAL_API_SCOPE}_all` } })}`, 403],
     ['alg none, no signature', `Bearer ${noneHeader}.${vp}.`, 401],
     ['alg none, some signature', `Bearer ${noneHeader}.${vp}.AAAA`, 401],
     ['HS256 keyed with the public key (algorithm confusion)', `Bearer ${hmacConfusion}`, 401],

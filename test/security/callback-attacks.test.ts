@@ -60,22 +60,28 @@ const random43 = () => randomBytes(32).toString('base64url');
 
 test('forged and expired states: well-formed, other partitions, odd shapes — all refused, nothing stored', async () => {
   const { state: real } = await authorize();
-  const [, realRandom] = real.split('.');
+  // `<tenant>.<key version>.<random>`
+  const [, version, realRandom] = real.split('.');
+  const tail = `${version}.${realRandom}`;
   const forged = [
-    `${TENANT_A.id}.${random43()}`,
-    `${TENANT_B.id}.${random43()}`,
+    `${TENANT_A.id}.${version}.${random43()}`,
+    `${TENANT_B.id}.${version}.${random43()}`,
     // The real state's random part under the other tenant's partition: the row is not there.
-    `${TENANT_B.id}.${realRandom}`,
-    `${TENANT_A.id.toUpperCase()}.${realRandom}`,
-    `${TENANT_A.id}.${realRandom}.extra`,
-    `${TENANT_A.id}.${realRandom.slice(0, -1)}`,
-    `${TENANT_A.id}.${realRandom}=`,
-    `00000000-0000-0000-0000-000000000000.${realRandom}`,
+    `${TENANT_B.id}.${tail}`,
+    `${TENANT_A.id.toUpperCase()}.${tail}`,
+    `${TENANT_A.id}.${tail}.extra`,
+    `${TENANT_A.id}.${tail.slice(0, -1)}`,
+    `${TENANT_A.id}.${tail}=`,
+    `00000000-0000-0000-0000-000000000000.${tail}`,
+    // The real random part under a key version the vault does not have, or in another case, or without one.
+    `${TENANT_A.id}.${'0'.repeat(32)}.${realRandom}`,
+    `${TENANT_A.id}.${version.toUpperCase()}.${realRandom}`,
+    `${TENANT_A.id}.${realRandom}`,
     `${TENANT_A.id}`,
-    `.${realRandom}`,
+    `.${tail}`,
     `${TENANT_A.id}.${'A'.repeat(5000)}`,
-    `${TENANT_A.id}.../../${realRandom}`,
-    `${TENANT_A.id}.${realRandom}\r\nSet-Cookie: x=1`,
+    `${TENANT_A.id}.../../${tail}`,
+    `${TENANT_A.id}.${tail}\r\nSet-Cookie: x=1`,
   ];
   const before = await snapshot();
   let refused = 0;
@@ -87,7 +93,7 @@ test('forged and expired states: well-formed, other partitions, odd shapes — a
     refused++;
   }
   // A genuine state that expired a second ago.
-  const past = new SignInStateStore(stack.context.tables, tableNames(stack.context.settings).signInStates, stack.context.settings.AUTH_CLIENT_SECRET, () => Date.now() - 10 * 60_000 - 1000);
+  const past = new SignInStateStore(stack.context.tables, tableNames(stack.context.settings).signInStates, stack.context.signInStateKeys, () => Date.now() - 10 * 60_000 - 1000);
   const expired = await past.start({ tenantId: TENANT_A.id, adminObjectId: CONTOSO_ADMIN.objectId, adminUsername: CONTOSO_ADMIN.username });
   const late = await callback({ state: expired.state, code: 'a-code-that-would-have-been-valid' });
   expect(late.status).toBe(400);
@@ -111,7 +117,7 @@ test("a state minted for tenant A with the partition changed to B does not consu
   const { redirectUrl } = await signIn(authorizeUrl, CONTOSO_SVC_WORKPOINT.username);
   const url = new URL(redirectUrl);
   const swapped = new URL(redirectUrl);
-  swapped.searchParams.set('state', `${TENANT_B.id}.${state.split('.')[1]}`);
+  swapped.searchParams.set('state', `${TENANT_B.id}.${state.split('.').slice(1).join('.')}`);
   const before = await snapshot();
   const attack = await open(swapped.href);
   expect(attack.status).toBe(400);

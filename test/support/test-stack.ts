@@ -2,9 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { tableNames } from '../../src/config/settings';
-import { SignInStateStore } from '../../src/connections/sign-in-state';
-import { CONTOSO_ADMIN, LOCAL_CLIENT_SECRET, type LocalUser } from '../../src/local/identity-provider/directory';
-import { mintLocalToken } from '../../src/local/identity-provider/launch';
+import { derive, parseState } from '../../src/connections/sign-in-state';
+import { CONTOSO_ADMIN, LOCAL_CLIENT_SECRETS, type LocalUser } from '../../src/local/identity-provider/directory';
+import { mintLocalToken, type MintLocalTokenRequest } from '../../src/local/identity-provider/launch';
 import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../src/local/stack';
 import { fileSlug, resultsDir, runnerId } from './tally';
 
@@ -20,7 +20,8 @@ export interface TestStack extends LocalStack {
   logs: string[];
   /** Every response body the API returned, to search for leaked secrets. */
   responses: string[];
-  tokenFor(user?: LocalUser, extra?: { roles?: string[]; audience?: string; expiresInSeconds?: number }): Promise<string>;
+  /** An admin access token from the local provider: v2.0 unless `version: 1`; `kind: 'id'` gives an ID token. */
+  tokenFor(user?: LocalUser, extra?: Omit<MintLocalTokenRequest, 'username'>): Promise<string>;
   api(path: string, init?: { method?: string; token?: string | null; body?: unknown; rawBody?: string }): Promise<RecordedResponse>;
   /** GET an absolute URL on the app (e.g. the callback), recorded like api(). */
   get(url: string): Promise<RecordedResponse>;
@@ -65,16 +66,14 @@ export async function startTestStack(options: LocalStackOptions = {}): Promise<T
     }
     return { status: res.status, headers: res.headers, text, json };
   };
-  const secretsSeen = new Map<string, string>([[LOCAL_CLIENT_SECRET, 'client secret']]);
-  const signInStates = new SignInStateStore(stack.context.tables, tableNames(stack.context.settings).signInStates, stack.context.settings.AUTH_CLIENT_SECRET);
+  const secretsSeen = new Map<string, string>(LOCAL_CLIENT_SECRETS.map((s) => [s, 'client secret']));
   /** The PKCE verifier the app derives from a state (never stored): it must not show up anywhere either. */
-  const noteState = (state: string | null | undefined) => {
-    const random = /^[0-9a-f-]{36}\.([A-Za-z0-9_-]{43})$/.exec(state ?? '')?.[1];
-    if (!random) return;
-    // derive() is private to the store; if it ever changes shape, the verifiers are simply not searched for.
-    const derive = (signInStates as unknown as { derive?: (r: string) => { codeVerifier?: unknown } }).derive;
-    const verifier = typeof derive === 'function' ? derive.call(signInStates, random)?.codeVerifier : undefined;
-    if (typeof verifier === 'string') secretsSeen.set(verifier, 'PKCE verifier');
+  const noteState = async (state: string | null | undefined) => {
+    const parsed = parseState(state ?? '');
+    const key = parsed && (await stack.context.signInStateKeys.byVersion(parsed.version));
+    if (!parsed || !key) return;
+    secretsSeen.set(derive(key, parsed.random).codeVerifier, 'PKCE verifier');
+    secretsSeen.set(key.toString('base64url'), 'sign-in state key');
   };
   const adminTokens = new Map<string, string>();
   const tokenFor: TestStack['tokenFor'] = async (user = CONTOSO_ADMIN, extra = {}) => {
@@ -83,7 +82,7 @@ export async function startTestStack(options: LocalStackOptions = {}): Promise<T
     if (!token) {
       token = (await mintLocalToken(stack.identityProvider.url, { username: user.username, ...extra })).access_token;
       adminTokens.set(key, token);
-      secretsSeen.set(token, 'admin access token');
+      secretsSeen.set(token, extra.kind === 'id' ? 'ID token' : 'admin access token');
     }
     return token;
   };
@@ -118,14 +117,14 @@ export async function startTestStack(options: LocalStackOptions = {}): Promise<T
         body: init.rawBody ?? (init.body !== undefined ? JSON.stringify(init.body) : undefined),
       });
       const recorded = await record(res);
-      if (typeof recorded.json?.authorizeUrl === 'string') noteState(URL.parse(recorded.json.authorizeUrl)?.searchParams.get('state'));
+      if (typeof recorded.json?.authorizeUrl === 'string') await noteState(URL.parse(recorded.json.authorizeUrl)?.searchParams.get('state'));
       return recorded;
     },
     async get(url) {
       const params = URL.parse(url)?.searchParams;
       const code = params?.get('code');
       if (code && code.length >= 16) secretsSeen.set(code, 'authorization code'); // not the made-up ones of attack tests
-      noteState(params?.get('state'));
+      await noteState(params?.get('state'));
       return record(await fetch(url, { redirect: 'manual' }));
     },
   };

@@ -88,14 +88,27 @@ export function findUserByObjectId(objectId: string): LocalUser | undefined {
 /** The backend's (confidential) app registration. */
 export const LOCAL_CLIENT_ID = 'c0c0c0c0-0000-4000-8000-00000000c11e';
 export const LOCAL_CLIENT_SECRET = 'local-only-client-secret-not-a-real-secret';
-/** A public (PKCE, no secret) client for the browser admin page. */
+/**
+ * A second valid secret of the same registration: Entra lets an app hold several client secrets at once, which is
+ * how a rotation overlaps (add the new one, switch the app, delete the old one).
+ */
+export const LOCAL_CLIENT_SECRET_NEXT = 'local-only-client-secret-next-not-a-real-secret';
+export const LOCAL_CLIENT_SECRETS: readonly string[] = [LOCAL_CLIENT_SECRET, LOCAL_CLIENT_SECRET_NEXT];
+/**
+ * The admin app registration: a public (PKCE, no secret) client for the browser admin page that also exposes
+ * the Connections API (its delegated scope and the admin app role), as README's deploy section asks for.
+ */
 export const LOCAL_PORTAL_CLIENT_ID = 'c0c0c0c0-0000-4000-8000-0000000090a1';
+/** Client id of the API's registration: the `aud` of v2.0 admin access tokens (Entra: "always the client ID of the API"). */
+export const LOCAL_API_CLIENT_ID = LOCAL_PORTAL_CLIENT_ID;
 
-/** Application ID URI of the Connections API: the audience of admin tokens. */
+/** Application ID URI of the Connections API: the `aud` of v1.0 admin access tokens requested with it. */
 export const LOCAL_API_AUDIENCE = 'api://connections-local';
+/** The API's delegated permission (`scp`) the admin page asks for and admin tokens must carry. */
+export const LOCAL_API_SCOPE = 'access_as_user';
 export const GRAPH_AUDIENCE = 'https://graph.microsoft.com';
 
 /** Delegated Graph permissions "consented" for the app: what a `/.default` request expands to in `scp`. */
 export const LOCAL_GRAPH_CONSENTED_SCOPES: readonly string[] = ['Files.ReadWrite.All', 'Sites.ReadWrite.All', 'User.Read'];
 /** Delegated API permissions exposed by the Connections API registration. */
-export const LOCAL_API_CONSENTED_SCOPES: readonly string[] = ['access_as_user'];
+export const LOCAL_API_CONSENTED_SCOPES: readonly string[] = [LOCAL_API_SCOPE];

@@ -17,11 +17,16 @@ export interface StartIdentityProviderOptions {
   portalRedirectUris?: string[];
   accessTokenTtlSeconds?: number;
   rotateRefreshTokens?: boolean;
+  /** The API registration's `api.requestedAccessTokenVersion`: shape of admin access tokens from sign-ins (default 2). */
+  apiAccessTokenVersion?: 1 | 2;
 }
 
 export interface LocalIdentityProvider {
   url: string;
+  /** Issuer of v2.0 tokens. */
   issuer: string;
+  /** Issuer template of v1.0 access tokens (`{tenantid}` is the token's `tid`). */
+  v1IssuerTemplate: string;
   /** The MSAL authority (`<url>/organizations`). */
   authority: string;
   jwksUri: string;
@@ -34,6 +39,7 @@ interface ReadyLine {
   ready: true;
   url: string;
   issuer: string;
+  v1IssuerTemplate: string;
   authority: string;
   jwksUri: string;
 }
@@ -54,6 +60,7 @@ export async function startIdentityProvider(options: StartIdentityProviderOption
   if (options.portalRedirectUris?.length) args.push('--portal-redirect-uris', options.portalRedirectUris.join(','));
   if (options.accessTokenTtlSeconds !== undefined) args.push('--access-token-ttl', String(options.accessTokenTtlSeconds));
   if (options.rotateRefreshTokens !== undefined) args.push('--rotate-refresh-tokens', String(options.rotateRefreshTokens));
+  if (options.apiAccessTokenVersion !== undefined) args.push('--api-token-version', String(options.apiAccessTokenVersion));
 
   const running = await startChild<ReadyLine>(
     process.execPath,
@@ -77,9 +84,9 @@ export async function startIdentityProvider(options: StartIdentityProviderOption
   };
 
   try {
-    const { url, issuer, authority, jwksUri } = running.ready;
+    const { url, issuer, v1IssuerTemplate, authority, jwksUri } = running.ready;
     const openidConfiguration = await getJson<Record<string, unknown>>(`${issuer}/.well-known/openid-configuration`);
-    return { url, issuer, authority, jwksUri, openidConfiguration, stop };
+    return { url, issuer, v1IssuerTemplate, authority, jwksUri, openidConfiguration, stop };
   } catch (e) {
     await stop();
     throw e;
@@ -107,8 +114,14 @@ const postJson = async <T>(url: string, body: unknown): Promise<T> =>
 
 export interface MintLocalTokenRequest {
   username: string;
-  /** Defaults to LOCAL_API_AUDIENCE. */
+  /** Entra's access token version (default 2): claims, issuer and default audience follow it. */
+  version?: 1 | 2;
+  /** `id` signs an ID token instead (audience: the admin page's client id; a nonce; no `scp`). */
+  kind?: 'access' | 'id';
+  /** Defaults to the API: LOCAL_API_CLIENT_ID for v2, LOCAL_API_AUDIENCE (the App ID URI) for v1. */
   audience?: string;
+  /** Delegated scopes; defaults to LOCAL_API_SCOPE for an access token for the API; null leaves `scp` out. */
+  scp?: string | null;
   /** Defaults to the provider's access token lifetime; negative gives an expired token. */
   expiresInSeconds?: number;
   /** Replaces the directory's roles for this user. */
@@ -121,7 +134,7 @@ export interface MintedLocalToken {
   expires_in: number;
 }
 
-/** An Entra-shaped access token signed with the provider's key (verifies against its JWKS). */
+/** An Entra-shaped access token (v1.0 or v2.0) or ID token signed with the provider's key (verifies against its JWKS). */
 export const mintLocalToken = (url: string, body: MintLocalTokenRequest): Promise<MintedLocalToken> =>
   postJson(`${url}/local/tokens`, body);
 

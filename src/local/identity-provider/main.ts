@@ -5,7 +5,8 @@
  *
  * Options (flag or environment variable): --port / IDP_PORT, --redirect-uris / IDP_REDIRECT_URIS (comma list),
  * --portal-redirect-uris / IDP_PORTAL_REDIRECT_URIS, --access-token-ttl / IDP_ACCESS_TOKEN_TTL_SECONDS,
- * --rotate-refresh-tokens / IDP_ROTATE_REFRESH_TOKENS (true|false).
+ * --rotate-refresh-tokens / IDP_ROTATE_REFRESH_TOKENS (true|false),
+ * --api-token-version / IDP_API_TOKEN_VERSION (1|2: the API registration's requestedAccessTokenVersion).
  * Prints one JSON line `{"ready":true,...}` on stdout when listening; everything else goes to stderr.
  */
 import { fstatSync } from 'node:fs';
@@ -46,6 +47,12 @@ function bool(v: string | undefined, name: string): boolean | undefined {
   throw new Error(`${name} must be true or false, got ${v}`);
 }
 
+function tokenVersion(v: string | undefined): 1 | 2 | undefined {
+  if (v === undefined || v === '') return undefined;
+  if (v === '1' || v === '2') return Number(v) as 1 | 2;
+  throw new Error(`api-token-version must be 1 or 2, got ${v}`);
+}
+
 async function main(): Promise<void> {
   const redirectUris = list(option('redirect-uris', 'IDP_REDIRECT_URIS'));
   if (!redirectUris?.length) throw new Error('--redirect-uris (or IDP_REDIRECT_URIS) is required');
@@ -58,6 +65,7 @@ async function main(): Promise<void> {
     port: integer(option('port', 'IDP_PORT'), 'port'),
     accessTokenTtlSeconds: integer(option('access-token-ttl', 'IDP_ACCESS_TOKEN_TTL_SECONDS'), 'access-token-ttl'),
     rotateRefreshTokens: bool(option('rotate-refresh-tokens', 'IDP_ROTATE_REFRESH_TOKENS'), 'rotate-refresh-tokens'),
+    apiAccessTokenVersion: tokenVersion(option('api-token-version', 'IDP_API_TOKEN_VERSION')),
   });
 
   let stopping = false;
@@ -78,7 +86,7 @@ async function main(): Promise<void> {
   }
 
   process.stdout.write(
-    `${JSON.stringify({ ready: true, url: server.url, issuer: server.issuer, authority: server.authority, jwksUri: server.jwksUri })}\n`,
+    `${JSON.stringify({ ready: true, url: server.url, issuer: server.issuer, v1IssuerTemplate: server.v1IssuerTemplate, authority: server.authority, jwksUri: server.jwksUri })}\n`,
   );
 }
 

@@ -3,7 +3,7 @@
  * oidc-provider does the protocol; this file shapes it like Entra (issuer path, claims, client_info)
  * and adds local-only dev endpoints under /local/.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -13,13 +13,17 @@ import {
   findUserByObjectId,
   GRAPH_AUDIENCE,
   LOCAL_API_AUDIENCE,
+  LOCAL_API_CLIENT_ID,
   LOCAL_API_CONSENTED_SCOPES,
+  LOCAL_API_SCOPE,
   LOCAL_CLIENT_ID,
   LOCAL_CLIENT_SECRET,
+  LOCAL_CLIENT_SECRETS,
   LOCAL_GRAPH_CONSENTED_SCOPES,
   LOCAL_PORTAL_CLIENT_ID,
   type LocalUser,
 } from './directory';
+import { apiTokenClaims, foreignClaims, isAccessTokenVersion, v1IssuerTemplate, type AccessTokenVersion } from './token-versions';
 
 export interface IdentityProviderOptions {
   /** 0 (default) picks a free port. */
@@ -32,6 +36,8 @@ export interface IdentityProviderOptions {
   portalRedirectUris?: string[];
   accessTokenTtlSeconds?: number;
   rotateRefreshTokens?: boolean;
+  /** The API registration's `api.requestedAccessTokenVersion`: the shape of admin access tokens (default 2). */
+  apiAccessTokenVersion?: AccessTokenVersion;
 }
 
 export interface IdentityProviderServer {
@@ -39,6 +45,8 @@ export interface IdentityProviderServer {
   url: string;
   /** `https://localhost:<port>/organizations/v2.0` */
   issuer: string;
+  /** Issuer of v1.0 access tokens, `https://localhost:<port>/{tenantid}/` (Entra: `https://sts.windows.net/{tenantid}/`). */
+  v1IssuerTemplate: string;
   /** `https://localhost:<port>/organizations`: the MSAL authority. */
   authority: string;
   jwksUri: string;
@@ -95,6 +103,7 @@ interface Provider {
   interactionDetails(req: IncomingMessage, res: ServerResponse): Promise<InteractionDetails>;
   interactionFinished(req: IncomingMessage, res: ServerResponse, result: object, opts?: { mergeWithLastSubmission?: boolean }): Promise<void>;
   Grant: any;
+  Client: { prototype: { clientId: string; compareClientSecret(actual: string): Promise<boolean> | boolean } };
   RefreshToken: { find(value: string, opts?: { ignoreExpiration?: boolean }): Promise<{ accountId?: string } | undefined> };
 }
 interface OidcModule {
@@ -281,6 +290,8 @@ function fetchJson(url: string, ca: string): Promise<Record<string, unknown>> {
 export async function startIdentityProviderServer(options: IdentityProviderOptions): Promise<IdentityProviderServer> {
   const accessTokenTtl = options.accessTokenTtlSeconds ?? 3600;
   const rotate = options.rotateRefreshTokens ?? true;
+  const apiTokenVersion = options.apiAccessTokenVersion ?? 2;
+  if (!isAccessTokenVersion(apiTokenVersion)) throw new Error('apiAccessTokenVersion must be 1 or 2');
   if (!options.redirectUris.length) throw new Error('redirectUris must not be empty');
 
   const { default: Provider, errors } = await loadOidcProvider();
@@ -428,9 +439,19 @@ export async function startIdentityProviderServer(options: IdentityProviderOptio
     formats: {
       customizers: {
         // Entra access tokens are typ JWT and carry `scp`, not the OAuth `scope` claim.
-        jwt(_ctx: unknown, _token: unknown, jwt: { header?: Record<string, unknown>; payload: Record<string, unknown> }) {
+        jwt(
+          _ctx: unknown,
+          token: { accountId?: string; clientId?: string; resourceServer?: { audience?: string } },
+          jwt: { header?: Record<string, unknown>; payload: Record<string, unknown> },
+        ) {
           jwt.header = { ...jwt.header, typ: 'JWT' };
           delete jwt.payload.scope;
+          const user = token.accountId ? findUserByObjectId(token.accountId) : undefined;
+          // Admin tokens take the version the API registration asks for, `iss` and `aud` included.
+          if (user && token.resourceServer?.audience === LOCAL_API_AUDIENCE) {
+            for (const claim of foreignClaims) delete jwt.payload[claim];
+            Object.assign(jwt.payload, apiTokenClaims({ version: apiTokenVersion, user, clientId: String(token.clientId), v2Issuer: issuer, providerUrl: url }));
+          }
           return jwt;
         },
       },
@@ -458,6 +479,17 @@ export async function startIdentityProviderServer(options: IdentityProviderOptio
       RefreshToken: 14 * 24 * 3600,
     },
   });
+
+  // The backend's registration holds two valid secrets at once, as an Entra app can during a secret rotation.
+  const compareClientSecret = provider.Client.prototype.compareClientSecret;
+  provider.Client.prototype.compareClientSecret = function (this: { clientId: string }, actual: string) {
+    if (this.clientId !== LOCAL_CLIENT_ID) return compareClientSecret.call(this as never, actual);
+    const given = Buffer.from(String(actual));
+    return LOCAL_CLIENT_SECRETS.some((secret) => {
+      const expected = Buffer.from(secret);
+      return expected.length === given.length && timingSafeEqual(expected, given);
+    });
+  };
 
   provider.on('server_error', (_ctx: unknown, err: unknown) => console.error('local identity provider: server_error', err));
 
@@ -595,25 +627,37 @@ export async function startIdentityProviderServer(options: IdentityProviderOptio
         const body = await readJson(req);
         const user = typeof body.username === 'string' ? findUser(body.username) : undefined;
         if (!user) throw new HttpError(400, `unknown username ${JSON.stringify(body.username)}`);
-        const audience = body.audience === undefined ? LOCAL_API_AUDIENCE : body.audience;
+        const version = body.version === undefined ? 2 : body.version;
+        if (!isAccessTokenVersion(version)) throw new HttpError(400, 'version must be 1 or 2');
+        const kind = body.kind === undefined ? 'access' : body.kind;
+        if (kind !== 'access' && kind !== 'id') throw new HttpError(400, "kind must be 'access' or 'id'");
+        const shaped = apiTokenClaims({ version, user, clientId: LOCAL_PORTAL_CLIENT_ID, v2Issuer: issuer, providerUrl: url });
+        // An ID token's audience is the client that signed in: with one registration for the admin page and the API,
+        // the very client id that v2.0 access tokens for the API carry.
+        const defaultAudience = kind === 'id' ? LOCAL_PORTAL_CLIENT_ID : shaped.aud;
+        const audience = body.audience === undefined ? defaultAudience : body.audience;
         if (typeof audience !== 'string' || !audience) throw new HttpError(400, 'audience must be a non-empty string');
+        const forApi = audience === LOCAL_API_AUDIENCE || audience === LOCAL_API_CLIENT_ID;
+        const scp = body.scp === undefined ? (kind === 'access' && forApi ? LOCAL_API_SCOPE : null) : body.scp;
+        if (scp !== null && (typeof scp !== 'string' || !scp)) throw new HttpError(400, 'scp must be a non-empty string or null');
         const expiresIn = body.expiresInSeconds === undefined ? accessTokenTtl : body.expiresInSeconds;
         if (typeof expiresIn !== 'number' || !Number.isFinite(expiresIn)) throw new HttpError(400, 'expiresInSeconds must be a number');
         const roles = body.roles === undefined ? [...user.roles] : body.roles;
         if (!Array.isArray(roles) || !roles.every((r) => typeof r === 'string')) throw new HttpError(400, 'roles must be an array of strings');
         const now = Math.floor(Date.now() / 1000);
+        const { iss, aud: _versionAudience, ...claims } = shaped;
+        // ID tokens name no calling client (`azp`/`appid`): the client is the audience.
+        if (kind === 'id') for (const claim of ['azp', 'azpacr', 'appid', 'appidacr']) delete claims[claim];
         const accessToken = await new SignJWT({
-          tid: user.tenantId,
-          oid: user.objectId,
+          ...claims,
           sub: user.objectId,
-          preferred_username: user.username,
-          name: user.name,
-          roles,
-          azp: LOCAL_PORTAL_CLIENT_ID,
-          ver: '2.0',
+          ...(roles.length || body.roles !== undefined ? { roles } : {}),
+          ...(scp ? { scp } : {}),
+          // An OpenID Connect ID token echoes the sign-in request's nonce; access tokens never carry one.
+          ...(kind === 'id' ? { nonce: randomBytes(16).toString('base64url') } : {}),
         })
           .setProtectedHeader({ alg: 'RS256', kid, typ: 'JWT' })
-          .setIssuer(issuer)
+          .setIssuer(String(iss))
           .setAudience(audience)
           .setIssuedAt(now)
           .setNotBefore(now)
@@ -664,6 +708,7 @@ export async function startIdentityProviderServer(options: IdentityProviderOptio
   return {
     url,
     issuer,
+    v1IssuerTemplate: v1IssuerTemplate(url),
     authority: `${url}${TENANT_SEGMENT}`,
     jwksUri: String(openidConfiguration.jwks_uri),
     openidConfiguration,
