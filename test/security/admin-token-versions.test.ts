@@ -19,6 +19,9 @@ import {
 } from '../../src/local/identity-provider/directory';
 import { startIdentityProvider, type LocalIdentityProvider } from '../../src/local/identity-provider/launch';
 import { signIn } from '../support/sign-in';
+import { useTally } from '../support/tally';
+
+const tally = useTally();
 
 const PORTAL_REDIRECT = 'http://localhost:9/';
 const providers: Partial<Record<1 | 2, LocalIdentityProvider>> = {};
@@ -117,6 +120,7 @@ describe.each([1, 2] as const)('an API registration that asks for v%s.0 access t
       objectId: CONTOSO_ADMIN.objectId,
       username: CONTOSO_ADMIN.username,
     });
+    tally.uncounted();
   });
 
   test('the ID token of the same sign-in (admin role, audience the API accepts) is refused with 401', async () => {
@@ -126,5 +130,6 @@ describe.each([1, 2] as const)('an API registration that asks for v%s.0 access t
     expect(decodeJwt(id_token)).toMatchObject({ aud: LOCAL_API_CLIENT_ID, roles: [ADMIN_ROLE], tid: CONTOSO_ADMIN.tenantId });
     const authenticate = createAdminAuthenticator(settingsFor(idp));
     expect(await statusOf(authenticate(`Bearer ${id_token}`))).toBe(401);
+    tally.record({ kind: 'attack', category: 'Admin API: bad tokens on every route', tried: 1, handled: 1, faultsInjected: 0, lost: 0 });
   });
 });
