@@ -1,0 +1,264 @@
+/**
+ * The deploy package, built as azd builds it and loaded as the Functions Node.js worker loads it (issue 10,
+ * "azd deploy fails" and "Loaded the way the host loads it"). See test/support/azd-package.ts for the azd steps and
+ * test/support/functions-worker-stand-in.cjs for the worker. What this cannot show without a subscription: that
+ * Flex Consumption accepts the upload, that the real host resolves the identity-based connections, and cold start.
+ */
+import { randomUUID } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import path from 'node:path';
+import { TableClient } from '@azure/data-tables';
+import { functionDefinitions } from '../../functions/definitions';
+import { serviceBusConnection } from '../../functions/registry';
+import { tableNames } from '../../src/config/settings';
+import { startAzurite, type LocalAzurite } from '../../src/local/azurite';
+import { packageAsAzd, type AzdPackage } from '../support/azd-package';
+import { bicepAppSettings } from '../support/bicep-app-settings';
+import { runInWorkerStandIn, type HostInvocation, type WorkerResult } from '../support/worker-stand-in';
+
+const projectRoot = path.resolve(__dirname, '..', '..');
+
+/** Package size budget: the bundle is ~2 MB; a package that needs node_modules would be two orders larger. */
+const maxPackageBytes = 4 * 1024 * 1024;
+const maxDeflatedBytes = 1024 * 1024;
+
+// Stand-ins for the values Bicep computes, in the shape it writes them. AUTH_CLIENT_SECRET is what the platform puts
+// in place of the @Microsoft.KeyVault(...) reference once it resolves it.
+const identityClientId = '0b6a7c1e-52d4-4f3c-9b1e-3f0c2f6d7a11';
+const computedSettingValues: Record<string, string> = {
+  AUTH_AUTHORITY: 'https://login.microsoftonline.com/organizations',
+  AUTH_CLIENT_ID: '6f1c2a3b-4d5e-4f60-8a9b-0c1d2e3f4a5b',
+  AUTH_CLIENT_SECRET: 'resolved-key-vault-reference-value',
+  AUTH_REDIRECT_URI: 'https://func-connections-abc123.azurewebsites.net/api/connections/callback',
+  CONNECTION_SCOPES: 'https://graph.microsoft.com/.default',
+  ADMIN_TOKEN_ISSUER: 'https://login.microsoftonline.com/{tenantid}/v2.0',
+  ADMIN_TOKEN_JWKS_URI: 'https://login.microsoftonline.com/common/discovery/v2.0/keys',
+  ADMIN_TOKEN_AUDIENCE: 'api://6f1c2a3b-4d5e-4f60-8a9b-0c1d2e3f4a5b,6f1c2a3b-4d5e-4f60-8a9b-0c1d2e3f4a5b',
+  ADMIN_TOKEN_ISSUER_V1: 'https://sts.windows.net/{tenantid}/',
+  ADMIN_TOKEN_SCOPE: 'access_as_user',
+  ADMIN_ROLE: 'Connections.Admin',
+  TABLES_ENDPOINT: 'https://stconnectionsabc123.table.core.windows.net',
+  KEY_VAULT_URI: 'https://kv-connections-abc123.vault.azure.net/',
+  GRAPH_BASE_URL: 'https://graph.microsoft.com/v1.0',
+  SERVICE_BUS_MAX_DELIVERY_COUNT: '10',
+  TOKEN_CACHE_WRITE_INTERVAL_SECONDS: '21600',
+  KEEPALIVE_SCHEDULE: '0 0 3 * * *',
+  KEEPALIVE_IDLE_DAYS: '14',
+  AzureWebJobsStorage__accountName: 'stconnectionsabc123',
+  AzureWebJobsStorage__clientId: identityClientId,
+  ServiceBusConnection__fullyQualifiedNamespace: 'sb-connections-abc123.servicebus.windows.net',
+  ServiceBusConnection__clientId: identityClientId,
+  AZURE_CLIENT_ID: identityClientId,
+  APPLICATIONINSIGHTS_CONNECTION_STRING:
+    'InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=https://westeurope-5.in.applicationinsights.azure.com/',
+  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: `ClientId=${identityClientId};Authorization=AAD`,
+};
+
+/** The environment of an instance: the Bicep app settings and nothing from this machine but PATH. */
+function bicepEnvironment(): Record<string, string> {
+  const env: Record<string, string> = { PATH: process.env.PATH ?? '' };
+  const missing: string[] = [];
+  for (const [name, literal] of bicepAppSettings()) {
+    const value = literal ?? computedSettingValues[name];
+    if (value === undefined) missing.push(name);
+    else env[name] = value;
+  }
+  if (missing.length > 0) throw new Error(`function-app.bicep sets ${missing.join(', ')}: give the test a value of the shape Bicep writes`);
+  return env;
+}
+
+let pkg: AzdPackage | undefined;
+let packagingError: unknown;
+let loaded: WorkerResult | undefined;
+
+beforeAll(async () => {
+  try {
+    pkg = packageAsAzd(projectRoot, 'api');
+    loaded = await runInWorkerStandIn(pkg.dir, bicepEnvironment(), [connectionsListWithoutToken]);
+  } catch (e) {
+    packagingError = e;
+  }
+}, 240_000);
+
+afterAll(() => {
+  if (pkg) rmSync(pkg.dir, { recursive: true, force: true });
+});
+
+function built(): AzdPackage {
+  if (packagingError) throw packagingError;
+  return pkg!;
+}
+
+function worker(): WorkerResult {
+  built();
+  const result = loaded!;
+  if (result.loadError || result.fatal) throw new Error(`the worker could not load the package: ${result.loadError ?? result.fatal}\n${result.stderr}`);
+  return result;
+}
+
+/** GET /api/connections as the host hands it to the worker: headers lower-cased, nullable maps (the worker's capabilities ask for them). */
+const connectionsListWithoutToken: HostInvocation = {
+  functionName: 'connections-list',
+  invocationId: randomUUID(),
+  triggerData: {
+    http: {
+      method: 'GET',
+      url: 'https://func-connections-abc123.azurewebsites.net/api/connections',
+      nullableHeaders: { host: { value: 'func-connections-abc123.azurewebsites.net' }, 'user-agent': { value: 'curl/8.5.0' } },
+      nullableQuery: {},
+      nullableParams: {},
+      identities: [],
+    },
+  },
+};
+
+describe('the deploy package azd builds', () => {
+  it('builds and holds only what `main` needs, without node_modules', () => {
+    const p = built();
+    expect(p.remoteBuild).toBe(false);
+    expect(p.files).toEqual(['host.json', 'index.js', 'package.json']);
+    expect(p.bytes).toBeLessThan(maxPackageBytes);
+    expect(p.deflatedBytes).toBeLessThan(maxDeflatedBytes);
+    // The measured figures go into README's "Deploy to Azure" section.
+    console.log(`deploy package: ${p.files.length} files, ${(p.bytes / 1e6).toFixed(2)} MB, ${(p.deflatedBytes / 1e6).toFixed(2)} MB deflated; steps: ${p.steps.join(' -> ')}`);
+  });
+});
+
+describe('the deploy package loaded the way the Functions worker loads it', () => {
+  it('sets the @azure/functions programming model and keeps HTTP streaming off', () => {
+    const w = worker();
+    expect(w.programmingModel?.name).toBe('@azure/functions');
+    expect(w.hooks).toEqual({});
+    expect(w.capabilities).not.toHaveProperty('HttpUri');
+  });
+
+  it('registers every function of functions/definitions.ts with the binding metadata the host reads', () => {
+    const w = worker();
+    const registered = new Map(w.functions.map((f) => [f.name, f.rawBindings.map((b) => JSON.parse(b))]));
+    expect([...registered.keys()].sort()).toEqual(functionDefinitions.map((f) => f.name).sort());
+    const noDeferredBinding = { supportsDeferredBinding: 'false' };
+    for (const f of functionDefinitions) {
+      const bindings = registered.get(f.name);
+      switch (f.kind) {
+        case 'http':
+          expect(bindings).toEqual([
+            {
+              name: expect.stringMatching(/^httpTrigger[0-9a-f]+$/),
+              type: 'httpTrigger',
+              direction: 'in',
+              authLevel: 'anonymous',
+              methods: f.methods,
+              route: f.route,
+              properties: noDeferredBinding,
+            },
+            { name: '$return', type: 'http', direction: 'out' },
+          ]);
+          break;
+        case 'serviceBus':
+          expect(bindings).toEqual([
+            {
+              name: expect.stringMatching(/^serviceBusTrigger[0-9a-f]+$/),
+              type: 'serviceBusTrigger',
+              direction: 'in',
+              connection: 'ServiceBusConnection',
+              queueName: f.queueName,
+              isSessionsEnabled: f.isSessionsEnabled,
+              properties: noDeferredBinding,
+            },
+          ]);
+          break;
+        case 'timer':
+          expect(bindings).toEqual([
+            { name: expect.stringMatching(/^timerTrigger[0-9a-f]+$/), type: 'timerTrigger', direction: 'in', schedule: f.schedule, properties: noDeferredBinding },
+          ]);
+          break;
+      }
+    }
+    // Spelled out, so a change to the shared list shows up here too.
+    expect(registered.get('steps-run')?.[0]).toMatchObject({ queueName: 'process-steps', isSessionsEnabled: true });
+    expect(registered.get('events-process')?.[0]).toMatchObject({ queueName: 'workpoint-events', isSessionsEnabled: false });
+    expect(registered.get('connections-keepalive')?.[0]).toMatchObject({ schedule: '%KEEPALIVE_SCHEDULE%' });
+    expect(registered.get('connections-get')?.[0]).toMatchObject({ methods: ['GET'], route: 'connections/{id}' });
+  });
+
+  it('finds the identity-based connection and the %SETTING% of every trigger among the app settings Bicep writes', () => {
+    const w = worker();
+    const settings = bicepAppSettings();
+    const bindings = w.functions.flatMap((f) => f.rawBindings.map((b) => JSON.parse(b) as Record<string, unknown>));
+    const connections = new Set(bindings.flatMap((b) => (typeof b.connection === 'string' ? [b.connection] : [])));
+    expect([...connections]).toEqual([serviceBusConnection]);
+    for (const prefix of connections) {
+      // The host's identity-based connection: <prefix>__fullyQualifiedNamespace, with a managed identity.
+      expect(settings.has(`${prefix}__fullyQualifiedNamespace`)).toBe(true);
+      expect(settings.get(`${prefix}__credential`)).toBe('managedidentity');
+      expect(settings.has(`${prefix}__clientId`)).toBe(true);
+      expect(settings.has(prefix)).toBe(false); // a connection string would win over the identity
+    }
+    const referenced = bindings.flatMap((b) => Object.values(b).flatMap((v) => (typeof v === 'string' ? [...v.matchAll(/%([^%]+)%/g)].map((m) => m[1]) : [])));
+    expect(referenced).toEqual(['KEEPALIVE_SCHEDULE']);
+    for (const name of referenced) expect(settings.has(name)).toBe(true);
+  });
+
+  it('answers a no-token admin call with 401 through the package, with the Bicep app settings', () => {
+    const [outcome] = worker().invocations;
+    expect(outcome.error).toBeUndefined();
+    const http = outcome.response?.returnValue?.http;
+    expect(http?.statusCode).toBe('401');
+    expect(http?.headers?.['www-authenticate']).toBe('Bearer');
+    expect(JSON.parse(http?.body?.bytes?.utf8 ?? 'null')).toEqual({ error: { message: expect.any(String) } });
+  });
+
+  describe('a Service Bus delivery with host-shaped trigger metadata', () => {
+    // Tables in Azure are reached with the managed identity, which exists only on an instance. So, changed from
+    // Bicep's settings: Azurite's connection string (allowed in local mode only), and in local mode the vault
+    // must be a stand-in on localhost (not called on this path).
+    let azurite: LocalAzurite;
+    const prefix = `t${randomUUID().slice(0, 8)}`;
+    beforeAll(async () => {
+      azurite = await startAzurite();
+    }, 60_000);
+    afterAll(async () => {
+      await azurite?.stop();
+    });
+
+    it('reads MessageId, SessionId and DeliveryCount as the host encodes them, and dead-letters a step from another session', async () => {
+      const p = built();
+      const runId = '1764300000000-0123456789abcdef';
+      const body = { tenantId: randomUUID(), runId, stepIndex: 0 };
+      // Trigger metadata as azure-functions-host encodes it (GrpcMessageConversionExtensions.ToRpc): strings as
+      // `string`, numbers and objects as `json`; the body of a JSON message as `string`.
+      const delivery: HostInvocation = {
+        functionName: 'steps-run',
+        invocationId: randomUUID(),
+        triggerData: { string: JSON.stringify(body) },
+        triggerMetadata: {
+          MessageId: { string: `${runId}:0` },
+          SessionId: { string: 'another-run' },
+          DeliveryCount: { json: '3' },
+          SequenceNumber: { json: '42' },
+          EnqueuedTimeUtc: { string: '2026-11-28T05:00:00Z' },
+          ContentType: { string: 'application/json' },
+          ApplicationProperties: { json: '{}' },
+          UserProperties: { json: '{}' },
+        },
+      };
+      const env = {
+        ...bicepEnvironment(),
+        CONNECTIONS_LOCAL_MODE: 'true',
+        TABLES_CONNECTION_STRING: azurite.connectionString,
+        TABLES_PREFIX: prefix,
+        KEY_VAULT_URI: 'https://127.0.0.1:9/',
+      };
+      const result = await runInWorkerStandIn(p.dir, env, [delivery]);
+      expect(result.loadError).toBeUndefined();
+      const [outcome] = result.invocations;
+      // Returning completes the message: it must not be retried.
+      expect(outcome.error).toBeUndefined();
+      expect(outcome.logs?.map((l) => l.message)).toContainEqual(expect.stringContaining(`Dead-lettered process-steps message ${runId}:0`));
+      const table = TableClient.fromConnectionString(azurite.connectionString, tableNames({ TABLES_PREFIX: prefix }).deadLetters, { allowInsecureConnection: true });
+      const rows = [];
+      for await (const row of table.listEntities<{ messageId: string; reason: string }>()) rows.push(row);
+      expect(rows).toEqual([expect.objectContaining({ partitionKey: 'process-steps', messageId: `${runId}:0`, reason: expect.stringContaining('session "another-run"') })]);
+    });
+  });
+});

@@ -1,0 +1,72 @@
+/**
+ * Runs functions-worker-stand-in.cjs (see there for what it reproduces of the Node.js worker) on a package folder,
+ * in a child process with exactly the environment given, and returns what the host would have seen.
+ */
+import { fork } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+/** RpcTypedData as the host sends it (azure-functions-host GrpcMessageConversionExtensions.ToRpc). */
+export type RpcTypedData = { string?: string; json?: string; bytes?: number[]; http?: Record<string, unknown> };
+
+export interface HostInvocation {
+  functionName: string;
+  invocationId: string;
+  /** The trigger binding's data; the stand-in names it after the function's trigger binding. */
+  triggerData: RpcTypedData;
+  triggerMetadata?: Record<string, RpcTypedData>;
+}
+
+export interface RegisteredFunction {
+  name: string;
+  functionId: string;
+  /** What the host reads: one JSON text per binding. */
+  rawBindings: string[];
+}
+
+export interface InvocationOutcome {
+  functionName: string;
+  logs?: { level: string; category: string; message: string }[];
+  /** RpcInvocationResponse; byte arrays come back as `{ utf8 }`. */
+  response?: { invocationId: string; returnValue?: any; outputData?: unknown[] };
+  error?: string;
+}
+
+export interface WorkerResult {
+  loadError?: string;
+  fatal?: string;
+  programmingModel?: { name: string; version: string };
+  capabilities?: Record<string, string>;
+  hooks?: Record<string, number>;
+  functions: RegisteredFunction[];
+  invocations: InvocationOutcome[];
+  systemLogs: { level: string; category: string; message: string }[];
+  stderr: string;
+}
+
+const standIn = path.join(__dirname, 'functions-worker-stand-in.cjs');
+
+export async function runInWorkerStandIn(appDir: string, env: Record<string, string>, invocations: HostInvocation[] = []): Promise<WorkerResult> {
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'worker-requests-'));
+  const requestsFile = path.join(tmp, 'requests.json');
+  writeFileSync(requestsFile, JSON.stringify({ invocations }));
+  try {
+    return await new Promise<WorkerResult>((resolve, reject) => {
+      // cwd is the app folder, as on an instance; execArgv empty so jest's flags do not leak into the "worker".
+      const child = fork(standIn, [appDir, requestsFile], { cwd: appDir, env, execArgv: [], stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+      let stderr = '';
+      let result: Omit<WorkerResult, 'stderr'> | undefined;
+      child.stderr?.on('data', (d) => (stderr += String(d)));
+      child.stdout?.on('data', () => undefined);
+      child.on('message', (m) => (result = m as Omit<WorkerResult, 'stderr'>));
+      child.on('error', reject);
+      child.on('exit', (code) => {
+        if (result) resolve({ ...result, stderr });
+        else reject(new Error(`worker stand-in exited with ${code} and no result:\n${stderr.slice(-3000)}`));
+      });
+    });
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
