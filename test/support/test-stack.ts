@@ -82,7 +82,7 @@ export async function startTestStack(options: LocalStackOptions = {}): Promise<T
     if (!token) {
       token = (await mintLocalToken(stack.identityProvider.url, { username: user.username, ...extra })).access_token;
       adminTokens.set(key, token);
-      secretsSeen.set(token, extra.kind === 'id' ? 'ID token' : 'admin access token');
+      secretsSeen.set(token, extra.kind === 'id' ? 'id token' : 'admin access token');
     }
     return token;
   };
