@@ -6,6 +6,7 @@ import { connectionSecretName, SecretStoreError, type SecretStore } from '../ada
 import type { Settings } from '../config/settings';
 import type { MsalClients } from './msal-clients';
 import { EMPTY_LEASE, LeaseLostError, RefreshLeases, type AcquireResult, type LeaseRow, type LeaseState } from './refresh-lease';
+import { coversScopes } from './granted-scopes';
 import { classifyTokenError, type TokenFailure } from './token-errors';
 
 export interface ConnectionRef {
@@ -591,7 +592,6 @@ const WAIT_SLACK_MS = 2000;
 const PENDING_GRACE_MS = 10 * 60_000;
 const DEAD_DEFAULT = "The connection's sign-in is no longer valid. Re-authorize the connection.";
 const FREE_ROW: LeaseRow = { ...EMPTY_LEASE, etag: '' };
-const OIDC_SCOPES = new Set(['openid', 'profile', 'offline_access', 'email']);
 
 const keyOf = (ref: Pick<ConnectionRef, 'tenantId' | 'id'>) => `${ref.tenantId}/${ref.id}`;
 const transient = (reason: string) => new TokenAcquisitionError({ kind: 'transient', reason });
@@ -637,20 +637,6 @@ function accessTokenIn(serializedCache: string, ref: ConnectionRef, scopes: stri
     if (!best || expiresOn > best.expiresOn.getTime()) best = { token: at.secret, expiresOn: new Date(expiresOn), cachedAt };
   }
   return best;
-}
-
-/** MSAL stores the granted scopes; `<resource>/.default` is covered by any scope of that resource. */
-function coversScopes(target: string, scopes: string[]): boolean {
-  const granted = target.toLowerCase().split(/\s+/).filter(Boolean);
-  return scopes.every((s) => {
-    const scope = s.toLowerCase();
-    if (OIDC_SCOPES.has(scope)) return true;
-    if (scope.endsWith('/.default')) {
-      const resource = scope.slice(0, -'.default'.length);
-      return granted.some((g) => g === scope || g.startsWith(resource));
-    }
-    return granted.includes(scope);
-  });
 }
 
 /** Fingerprint of a cache's refresh tokens ('' when it has none): the part whose change must reach the vault. */
