@@ -256,6 +256,23 @@ function scpFor(audience: string, scope: string | undefined): string | undefined
   return names.size ? [...names].join(' ') : undefined;
 }
 
+const OIDC_SCOPES = ['openid', 'profile', 'offline_access', 'email'];
+
+/**
+ * Entra's token-response `scope`: the resource's permissions (`/.default` expanded to what is consented) WITHOUT the
+ * resource for Microsoft Graph (`User.Read Sites.ReadWrite.All`) and with the App ID URI for any other API, then the
+ * OpenID Connect scopes that were asked for. MSAL stores it as the cached token's `target`. Sources: scopes-oidc
+ * ("if the resource identifier is omitted ... the resource is assumed to be Microsoft Graph"), cache entries in
+ * AzureAD/microsoft-authentication-library-for-python#450 and -for-android#672 (see src/tokens/granted-scopes.ts).
+ */
+function entraResponseScope(granted: string, asked: string): string {
+  const resource = granted.split(' ').map(resourceOf).find(Boolean);
+  const names = resource ? (scpFor(resource, granted)?.split(' ') ?? []) : [];
+  const permissions = names.map((n) => (resource === GRAPH_AUDIENCE ? n : `${resource}/${n}`));
+  const askedScopes = new Set(asked.split(' '));
+  return [...permissions, ...OIDC_SCOPES.filter((s) => askedScopes.has(s))].join(' ');
+}
+
 const clientInfo = (user: LocalUser): string =>
   Buffer.from(JSON.stringify({ uid: user.objectId, utid: user.tenantId })).toString('base64url');
 
@@ -500,8 +517,14 @@ export async function startIdentityProviderServer(options: IdentityProviderOptio
     const grantType = String(ctx.oidc?.params?.grant_type ?? ctx.oidc?.body?.grant_type ?? 'unknown');
     count(grantType, usernameOf(accountId), ctx.status);
     const user = typeof entities.Account?.accountId === 'string' ? findUserByObjectId(entities.Account.accountId) : undefined;
-    // MSAL derives homeAccountId (`oid.tid`) from client_info, as Entra sends it.
-    if (ctx.status === 200 && user && ctx.body && typeof ctx.body === 'object') ctx.body.client_info = clientInfo(user);
+    if (ctx.status === 200 && ctx.body && typeof ctx.body === 'object') {
+      // MSAL derives homeAccountId (`oid.tid`) from client_info, as Entra sends it.
+      if (user) ctx.body.client_info = clientInfo(user);
+      if (typeof ctx.body.scope === 'string') {
+        const asked = ctx.oidc?.params?.scope ?? entities.AuthorizationCode?.scope ?? entities.RefreshToken?.scope;
+        ctx.body.scope = entraResponseScope(ctx.body.scope, String(asked ?? ''));
+      }
+    }
   });
 
   providerCallback = provider.callback();
