@@ -4,9 +4,17 @@
  * - `scope`: Microsoft Graph permissions WITHOUT the `https://graph.microsoft.com/` prefix, `/.default` expanded to
  *   the consented permissions, plus the OpenID Connect scopes asked for; any other API keeps its App ID URI
  *   (see src/tokens/granted-scopes.ts for the sources).
+ * - the app's own credentials refused: HTTP 401 `invalid_client` with AADSTS7000215 (wrong secret), 7000218 (none),
+ *   HTTP 400 `unauthorized_client` 700016 (unknown app), and any of them by fault injection (src/local/identity-provider/
+ *   entra-token-errors.ts has the sources).
+ * - client capabilities and claims: a token request declaring CP1 gets `xms_cc: ["cp1"]` access tokens; a refresh
+ *   carrying a claims challenge is accepted unless the account's sessions were revoked, which Entra refuses with
+ *   `invalid_grant` AADSTS50173 (interaction required).
  */
 import { ConfidentialClientApplication, CryptoProvider, type Configuration } from '@azure/msal-node';
+import { decodeJwt } from 'jose';
 import {
+  CONTOSO_SVC_APPROVALS,
   CONTOSO_SVC_WORKPOINT,
   GRAPH_AUDIENCE,
   LOCAL_API_AUDIENCE,
@@ -15,7 +23,14 @@ import {
   LOCAL_GRAPH_CONSENTED_SCOPES,
   type LocalUser,
 } from '../../src/local/identity-provider/directory';
-import { startIdentityProvider, type LocalIdentityProvider } from '../../src/local/identity-provider/launch';
+import {
+  getTokenStats,
+  revokeLocalSessions,
+  setTokenEndpointFault,
+  startIdentityProvider,
+  type LocalIdentityProvider,
+} from '../../src/local/identity-provider/launch';
+import { classifyTokenError } from '../../src/tokens/token-errors';
 import { signIn } from '../support/sign-in';
 
 const redirectUri = 'http://localhost:7071/api/connections/callback';
@@ -30,8 +45,9 @@ afterAll(async () => {
   await idp?.stop();
 });
 
-const msalConfig = (): Configuration => ({
+const msalConfig = (auth: { clientCapabilities?: string[] } = {}): Configuration => ({
   auth: {
+    ...auth,
     clientId: LOCAL_CLIENT_ID,
     clientSecret: LOCAL_CLIENT_SECRET,
     authority: idp.authority,
@@ -41,8 +57,8 @@ const msalConfig = (): Configuration => ({
 });
 
 /** Signs `user` in for `scopes` with MSAL's auth code flow; returns the client (its cache holds the tokens). */
-async function signedIn(user: LocalUser, scopes: string[]): Promise<ConfidentialClientApplication> {
-  const msal = new ConfidentialClientApplication(msalConfig());
+async function signedIn(user: LocalUser, scopes: string[], auth: { clientCapabilities?: string[] } = {}): Promise<ConfidentialClientApplication> {
+  const msal = new ConfidentialClientApplication(msalConfig(auth));
   const { verifier, challenge } = await new CryptoProvider().generatePkceCodes();
   const url = await msal.getAuthCodeUrl({ scopes, redirectUri, codeChallenge: challenge, codeChallengeMethod: 'S256' });
   const code = new URL((await signIn(url, user.username)).redirectUrl).searchParams.get('code')!;
@@ -104,5 +120,92 @@ describe('scope shapes', () => {
     const msal = await signedIn(CONTOSO_SVC_WORKPOINT, [`${LOCAL_API_AUDIENCE}/access_as_user`]);
     const [stored] = Object.values(cacheOf(msal).AccessToken);
     expect(sorted(stored.target)).toEqual(sorted(`${LOCAL_API_AUDIENCE}/access_as_user openid profile offline_access`));
+  });
+});
+
+describe("the app's own credentials refused, as Entra answers it", () => {
+  test('a wrong client secret: HTTP 401 invalid_client AADSTS7000215; no secret: 7000218; an unknown app: 700016', async () => {
+    const msal = await signedIn(CONTOSO_SVC_WORKPOINT, [GRAPH_DEFAULT]);
+    const [rt] = Object.values(cacheOf(msal).RefreshToken);
+    const wrong = await refresh(rt.secret, GRAPH_DEFAULT, { client_secret: 'an-old-secret' });
+    expect(wrong.status).toBe(401);
+    expect(wrong.json).toMatchObject({
+      error: 'invalid_client',
+      error_description: expect.stringMatching(/^AADSTS7000215: Invalid client secret provided\. .*\r\nTrace ID: [\w-]+\r\nCorrelation ID: [\w-]+\r\nTimestamp: /s),
+      error_codes: [7000215],
+    });
+    expect(wrong.json.error_description).not.toContain('an-old-secret');
+
+    const none = await refresh(rt.secret, GRAPH_DEFAULT, { client_secret: '' });
+    expect(none).toMatchObject({ status: 401, json: { error: 'invalid_client', error_codes: [7000218] } });
+    const unknown = await refresh(rt.secret, GRAPH_DEFAULT, { client_id: '00000000-0000-4000-8000-0000000000ff' });
+    expect(unknown).toMatchObject({ status: 400, json: { error: 'unauthorized_client', error_codes: [700016] } });
+
+    // The refresh token was not harmed: the right secret still works.
+    expect((await refresh(rt.secret, GRAPH_DEFAULT)).status).toBe(200);
+  });
+
+  test('injected (an expired secret): every token call answers 7000222 until cleared; MSAL raises it as Entra would', async () => {
+    const msal = await signedIn(CONTOSO_SVC_WORKPOINT, [GRAPH_DEFAULT]);
+    const account = (await msal.getTokenCache().getAllAccounts())[0];
+    await setTokenEndpointFault(idp.url, { aadsts: 7000222 });
+    try {
+      const error = await msal.acquireTokenSilent({ account, scopes: [GRAPH_DEFAULT], forceRefresh: true }).then(
+        () => undefined,
+        (e: unknown) => e as { errorCode?: string; errorNo?: string; status?: number; errorMessage?: string },
+      );
+      expect(error).toMatchObject({ errorCode: 'invalid_client', errorNo: 7000222 });
+      expect(classifyTokenError(error).kind).toBe('application_credentials');
+      expect(error?.errorMessage).toContain('AADSTS7000222: The provided client secret keys');
+    } finally {
+      await setTokenEndpointFault(idp.url, null);
+    }
+    await expect(msal.acquireTokenSilent({ account, scopes: [GRAPH_DEFAULT], forceRefresh: true })).resolves.toMatchObject({ accessToken: expect.any(String) });
+  });
+
+  test('fault injection refuses codes it cannot answer like Entra', async () => {
+    await expect(setTokenEndpointFault(idp.url, { aadsts: 12345 })).rejects.toThrow(/HTTP 400/);
+  });
+});
+
+describe('client capabilities and claims (continuous access evaluation)', () => {
+  test('a client declaring CP1 gets tokens marked xms_cc ["cp1"]; one that does not, unmarked', async () => {
+    const stats0 = await getTokenStats(idp.url);
+    const cae = await signedIn(CONTOSO_SVC_WORKPOINT, [GRAPH_DEFAULT], { clientCapabilities: ['CP1'] });
+    const plain = await signedIn(CONTOSO_SVC_WORKPOINT, [GRAPH_DEFAULT]);
+    const tokenOf = (msal: ConfidentialClientApplication) => Object.values(JSON.parse(msal.getTokenCache().serialize()).AccessToken as Record<string, { secret: string }>)[0].secret;
+    expect(decodeJwt(tokenOf(cae))).toMatchObject({ xms_cc: ['cp1'] });
+    expect(decodeJwt(tokenOf(plain)).xms_cc).toBeUndefined();
+    // MSAL sent the capability as a claims request on the code redemption (msal-common addClaims).
+    expect(((await getTokenStats(idp.url)).claims.xms_cc ?? 0) - (stats0.claims.xms_cc ?? 0)).toBe(1);
+  });
+
+  test('a refresh with a claims challenge is accepted; after revoked sessions it is refused with AADSTS50173 (interaction required)', async () => {
+    const msal = await signedIn(CONTOSO_SVC_APPROVALS, [GRAPH_DEFAULT], { clientCapabilities: ['CP1'] });
+    const account = (await msal.getTokenCache().getAllAccounts())[0];
+    const claims = JSON.stringify({ access_token: { nbf: { essential: true, value: String(Math.floor(Date.now() / 1000)) } } });
+    const before = await getTokenStats(idp.url);
+    const ok = await msal.acquireTokenSilent({ account, scopes: [GRAPH_DEFAULT], claims });
+    expect(decodeJwt(ok.accessToken)).toMatchObject({ xms_cc: ['cp1'] });
+    expect(((await getTokenStats(idp.url)).claims.nbf ?? 0) - (before.claims.nbf ?? 0)).toBe(1);
+
+    const revoked = await revokeLocalSessions(idp.url, CONTOSO_SVC_APPROVALS.username);
+    const stale = JSON.stringify({ access_token: { nbf: { essential: true, value: String(revoked.tokensValidFrom) } } });
+    const error = await msal.acquireTokenSilent({ account, scopes: [GRAPH_DEFAULT], claims: stale }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toMatchObject({ errorCode: 'invalid_grant', errorNo: 50173 });
+    expect(classifyTokenError(error).kind).toBe('dead_grant');
+
+    // A new sign-in after the revocation works.
+    await expect(signedIn(CONTOSO_SVC_APPROVALS, [GRAPH_DEFAULT], { clientCapabilities: ['CP1'] })).resolves.toBeDefined();
+  });
+
+  test('a claims parameter that is not a JSON object is refused (AADSTS90100), the refresh token unharmed', async () => {
+    const msal = await signedIn(CONTOSO_SVC_WORKPOINT, [GRAPH_DEFAULT]);
+    const [rt] = Object.values(cacheOf(msal).RefreshToken);
+    expect(await refresh(rt.secret, GRAPH_DEFAULT, { claims: 'not json' })).toMatchObject({ status: 400, json: { error: 'invalid_request', error_codes: [90100] } });
+    expect((await refresh(rt.secret, GRAPH_DEFAULT)).status).toBe(200);
   });
 });
