@@ -34,7 +34,8 @@ export interface ApplicationCredentialsAlertDeps {
 export class ApplicationCredentialsAlert {
   private readonly periodMs: number;
   private readonly now: () => number;
-  private lastPeriod?: number;
+  /** When this instance last raised the alert: at most once per period, whatever the period boundaries. */
+  private lastRaisedAt?: number;
 
   constructor(private readonly deps: ApplicationCredentialsAlertDeps) {
     this.periodMs = deps.periodMs ?? 10 * 60_000;
@@ -43,9 +44,10 @@ export class ApplicationCredentialsAlert {
 
   async raise(reason: string, aadsts?: number): Promise<void> {
     const now = this.now();
+    if (this.lastRaisedAt !== undefined && now - this.lastRaisedAt < this.periodMs) return;
+    this.lastRaisedAt = now;
+    // Instances failing in the same period send the same id: duplicate detection keeps one.
     const period = Math.floor(now / this.periodMs);
-    if (this.lastPeriod === period) return;
-    this.lastPeriod = period;
     this.deps.logError(`ApplicationCredentialsInvalid: ${reason}`);
     const body: ApplicationCredentialsInvalid = {
       type: 'ApplicationCredentialsInvalid',
@@ -64,7 +66,7 @@ export class ApplicationCredentialsAlert {
       ]);
     } catch (e) {
       // Not sent: the next failure in this period tries again (the id stays the same, so no duplicate reaches the queue).
-      this.lastPeriod = undefined;
+      this.lastRaisedAt = undefined;
       throw e;
     }
   }
