@@ -66,11 +66,12 @@ export function classifyTokenError(e: unknown): TokenFailure {
   const appCode = aadsts.find((c) => applicationCredentialCodes.has(c));
   if (appCode !== undefined || applicationCredentialErrors.has(code)) {
     const shown = appCode ?? aadsts[0];
+    // Goes to logs and answers: it names no setting (`AUTH_CLIENT_SECRET` reads like the protocol field `client_secret`).
     return {
       kind: 'application_credentials',
       reason:
         `Microsoft Entra ID refused the app's own credentials (${code || 'invalid_client'}${shown ? `, AADSTS${shown}` : ''}): ` +
-        "check the app registration's client secret (AUTH_CLIENT_SECRET) and client id. Connections are not affected; work is retried.",
+        "renew the app registration's client secret (and check its client id) in the app's settings. Connections are not affected; work is retried.",
       ...(shown ? { code: shown } : {}),
     };
   }
