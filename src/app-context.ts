@@ -21,6 +21,7 @@ import { DeadLetterLog } from './runs/dead-letters';
 import { EventProcessor } from './runs/event-processor';
 import { RunRepository } from './runs/run-repository';
 import { StepRunner } from './runs/step-runner';
+import { ApplicationCredentialsAlert } from './tokens/application-credentials-alert';
 import { MsalClients } from './tokens/msal-clients';
 import { TokenBroker } from './tokens/token-broker';
 
@@ -49,6 +50,8 @@ export interface AppContext {
 export interface AppContextOverrides {
   /** The local instance's in-process bus; Service Bus otherwise. */
   sender?: MessageSender;
+  /** Error-level lines that belong to no invocation (the app's credentials failing); console.error otherwise. */
+  logError?: (message: string) => void;
 }
 
 export function createAppContext(settings: Settings, overrides: AppContextOverrides = {}): AppContext {
@@ -62,6 +65,11 @@ export function createAppContext(settings: Settings, overrides: AppContextOverri
   const connectionAudit = new ConnectionAuditLog(tables, names.connectionAudit);
   const connectionLifecycle = new ConnectionLifecycle({ connections: connectionRepository, audit: connectionAudit, sender });
   const msal = new MsalClients(settings);
+  const credentialsAlert = new ApplicationCredentialsAlert({
+    sender,
+    clientId: settings.AUTH_CLIENT_ID,
+    logError: overrides.logError ?? ((message) => console.error(message)),
+  });
   const broker = new TokenBroker({
     secrets,
     msal,
@@ -73,6 +81,8 @@ export function createAppContext(settings: Settings, overrides: AppContextOverri
       grantDead: (ref, reason) => connectionLifecycle.markNeedsReauth(ref, reason).then(() => undefined),
       used: (ref, at) =>
         isKeepAliveRefresh() ? undefined : connectionRepository.patch(ref.tenantId, ref.id, { lastUsedAt: at.toISOString() }).then(() => undefined),
+      // One ApplicationCredentialsInvalid message per app and period; no connection changes status.
+      applicationCredentialsInvalid: (failure) => credentialsAlert.raise(failure.reason, failure.code),
     },
   });
   const signInStateKeys = new VaultSignInStateKeys(secrets);

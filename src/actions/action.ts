@@ -25,6 +25,8 @@ export interface ActionInvocation {
   fetch?: typeof fetch;
   /** Retry/timeout tuning of Graph calls; tests shrink the delays. */
   graphPolicy?: Partial<GraphRetryPolicy>;
+  /** A new access token of the executing connection that meets a Graph claims challenge (see graph-client.ts). */
+  answerClaimsChallenge?: (claims: string) => Promise<string>;
 }
 
 export interface ActionResult {

@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { claimsChallengeOf } from '../tokens/claims-challenge';
 import { ActionError } from './action';
 
 export type GraphMethod = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
@@ -44,6 +45,12 @@ export interface GraphRequest {
   signal?: AbortSignal;
   fetch?: typeof fetch;
   policy?: Partial<GraphRetryPolicy>;
+  /**
+   * Answers a claims challenge (Graph's 401 `insufficient_claims`, continuous access evaluation): gets an access
+   * token with those claims (JSON text). Called at most once per request; the request is then repeated once with the
+   * new token. Its failure (e.g. the grant needs a new sign-in) ends the request with that error, as thrown.
+   */
+  onClaimsChallenge?: (claims: string) => Promise<string>;
 }
 
 const MAX_PATH_LENGTH = 2048;
@@ -180,7 +187,8 @@ function graphError(text: string): { code?: string; message?: string } {
  */
 export async function graphRequest(request: GraphRequest): Promise<unknown> {
   const policy: GraphRetryPolicy = { ...defaultGraphRetryPolicy, ...request.policy };
-  const { method, accessToken } = request;
+  const { method } = request;
+  let { accessToken } = request;
   const url = resolveGraphUrl(request.graphBaseUrl, request.path);
   if (!BEARER_TOKEN.test(accessToken)) throw refuse('the access token is malformed');
   if (request.body !== undefined && method === 'GET') throw refuse('a GET request cannot have a body');
@@ -206,6 +214,7 @@ export async function graphRequest(request: GraphRequest): Promise<unknown> {
   const what = `Graph ${method} ${url.pathname.slice(parseGraphBase(request.graphBaseUrl).prefix.length - 1)}`;
   const doFetch = request.fetch ?? fetch;
   let waitedMs = 0;
+  let challengeAnswered = false;
   for (let attempt = 1; ; attempt++) {
     if (request.signal?.aborted) throw new ActionError('transient', `${what} was cancelled`);
     const timeout = AbortSignal.timeout(policy.timeoutMs);
@@ -258,6 +267,23 @@ export async function graphRequest(request: GraphRequest): Promise<unknown> {
       }
       waitedMs += waitMs;
       continue;
+    }
+    if (status === 401) {
+      const claims = claimsChallengeOf(response.headers.get('www-authenticate'));
+      if (claims !== undefined && request.onClaimsChallenge && !challengeAnswered) {
+        // The request was refused before Graph acted on it: repeating it once with a token that meets the claims is safe.
+        challengeAnswered = true;
+        const fresh = await request.onClaimsChallenge(claims);
+        if (!BEARER_TOKEN.test(fresh)) throw refuse('the access token acquired for the claims challenge is malformed');
+        accessToken = fresh;
+        headers.set('authorization', `Bearer ${accessToken}`);
+        attempt -= 1;
+        continue;
+      }
+      if (claims !== undefined && challengeAnswered) {
+        // Never a loop: a token acquired for the claims was refused again.
+        throw new ActionError('permanent', `${detail} (a claims challenge remained after a token with those claims was acquired)`, details);
+      }
     }
     if (status >= 500 || status === 408) {
       throw new ActionError('transient', detail, { ...details, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) });

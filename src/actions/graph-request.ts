@@ -24,6 +24,7 @@ export const graphRequestAction = defineAction({
       idempotencyKey: invocation.idempotencyKey,
       signal: invocation.signal,
       fetch: invocation.fetch,
+      onClaimsChallenge: invocation.answerClaimsChallenge,
       policy: invocation.graphPolicy,
     });
     const url = resolveGraphUrl(invocation.graphBaseUrl, path);

@@ -28,6 +28,7 @@ export const sendMail = defineAction({
       idempotencyKey: invocation.idempotencyKey,
       signal: invocation.signal,
       fetch: invocation.fetch,
+      onClaimsChallenge: invocation.answerClaimsChallenge,
       policy: invocation.graphPolicy,
     });
     return { summary: `Sent ${JSON.stringify(subject)} to ${to.length} recipient${to.length === 1 ? '' : 's'}`, output: { to } };

@@ -31,6 +31,7 @@ export async function patchItemFields(
     idempotencyKey: invocation.idempotencyKey,
     signal: invocation.signal,
     fetch: invocation.fetch,
+    onClaimsChallenge: invocation.answerClaimsChallenge,
     policy: invocation.graphPolicy,
   });
   const echoed = typeof response === 'object' && response !== null ? (response as Record<string, unknown>) : {};

@@ -281,6 +281,9 @@ const refuse = (refusal: SignInRefusal): CallbackOutcome => ({ ok: false, refusa
 function describeRedeemError(e: unknown): string {
   const code = String((e as { errorCode?: string })?.errorCode ?? '');
   if (/nonce|state/.test(code)) return 'the sign-in response did not match this request.';
-  if (classifyTokenError(e).kind === 'transient') return 'Microsoft sign-in is temporarily unavailable; try again in a moment.';
+  const kind = classifyTokenError(e).kind;
+  if (kind === 'transient') return 'Microsoft sign-in is temporarily unavailable; try again in a moment.';
+  // The app registration's own credentials (client secret) failed: no account or sign-in can fix that.
+  if (kind === 'application_credentials') return "Microsoft sign-in refused this app's own credentials; the app's client secret needs to be renewed by its administrator.";
   return `Microsoft sign-in refused the authorization code${code ? ` (${code})` : ''}.`;
 }

@@ -9,6 +9,12 @@
  *                            client-request-id, x-connections-run, status, time — never the token
  *   GET <url>/_local/items   list item fields by `siteId/listId/itemId`
  *   GET <url>/_local/mail    mail sent through /me/sendMail, with the sending account
+ *   POST <url>/_local/revoke-sessions {username, refreshTokens?: false}
+ *                            a critical event for the account, as continuous access evaluation (CAE) sees it: its
+ *                            CAE tokens (`xms_cc` cp1) issued before now are refused with a claims challenge. By default
+ *                            also Entra's revokeSignInSessions at the local identity provider (refresh tokens refused,
+ *                            AADSTS50173); `refreshTokens: false` keeps them (e.g. a Conditional Access location change,
+ *                            which a refresh with the claims satisfies).
  *
  * Implemented: PATCH /sites/{s}/lists/{l}/items/{i}/fields (merge; returns the fields), GET
  * /sites/{s}/lists/{l}/items/{i}[?expand=fields] and .../fields, POST /me/sendMail (202), GET /me.
@@ -23,6 +29,9 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
 import { parseRunMarker, RUN_HEADER, type RunCause } from '../actions/action';
+import { claimsChallengeHeader } from '../tokens/claims-challenge';
+import { findUser } from './identity-provider/directory';
+import { revokeLocalSessions } from './identity-provider/launch';
 
 export interface GraphStandInOptions {
   jwksUri: string;
@@ -31,6 +40,8 @@ export interface GraphStandInOptions {
   audience?: string;
   /** 0 (default) picks a free port. */
   port?: number;
+  /** The local identity provider, for revoke-sessions; defaults to the origin of `jwksUri`. */
+  identityProviderUrl?: string;
   /** Called after a PATCH of item fields, e.g. to play the product and raise an event for the change. */
   onItemChanged?: (change: GraphItemChange) => void;
 }
@@ -105,6 +116,11 @@ export interface GraphStandIn {
   calls: GraphCall[];
   items: Map<string, Record<string, unknown>>;
   mail: SentMail[];
+  /**
+   * A critical event for the account (see `_local/revoke-sessions` above); resolves once tokens issued after it are
+   * accepted again. Answers the epoch second from which the account's CAE tokens are valid.
+   */
+  revokeSessions(username: string, options?: { refreshTokens?: boolean }): Promise<{ tokensValidFrom: number }>;
   /** Replaces pending faults; used in order, after the token check, before normal handling. */
   injectFaults(faults: GraphFault[]): void;
   /** Forgets calls, items, mail and faults. */
@@ -135,6 +151,24 @@ export async function startGraphStandIn(options: GraphStandInOptions): Promise<G
   const items = new Map<string, Record<string, unknown>>();
   const mail: SentMail[] = [];
   let faults: GraphFault[] = [];
+  /** Per account (object id): CAE tokens issued before this epoch second are challenged. */
+  const tokensValidFrom = new Map<string, number>();
+  const identityProviderUrl = options.identityProviderUrl ?? new URL(options.jwksUri).origin;
+
+  async function revokeSessions(username: string, revoke: { refreshTokens?: boolean } = {}): Promise<{ tokensValidFrom: number }> {
+    const user = findUser(username);
+    if (!user) throw new GraphHttpError(400, 'BadRequest', `Unknown username ${JSON.stringify(username)}.`);
+    let validFrom: number;
+    if (revoke.refreshTokens === false) {
+      // Same boundary rule as the identity provider: the next whole second, answered once it has begun.
+      validFrom = Math.floor(Date.now() / 1000) + 1;
+      await new Promise((r) => setTimeout(r, Math.max(0, validFrom * 1000 - Date.now())));
+    } else {
+      validFrom = (await revokeLocalSessions(identityProviderUrl, user.username)).tokensValidFrom;
+    }
+    tokensValidFrom.set(user.objectId, validFrom);
+    return { tokensValidFrom: validFrom };
+  }
 
   async function authenticate(header: string | undefined): Promise<{ account: GraphAccount; scopes?: string[] }> {
     const challenge = { 'WWW-Authenticate': 'Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize"' };
@@ -147,9 +181,23 @@ export async function startGraphStandIn(options: GraphStandInOptions): Promise<G
       const reason = (e as { code?: string }).code ?? 'ERR_JWT_INVALID';
       throw new GraphHttpError(401, 'InvalidAuthenticationToken', `Access token validation failure (${reason}).`, challenge);
     }
-    const { preferred_username: username, oid, tid, scp } = payload as Record<string, unknown>;
+    const { preferred_username: username, oid, tid, scp, xms_cc: capabilities } = payload as Record<string, unknown>;
     if (typeof username !== 'string' || typeof oid !== 'string' || typeof tid !== 'string') {
       throw new GraphHttpError(401, 'InvalidAuthenticationToken', 'Access token has no user (preferred_username, oid, tid).', challenge);
+    }
+    // Continuous access evaluation: only tokens of clients that declared CP1 are evaluated (others live out their
+    // lifetime, as with Graph); one issued before the account's critical event gets Graph's claims challenge, whose
+    // claims ask for a token not before the event (learn.microsoft.com/entra/identity-platform/
+    // app-resilience-continuous-access-evaluation; message as in microsoftgraph/msgraph-sdk-powershell#1741).
+    const validFrom = tokensValidFrom.get(oid);
+    const caeCapable = Array.isArray(capabilities) && capabilities.some((c) => typeof c === 'string' && c.toLowerCase() === 'cp1');
+    if (caeCapable && validFrom !== undefined && (payload.iat ?? 0) < validFrom) {
+      throw new GraphHttpError(
+        401,
+        'InvalidAuthenticationToken',
+        'Continuous access evaluation resulted in challenge with result: InteractionRequired and code: TokenIssuedBeforeRevocationTimestamp',
+        { 'WWW-Authenticate': claimsChallengeHeader({ access_token: { nbf: { essential: true, value: String(validFrom) } } }) },
+      );
     }
     return {
       account: { username, objectId: oid, tenantId: tid },
@@ -262,6 +310,26 @@ export async function startGraphStandIn(options: GraphStandInOptions): Promise<G
       if (view === 'items') return send(200, { items: Object.fromEntries(items) });
       if (view === 'mail') return send(200, { mail });
     }
+    if (method === 'POST' && underBase && relative === '/_local/revoke-sessions') {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        let body: { username?: unknown; refreshTokens?: unknown };
+        try {
+          body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as typeof body;
+        } catch {
+          return sendError(new GraphHttpError(400, 'BadRequest', 'The body must be JSON.'));
+        }
+        if (typeof body.username !== 'string' || (body.refreshTokens !== undefined && typeof body.refreshTokens !== 'boolean')) {
+          return sendError(new GraphHttpError(400, 'BadRequest', 'Expected {username, refreshTokens?: boolean}.'));
+        }
+        revokeSessions(body.username, { refreshTokens: body.refreshTokens as boolean | undefined }).then(
+          (result) => send(200, result),
+          (e: unknown) => sendError(e instanceof GraphHttpError ? e : new GraphHttpError(502, 'BadGateway', 'The identity provider did not answer.')),
+        );
+      });
+      return;
+    }
 
     const chunks: Buffer[] = [];
     let size = 0;
@@ -341,6 +409,7 @@ export async function startGraphStandIn(options: GraphStandInOptions): Promise<G
     calls,
     items,
     mail,
+    revokeSessions,
     injectFaults: (next) => {
       faults = next.map((f) => ({ ...f }));
     },

@@ -95,7 +95,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const settings = loadSettings(env);
     const bus = createLocalServiceBus(functionDefinitions, { maxDeliveryCount: settings.SERVICE_BUS_MAX_DELIVERY_COUNT, log: options.log });
     stoppers.push(bus.close);
-    const context = createAppContext(settings, { sender: bus });
+    const context = createAppContext(settings, { sender: bus, ...(options.log ? { logError: (message: string) => options.log!('error', 'app', message) } : {}) });
     setAppContext(context);
     if (options.portal) portalConfig = localPortalConfig(baseUrl, identityProvider.issuer);
     return { baseUrl, ...(options.portal ? { portalUrl: portalRedirectUri(baseUrl) } : {}), env, context, azurite, identityProvider, vault, graph, bus, stop };

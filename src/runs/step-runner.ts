@@ -130,9 +130,10 @@ export class StepRunner {
     const action = this.deps.getAction(stepDef.action!);
     if (!action) return void (await this.finish(run, etag, message.stepIndex, { status: 'failed', error: `Unknown action "${stepDef.action}".`, executedAs }));
 
+    const ref: ConnectionRef = { tenantId: run.tenantId, id: executor.connection.id, objectId: executor.connection.account.objectId };
     let accessToken: string;
     try {
-      accessToken = await this.accessToken({ tenantId: run.tenantId, id: executor.connection.id, objectId: executor.connection.account.objectId }, delivery);
+      accessToken = await this.accessToken(ref, delivery);
     } catch (e) {
       if (e instanceof TokenAcquisitionError && e.failure.kind === 'dead_grant') {
         this.tenantConnections.delete(run.tenantId);
@@ -162,9 +163,21 @@ export class StepRunner {
         inputs,
         idempotencyKey: `${run.id}:${step.id}`,
         causedBy: { runId: run.id, processId: run.processId, depth: (run.event.causedBy?.depth ?? 0) + 1 },
+        // Graph's claims challenge (continuous access evaluation): a token with those claims, once per Graph call.
+        answerClaimsChallenge: async (claims) => (await this.deps.broker.getAccessToken(ref, { claims })).token,
       });
       outcome = { status: 'succeeded', summary: result.summary, executedAs };
     } catch (e) {
+      if (e instanceof TokenAcquisitionError) {
+        // Answering a claims challenge failed; Graph refused the call, so the action did not happen.
+        if (e.failure.kind === 'dead_grant') {
+          this.tenantConnections.delete(run.tenantId);
+          return void (await this.finish(run, etag, message.stepIndex, { status: 'failed', error: e.failure.reason, executedAs }));
+        }
+        run = withStep(run, message.stepIndex, { status: 'pending' });
+        etag = await runs.replace(run, etag);
+        return this.retryOrFail(run, etag, message.stepIndex, delivery, e.failure.reason, executedAs);
+      }
       if (e instanceof ActionError && e.kind === 'transient') {
         // Not done, so it may run again: back to pending before the message goes back to the queue.
         run = withStep(run, message.stepIndex, { status: 'pending' });
@@ -186,7 +199,8 @@ export class StepRunner {
       try {
         return (await this.deps.broker.getAccessToken(ref)).token;
       } catch (e) {
-        const transient = e instanceof TokenAcquisitionError && e.failure.kind === 'transient';
+        // The app's own credentials failing is retried like an outage: no connection is at fault.
+        const transient = e instanceof TokenAcquisitionError && e.failure.kind !== 'dead_grant';
         if (!transient || attempt >= policy.attempts || delivery.deliveryCount >= delivery.maxDeliveryCount) throw e;
         const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (Math.max(0, delivery.deliveryCount - 1) + attempt - 1));
         await new Promise((resolve) => setTimeout(resolve, ceiling / 2 + Math.random() * (ceiling / 2)));

@@ -6,6 +6,9 @@ export type MsalSettings = Pick<
   'AUTH_AUTHORITY' | 'AUTH_KNOWN_AUTHORITIES' | 'AUTH_CLIENT_ID' | 'AUTH_CLIENT_SECRET' | 'AUTH_REDIRECT_URI' | 'CONNECTION_SCOPES'
 >;
 
+/** Declared to Entra on every request: this app answers claims challenges (continuous access evaluation). */
+export const CLIENT_CAPABILITIES = ['CP1'] as const;
+
 /**
  * Creates MSAL confidential clients, one per sign-in or per refresh, each with its own in-memory
  * cache (one account each: a connection's cache never mixes with another's). The authority's
@@ -33,6 +36,11 @@ export class MsalClients {
         authority: this.settings.AUTH_AUTHORITY,
         knownAuthorities: this.settings.AUTH_KNOWN_AUTHORITIES,
         authorityMetadata: await this.authorityMetadata(),
+        // Continuous access evaluation: MSAL adds `{"access_token":{"xms_cc":{"values":["CP1"]}}}` to every authorize and
+        // token request's `claims` (msal-common RequestParameterBuilder.addClaims), so Entra issues CAE tokens (long-lived,
+        // revocable at once by a claims challenge, which graph-client.ts answers). learn.microsoft.com/entra/identity-platform/
+        // app-resilience-continuous-access-evaluation and claims-challenge ("client capabilities").
+        clientCapabilities: [...CLIENT_CAPABILITIES],
       },
       // PII logging stays off: MSAL would otherwise log account names and token fragments.
       system: { loggerOptions: { piiLoggingEnabled: false, logLevel: LogLevel.Error, loggerCallback: () => undefined } },

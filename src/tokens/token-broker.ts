@@ -6,6 +6,7 @@ import { connectionSecretName, SecretStoreError, type SecretStore } from '../ada
 import type { Settings } from '../config/settings';
 import type { MsalClients } from './msal-clients';
 import { EMPTY_LEASE, LeaseLostError, RefreshLeases, type AcquireResult, type LeaseRow, type LeaseState } from './refresh-lease';
+import { coversScopes } from './granted-scopes';
 import { classifyTokenError, type TokenFailure } from './token-errors';
 
 export interface ConnectionRef {
@@ -39,6 +40,12 @@ export interface TokenBrokerEvents {
    * instance, not awaited, errors ignored, so recording `lastUsedAt` costs the step path nothing.
    */
   used?(ref: ConnectionRef, at: Date): Promise<void> | void;
+  /**
+   * Entra refused the app's own credentials (client secret expired or wrong, app registration missing or disabled).
+   * Every refresh of every connection fails the same way until the app setting is fixed; the grants are fine, so no
+   * connection is touched. Called on every such failure (after the lease is released): the receiver deduplicates.
+   */
+  applicationCredentialsInvalid?(failure: Extract<TokenFailure, { kind: 'application_credentials' }>): Promise<void> | void;
 }
 
 export interface TokenBrokerOptions {
@@ -90,7 +97,7 @@ export interface TokenBrokerOptions {
  */
 export class TokenBroker {
   private readonly entries = new Map<string, Entry>();
-  private readonly inflight = new Map<string, { promise: Promise<AccessToken>; force: boolean }>();
+  private readonly inflight = new Map<string, { promise: Promise<AccessToken>; force: boolean; claims?: string }>();
   private readonly secrets: SecretStore;
   private readonly msal: TokenBrokerOptions['msal'];
   private readonly leases: RefreshLeases;
@@ -121,9 +128,15 @@ export class TokenBroker {
     });
   }
 
-  async getAccessToken(ref: ConnectionRef, options: { forceRefresh?: boolean } = {}): Promise<AccessToken> {
+  /**
+   * The connection's access token. `forceRefresh`: a token obtained after this call began. `claims`: a token
+   * acquired with that claims request (JSON text of a Graph claims challenge, see claims-challenge.ts); always a
+   * token-endpoint call, which fails as a dead grant when the claims need the account to sign in again.
+   */
+  async getAccessToken(ref: ConnectionRef, options: { forceRefresh?: boolean; claims?: string } = {}): Promise<AccessToken> {
     const key = keyOf(ref);
-    const force = options.forceRefresh === true;
+    const claims = options.claims || undefined;
+    const force = options.forceRefresh === true || claims !== undefined;
     const entry = this.entry(key);
     if (entry.dead) await this.checkStillDead(ref, entry);
     const cached = entry.token;
@@ -133,15 +146,16 @@ export class TokenBroker {
     }
     let flight = this.inflight.get(key);
     // A forced refresh must not be satisfied by a plain refresh that may only adopt an older token: queue behind it.
-    if (!flight || (force && !flight.force)) {
+    // A claims request is satisfied only by a refresh with the same claims.
+    if (!flight || (force && !flight.force) || (claims !== undefined && flight.claims !== claims)) {
       const before = flight?.promise;
       const promise: Promise<AccessToken> = (async () => {
         if (before) await before.catch(() => undefined);
-        return this.refresh(ref, entry, force);
+        return this.refresh(ref, entry, force, claims);
       })().finally(() => {
         if (this.inflight.get(key)?.promise === promise) this.inflight.delete(key);
       });
-      flight = { promise, force };
+      flight = { promise, force, ...(claims !== undefined ? { claims } : {}) };
       this.inflight.set(key, flight);
     }
     const token = await flight.promise;
@@ -224,6 +238,8 @@ export class TokenBroker {
    * `storedDigest` is undefined when the cache is this instance's memory rather than a stored version.
    */
   private usable(token: CachedAccessToken, force: boolean, flight: Flight, storedDigest: string | undefined): boolean {
+    // Only the token endpoint can say whether the claims are met (or need a new sign-in).
+    if (flight.claims !== undefined) return false;
     if (!this.isFresh(token)) return false;
     if (!force) return true;
     return (storedDigest !== undefined && flight.baseline !== undefined && storedDigest !== flight.baseline) || token.cachedAt >= flight.startedAt + 500;
@@ -263,11 +279,14 @@ export class TokenBroker {
     if (entry.dead) throw new TokenAcquisitionError({ kind: 'dead_grant', reason: entry.dead.reason });
   }
 
-  private async refresh(ref: ConnectionRef, entry: Entry, force: boolean): Promise<AccessToken> {
+  private async refresh(ref: ConnectionRef, entry: Entry, force: boolean, claims?: string): Promise<AccessToken> {
     try {
-      return await this.coordinatedRefresh(ref, entry, force);
+      return await this.coordinatedRefresh(ref, entry, force, claims);
     } catch (e) {
-      if (e instanceof TokenAcquisitionError) throw e;
+      if (e instanceof TokenAcquisitionError) {
+        if (e.failure.kind === 'application_credentials') await this.reportApplicationCredentials(e.failure);
+        throw e;
+      }
       // Vault, Tables, discovery or a lost lease: all worth a retry (the step runner backs off, then Service Bus redelivers).
       const what =
         e instanceof SecretStoreError
@@ -279,8 +298,16 @@ export class TokenBroker {
     }
   }
 
-  private async coordinatedRefresh(ref: ConnectionRef, entry: Entry, force: boolean): Promise<AccessToken> {
-    const flight: Flight = { startedAt: this.now(), baseline: undefined };
+  private async reportApplicationCredentials(failure: Extract<TokenFailure, { kind: 'application_credentials' }>): Promise<void> {
+    try {
+      await this.events.applicationCredentialsInvalid?.(failure);
+    } catch {
+      // The step or test still fails with the reason; the next failure raises the alert again.
+    }
+  }
+
+  private async coordinatedRefresh(ref: ConnectionRef, entry: Entry, force: boolean, claims?: string): Promise<AccessToken> {
+    const flight: Flight = { startedAt: this.now(), baseline: undefined, ...(claims !== undefined ? { claims } : {}) };
     // A crashed holder's lease runs out within leaseMs; waiting longer than that means something else is wrong.
     const deadline = flight.startedAt + this.leases.leaseMs + WAIT_SLACK_MS;
     let hint = entry.leaseHint;
@@ -402,7 +429,7 @@ export class TokenBroker {
 
     // 4. Use the refresh token. Enough lease must remain that nobody takes over while our call is in flight.
     await this.leases.ensureRemaining(lease, this.leases.leaseMs / 2);
-    const redeemed = await this.redeem(ref, cache);
+    const redeemed = await this.redeem(ref, cache, flight.claims);
     if ('dead' in redeemed) {
       Object.assign(changes, { deadHash: rowHash, deadReason: redeemed.dead });
       return { kind: 'dead', reason: redeemed.dead, rowHash, observed: true };
@@ -449,7 +476,7 @@ export class TokenBroker {
   }
 
   /** One token-endpoint call with a fresh MSAL instance: MSAL would otherwise replay a remembered 429/5xx for 60 s. */
-  private async redeem(ref: ConnectionRef, cache: string): Promise<{ token: AccessToken; cache: string } | { dead: string }> {
+  private async redeem(ref: ConnectionRef, cache: string, claims?: string): Promise<{ token: AccessToken; cache: string } | { dead: string }> {
     const client = await this.msal.create();
     const tokenCache = client.getTokenCache();
     tokenCache.deserialize(cache);
@@ -460,7 +487,7 @@ export class TokenBroker {
     let result;
     try {
       // Forced: the broker has already decided the cached access token will not do (its renew margin is not MSAL's).
-      result = await client.acquireTokenSilent({ account, scopes: this.msal.scopes, forceRefresh: true });
+      result = await client.acquireTokenSilent({ account, scopes: this.msal.scopes, forceRefresh: true, ...(claims !== undefined ? { claims } : {}) });
     } catch (e) {
       const failure = classifyTokenError(e);
       if (failure.kind === 'dead_grant') return { dead: failure.reason };
@@ -577,6 +604,8 @@ interface Flight {
   startedAt: number;
   /** The lease row's cache digest when this flight first looked: a different stored version was written since. */
   baseline: string | undefined;
+  /** A claims request (claims challenge) the refresh must carry. */
+  claims?: string;
 }
 
 interface CachedAccessToken extends AccessToken {
@@ -591,7 +620,6 @@ const WAIT_SLACK_MS = 2000;
 const PENDING_GRACE_MS = 10 * 60_000;
 const DEAD_DEFAULT = "The connection's sign-in is no longer valid. Re-authorize the connection.";
 const FREE_ROW: LeaseRow = { ...EMPTY_LEASE, etag: '' };
-const OIDC_SCOPES = new Set(['openid', 'profile', 'offline_access', 'email']);
 
 const keyOf = (ref: Pick<ConnectionRef, 'tenantId' | 'id'>) => `${ref.tenantId}/${ref.id}`;
 const transient = (reason: string) => new TokenAcquisitionError({ kind: 'transient', reason });
@@ -637,20 +665,6 @@ function accessTokenIn(serializedCache: string, ref: ConnectionRef, scopes: stri
     if (!best || expiresOn > best.expiresOn.getTime()) best = { token: at.secret, expiresOn: new Date(expiresOn), cachedAt };
   }
   return best;
-}
-
-/** MSAL stores the granted scopes; `<resource>/.default` is covered by any scope of that resource. */
-function coversScopes(target: string, scopes: string[]): boolean {
-  const granted = target.toLowerCase().split(/\s+/).filter(Boolean);
-  return scopes.every((s) => {
-    const scope = s.toLowerCase();
-    if (OIDC_SCOPES.has(scope)) return true;
-    if (scope.endsWith('/.default')) {
-      const resource = scope.slice(0, -'.default'.length);
-      return granted.some((g) => g === scope || g.startsWith(resource));
-    }
-    return granted.includes(scope);
-  });
 }
 
 /** Fingerprint of a cache's refresh tokens ('' when it has none): the part whose change must reach the vault. */

@@ -1,10 +1,31 @@
 /**
- * Sorts token-acquisition failures into the two cases that matter: the grant is dead (only a new
- * sign-in helps, so never retry) or the failure is transient (retry with backoff).
+ * Sorts token-acquisition failures into the three cases that matter: the grant is dead (only a new sign-in
+ * helps, so never retry), the app's own credentials were refused (the grant is fine; nothing about the
+ * connection changes, work is retried later and the operators are told once), or the failure is transient
+ * (retry with backoff).
  */
 export type TokenFailure =
   | { kind: 'dead_grant'; reason: string }
+  | { kind: 'application_credentials'; reason: string; code?: number }
   | { kind: 'transient'; reason: string };
+
+/**
+ * AADSTS codes meaning the app registration's own credentials or registration failed, not the account's grant
+ * (learn.microsoft.com/entra/identity-platform/reference-error-codes). Entra answers them with `invalid_client`
+ * (HTTP 401) or `unauthorized_client` (HTTP 400); any `invalid_client` counts, code or not.
+ */
+const applicationCredentialCodes = new Set([
+  7000215, // invalid client secret provided
+  7000222, // client secret expired
+  7000218, // no client_secret or client_assertion in the request
+  7000216, // client_assertion required
+  700016, // application not found in the directory (wrong client id or tenant)
+  700027, // client assertion failed signature validation
+  700024, // client assertion not within its valid time range
+  7000112, // application disabled
+  70002, // error validating credentials
+]);
+const applicationCredentialErrors = new Set(['invalid_client', 'unauthorized_client']);
 
 /** AADSTS codes meaning the refresh token or consent is gone for good. */
 const deadGrantCodes = new Set([
@@ -20,10 +41,9 @@ const deadGrantCodes = new Set([
   50057, // user account disabled
   50126, // invalid credentials
   700084, // SPA refresh token lifetime reached
-  7000222, // client secret expired (app-side, but no retry helps)
 ]);
 
-const deadErrorCodes = new Set(['invalid_grant', 'interaction_required', 'consent_required', 'login_required', 'no_tokens_found', 'no_account_found', 'bad_token', 'unauthorized_client']);
+const deadErrorCodes = new Set(['invalid_grant', 'interaction_required', 'consent_required', 'login_required', 'no_tokens_found', 'no_account_found', 'bad_token']);
 
 interface MsalLikeError {
   errorCode?: string;
@@ -39,8 +59,22 @@ export function classifyTokenError(e: unknown): TokenFailure {
   const err = (e ?? {}) as MsalLikeError;
   const text = `${err.errorMessage ?? ''} ${err.message ?? ''}`;
   const aadsts = [...text.matchAll(/AADSTS(\d+)/g)].map((m) => Number(m[1]));
+  const errorNo = Number(err.errorNo);
+  if (Number.isInteger(errorNo) && errorNo > 0 && !aadsts.includes(errorNo)) aadsts.unshift(errorNo);
   const code = err.errorCode ?? '';
   const status = err.status;
+  const appCode = aadsts.find((c) => applicationCredentialCodes.has(c));
+  if (appCode !== undefined || applicationCredentialErrors.has(code)) {
+    const shown = appCode ?? aadsts[0];
+    // Goes to logs and answers: it names no setting (`AUTH_CLIENT_SECRET` reads like the protocol field `client_secret`).
+    return {
+      kind: 'application_credentials',
+      reason:
+        `Microsoft Entra ID refused the app's own credentials (${code || 'invalid_client'}${shown ? `, AADSTS${shown}` : ''}): ` +
+        "renew the app registration's client secret (and check its client id) in the app's settings. Connections are not affected; work is retried.",
+      ...(shown ? { code: shown } : {}),
+    };
+  }
   if (aadsts.some((c) => deadGrantCodes.has(c)) || deadErrorCodes.has(code) || err.name === 'InteractionRequiredAuthError') {
     return { kind: 'dead_grant', reason: describe(code || 'invalid_grant', aadsts) };
   }

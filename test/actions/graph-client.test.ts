@@ -9,6 +9,7 @@ import {
   type GraphMethod,
 } from '../../src/actions/graph-client';
 import { CONTOSO_ADMIN, CONTOSO_SVC_WORKPOINT, GRAPH_AUDIENCE, LOCAL_API_AUDIENCE } from '../../src/local/identity-provider/directory';
+import { claimsChallengeHeader } from '../../src/tokens/claims-challenge';
 import { startActionsFixture, type ActionsFixture } from './fixture';
 
 let f: ActionsFixture;
@@ -23,7 +24,18 @@ afterAll(async () => {
 });
 beforeEach(() => f.reset());
 
-const call = (path: string, extra: { method?: GraphMethod; body?: unknown; accessToken?: string; headers?: Record<string, string>; signal?: AbortSignal; timeoutMs?: number } = {}) =>
+const call = (
+  path: string,
+  extra: {
+    method?: GraphMethod;
+    body?: unknown;
+    accessToken?: string;
+    headers?: Record<string, string>;
+    signal?: AbortSignal;
+    timeoutMs?: number;
+    onClaimsChallenge?: (claims: string) => Promise<string>;
+  } = {},
+) =>
   graphRequest({
     graphBaseUrl: f.graph.url,
     accessToken: extra.accessToken ?? token,
@@ -34,6 +46,7 @@ const call = (path: string, extra: { method?: GraphMethod; body?: unknown; acces
     idempotencyKey: 'run-7:step-2',
     signal: extra.signal,
     policy: { ...f.policy, ...(extra.timeoutMs ? { timeoutMs: extra.timeoutMs } : {}) },
+    ...(extra.onClaimsChallenge ? { onClaimsChallenge: extra.onClaimsChallenge } : {}),
   });
 
 async function failure(promise: Promise<unknown>): Promise<ActionError> {
@@ -227,6 +240,62 @@ describe('throttling and failures', () => {
     const pending = call('/me', { signal: controller.signal });
     setTimeout(() => controller.abort(), 20);
     expect(await failure(pending)).toMatchObject({ kind: 'transient', message: expect.stringContaining('cancelled') });
+  });
+});
+
+describe('claims challenges (continuous access evaluation): answered once, never in a loop', () => {
+  const claims = { access_token: { nbf: { essential: true, value: '1800000000' } } };
+  /** Graph's CAE refusal of a revoked session's token (see src/tokens/claims-challenge.ts for the sources). */
+  const challenge = (count: number) => ({
+    status: 401,
+    count,
+    code: 'InvalidAuthenticationToken',
+    message: 'Continuous access evaluation resulted in challenge with result: InteractionRequired and code: TokenIssuedBeforeRevocationTimestamp',
+    headers: { 'WWW-Authenticate': claimsChallengeHeader(claims) },
+  });
+
+  it('acquires a token with the challenge’s claims and repeats the call once with it', async () => {
+    f.graph.injectFaults([challenge(1)]);
+    const asked: string[] = [];
+    const fresh = await f.tokenFor(CONTOSO_ADMIN); // another account, so the repeated call shows which token it carried
+    const me = (await call('/me', { onClaimsChallenge: async (c) => (asked.push(c), fresh) })) as { userPrincipalName: string };
+    expect(asked.map((c) => JSON.parse(c))).toEqual([claims]);
+    expect(f.graph.calls.map((c) => [c.status, c.username])).toEqual([
+      [401, CONTOSO_SVC_WORKPOINT.username],
+      [200, CONTOSO_ADMIN.username],
+    ]);
+    expect(me.userPrincipalName).toBe(CONTOSO_ADMIN.username);
+    expect(new Set(f.graph.calls.map((c) => c.clientRequestId)).size).toBe(1);
+  });
+
+  it('a second challenge after answering fails the call for good: one token acquisition, two Graph calls', async () => {
+    f.graph.injectFaults([challenge(10)]);
+    let acquisitions = 0;
+    const fresh = await f.tokenFor(CONTOSO_ADMIN);
+    const error = await failure(call('/me', { onClaimsChallenge: async () => (acquisitions++, fresh) }));
+    expect(error).toMatchObject({ kind: 'permanent', status: 401, code: 'InvalidAuthenticationToken' });
+    expect(error.message).toMatch(/claims challenge/i);
+    expect(error.message).not.toContain(fresh);
+    expect(acquisitions).toBe(1);
+    expect(f.graph.calls).toHaveLength(2);
+  });
+
+  it('a token acquisition that fails (the grant needs a new sign-in) ends the call with that failure, nothing repeated', async () => {
+    f.graph.injectFaults([challenge(1)]);
+    const dead = new Error('needs re-authorization');
+    await expect(call('/me', { onClaimsChallenge: async () => Promise.reject(dead) })).rejects.toBe(dead);
+    expect(f.graph.calls).toHaveLength(1);
+  });
+
+  it('is not answered without a handler, and a plain 401 is never a challenge', async () => {
+    f.graph.injectFaults([challenge(1)]);
+    expect(await failure(call('/me'))).toMatchObject({ kind: 'permanent', status: 401 });
+
+    f.reset();
+    f.graph.injectFaults([{ status: 401, count: 1, code: 'InvalidAuthenticationToken', headers: { 'WWW-Authenticate': 'Bearer realm=""' } }]);
+    let asked = 0;
+    expect(await failure(call('/me', { onClaimsChallenge: async () => (asked++, token) }))).toMatchObject({ kind: 'permanent', status: 401 });
+    expect(asked).toBe(0);
   });
 });
 

@@ -22,6 +22,7 @@ import { MsalClients } from '../../src/tokens/msal-clients';
 import { TokenBroker, type ConnectionRef } from '../../src/tokens/token-broker';
 import type { TestStack } from '../support/test-stack';
 import { expiringIn, note, round, signInCache, type Figure } from './harness';
+import { grantedScopesOf } from './token-calls';
 
 const BURST = 200;
 const INSTANCES = 4;
@@ -134,6 +135,8 @@ export async function refreshBurst(stack: TestStack): Promise<Figure> {
         failed_refreshes: failed,
         final_refresh_from_vault_ok: finalOk,
       },
+      // The stored tokens' scopes as the provider answered them (Entra's shape: Graph permissions without the prefix).
+      granted_scopes: grantedScopesOf(one.cache),
       ratio: round(Math.max(singleCalls, manyCalls) / 1),
       met: singleCalls === 1 && manyCalls <= INSTANCES && finalOk,
       runs: 1,

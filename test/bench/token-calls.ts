@@ -31,9 +31,11 @@ export async function tokenCalls(stack: TestStack): Promise<Figure> {
   const msal = new MsalClients(ctx.settings);
   note(`token_calls: signing in ${CONNECTIONS} connections`);
   const connections: Connection[] = [];
+  let grantedScopes = '';
   for (let i = 0; i < CONNECTIONS; i++) {
     const user = accounts[i % accounts.length];
     const cache = await signInCache(msal, user);
+    grantedScopes ||= grantedScopesOf(cache);
     const now = new Date().toISOString();
     const connection: Connection = {
       id: randomUUID(),
@@ -103,10 +105,18 @@ export async function tokenCalls(stack: TestStack): Promise<Figure> {
       steps_per_s: round((steps * 1000) / ms, 1),
       elapsed_s: round(ms / 1000, 1),
       access_token_lifetime_s: 3600,
+      // The stored tokens' scopes as the provider answered them (Entra's shape: Graph permissions without the prefix).
+      granted_scopes: grantedScopes,
       scenario: 'fresh instance (empty memory), stored access tokens expired, refresh-token rotation on, write policy always',
     };
   } finally {
     cold.broker.close();
     setAppContext(ctx);
   }
+}
+
+/** The `target` MSAL stored for the cache's access token: the token response's `scope`, in the provider's shape. */
+export function grantedScopesOf(serializedCache: string): string {
+  const json = JSON.parse(serializedCache) as { AccessToken?: Record<string, { target?: string }> };
+  return Object.values(json.AccessToken ?? {})[0]?.target ?? '';
 }

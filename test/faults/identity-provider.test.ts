@@ -6,6 +6,7 @@
 import { CONTOSO_SVC_APPROVALS, CONTOSO_SVC_WORKPOINT } from '../../src/local/identity-provider/directory';
 import { getTokenStats, revokeLocalGrants, setTokenEndpointFault, type TokenEndpointFault } from '../../src/local/identity-provider/launch';
 import { queueNames } from '../../src/config/queues';
+import { KeepAlive } from '../../src/connections/keep-alive';
 import { authorizeConnection } from '../support/connections';
 import { signIn } from '../support/sign-in';
 import { useTally } from '../support/tally';
@@ -121,6 +122,59 @@ describe.each<[string, TokenEndpointFault, string]>([
       lost: Math.abs(calls.length - 2),
     });
   });
+});
+
+test("the app's own client secret expired (AADSTS7000222): steps wait and retry, no connection changes status, one ApplicationCredentialsInvalid", async () => {
+  const itemId = 'app-credentials';
+  const sent: { messageId: string; body: any }[] = [];
+  const send = stack.bus.send.bind(stack.bus);
+  stack.bus.send = async (queue, messages) => {
+    await send(queue, messages);
+    if (queue === queueNames.connectionEvents) sent.push(...messages.map((m) => ({ messageId: m.messageId, body: m.body })));
+  };
+  const busBefore = stack.bus.stats()[queueNames.steps];
+  const before = await stats();
+  try {
+    await setTokenEndpointFault(stack.identityProvider.url, { aadsts: 7000222 });
+    await postEvent(itemId);
+    await until('a redelivery of the step', async () => stack.bus.stats()[queueNames.steps].abandoned > busBefore.abandoned);
+
+    // The admin's "test" says what is wrong, and that it is not the connection.
+    const tested = await stack.api(`connections/${workpoint.id}/test`, { method: 'POST' });
+    expect(tested.json).toEqual({ ok: false, status: 'unavailable', reason: expect.stringMatching(/app's own credentials.*AADSTS7000222.*client secret/) });
+    // Keep-alive (every connection idle): both fail for now, neither is marked.
+    const report = await new KeepAlive({
+      connections: stack.context.connectionRepository,
+      broker: stack.context.broker,
+      lifecycle: stack.context.connectionLifecycle,
+      idleDays: 0,
+    }).run();
+    expect(report.needsReauth).toEqual([]);
+    expect(report.failed.map((f) => f.id).sort()).toEqual([workpoint.id, approvals.id].sort());
+    expect(await runFor(itemId)).toMatchObject({ status: 'running', steps: [{ status: 'pending' }, { status: 'pending' }] });
+    expect((await connectionStates()).every((c) => c.status === 'active' && !c.statusReason)).toBe(true);
+  } finally {
+    await setTokenEndpointFault(stack.identityProvider.url, null);
+  }
+  const refused = ((await stats()).byStatus['401'] ?? 0) - (before.byStatus['401'] ?? 0);
+  expect(refused).toBeGreaterThanOrEqual(5); // steps, test and keep-alive all tried
+
+  // One signal for all of it: one message on connection-events, one error line; no status change announced.
+  expect(sent).toEqual([
+    {
+      messageId: expect.stringMatching(/^ApplicationCredentialsInvalid:c0c0c0c0-0000-4000-8000-00000000c11e:\d+$/),
+      body: { type: 'ApplicationCredentialsInvalid', clientId: 'c0c0c0c0-0000-4000-8000-00000000c11e', aadsts: 7000222, reason: expect.stringContaining('AADSTS7000222'), at: expect.any(String) },
+    },
+  ]);
+  expect(stack.logs.filter((l) => l.startsWith('[error]') && l.includes('ApplicationCredentialsInvalid'))).toHaveLength(1);
+
+  // Once the secret is fixed the waiting run completes as the same accounts.
+  await stack.bus.idle();
+  const run = await runFor(itemId);
+  expect(run.status).toBe('succeeded');
+  expect(callsFor(itemId).map((c) => c.username)).toEqual([CONTOSO_SVC_WORKPOINT.username, CONTOSO_SVC_APPROVALS.username]);
+  expect((await connectionStates()).every((c) => c.status === 'active')).toBe(true);
+  tally.record({ kind: 'fault', category: "App's client secret expired during steps (invalid_client)", tried: 2, handled: 2, faultsInjected: refused, lost: 0 });
 });
 
 test('a revoked grant: one token call, needs_reauth, no further calls until re-authorized; then steps run again', async () => {

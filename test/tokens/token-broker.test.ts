@@ -87,6 +87,7 @@ interface Recorded {
   refreshed: number;
   grantDead: string[];
   used: Date[];
+  applicationCredentials: string[];
 }
 
 /** One simulated instance: its own broker, MSAL clients and memory; the vault and lease table are shared. */
@@ -97,7 +98,7 @@ function instance(
     leaseSeconds?: number;
   } = {},
 ): TokenBroker & { recorded: Recorded } {
-  const recorded: Recorded = { refreshed: 0, grantDead: [], used: [] };
+  const recorded: Recorded = { refreshed: 0, grantDead: [], used: [], applicationCredentials: [] };
   const broker = new TokenBroker({
     secrets,
     msal: new MsalClients(msalSettings),
@@ -111,6 +112,7 @@ function instance(
       refreshed: () => void (recorded.refreshed += 1),
       grantDead: (_ref, reason) => void recorded.grantDead.push(reason),
       used: (_ref, at) => void recorded.used.push(at),
+      applicationCredentialsInvalid: (failure) => void recorded.applicationCredentials.push(failure.reason),
     },
     renewBeforeSeconds: options.renewBeforeSeconds,
     deadRecheckSeconds: options.deadRecheckSeconds,
@@ -344,6 +346,27 @@ test('token endpoint 500 or unreachable: transient, never grantDead; the next ca
   }
   expect(a.recorded.grantDead).toHaveLength(0);
   await expect(a.getAccessToken(ref, { forceRefresh: true })).resolves.toMatchObject({ token: expect.any(String) });
+  await storedRefreshTokenWorks(ref);
+});
+
+test("the app's own credentials refused (expired secret, 7000222): never grantDead, reported, the grant still works afterwards", async () => {
+  const { ref, cache } = await connect(FABRIKAM_ADMIN);
+  const a = instance();
+  const b = instance();
+  await a.storeSignIn(ref, cache);
+  await setTokenEndpointFault(idp.url, { aadsts: 7000222 });
+  try {
+    for (const broker of [a, b, a]) {
+      const failure = await failureOf(broker.getAccessToken(ref, { forceRefresh: true }));
+      expect(failure).toEqual({ kind: 'application_credentials', code: 7000222, reason: expect.stringMatching(/app's own credentials.*AADSTS7000222/) });
+    }
+  } finally {
+    await setTokenEndpointFault(idp.url, null);
+  }
+  // Each failure is reported (the receiver deduplicates); none is a dead grant, here or on the lease row.
+  expect([...a.recorded.applicationCredentials, ...b.recorded.applicationCredentials]).toHaveLength(3);
+  expect([...a.recorded.grantDead, ...b.recorded.grantDead]).toEqual([]);
+  for (const broker of [a, b]) await expect(broker.getAccessToken(ref, { forceRefresh: true })).resolves.toMatchObject({ token: expect.any(String) });
   await storedRefreshTokenWorks(ref);
 });
 

@@ -152,3 +152,11 @@ export const resetTokenStats = (url: string): Promise<TokenStats> => postJson(`$
  */
 export const setTokenEndpointFault = (url: string, fault: TokenEndpointFault): Promise<{ tokenEndpoint: TokenEndpointFault }> =>
   postJson(`${url}/local/faults`, { tokenEndpoint: fault });
+
+/**
+ * Entra's revokeSignInSessions for the account: refresh tokens issued before now are refused (AADSTS50173); answers
+ * once the boundary (`tokensValidFrom`, epoch seconds) has passed. The Graph stand-in's `/_local/revoke-sessions`
+ * calls this and then challenges the account's older CAE tokens.
+ */
+export const revokeLocalSessions = (url: string, username: string): Promise<{ username: string; objectId: string; tokensValidFrom: number }> =>
+  postJson(`${url}/local/revoke-sessions`, { username });

@@ -5,7 +5,7 @@
  */
 import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import https from 'node:https';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
 import {
@@ -24,6 +24,7 @@ import {
   type LocalUser,
 } from './directory';
 import { apiTokenClaims, foreignClaims, isAccessTokenVersion, v1IssuerTemplate, type AccessTokenVersion } from './token-versions';
+import { ENTRA_ERROR_CODES, entraTokenError, requestedClaims, type EntraTokenError } from './entra-token-errors';
 
 export interface IdentityProviderOptions {
   /** 0 (default) picks a free port. */
@@ -55,8 +56,15 @@ export interface IdentityProviderServer {
   close(): Promise<void>;
 }
 
-/** `retryAfterSeconds` adds a Retry-After header, which MSAL honours by replaying the error without calling. */
-export type TokenEndpointFault = null | 'down' | { status: number; count?: number; retryAfterSeconds?: number };
+/**
+ * `retryAfterSeconds` adds a Retry-After header, which MSAL honours by replaying the error without calling.
+ * `aadsts` answers exactly as Entra does for that code (entra-token-errors.ts), e.g. 7000222 (client secret expired).
+ */
+export type TokenEndpointFault =
+  | null
+  | 'down'
+  | { status: number; count?: number; retryAfterSeconds?: number }
+  | { aadsts: number; count?: number };
 
 export interface TokenStats {
   total: number;
@@ -64,6 +72,13 @@ export interface TokenStats {
   byUsername: Record<string, number>;
   /** HTTP status, or `down` for connections reset by the `down` fault. */
   byStatus: Record<string, number>;
+  /** Access-token claims asked for in the `claims` parameter, by name: `xms_cc` (client capabilities), `nbf` (a CAE claims challenge). */
+  claims: Record<string, number>;
+}
+
+/** A token request whose body was read before oidc-provider saw it (it ignores `claims` at the token endpoint). */
+interface TokenRequestMessage extends IncomingMessage {
+  tokenParams?: URLSearchParams;
 }
 
 /** Entra's issuer keeps the tenant in the path; "organizations" keeps one issuer for every local tenant. */
@@ -104,7 +119,7 @@ interface Provider {
   interactionFinished(req: IncomingMessage, res: ServerResponse, result: object, opts?: { mergeWithLastSubmission?: boolean }): Promise<void>;
   Grant: any;
   Client: { prototype: { clientId: string; compareClientSecret(actual: string): Promise<boolean> | boolean } };
-  RefreshToken: { find(value: string, opts?: { ignoreExpiration?: boolean }): Promise<{ accountId?: string } | undefined> };
+  RefreshToken: { find(value: string, opts?: { ignoreExpiration?: boolean }): Promise<{ accountId?: string; iat?: number } | undefined> };
 }
 interface OidcModule {
   default: new (issuer: string, configuration: Record<string, unknown>) => Provider;
@@ -265,6 +280,23 @@ function scpFor(audience: string, scope: string | undefined): string | undefined
   return names.size ? [...names].join(' ') : undefined;
 }
 
+const OIDC_SCOPES = ['openid', 'profile', 'offline_access', 'email'];
+
+/**
+ * Entra's token-response `scope`: the resource's permissions (`/.default` expanded to what is consented) WITHOUT the
+ * resource for Microsoft Graph (`User.Read Sites.ReadWrite.All`) and with the App ID URI for any other API, then the
+ * OpenID Connect scopes that were asked for. MSAL stores it as the cached token's `target`. Sources: scopes-oidc
+ * ("if the resource identifier is omitted ... the resource is assumed to be Microsoft Graph"), cache entries in
+ * AzureAD/microsoft-authentication-library-for-python#450 and -for-android#672 (see src/tokens/granted-scopes.ts).
+ */
+function entraResponseScope(granted: string, asked: string): string {
+  const resource = granted.split(' ').map(resourceOf).find(Boolean);
+  const names = resource ? (scpFor(resource, granted)?.split(' ') ?? []) : [];
+  const permissions = names.map((n) => (resource === GRAPH_AUDIENCE ? n : `${resource}/${n}`));
+  const askedScopes = new Set(asked.split(' '));
+  return [...permissions, ...OIDC_SCOPES.filter((s) => askedScopes.has(s))].join(' ');
+}
+
 const clientInfo = (user: LocalUser): string =>
   Buffer.from(JSON.stringify({ uid: user.objectId, utid: user.tenantId })).toString('base64url');
 
@@ -287,6 +319,39 @@ function fetchJson(url: string, ca: string): Promise<Record<string, unknown>> {
   });
 }
 
+/** Whether the token request declared the CP1 client capability (MSAL's `clientCapabilities`, sent in `claims`). */
+function clientDeclaredCp1(ctx: KoaContext | undefined): boolean {
+  const claims = requestedClaims((ctx?.req as TokenRequestMessage | undefined)?.tokenParams?.get('claims'));
+  return claims !== undefined && claims !== 'invalid' && claims.cp1;
+}
+
+/** Reads a token request's form body and hands oidc-provider an identical request, with the parameters kept on it. */
+async function replayTokenRequest(req: IncomingMessage): Promise<IncomingMessage> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > 64 * 1024) throw new HttpError(413, 'request body too large');
+    chunks.push(chunk);
+  }
+  const body = Buffer.concat(chunks);
+  const replay: TokenRequestMessage = new IncomingMessage(req.socket);
+  replay.method = req.method;
+  replay.url = req.url;
+  replay.httpVersionMajor = req.httpVersionMajor;
+  replay.httpVersionMinor = req.httpVersionMinor;
+  replay.httpVersion = req.httpVersion;
+  replay.headers = req.headers;
+  replay.rawHeaders = req.rawHeaders;
+  (replay as IncomingMessage & { originalUrl?: string }).originalUrl = (req as IncomingMessage & { originalUrl?: string }).originalUrl;
+  replay.tokenParams = new URLSearchParams(body.toString('utf8'));
+  // Otherwise the finished stream counts as aborted and Node destroys the shared socket with it.
+  replay.complete = true;
+  replay.push(body);
+  replay.push(null);
+  return replay;
+}
+
 export async function startIdentityProviderServer(options: IdentityProviderOptions): Promise<IdentityProviderServer> {
   const accessTokenTtl = options.accessTokenTtlSeconds ?? 3600;
   const rotate = options.rotateRefreshTokens ?? true;
@@ -300,8 +365,10 @@ export async function startIdentityProviderServer(options: IdentityProviderOptio
   const signingJwk: JWK = { ...(await exportJWK(signingKey)), kid, alg: 'RS256', use: 'sig' };
 
   const store = createStore();
-  const stats: TokenStats = { total: 0, byGrantType: {}, byUsername: {}, byStatus: {} };
+  const stats: TokenStats = { total: 0, byGrantType: {}, byUsername: {}, byStatus: {}, claims: {} };
   let fault: TokenEndpointFault = null;
+  /** Per account (object id): refresh tokens issued before this time (epoch seconds) are refused, as after Entra's revokeSignInSessions. */
+  const tokensValidFrom = new Map<string, number>();
 
   let provider: Provider | undefined;
   let providerCallback: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
@@ -420,7 +487,7 @@ export async function startIdentityProviderServer(options: IdentityProviderOptio
         },
       },
     },
-    async extraTokenClaims(_ctx: unknown, token: { accountId?: string; scope?: string; clientId?: string; resourceServer?: { audience?: string } }) {
+    async extraTokenClaims(ctx: KoaContext, token: { accountId?: string; scope?: string; clientId?: string; resourceServer?: { audience?: string } }) {
       const user = token.accountId ? findUserByObjectId(token.accountId) : undefined;
       if (!user) return undefined;
       const audience = token.resourceServer?.audience ?? '';
@@ -433,6 +500,8 @@ export async function startIdentityProviderServer(options: IdentityProviderOptio
         azp: token.clientId,
         ver: '2.0',
         ...(scp ? { scp } : {}),
+        // Entra marks tokens of clients that declared the CP1 capability; CAE-enabled resources (Graph) may then answer a claims challenge.
+        ...(clientDeclaredCp1(ctx) ? { xms_cc: ['cp1'] } : {}),
         ...(audience === LOCAL_API_AUDIENCE && user.roles.length ? { roles: [...user.roles] } : {}),
       };
     },
@@ -502,21 +571,37 @@ export async function startIdentityProviderServer(options: IdentityProviderOptio
     stats.byStatus[status] = (stats.byStatus[status] ?? 0) + 1;
   };
 
+  const answer = (ctx: KoaContext, { status, body }: EntraTokenError) => {
+    ctx.status = status;
+    ctx.set('cache-control', 'no-store');
+    ctx.body = body;
+  };
+
   provider.use(async (ctx, next) => {
     if (ctx.path !== '/token' || ctx.method !== 'POST') return next();
+    const params = (ctx.req as TokenRequestMessage).tokenParams ?? new URLSearchParams();
+    const grantType = params.get('grant_type') ?? 'unknown';
+    const rt = params.get('refresh_token');
+    const presented = rt ? await provider!.RefreshToken.find(rt, { ignoreExpiration: true }) : undefined;
+    const claims = requestedClaims(params.get('claims'));
+    if (claims && claims !== 'invalid') for (const name of Object.keys(claims.accessToken)) stats.claims[name] = (stats.claims[name] ?? 0) + 1;
     const active = fault;
     if (active) {
       if (active !== 'down' && active.count !== undefined && --active.count <= 0) fault = null;
-      const params = new URLSearchParams(await readBody(ctx.req));
-      const rt = params.get('refresh_token');
-      const account = rt ? (await provider!.RefreshToken.find(rt, { ignoreExpiration: true }))?.accountId : undefined;
-      count(params.get('grant_type') ?? 'unknown', usernameOf(account), active === 'down' ? 'down' : active.status);
-      if (active === 'down') {
+      const account = presented?.accountId;
+      if ('aadsts' in Object(active)) {
+        const error = entraTokenError((active as { aadsts: number }).aadsts, params.get('client_id') ?? '');
+        count(grantType, usernameOf(account), error.status);
+        return answer(ctx, error);
+      }
+      const plain = active as 'down' | { status: number; retryAfterSeconds?: number };
+      count(grantType, usernameOf(account), plain === 'down' ? 'down' : plain.status);
+      if (plain === 'down') {
         ctx.respond = false;
         ctx.req.socket.destroy();
         return;
       }
-      const { status, retryAfterSeconds } = active;
+      const { status, retryAfterSeconds } = plain;
       ctx.status = status;
       ctx.set('cache-control', 'no-store');
       if (retryAfterSeconds !== undefined) ctx.set('retry-after', String(retryAfterSeconds));
@@ -526,14 +611,37 @@ export async function startIdentityProviderServer(options: IdentityProviderOptio
       };
       return;
     }
+    if (claims === 'invalid') {
+      const error = entraTokenError(90100, params.get('client_id') ?? '');
+      count(grantType, usernameOf(presented?.accountId), error.status);
+      return answer(ctx, error);
+    }
+    // After revokeSignInSessions (or a password reset) Entra refuses refresh tokens issued before it, claims or not.
+    const validFrom = presented?.accountId ? tokensValidFrom.get(presented.accountId) : undefined;
+    if (grantType === 'refresh_token' && validFrom !== undefined && (presented?.iat ?? 0) < validFrom) {
+      const error = entraTokenError(50173, params.get('client_id') ?? '');
+      count(grantType, usernameOf(presented?.accountId), error.status);
+      return answer(ctx, error);
+    }
     await next();
+    // The app's own credentials refused (wrong secret, none, unknown client): answered as Entra does, not as oidc-provider.
+    if (ctx.status === 401 && ctx.body && typeof ctx.body === 'object' && ctx.body.error === 'invalid_client') {
+      const clientId = params.get('client_id') ?? '';
+      const code = clientId !== LOCAL_CLIENT_ID && clientId !== LOCAL_PORTAL_CLIENT_ID ? 700016 : params.get('client_secret') ? 7000215 : 7000218;
+      answer(ctx, entraTokenError(code, clientId));
+    }
     const entities = ctx.oidc?.entities ?? {};
     const accountId = entities.Account?.accountId ?? entities.RefreshToken?.accountId ?? entities.AuthorizationCode?.accountId;
-    const grantType = String(ctx.oidc?.params?.grant_type ?? ctx.oidc?.body?.grant_type ?? 'unknown');
     count(grantType, usernameOf(accountId), ctx.status);
     const user = typeof entities.Account?.accountId === 'string' ? findUserByObjectId(entities.Account.accountId) : undefined;
-    // MSAL derives homeAccountId (`oid.tid`) from client_info, as Entra sends it.
-    if (ctx.status === 200 && user && ctx.body && typeof ctx.body === 'object') ctx.body.client_info = clientInfo(user);
+    if (ctx.status === 200 && ctx.body && typeof ctx.body === 'object') {
+      // MSAL derives homeAccountId (`oid.tid`) from client_info, as Entra sends it.
+      if (user) ctx.body.client_info = clientInfo(user);
+      if (typeof ctx.body.scope === 'string') {
+        const asked = ctx.oidc?.params?.scope ?? entities.AuthorizationCode?.scope ?? entities.RefreshToken?.scope;
+        ctx.body.scope = entraResponseScope(ctx.body.scope, String(asked ?? ''));
+      }
+    }
   });
 
   providerCallback = provider.callback();
@@ -549,6 +657,7 @@ export async function startIdentityProviderServer(options: IdentityProviderOptio
     }
     if (path === MOUNT || path.startsWith(`${MOUNT}/`)) {
       if (path === `${MOUNT}/auth` && req.method === 'GET') adaptAuthorizationQuery(reqUrl.searchParams);
+      if (path === `${MOUNT}/token` && req.method === 'POST') req = await replayTokenRequest(req);
       const rewritten = `${path}${reqUrl.search}`;
       // oidc-provider derives its mount path from originalUrl minus url: both must carry the same query.
       (req as IncomingMessage & { originalUrl?: string }).originalUrl = rewritten;
@@ -673,6 +782,18 @@ export async function startIdentityProviderServer(options: IdentityProviderOptio
         if (!user) throw new HttpError(400, `unknown username ${JSON.stringify(body.username)}`);
         return sendJson(res, 200, { revokedGrants: store.revokeAccount(user.objectId) });
       }
+      case 'POST /local/revoke-sessions': {
+        // Entra's revokeSignInSessions: refresh tokens issued before now stop working (AADSTS50173), new sign-ins work.
+        // The boundary is the next whole second (tokens carry seconds), and the answer waits for it, so every token
+        // issued before the call is older than it and every token issued after the answer is not.
+        const body = await readJson(req);
+        const user = typeof body.username === 'string' ? findUser(body.username) : undefined;
+        if (!user) throw new HttpError(400, `unknown username ${JSON.stringify(body.username)}`);
+        const validFrom = Math.floor(Date.now() / 1000) + 1;
+        tokensValidFrom.set(user.objectId, validFrom);
+        await new Promise((r) => setTimeout(r, Math.max(0, validFrom * 1000 - Date.now())));
+        return sendJson(res, 200, { username: user.username, objectId: user.objectId, tokensValidFrom: validFrom });
+      }
       case 'GET /local/stats':
         return sendJson(res, 200, stats);
       case 'POST /local/stats/reset':
@@ -680,11 +801,18 @@ export async function startIdentityProviderServer(options: IdentityProviderOptio
         stats.byGrantType = {};
         stats.byUsername = {};
         stats.byStatus = {};
+        stats.claims = {};
         return sendJson(res, 200, stats);
       case 'POST /local/faults': {
         const { tokenEndpoint } = await readJson(req);
         if (tokenEndpoint === null || tokenEndpoint === undefined) fault = null;
         else if (tokenEndpoint === 'down') fault = 'down';
+        else if (typeof tokenEndpoint === 'object' && 'aadsts' in tokenEndpoint) {
+          const { aadsts, count: n } = tokenEndpoint as { aadsts: unknown; count?: unknown };
+          if (typeof aadsts !== 'number' || !ENTRA_ERROR_CODES.includes(aadsts)) throw new HttpError(400, `aadsts must be one of ${ENTRA_ERROR_CODES.join(', ')}`);
+          if (n !== undefined && !(Number.isInteger(n) && (n as number) > 0)) throw new HttpError(400, 'count must be a positive integer');
+          fault = { aadsts, ...(n === undefined ? {} : { count: n as number }) };
+        }
         else if (
           typeof tokenEndpoint === 'object' &&
           Number.isInteger((tokenEndpoint as { status?: unknown }).status) &&
@@ -695,7 +823,7 @@ export async function startIdentityProviderServer(options: IdentityProviderOptio
           if (n !== undefined && !(Number.isInteger(n) && (n as number) > 0)) throw new HttpError(400, 'count must be a positive integer');
           if (r !== undefined && !(Number.isInteger(r) && (r as number) >= 0)) throw new HttpError(400, 'retryAfterSeconds must be a non-negative integer');
           fault = { status, ...(n === undefined ? {} : { count: n as number }), ...(r === undefined ? {} : { retryAfterSeconds: r as number }) };
-        } else throw new HttpError(400, "tokenEndpoint must be null, 'down' or {status: 400-599, count?, retryAfterSeconds?}");
+        } else throw new HttpError(400, "tokenEndpoint must be null, 'down', {status: 400-599, count?, retryAfterSeconds?} or {aadsts, count?}");
         return sendJson(res, 200, { tokenEndpoint: fault });
       }
       default:
