@@ -1,9 +1,8 @@
 import { createHash } from 'node:crypto';
 
-const entities: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;', '/': '&#47;', '`': '&#96;' };
+import { escapeHtml } from '../shared/escape-html';
 
-/** Escapes text for HTML element content and quoted attribute values. */
-export const escapeHtml = (value: unknown): string => String(value ?? '').replace(/[&<>"'/`]/g, (c) => entities[c]);
+export { escapeHtml };
 
 // The Close button needs a script; a hash in the CSP allows exactly this one and nothing injected.
 const closeScript = "document.getElementById('close').addEventListener('click',function(){window.close()});";
