@@ -224,6 +224,7 @@ module roleAssignments 'modules/role-assignments.bicep' = {
     storageAccountName: storage.outputs.name
     keyVaultName: keyVault.outputs.name
     serviceBusNamespaceName: serviceBus.outputs.name
+    serviceBusTriggerQueueNames: serviceBus.outputs.triggerQueueNames
     applicationInsightsName: monitoring.outputs.applicationInsightsName
   }
 }
