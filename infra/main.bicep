@@ -30,6 +30,8 @@ param resourceGroupName string = ''
 // ---------------------------------------------------------------------------------------------------------
 // Sign-in (the app registration connections sign in through) and admin API
 // ---------------------------------------------------------------------------------------------------------
+// Microsoft Entra endpoints come from environment() (https://login.microsoftonline.com/ in the public cloud), so
+// a sovereign cloud deployment gets its own login host (the linter's no-hardcoded-env-urls rule).
 
 @minLength(1)
 @description('Application (client) id of the sign-in app registration.')
@@ -40,7 +42,7 @@ param authClientId string
 param authClientSecret string = ''
 
 @description('Microsoft identity platform authority for sign-in and refresh. /organizations lets admins of any tenant connect accounts of their tenant.')
-param authAuthority string = 'https://login.microsoftonline.com/organizations'
+param authAuthority string = '${environment().authentication.loginEndpoint}organizations'
 
 @description('Space- or comma-separated delegated scopes a connection is authorized for (offline_access, openid and profile are always added). /.default asks for the Graph permissions configured on the app registration.')
 param connectionScopes string = 'https://graph.microsoft.com/.default'
@@ -49,7 +51,7 @@ param connectionScopes string = 'https://graph.microsoft.com/.default'
 param adminTokenAudience string = ''
 
 @description('Issuer of v2.0 admin tokens; {tenantid} is replaced by the token\'s tid.')
-param adminTokenIssuer string = 'https://login.microsoftonline.com/{tenantid}/v2.0'
+param adminTokenIssuer string = '${environment().authentication.loginEndpoint}{tenantid}/v2.0'
 
 @description('Issuer of v1.0 admin tokens (Entra\'s default access token version); {tenantid} is replaced by the token\'s tid.')
 param adminTokenIssuerV1 string = 'https://sts.windows.net/{tenantid}/'
@@ -58,7 +60,7 @@ param adminTokenIssuerV1 string = 'https://sts.windows.net/{tenantid}/'
 param adminTokenScope string = 'access_as_user'
 
 @description('JWKS URI of the admin token issuer.')
-param adminTokenJwksUri string = 'https://login.microsoftonline.com/common/discovery/v2.0/keys'
+param adminTokenJwksUri string = '${environment().authentication.loginEndpoint}common/discovery/v2.0/keys'
 
 @description('App role an admin token must carry.')
 param adminRole string = 'Connections.Admin'
@@ -228,6 +230,7 @@ module roleAssignments 'modules/role-assignments.bicep' = {
     storageAccountName: storage.outputs.name
     keyVaultName: keyVault.outputs.name
     serviceBusNamespaceName: serviceBus.outputs.name
+    serviceBusTriggerQueueNames: serviceBus.outputs.triggerQueueNames
     applicationInsightsName: monitoring.outputs.applicationInsightsName
   }
 }

@@ -1,4 +1,4 @@
-// The Function App: Linux, Node 20, Flex Consumption, running as the one user-assigned identity.
+// The Function App: Linux, Node 22, Flex Consumption, running as the one user-assigned identity.
 //
 // Every app setting is in `appSettingValues` below. test/infra/bicep-drift.test.ts checks that its keys are
 // exactly the production settings of src/config/settings.ts plus the host settings of
@@ -185,10 +185,12 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         alwaysReady: alwaysReady
       }
       // Runtime and version live here on Flex Consumption, not in FUNCTIONS_WORKER_RUNTIME /
-      // FUNCTIONS_EXTENSION_VERSION app settings (which the plan rejects).
+      // FUNCTIONS_EXTENSION_VERSION app settings (which the plan rejects). Node 20 reached end of life on
+      // 2026-04-30; 22 is a Flex Consumption Node version (`az functionapp list-flexconsumption-runtimes`,
+      // Get-AzFunctionAppFlexConsumptionRuntime). The code keeps running on Node 20 too, which development uses.
       runtime: {
         name: 'node'
-        version: '20'
+        version: '22'
       }
     }
   }

@@ -1,9 +1,10 @@
 // Service Bus namespace (Standard: the lowest tier with sessions and duplicate detection) and the app's queues.
-// Keyless: local (SAS) auth is disabled, so only Entra identities with Azure Service Bus Data Sender/Receiver
-// roles can send or receive.
+// Keyless: local (SAS) auth is disabled, so only Entra identities with Azure Service Bus data roles can send or
+// receive.
 //
-// The queue list must match src/config/queues.ts (`queueNames`, `queuesWithSessions`);
-// test/infra/bicep-drift.test.ts checks it.
+// The queue list must match src/config/queues.ts (`queueNames`, `queuesWithSessions`), and `trigger` the queues a
+// function in functions/ is triggered by (they get Data Owner, see role-assignments.bicep);
+// test/infra/bicep-drift.test.ts checks both.
 
 @description('Name of the Service Bus namespace (6-50 characters, globally unique).')
 @minLength(6)
@@ -32,16 +33,20 @@ var queues = [
     // each tenant's events one at a time.
     name: 'workpoint-events'
     requiresSession: false
+    trigger: true
   }
   {
     // Process steps. Session id = run id, so the steps of one run execute in order, one at a time.
     name: 'process-steps'
     requiresSession: true
+    trigger: true
   }
   {
-    // Connection lifecycle events (e.g. a connection needs re-authorization). No ordering requirement.
+    // Connection lifecycle events (e.g. a connection needs re-authorization). No ordering requirement. The app
+    // only sends here; whoever consumes them brings their own identity and role.
     name: 'connection-events'
     requiresSession: false
+    trigger: false
   }
 ]
 
@@ -88,3 +93,6 @@ output name string = namespace.name
 
 @description('Fully qualified namespace, e.g. sb-abc.servicebus.windows.net, for ServiceBusConnection__fullyQualifiedNamespace.')
 output fullyQualifiedNamespace string = split(replace(namespace.properties.serviceBusEndpoint, 'https://', ''), ':')[0]
+
+@description('Queues a function of the app is triggered by: the app identity gets Azure Service Bus Data Owner on each.')
+output triggerQueueNames array = map(filter(queues, q => q.trigger), q => q.name)

@@ -123,6 +123,8 @@ export interface GraphStandIn {
   revokeSessions(username: string, options?: { refreshTokens?: boolean }): Promise<{ tokensValidFrom: number }>;
   /** Replaces pending faults; used in order, after the token check, before normal handling. */
   injectFaults(faults: GraphFault[]): void;
+  /** How many injected faults no request has taken yet (a request takes its fault after the token check). */
+  pendingFaults(): number;
   /** Forgets calls, items, mail and faults. */
   reset(): void;
   close(): Promise<void>;
@@ -413,6 +415,7 @@ export async function startGraphStandIn(options: GraphStandInOptions): Promise<G
     injectFaults: (next) => {
       faults = next.map((f) => ({ ...f }));
     },
+    pendingFaults: () => faults.reduce((n, f) => n + f.count, 0),
     reset: () => {
       calls.length = 0;
       items.clear();

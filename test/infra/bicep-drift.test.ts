@@ -1,16 +1,18 @@
 /**
- * Drift between the app and its infrastructure, checked without a Bicep compiler or Azure: the .bicep files are
- * read as text (see bicep-text.ts) and compared with what the code declares it needs.
+ * Drift between the app and its infrastructure, checked on what Azure Resource Manager would receive: infra/main.bicep
+ * compiled to an ARM template by the real Bicep compiler (see arm.ts), compared with what the code declares it needs.
  *
+ *  - the Bicep compiles and lints without a warning;
  *  - app settings: exactly the production settings of src/config/settings.ts plus the host settings of
  *    src/config/host-settings.ts; none local-only, none forbidden, none a key or connection string;
  *  - queues: exactly src/config/queues.ts, sessions where `queuesWithSessions` says;
- *  - every data-plane resource has its built-in role(s) for the app's user-assigned identity, scoped to it;
+ *  - every data-plane resource has its built-in role(s) for the app's user-assigned identity, scoped to it; the
+ *    Service Bus queues the app is triggered by get Data Owner (the scale controller reads their length);
  *  - keyless switches: storage shared keys, Service Bus SAS, App Insights local auth all off; Key Vault RBAC +
- *    purge protection on;
+ *    purge protection on; Node 22 on Flex Consumption;
  *  - host.json matches what the code expects; Bicep idioms (descriptions, @secure, one abbreviations map).
  *
- * Every failure names the setting, queue, role or file at fault.
+ * Every failure names the setting, queue, role or module at fault.
  */
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
@@ -24,22 +26,20 @@ import {
 import { queueNames, queuesWithSessions } from '../../src/config/queues';
 import type { FunctionDefinition } from '../../functions/registry';
 import {
-  arrayObjects,
-  bodyAfter,
-  objectEntries,
-  outputs,
-  params,
-  readBicep,
+  checkBicep,
+  compileMain,
+  expressionOf,
+  moduleNamed,
+  modulesOf,
+  onlyResource,
   readRepoFile,
+  referencePattern,
   repoRoot,
-  resources,
-  type BicepResource,
-} from './bicep-text';
+  resourceIdPattern,
+  resourcesOf,
+  type ArmTemplate,
+} from './arm';
 
-const FUNCTION_APP = 'infra/modules/function-app.bicep';
-const SERVICE_BUS = 'infra/modules/service-bus.bicep';
-const ROLES = 'infra/modules/role-assignments.bicep';
-const MAIN = 'infra/main.bicep';
 /** Where the settings table lives (update if the section moves into the root README). */
 const SETTINGS_DOC = 'README.md';
 
@@ -50,27 +50,54 @@ function expectNone(offenders: readonly string[], problem: string): void {
   }
 }
 
-function bicepFiles(): string[] {
-  const files: string[] = [];
-  const walk = (dir: string) => {
-    for (const entry of readdirSync(path.join(repoRoot, dir), { withFileTypes: true })) {
-      const rel = `${dir}/${entry.name}`;
-      if (entry.isDirectory()) walk(rel);
-      else if (entry.name.endsWith('.bicep')) files.push(rel);
-    }
-  };
-  walk('infra');
-  return files.sort();
+/** Loaded lazily, so that a broken function module fails only the tests that need it. */
+function functionDefinitions(): FunctionDefinition[] {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require('../../functions/definitions') as { functionDefinitions: FunctionDefinition[] }).functionDefinitions;
 }
 
-const appSettings = objectEntries(
-  bodyAfter(readBicep(FUNCTION_APP), /^var appSettingValues\s*=\s*/m, `${FUNCTION_APP} appSettingValues`),
+const main: ArmTemplate = compileMain();
+const modules = modulesOf(main);
+const functionApp = moduleNamed(main, 'function-app');
+const serviceBus = moduleNamed(main, 'service-bus');
+const roles = moduleNamed(main, 'role-assignments');
+
+const identityId = resourceIdPattern('Microsoft.ManagedIdentity/userAssignedIdentities', 'identityName');
+const identityReference = referencePattern('Microsoft.ManagedIdentity/userAssignedIdentities', 'identityName');
+
+describe('the real Bicep compiler', () => {
+  test('infra/main.bicep compiles and every .bicep file lints without a warning', () => {
+    const { status, output } = checkBicep();
+    if (status !== 0) throw new Error(output);
+  });
+
+  test('each module of main.bicep is a file of infra/modules, and each file there is used', () => {
+    const files = readdirSync(path.join(repoRoot, 'infra', 'modules')).filter((f) => f.endsWith('.bicep'));
+    expectNone(
+      modules.filter((m) => !existsSync(path.join(repoRoot, m.file))).map((m) => `${m.name} (no ${m.file})`),
+      'module deployments of main.bicep not named like their file in infra/modules',
+    );
+    expectNone(
+      files.filter((f) => !modules.some((m) => m.file === `infra/modules/${f}`)),
+      'files in infra/modules that main.bicep does not deploy',
+    );
+  });
+});
+
+const appSettingsResource = resourcesOf(functionApp.template).find(
+  (r) => r.type === 'Microsoft.Web/sites/config' && r.name.endsWith("'appsettings')]"),
 );
+const appSettings = new Map<string, unknown>(Object.entries(appSettingsResource?.properties ?? {}));
 const appSettingKeys = [...appSettings.keys()];
 const localOnly = new Set<string>(localOnlySettingNames);
 const known = new Set<string>([...settingNames, ...hostSettingNames]);
+const site = onlyResource(functionApp, 'Microsoft.Web/sites');
 
 describe('app settings in Bicep match the settings the app and host read', () => {
+  test('the function app has one appsettings resource', () => {
+    expect(appSettingsResource).toBeDefined();
+  });
+
   test('the local-only list names real settings', () => {
     expectNone(
       localOnlySettingNames.filter((n) => !(settingNames as readonly string[]).includes(n)),
@@ -81,32 +108,32 @@ describe('app settings in Bicep match the settings the app and host read', () =>
   test('every production setting of settings.ts is set by the function app Bicep', () => {
     expectNone(
       settingNames.filter((n) => !localOnly.has(n) && !appSettings.has(n)),
-      `settings the app reads in production but ${FUNCTION_APP} does not set (add them to appSettingValues, or to localOnlySettingNames if they are local-only)`,
+      `settings the app reads in production but ${functionApp.file} does not set (add them to appSettingValues, or to localOnlySettingNames if they are local-only)`,
     );
   });
 
   test('every host setting is set by the function app Bicep', () => {
     expectNone(
       hostSettingNames.filter((n) => !appSettings.has(n)),
-      `host settings (src/config/host-settings.ts) that ${FUNCTION_APP} does not set`,
+      `host settings (src/config/host-settings.ts) that ${functionApp.file} does not set`,
     );
   });
 
   test('every app setting in Bicep is known to the app', () => {
     expectNone(
       appSettingKeys.filter((n) => !known.has(n)),
-      `app settings in ${FUNCTION_APP} that neither src/config/settings.ts nor src/config/host-settings.ts declares`,
+      `app settings in ${functionApp.file} that neither src/config/settings.ts nor src/config/host-settings.ts declares`,
     );
   });
 
   test('no local-only or plan-forbidden setting is set in Azure', () => {
     expectNone(
       appSettingKeys.filter((n) => localOnly.has(n)),
-      `local/test-only settings set in ${FUNCTION_APP}`,
+      `local/test-only settings set in ${functionApp.file}`,
     );
     expectNone(
       appSettingKeys.filter((n) => forbiddenSettingNames.includes(n)),
-      `settings Flex Consumption rejects, or key-based connection settings, set in ${FUNCTION_APP}`,
+      `settings Flex Consumption rejects, or key-based connection settings, set in ${functionApp.file}`,
     );
   });
 
@@ -116,29 +143,31 @@ describe('app settings in Bicep match the settings the app and host read', () =>
       [...appSettings]
         // The App Insights connection string is a locator, not a credential: asserted below that local auth is off.
         .filter(([name]) => name !== 'APPLICATIONINSIGHTS_CONNECTION_STRING')
-        .filter(([, value]) => credentialLike.test(value))
-        .map(([name, value]) => `${name} = ${value}`),
+        .filter(([, value]) => credentialLike.test(JSON.stringify(value)))
+        .map(([name, value]) => `${name} = ${JSON.stringify(value)}`),
       'app settings whose value looks like a key or connection string',
     );
-    expect(appSettings.get('APPLICATIONINSIGHTS_CONNECTION_STRING')).toBe(
-      'applicationInsights.properties.ConnectionString',
+    expect(expressionOf(appSettings.get('APPLICATIONINSIGHTS_CONNECTION_STRING'))).toMatch(
+      new RegExp(`^${referencePattern('Microsoft.Insights/components', 'applicationInsightsName')}\\.ConnectionString$`),
     );
-    expect(readBicep('infra/modules/monitoring.bicep')).toMatch(/DisableLocalAuth:\s*true/);
+    const component = onlyResource(moduleNamed(main, 'monitoring'), 'Microsoft.Insights/components');
+    expect(component.properties?.DisableLocalAuth).toBe(true);
   });
 
   test('identity-based settings use the user-assigned identity', () => {
     const identitySettings = appSettingKeys.filter((n) => /__credential$/.test(n));
     expectNone(
-      identitySettings.filter((n) => appSettings.get(n) !== "'managedidentity'"),
+      identitySettings.filter((n) => appSettings.get(n) !== 'managedidentity'),
       "__credential settings not set to 'managedidentity'",
     );
     const clientIds = appSettingKeys.filter((n) => /__clientId$/.test(n) || n === 'AZURE_CLIENT_ID');
+    const clientIdOfIdentity = new RegExp(`^${identityReference}\\.clientId$`);
     expectNone(
-      clientIds.filter((n) => appSettings.get(n) !== 'appIdentity.properties.clientId'),
+      clientIds.filter((n) => !clientIdOfIdentity.test(expressionOf(appSettings.get(n)) ?? '')),
       'client id settings not taken from the app identity',
     );
-    expect(appSettings.get('APPLICATIONINSIGHTS_AUTHENTICATION_STRING')).toBe(
-      "'ClientId=${appIdentity.properties.clientId};Authorization=AAD'",
+    expect(expressionOf(appSettings.get('APPLICATIONINSIGHTS_AUTHENTICATION_STRING'))).toMatch(
+      new RegExp(`^format\\('ClientId=\\{0\\};Authorization=AAD', ${identityReference}\\.clientId\\)$`),
     );
     // Every identity-based connection prefix has its credential and client id.
     const prefixes = new Set(appSettingKeys.filter((n) => n.includes('__')).map((n) => n.split('__')[0]));
@@ -151,24 +180,32 @@ describe('app settings in Bicep match the settings the app and host read', () =>
   });
 
   test('AUTH_CLIENT_SECRET is a Key Vault reference resolved with the app identity', () => {
-    expect(appSettings.get('AUTH_CLIENT_SECRET')).toMatch(/^'@Microsoft\.KeyVault\(SecretUri=\$\{\w+\}\)'$/);
-    const site = resources(readBicep(FUNCTION_APP)).find((r) => r.type === 'Microsoft.Web/sites');
-    expect(site?.body).toMatch(/keyVaultReferenceIdentity:\s*appIdentity\.id/);
+    expect(appSettings.get('AUTH_CLIENT_SECRET')).toBe(
+      "[format('@Microsoft.KeyVault(SecretUri={0})', parameters('authClientSecretUri'))]",
+    );
+    expect(expressionOf(site.properties?.keyVaultReferenceIdentity)).toMatch(new RegExp(`^${identityId}$`));
+    // The URI is the Key Vault module's versionless secret URI (rotation needs no app-setting change).
+    expect(functionApp.parameters.authClientSecretUri.value).toMatch(/'key-vault'\), '[\w-]+'\)\.outputs\.authClientSecretUri\.value\]$/);
+    expect(moduleNamed(main, 'key-vault').template.outputs?.authClientSecretUri.value).toMatch(
+      /^\[format\('\{0\}secrets\/\{1\}', reference\(resourceId\('Microsoft\.KeyVault\/vaults', parameters\('name'\)\), '[\w-]+'\)\.vaultUri, parameters\('authClientSecretName'\)\)\]$/,
+    );
   });
 
-  test('AUTH_REDIRECT_URI is the app\'s callback route', () => {
-    const text = readBicep(FUNCTION_APP);
-    expect(appSettings.get('AUTH_REDIRECT_URI')).toBe('callbackUrl');
-    expect(text).toMatch(/^var callbackUrl = 'https:\/\/\$\{hostName\}\/api\/connections\/callback'$/m);
+  test("AUTH_REDIRECT_URI is the app's callback route", () => {
+    const hostName = `if\\(empty\\(parameters\\('publicHostName'\\)\\), ${referencePattern('Microsoft.Web/sites', 'name')}\\.defaultHostName, parameters\\('publicHostName'\\)\\)`;
+    expect(expressionOf(appSettings.get('AUTH_REDIRECT_URI'))).toMatch(
+      new RegExp(`^format\\('https://\\{0\\}/api/connections/callback', ${hostName}\\)$`),
+    );
+    // The output azd prints for registering the redirect URI is the same value.
+    expect(functionApp.template.outputs?.callbackUrl.value).toBe(appSettings.get('AUTH_REDIRECT_URI'));
     const host = JSON.parse(readRepoFile('host.json'));
     expect(host.extensions?.http?.routePrefix ?? 'api').toBe('api');
   });
 
   test('the callback route the Bicep registers is a function the app defines', () => {
-    // Loaded here, not at the top, so that a broken function module fails this test only.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { functionDefinitions } = require('../../functions/definitions') as { functionDefinitions: FunctionDefinition[] };
-    const routes = functionDefinitions.filter((f) => f.kind === 'http').map((f) => `${f.methods.join('|')} ${f.route}`);
+    const routes = functionDefinitions()
+      .filter((f) => f.kind === 'http')
+      .map((f) => `${f.methods.join('|')} ${f.route}`);
     expect(routes).toContain('GET connections/callback');
   });
 
@@ -182,26 +219,25 @@ describe('app settings in Bicep match the settings the app and host read', () =>
   });
 });
 
+interface DeclaredQueue {
+  name: string;
+  requiresSession: unknown;
+  trigger: unknown;
+}
+
 describe('Service Bus queues in Bicep match src/config/queues.ts', () => {
-  const text = readBicep(SERVICE_BUS);
-  const declared = arrayObjects(bodyAfter(text, /^var queues\s*=\s*/m, `${SERVICE_BUS} queues`)).map((body) => {
-    const entries = objectEntries(body);
-    return {
-      name: (entries.get('name') ?? '').replace(/^'|'$/g, ''),
-      requiresSession: entries.get('requiresSession'),
-    };
-  });
+  const declared = (serviceBus.template.variables?.queues ?? []) as DeclaredQueue[];
   const declaredNames = declared.map((q) => q.name);
   const codeNames: string[] = Object.values(queueNames);
 
   test('every queue the code uses is declared, and no other', () => {
     expectNone(
       codeNames.filter((n) => !declaredNames.includes(n)),
-      `queues in src/config/queues.ts not declared in ${SERVICE_BUS}`,
+      `queues in src/config/queues.ts not declared in ${serviceBus.file}`,
     );
     expectNone(
       declaredNames.filter((n) => !codeNames.includes(n)),
-      `queues declared in ${SERVICE_BUS} that src/config/queues.ts does not use`,
+      `queues declared in ${serviceBus.file} that src/config/queues.ts does not use`,
     );
   });
 
@@ -209,28 +245,39 @@ describe('Service Bus queues in Bicep match src/config/queues.ts', () => {
     const withSessions = new Set<string>(queuesWithSessions);
     expectNone(
       declared
-        .filter((q) => q.requiresSession !== String(withSessions.has(q.name)))
-        .map((q) => `${q.name} (requiresSession: ${q.requiresSession}, code expects ${withSessions.has(q.name)})`),
+        .filter((q) => q.requiresSession !== withSessions.has(q.name))
+        .map((q) => `${q.name} (requiresSession: ${String(q.requiresSession)}, code expects ${withSessions.has(q.name)})`),
       'queues whose sessions setting differs from queuesWithSessions',
     );
     expect(queuesWithSessions).toEqual([queueNames.steps]);
   });
 
+  test('queues flagged `trigger` are exactly those a Service Bus function is triggered by', () => {
+    const triggered = new Set(
+      functionDefinitions().flatMap((f) => (f.kind === 'serviceBus' ? [f.queueName] : [])),
+    );
+    expectNone(
+      declared
+        .filter((q) => q.trigger !== triggered.has(q.name))
+        .map((q) => `${q.name} (trigger: ${String(q.trigger)}, functions/ ${triggered.has(q.name) ? 'has' : 'has no'} trigger on it)`),
+      `queues in ${serviceBus.file} whose trigger flag differs from the functions' Service Bus triggers`,
+    );
+  });
+
   test('queues dead-letter on expiry, detect duplicates and take max delivery count from a parameter', () => {
-    const queue = resources(text).find((r) => r.type === 'Microsoft.ServiceBus/namespaces/queues');
-    expect(queue).toBeDefined();
-    const body = queue!.body;
-    expect(body).toMatch(/requiresSession:\s*q\.requiresSession/);
-    expect(body).toMatch(/deadLetteringOnMessageExpiration:\s*true/);
-    expect(body).toMatch(/requiresDuplicateDetection:\s*true/);
-    expect(body).toMatch(/maxDeliveryCount:\s*maxDeliveryCount/);
-    expect(params(text).map((p) => p.name)).toContain('maxDeliveryCount');
+    const queue = onlyResource(serviceBus, 'Microsoft.ServiceBus/namespaces/queues');
+    expect(queue.copy?.count).toBe("[length(variables('queues'))]");
+    expect(queue.properties?.requiresSession).toBe("[variables('queues')[copyIndex()].requiresSession]");
+    expect(queue.properties?.deadLetteringOnMessageExpiration).toBe(true);
+    expect(queue.properties?.requiresDuplicateDetection).toBe(true);
+    expect(queue.properties?.maxDeliveryCount).toBe("[parameters('maxDeliveryCount')]");
+    expect(serviceBus.parameters.maxDeliveryCount.value).toBe("[parameters('serviceBusMaxDeliveryCount')]");
   });
 
   test('the namespace is Standard with local (SAS) auth disabled', () => {
-    const ns = resources(text).find((r) => r.type === 'Microsoft.ServiceBus/namespaces' && !r.existing);
-    expect(ns?.body).toMatch(/disableLocalAuth:\s*true/);
-    expect(ns?.body).toMatch(/name:\s*'Standard'/);
+    const ns = onlyResource(serviceBus, 'Microsoft.ServiceBus/namespaces');
+    expect(ns.properties?.disableLocalAuth).toBe(true);
+    expect(ns.sku?.name).toBe('Standard');
   });
 });
 
@@ -239,7 +286,7 @@ describe('data-plane role assignments for the app identity', () => {
   const builtInRoles = {
     keyVaultSecretsOfficer: 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7',
     serviceBusDataSender: '69a216fc-b8fb-44d8-bc22-1f3c2cd27a39',
-    serviceBusDataReceiver: '4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0',
+    serviceBusDataOwner: '090c5cfd-751d-490a-894a-3ce6f1109419',
     storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3',
     storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b',
     storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88',
@@ -247,10 +294,16 @@ describe('data-plane role assignments for the app identity', () => {
   } as const;
   type Role = keyof typeof builtInRoles;
 
-  /** Each data-plane resource type the app touches, with the roles its identity needs on it. */
+  /**
+   * Each data-plane resource type the app touches, with exactly the roles its identity gets on it. Service Bus:
+   * Sender on the namespace (the app sends to every queue); Data Owner, which includes receive, on each triggered
+   * queue only, because the scale controller needs the Manage claim to read queue length (README, "Service Bus
+   * roles and scaling").
+   */
   const required: Record<string, Role[]> = {
     'Microsoft.KeyVault/vaults': ['keyVaultSecretsOfficer'],
-    'Microsoft.ServiceBus/namespaces': ['serviceBusDataSender', 'serviceBusDataReceiver'],
+    'Microsoft.ServiceBus/namespaces': ['serviceBusDataSender'],
+    'Microsoft.ServiceBus/namespaces/queues': ['serviceBusDataOwner'],
     'Microsoft.Storage/storageAccounts': [
       'storageTableDataContributor',
       'storageBlobDataOwner',
@@ -259,80 +312,97 @@ describe('data-plane role assignments for the app identity', () => {
     'Microsoft.Insights/components': ['monitoringMetricsPublisher'],
   };
 
-  const text = readBicep(ROLES);
-  const roleIds = objectEntries(bodyAfter(text, /^var roleDefinitionIds\s*=\s*/m, `${ROLES} roleDefinitionIds`));
-  const declared = resources(text);
-  const bySymbol = new Map(declared.map((r) => [r.symbol, r]));
-  const assignments = declared.filter((r) => r.type === 'Microsoft.Authorization/roleAssignments');
+  const roleIds = (roles.template.variables?.roleDefinitionIds ?? {}) as Record<string, unknown>;
+  const assignments = resourcesOf(roles.template).filter((r) => r.type === 'Microsoft.Authorization/roleAssignments');
 
-  /** role names granted per scope symbol, after checking each assignment's principal. */
-  const granted = new Map<string, Set<string>>();
-  for (const a of assignments) {
-    const scope = /scope:\s*(\w+)/.exec(a.body)?.[1];
-    if (!scope) throw new Error(`${ROLES}: role assignment ${a.symbol} has no scope`);
-    const set = granted.get(scope) ?? new Set<string>();
-    for (const m of a.body.matchAll(/roleDefinitionIds\.(\w+)/g)) set.add(m[1]);
-    granted.set(scope, set);
+  interface Grant {
+    /** `resourceId(...)` expression of the scope, as the compiler writes it. */
+    scope: string;
+    type: string;
+    roles: Set<string>;
+    copyCount?: string;
   }
+  const grants: Grant[] = assignments.map((a) => {
+    const scope = expressionOf(a.scope);
+    const type = scope && /^resourceId\('([^']+)'/.exec(scope)?.[1];
+    if (!scope || !type) throw new Error(`${roles.file}: role assignment ${a.name} is not scoped to a resource`);
+    const roleNames = [...String(a.properties?.roleDefinitionId).matchAll(/variables\('roleDefinitionIds'\)\.(\w+)/g)].map((m) => m[1]);
+    return { scope, type, roles: new Set(roleNames), copyCount: a.copy?.count };
+  });
 
   test('role definition ids are the built-in ones', () => {
     expectNone(
       (Object.keys(builtInRoles) as Role[])
-        .filter((role) => roleIds.get(role) !== `'${builtInRoles[role]}'`)
-        .map((role) => `${role} (Bicep: ${roleIds.get(role) ?? 'missing'}, built-in: ${builtInRoles[role]})`),
-      `wrong or missing role definition ids in ${ROLES}`,
+        .filter((role) => roleIds[role] !== builtInRoles[role])
+        .map((role) => `${role} (Bicep: ${String(roleIds[role] ?? 'missing')}, built-in: ${builtInRoles[role]})`),
+      `wrong or missing role definition ids in ${roles.file}`,
     );
     expectNone(
-      [...roleIds.keys()].filter((k) => !(k in builtInRoles)),
-      `role ids in ${ROLES} this test does not know (add them to builtInRoles after checking the GUID)`,
+      Object.keys(roleIds).filter((k) => !(k in builtInRoles)),
+      `role ids in ${roles.file} this test does not know (add them to builtInRoles after checking the GUID)`,
     );
   });
 
-  test('every assignment is to the app\'s user-assigned identity, as a service principal, at resource scope', () => {
+  test("every assignment is to the app's user-assigned identity, as a service principal, by built-in role id", () => {
     for (const a of assignments) {
-      const principal = /principalId:\s*(\w+)\.properties\.principalId/.exec(a.body)?.[1];
-      expect({ assignment: a.symbol, principalType: bySymbol.get(principal ?? '')?.type }).toEqual({
-        assignment: a.symbol,
-        principalType: 'Microsoft.ManagedIdentity/userAssignedIdentities',
+      expect({ assignment: a.name, principalId: expressionOf(a.properties?.principalId) }).toEqual({
+        assignment: a.name,
+        principalId: expect.stringMatching(new RegExp(`^${identityReference}\\.principalId$`)),
       });
-      expect({ assignment: a.symbol, servicePrincipal: /principalType:\s*'ServicePrincipal'/.test(a.body) }).toEqual({
-        assignment: a.symbol,
-        servicePrincipal: true,
+      expect({ assignment: a.name, principalType: a.properties?.principalType }).toEqual({
+        assignment: a.name,
+        principalType: 'ServicePrincipal',
       });
-      expect(a.body).toMatch(/subscriptionResourceId\('Microsoft\.Authorization\/roleDefinitions',\s*roleId\)/);
+      expect(a.properties?.roleDefinitionId).toMatch(
+        /^\[subscriptionResourceId\('Microsoft\.Authorization\/roleDefinitions', .*variables\('roleDefinitionIds'\)\.\w+/,
+      );
     }
     // The identity with the roles is the one the function app runs as.
-    const main = readBicep(MAIN);
-    expect(main.match(/identityName:\s*identity\.outputs\.name/g)?.length).toBe(2);
+    const identityOutput = /'identity'\), '[\w-]+'\)\.outputs\.name\.value\]$/;
+    expect(roles.parameters.identityName.value).toMatch(identityOutput);
+    expect(functionApp.parameters.identityName.value).toBe(roles.parameters.identityName.value);
+    expect(Object.keys(site.identity?.userAssignedIdentities as object)).toEqual([
+      expect.stringMatching(new RegExp(`^\\[format\\('\\{0\\}', ${identityId}\\)\\]$`)),
+    ]);
   });
 
-  test('every data-plane resource type has its roles, scoped to an existing reference of that type', () => {
-    const missing: string[] = [];
-    for (const [type, roles] of Object.entries(required)) {
-      const scopes = [...granted.keys()].filter((s) => {
-        const r = bySymbol.get(s);
-        return r?.type === type && r.existing;
-      });
-      if (scopes.length === 0) {
-        missing.push(`${type}: no role assignment scoped to it`);
-        continue;
-      }
-      for (const scope of scopes) {
-        for (const role of roles) {
-          if (!granted.get(scope)!.has(role)) missing.push(`${type} (${scope}): ${role}`);
-        }
-      }
+  test('each data-plane resource type gets exactly its roles, scoped to resources of that type', () => {
+    const problems: string[] = [];
+    for (const [type, expected] of Object.entries(required)) {
+      const scoped = grants.filter((g) => g.type === type);
+      if (scoped.length === 0) problems.push(`${type}: no role assignment scoped to it`);
+      const granted = new Set(scoped.flatMap((g) => [...g.roles]));
+      for (const role of expected) if (!granted.has(role)) problems.push(`${type}: ${role} missing`);
+      for (const role of granted) if (!expected.includes(role as Role)) problems.push(`${type}: ${role} not expected`);
     }
-    expectNone(missing, `missing role assignments in ${ROLES}`);
+    for (const g of grants) if (!(g.type in required)) problems.push(`${g.type}: roles granted on a type this test does not know`);
+    expectNone(problems, `role assignments in ${roles.file}`);
+  });
+
+  test('Data Owner is granted on each triggered queue, and on nothing wider', () => {
+    const owner = grants.filter((g) => g.roles.has('serviceBusDataOwner'));
+    expect(owner).toHaveLength(1);
+    const [grant] = owner;
+    // One assignment per name in the parameter, each scoped to that queue of the namespace.
+    expect(grant.scope).toBe(
+      "resourceId('Microsoft.ServiceBus/namespaces/queues', parameters('serviceBusNamespaceName'), parameters('serviceBusTriggerQueueNames')[copyIndex()])",
+    );
+    expect(grant.copyCount).toBe("[length(parameters('serviceBusTriggerQueueNames'))]");
+    // main.bicep passes the names the Service Bus module flags as triggered (flags checked against functions/ above).
+    expect(roles.parameters.serviceBusTriggerQueueNames.value).toMatch(/'service-bus'\), '[\w-]+'\)\.outputs\.triggerQueueNames\.value\]$/);
+    expect(roles.parameters.serviceBusNamespaceName.value).toMatch(/'service-bus'\), '[\w-]+'\)\.outputs\.name\.value\]$/);
+    expect(serviceBus.template.outputs?.triggerQueueNames.value).toBe(
+      "[map(filter(variables('queues'), lambda('q', lambdaVariables('q').trigger)), lambda('q', lambdaVariables('q').name))]",
+    );
   });
 
   test('every data-plane resource declared in infra/ is covered', () => {
-    const declaredElsewhere: BicepResource[] = bicepFiles()
-      .filter((f) => f !== ROLES)
-      .flatMap((f) => resources(readBicep(f)))
-      .filter((r) => !r.existing && r.type in required);
-    const coveredCount = (type: string) =>
-      [...granted.keys()].filter((s) => bySymbol.get(s)?.type === type).length;
+    const declaredElsewhere = modules
+      .filter((m) => m.name !== roles.name)
+      .flatMap((m) => resourcesOf(m.template))
+      // Queues are covered by the triggered-queue test above: only the triggered ones get a role of their own.
+      .filter((r) => r.type in required && r.type !== 'Microsoft.ServiceBus/namespaces/queues');
+    const coveredCount = (type: string) => new Set(grants.filter((g) => g.type === type).map((g) => g.scope)).size;
     expectNone(
       Object.keys(required)
         .filter((type) => declaredElsewhere.filter((r) => r.type === type).length > coveredCount(type))
@@ -344,41 +414,40 @@ describe('data-plane role assignments for the app identity', () => {
 
 describe('keyless and hardened resources', () => {
   test('storage refuses shared keys', () => {
-    const body = resources(readBicep('infra/modules/storage.bicep')).find(
-      (r) => r.type === 'Microsoft.Storage/storageAccounts' && !r.existing,
-    )?.body;
-    expect(body).toMatch(/allowSharedKeyAccess:\s*false/);
-    expect(body).toMatch(/allowBlobPublicAccess:\s*false/);
+    const account = onlyResource(moduleNamed(main, 'storage'), 'Microsoft.Storage/storageAccounts');
+    expect(account.properties?.allowSharedKeyAccess).toBe(false);
+    expect(account.properties?.allowBlobPublicAccess).toBe(false);
   });
 
   test('Key Vault uses RBAC, soft delete and purge protection', () => {
-    const body = resources(readBicep('infra/modules/key-vault.bicep')).find(
-      (r) => r.type === 'Microsoft.KeyVault/vaults' && !r.existing,
-    )?.body;
-    expect(body).toMatch(/enableRbacAuthorization:\s*true/);
-    expect(body).toMatch(/enableSoftDelete:\s*true/);
-    expect(body).toMatch(/enablePurgeProtection:\s*true/);
+    const vault = onlyResource(moduleNamed(main, 'key-vault'), 'Microsoft.KeyVault/vaults');
+    expect(vault.properties?.enableRbacAuthorization).toBe(true);
+    expect(vault.properties?.enableSoftDelete).toBe(true);
+    expect(vault.properties?.enablePurgeProtection).toBe(true);
   });
 
   test('no key listing anywhere in infra/', () => {
+    const own: ArmTemplate = { ...main, resources: resourcesOf(main).filter((r) => r.type !== 'Microsoft.Resources/deployments') };
     expectNone(
-      bicepFiles().filter((f) => /listKeys\(|listConnectionStrings\(|listKeyValue|AccountKey=/i.test(readBicep(f))),
+      [{ file: 'infra/main.bicep', template: own }, ...modules]
+        .filter((m) => /listKeys\(|listConnectionStrings\(|listKeyValue|listSecrets\(|AccountKey=/i.test(JSON.stringify(m.template)))
+        .map((m) => m.file),
       'Bicep files that read keys or build key-based connection strings',
     );
   });
 
   test('the client secret is a secure parameter and never an output', () => {
     const offenders: string[] = [];
-    for (const f of bicepFiles()) {
-      const text = readBicep(f);
-      for (const p of params(text)) {
-        if (/(secret|password)$/i.test(p.name) && !p.decorators.includes('@secure()')) {
-          offenders.push(`${f}: param ${p.name} lacks @secure()`);
-        }
+    for (const { file, template } of [{ file: 'infra/main.bicep', template: main }, ...modules]) {
+      const parameters = Object.entries(template.parameters ?? {});
+      for (const [name, p] of parameters) {
+        if (/(secret|password)$/i.test(name) && p.type !== 'securestring') offenders.push(`${file}: param ${name} lacks @secure()`);
       }
-      for (const [name, value] of outputs(text)) {
-        if (/authClientSecret(?!Uri|Name)\b/.test(value) || /secret$/i.test(name)) {
-          offenders.push(`${f}: output ${name} exposes the secret`);
+      const secure = parameters.filter(([, p]) => p.type === 'securestring').map(([name]) => name);
+      for (const [name, output] of Object.entries(template.outputs ?? {})) {
+        const value = JSON.stringify(output.value);
+        if (/secret$/i.test(name) || secure.some((p) => value.includes(`parameters('${p}')`))) {
+          offenders.push(`${file}: output ${name} exposes a secret`);
         }
       }
     }
@@ -387,20 +456,25 @@ describe('keyless and hardened resources', () => {
 });
 
 describe('Bicep idioms', () => {
+  const templates: { file: string; template: ArmTemplate }[] = [{ file: 'infra/main.bicep', template: main }, ...modules];
+
   test('every parameter has a @description', () => {
-    const offenders = bicepFiles().flatMap((f) =>
-      params(readBicep(f))
-        .filter((p) => !p.decorators.includes('@description('))
-        .map((p) => `${f}: ${p.name}`),
+    expectNone(
+      templates.flatMap(({ file, template }) =>
+        Object.entries(template.parameters ?? {})
+          .filter(([, p]) => !p.metadata?.description)
+          .map(([name]) => `${file}: ${name}`),
+      ),
+      'parameters without @description',
     );
-    expectNone(offenders, 'parameters without @description');
   });
 
   test('names come from the one abbreviations map, and every entry is used', () => {
     const abbreviations = JSON.parse(readRepoFile('infra/abbreviations.json')) as Record<string, string>;
-    const main = readBicep(MAIN);
-    expect(main).toMatch(/^var abbrs = loadJsonContent\('abbreviations\.json'\)$/m);
-    const used = [...main.matchAll(/abbrs\.(\w+)/g)].map((m) => m[1]);
+    // loadJsonContent('abbreviations.json') compiles to a variable holding the file's content.
+    const loaded = /^variables\('([^']+)'\)$/.exec(expressionOf(main.variables?.abbrs) ?? '')?.[1];
+    expect(loaded && main.variables?.[loaded]).toEqual(abbreviations);
+    const used = [...JSON.stringify(main.variables).matchAll(/variables\('abbrs'\)\.(\w+)/g)].map((m) => m[1]);
     expectNone(
       used.filter((k) => !(k in abbreviations)),
       'abbreviations used in main.bicep but missing from infra/abbreviations.json',
@@ -411,20 +485,8 @@ describe('Bicep idioms', () => {
     );
     // Resource names are decided in main.bicep only: modules take them as parameters.
     expectNone(
-      bicepFiles()
-        .filter((f) => f !== MAIN)
-        .filter((f) => /loadJsonContent\(|uniqueString\(/.test(readBicep(f))),
+      modules.filter((m) => /uniqueString\(/.test(JSON.stringify(m.template))).map((m) => m.file),
       'modules that derive their own names',
-    );
-  });
-
-  test('every module main.bicep uses exists', () => {
-    const main = readBicep(MAIN);
-    const modules = [...main.matchAll(/^module\s+\w+\s+'([^']+)'/gm)].map((m) => m[1]);
-    expect(modules.length).toBeGreaterThan(0);
-    expectNone(
-      modules.filter((m) => !existsSync(path.join(repoRoot, 'infra', m))),
-      'modules referenced by main.bicep that do not exist',
     );
   });
 
@@ -432,10 +494,9 @@ describe('Bicep idioms', () => {
     const file = JSON.parse(readRepoFile('infra/main.parameters.json')) as {
       parameters: Record<string, { value: unknown }>;
     };
-    const mainParams = params(readBicep(MAIN));
-    const names = mainParams.map((p) => p.name);
+    const mainParams = main.parameters ?? {};
     expectNone(
-      Object.keys(file.parameters).filter((n) => !names.includes(n)),
+      Object.keys(file.parameters).filter((n) => !(n in mainParams)),
       'main.parameters.json sets parameters main.bicep does not have',
     );
     expectNone(
@@ -445,10 +506,10 @@ describe('Bicep idioms', () => {
       'main.parameters.json values that are not ${AZD_VARIABLE} placeholders',
     );
     // Parameters without a default must come from the environment, or azd would have to prompt for them.
-    const mainText = readBicep(MAIN);
-    const required = names.filter((n) => new RegExp(`^param ${n} \\w+\\s*$`, 'm').test(mainText));
     expectNone(
-      required.filter((n) => !(n in file.parameters)),
+      Object.entries(mainParams)
+        .filter(([n, p]) => !('defaultValue' in p) && !(n in file.parameters))
+        .map(([n]) => n),
       'required main.bicep parameters missing from main.parameters.json',
     );
     expect(file.parameters.environmentName?.value).toBe('${AZURE_ENV_NAME}');
@@ -458,20 +519,17 @@ describe('Bicep idioms', () => {
     const yaml = readRepoFile('azure.yaml');
     expect(yaml).toMatch(/^services:\s*\n\s+api:\s*\n(?:\s+.*\n)*?\s+language:\s*js\s*$/m);
     expect(yaml).toMatch(/^\s+host:\s*function\s*$/m);
-    const text = readBicep(FUNCTION_APP);
-    expect(objectEntries(bodyAfter(text, /^var azdServiceTag\s*=\s*/m, 'azdServiceTag')).get('azd-service-name')).toBe("'api'");
-    const site = resources(text).find((r) => r.type === 'Microsoft.Web/sites');
-    expect(site?.body).toMatch(/tags:\s*union\(tags,\s*azdServiceTag\)/);
+    expect(functionApp.template.variables?.azdServiceTag).toEqual({ 'azd-service-name': 'api' });
+    expect(site.tags).toBe("[union(parameters('tags'), variables('azdServiceTag'))]");
   });
 
-  test('the function app runs Node 20 on Flex Consumption', () => {
-    const text = readBicep(FUNCTION_APP);
-    const plan = resources(text).find((r) => r.type === 'Microsoft.Web/serverfarms');
-    expect(plan?.body).toMatch(/tier:\s*'FlexConsumption'/);
-    const site = resources(text).find((r) => r.type === 'Microsoft.Web/sites');
-    expect(site?.body).toMatch(/runtime:\s*\{\s*name:\s*'node'\s*version:\s*'20'\s*\}/);
-    expect(site?.body).toMatch(/kind:\s*'functionapp,linux'/);
-    expect(site?.body).toMatch(/httpsOnly:\s*true/);
+  test('the function app runs Node 22 on Flex Consumption', () => {
+    const plan = onlyResource(functionApp, 'Microsoft.Web/serverfarms');
+    expect(plan.sku).toEqual({ name: 'FC1', tier: 'FlexConsumption' });
+    // Node 20 reached end of life on 2026-04-30; '22' is a Flex Consumption runtime version.
+    expect(site.properties?.functionAppConfig?.runtime).toEqual({ name: 'node', version: '22' });
+    expect(site.kind).toBe('functionapp,linux');
+    expect(site.properties?.httpsOnly).toBe(true);
   });
 });
 
@@ -507,3 +565,4 @@ describe('host.json', () => {
     expect(host.logging?.logLevel?.default).toBe('Information');
   });
 });
+
