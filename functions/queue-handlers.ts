@@ -4,6 +4,7 @@ import { appContext } from '../src/app-context';
 import { queueNames } from '../src/config/queues';
 import { eventSizeProblem, productEventSchema } from '../src/events/product-event';
 import { safeMessage } from '../src/http/admin-route';
+import { logLine } from '../src/shared/log-line';
 import { RunTooLargeError } from '../src/runs/run-repository';
 import { PoisonMessageError, TransientStepError } from '../src/runs/step-runner';
 import { stepMessageSchema } from '../src/runs/step-message';
@@ -26,7 +27,7 @@ const parseBody = (message: unknown) => {
 async function deadLetter(queue: string, message: unknown, context: InvocationContext, reason: string) {
   const { deadLetters } = await appContext();
   const messageId = metadata.safeParse(context.triggerMetadata ?? {}).data?.messageId;
-  context.warn(`Dead-lettered ${queue} message ${messageId ?? '(no id)'}: ${reason}`);
+  context.warn(logLine('Dead-lettered a message', { queue, messageId: messageId ?? null, reason }));
   await deadLetters.record({ queue, messageId, reason, body: message });
 }
 
@@ -53,7 +54,9 @@ export const queueFunctions: ServiceBusFunction[] = [
         if (e instanceof RunTooLargeError) return deadLetter(queueNames.events, message, context, e.message);
         throw e;
       }
-      context.info(`Event ${parsed.data.id} (${parsed.data.type}): ${outcome.started.length} run(s) started, ${outcome.notStarted.length} not started`);
+      context.info(
+        logLine('Event processed', { eventId: parsed.data.id, type: parsed.data.type, runsStarted: outcome.started.length, runsNotStarted: outcome.notStarted.length }),
+      );
     },
   },
   {
@@ -71,8 +74,9 @@ export const queueFunctions: ServiceBusFunction[] = [
       } catch (e) {
         if (e instanceof PoisonMessageError) return deadLetter(queueNames.steps, message, context, e.reason);
         if (e instanceof RunTooLargeError) return deadLetter(queueNames.steps, message, context, e.message);
-        if (e instanceof TransientStepError) context.warn(`Step will be retried (delivery ${deliveryCount}): ${e.message}`);
-        else context.error(`Step failed unexpectedly (delivery ${deliveryCount}): ${safeMessage(e)}`);
+        const where = { runId: parsed.data.runId, stepIndex: parsed.data.stepIndex, deliveryCount };
+        if (e instanceof TransientStepError) context.warn(logLine('Step will be retried', { ...where, reason: e.message }));
+        else context.error(logLine('Step failed unexpectedly', { ...where, error: safeMessage(e) }));
         throw e;
       }
     },

@@ -1,5 +1,6 @@
 import { appContext } from '../src/app-context';
 import { safeMessage } from '../src/http/admin-route';
+import { logLine } from '../src/shared/log-line';
 import type { TimerFunction } from './registry';
 
 /**
@@ -20,15 +21,16 @@ export const timerFunctions: TimerFunction[] = [
       try {
         report = await keepAlive.run();
       } catch (e) {
-        context.error(`Keep-alive could not list connections: ${safeMessage(e)}`);
+        context.error(logLine('Keep-alive could not list connections', { error: safeMessage(e) }));
         throw e;
       }
       context.info(
         `Keep-alive${timer.isPastDue ? ' (past due)' : ''}: ${report.active} active, ${report.idle} idle, ${report.refreshed.length} refreshed, ` +
           `${report.needsReauth.length} marked needs_reauth, ${report.failed.length} failed transiently`,
       );
-      for (const d of report.needsReauth) context.warn(`Connection ${d.id} of tenant ${d.tenantId} needs re-authorization: ${d.reason}`);
-      for (const f of report.failed) context.warn(`Connection ${f.id} of tenant ${f.tenantId} was not refreshed (retried next run): ${f.reason}`);
+      // Counts and the rows' own GUIDs only in the text; reasons (which may quote the identity provider) as JSON fields.
+      for (const d of report.needsReauth) context.warn(logLine(`Connection ${d.id} of tenant ${d.tenantId} needs re-authorization`, { reason: d.reason }));
+      for (const f of report.failed) context.warn(logLine(`Connection ${f.id} of tenant ${f.tenantId} was not refreshed (retried next run)`, { reason: f.reason }));
     },
   },
 ];

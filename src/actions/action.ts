@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import type { ProductEvent } from '../events/product-event';
 import type { GraphRetryPolicy } from './graph-client';
+import type { PlaceholderContexts } from './templates';
 
 /** The run whose step is executing: carried on what the step writes so its own changes can be recognized. */
 export interface RunCause {
@@ -40,6 +41,11 @@ export interface ActionDefinition<I = unknown> {
   readonly name: string;
   readonly description: string;
   readonly inputs: z.ZodType<I>;
+  /**
+   * Inputs whose placeholder values land where they could act as code (a URL, HTML), given the step's unrendered
+   * inputs; the step runner renders with it (renderActionInputs). Plain text everywhere when absent.
+   */
+  readonly placeholderContexts?: (inputs: unknown) => PlaceholderContexts;
   run(invocation: ActionInvocation): Promise<ActionResult>;
 }
 
@@ -79,12 +85,14 @@ export function defineAction<S extends z.ZodType>(spec: {
   name: string;
   description: string;
   inputs: S;
+  placeholderContexts?: (inputs: unknown) => PlaceholderContexts;
   execute(invocation: ActionInvocation, inputs: z.output<S>): Promise<ActionResult>;
 }): ActionDefinition<z.output<S>> {
   return {
     name: spec.name,
     description: spec.description,
     inputs: spec.inputs as unknown as z.ZodType<z.output<S>>,
+    ...(spec.placeholderContexts ? { placeholderContexts: spec.placeholderContexts } : {}),
     async run(invocation) {
       const parsed = spec.inputs.safeParse(invocation.inputs);
       if (!parsed.success) {

@@ -122,12 +122,46 @@ export function resolveGraphUrl(graphBaseUrl: string, path: string): URL {
   return url;
 }
 
-/** Encodes values for a Graph path (`graphPath\`/sites/${siteId}\``), keeping Graph's readable `,` `:` `@`. */
+/**
+ * Why a value cannot be one segment of a Graph URL path, or undefined. `/` and `\` add segments, `?` and `#` start a
+ * query or fragment, `%` would be decoded as an escape, `:` switches Graph to path-based addressing
+ * (`/sites/{host}:/{path}:`, `/drive/root:/{path}:`), `(` `)` `'` make OData function calls and keys
+ * (`getByPath('...')`), `.` and `..` are relative segments; control characters are never part of an id.
+ */
+const SEGMENT_BREAKERS: Record<string, string> = {
+  '/': 'would add a path segment',
+  '\\': 'would add a path segment',
+  '?': 'would start a query',
+  '#': 'would start a fragment',
+  '%': 'would be decoded as a percent escape',
+  ':': 'would switch Graph to path-based addressing',
+  '(': 'would make an OData function call or key',
+  ')': 'would make an OData function call or key',
+  "'": 'would make an OData function call or key',
+};
+
+export function pathSegmentProblem(value: string): string | undefined {
+  if (value === '.' || value === '..') return 'is a relative path segment (. or ..)';
+  const bad = /[/\\?#%:()'\u0000-\u001f\u007f]/u.exec(value);
+  if (!bad) return undefined;
+  return `contains ${JSON.stringify(bad[0])}, which ${SEGMENT_BREAKERS[bad[0]] ?? 'is a control character'}`;
+}
+
+/** Percent-encodes one path segment, keeping the `,` and `@` Graph ids are written with (as `graphPath` does). */
+export const encodePathSegment = (value: string): string =>
+  encodeURIComponent(value).replace(/%2C/gi, ',').replace(/%40/gi, '@');
+
+/**
+ * Encodes values for a Graph path (`graphPath\`/sites/${siteId}\``): each value is one segment (or part of one); a
+ * value that would give the path structure is refused (see pathSegmentProblem).
+ */
 export function graphPath(strings: TemplateStringsArray, ...values: (string | number)[]): string {
   return strings.reduce((acc, s, i) => {
     if (i === 0) return s;
-    const encoded = encodeURIComponent(String(values[i - 1])).replace(/%2C/gi, ',').replace(/%3A/gi, ':').replace(/%40/gi, '@');
-    return acc + encoded + s;
+    const value = String(values[i - 1]);
+    const problem = pathSegmentProblem(value);
+    if (problem) throw refuse(`a value for the path ${problem}`);
+    return acc + encodePathSegment(value) + s;
   }, '');
 }
 

@@ -13,6 +13,8 @@ export const graphRequestAction = defineAction({
       body: z.unknown().optional(),
     })
     .refine((i) => !(i.method === 'GET' && i.body !== undefined), { message: 'a GET request cannot have a body', path: ['body'] }),
+  // Event values fill path segments and query values only: the template's text is the URL's only structure (issue 12).
+  placeholderContexts: () => ({ path: 'graphUrl' }),
   async execute(invocation, { method, path, body }) {
     const response = await graphRequest({
       graphBaseUrl: invocation.graphBaseUrl,

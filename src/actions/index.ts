@@ -7,7 +7,7 @@ import { containsTemplate, templateProblems, type TemplateProblem } from './temp
 import { updateFields } from './update-fields';
 
 export * from './action';
-export { renderInputs, templatePaths, templateProblems, TemplateError, type TemplateProblem } from './templates';
+export { renderActionInputs, renderInputs, templatePaths, templateProblems, TemplateError, type TemplateProblem } from './templates';
 export { graphRequest, resolveGraphUrl, clientRequestIdFor, defaultGraphRetryPolicy, type GraphRetryPolicy } from './graph-client';
 
 const all: ActionDefinition<any>[] = [changeStage, updateFields, sendMail, graphRequestAction];
@@ -51,13 +51,17 @@ export function validateActionInputs(name: string, inputs: unknown): TemplatePro
   }
   if (name === graphRequestAction.name) {
     const path = valueAt(inputs, ['path']);
-    if (typeof path === 'string' && !containsTemplate(path)) {
+    if (typeof path === 'string') {
       try {
-        resolveGraphUrl('https://graph.microsoft.com/v1.0', path);
+        // The template's own text must be a valid path: a placeholder only ever fills (part of) a segment or a query value.
+        resolveGraphUrl('https://graph.microsoft.com/v1.0', path.replace(/\{\{[^{}]*\}\}/g, 'x'));
       } catch (e) {
         problems.push({ path: 'path', message: (e as Error).message });
       }
     }
+  }
+  if (name === sendMail.name && containsTemplate(valueAt(inputs, ['contentType']))) {
+    problems.push({ path: 'contentType', message: 'cannot be a placeholder: it decides whether event values in the body are escaped as HTML' });
   }
   return problems;
 }

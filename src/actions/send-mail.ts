@@ -1,8 +1,19 @@
 import { z } from 'zod';
 import { defineAction, runMarkerHeaders } from './action';
 import { graphRequest } from './graph-client';
+import type { PlaceholderContexts } from './templates';
 
 const address = z.email().max(320);
+
+/**
+ * The body is HTML unless the step says `Text` (or nothing): then event values in it are escaped and only the
+ * template's own markup is markup, so event data cannot put a link or form into mail sent as the service account.
+ * A placeholder `contentType` is refused when the process is saved; should one reach here, the body counts as HTML.
+ */
+export const bodyIsHtml = (inputs: unknown): boolean => {
+  const contentType = typeof inputs === 'object' && inputs !== null ? (inputs as { contentType?: unknown }).contentType : undefined;
+  return contentType !== undefined && contentType !== 'Text';
+};
 
 export const sendMail = defineAction({
   name: 'sendMail',
@@ -14,6 +25,7 @@ export const sendMail = defineAction({
     body: z.string().max(1_000_000),
     contentType: z.enum(['Text', 'HTML']).default('Text'),
   }),
+  placeholderContexts: (inputs): PlaceholderContexts => (bodyIsHtml(inputs) ? { body: 'html' } : {}),
   async execute(invocation, { to, subject, body, contentType }) {
     await graphRequest({
       graphBaseUrl: invocation.graphBaseUrl,

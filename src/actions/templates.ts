@@ -6,12 +6,25 @@
  * - A string that is exactly one placeholder takes the value itself (a number stays a number, an object
  *   stays an object). Inside a longer string, values are written as text: null as '', objects as JSON.
  * - Unknown paths are an error that lists every one of them. There is no escape for a literal `{{...}}`.
+ * - Where a value lands can make it code: an action names those inputs (`placeholderContexts`). In a Graph URL
+ *   (`graphUrl`) a value is one percent-encoded path segment or one query value (`'` doubled, as OData string
+ *   literals escape it); a value that would give the URL structure (another segment, a query, a fragment, Graph's
+ *   `:` path addressing, a function call) is refused: the template's own text is the only source of the URL's
+ *   structure (issue 12). In an HTML body (`html`) values are escaped and the template's own markup stays.
  */
+import { escapeHtml } from '../shared/escape-html';
 import { ActionError } from './action';
+import { encodePathSegment, pathSegmentProblem } from './graph-client';
 
 export interface TemplateScope {
   event: unknown;
 }
+
+/** How placeholder values are written into an input: see the module comment. Plain text when not named. */
+export type PlaceholderContext = 'graphUrl' | 'html';
+
+/** The inputs (by location, e.g. `path` or `body`) whose placeholders need a context other than plain text. */
+export type PlaceholderContexts = Readonly<Record<string, PlaceholderContext>>;
 
 export interface TemplateProblem {
   /** Where in the inputs, e.g. `fields.Stage` (empty for the root). */
@@ -77,6 +90,52 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 
 const asText = (v: unknown): string => (v === null ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v));
 
+/**
+ * Renders a Graph URL template: placeholders before the template's first `?` fill (part of) one path segment each,
+ * after it they are query values. Refused values are reported to `problem` and leave their placeholder in place.
+ */
+function renderGraphUrl(
+  text: string,
+  resolve: (raw: string) => { ok: true; value: unknown; expression: string } | { ok: false },
+  problem: (message: string) => void,
+): string {
+  let out = '';
+  let last = 0;
+  let inQuery = false;
+  for (const m of text.matchAll(PLACEHOLDER)) {
+    const fixed = text.slice(last, m.index);
+    out += fixed;
+    inQuery ||= fixed.includes('?');
+    last = m.index + m[0].length;
+    const r = resolve(m[1]!);
+    if (!r.ok) {
+      out += m[0];
+      continue;
+    }
+    if (r.value !== null && typeof r.value === 'object') {
+      problem(`{{${r.expression}}} is ${Array.isArray(r.value) ? 'a list' : 'an object'}; a URL takes text or a number`);
+      out += m[0];
+      continue;
+    }
+    const value = asText(r.value);
+    if (inQuery) {
+      // One query value (`&`, `=`, `#` encoded), and `'` doubled as OData escapes it, so a value inside a string
+      // literal (`$filter=subject eq '{{...}}'`) cannot close it and add conditions.
+      out += encodeURIComponent(value.replaceAll("'", "''"));
+      continue;
+    }
+    const why = pathSegmentProblem(value);
+    if (why) {
+      // The value itself is not repeated: it is event data and may be personal.
+      problem(`the value of {{${r.expression}}} ${why}; a value fills one path segment, the template's text gives the path its structure`);
+      out += m[0];
+      continue;
+    }
+    out += encodePathSegment(value);
+  }
+  return out + text.slice(last);
+}
+
 const joinPath = (base: string, key: string | number) =>
   typeof key === 'number' ? `${base}[${key}]` : base ? `${base}.${key}` : key;
 
@@ -92,11 +151,14 @@ function walk(value: unknown, at: string, depth: number, visit: (s: string, at: 
   return value;
 }
 
-/** Replaces every placeholder in the strings of `inputs` (deep); throws TemplateError listing all unknown paths. */
-export function renderInputs(inputs: unknown, scope: { event: unknown }): unknown {
+/**
+ * Replaces every placeholder in the strings of `inputs` (deep), each in the context its input names (plain text
+ * unless `contexts` says otherwise); throws TemplateError listing every unknown path and refused value.
+ */
+export function renderInputs(inputs: unknown, scope: { event: unknown }, contexts: PlaceholderContexts = {}): unknown {
   const problems: TemplateProblem[] = [];
   const rendered = walk(inputs, '', 0, (text, at) => {
-    const resolve = (raw: string): { ok: true; value: unknown } | { ok: false } => {
+    const resolve = (raw: string): { ok: true; value: unknown; expression: string } | { ok: false } => {
       const expression = raw.trim();
       const problem = syntaxProblem(expression);
       if (problem) {
@@ -108,8 +170,16 @@ export function renderInputs(inputs: unknown, scope: { event: unknown }): unknow
         problems.push({ path: at, message: `unknown path {{${expression}}}` });
         return { ok: false };
       }
-      return { ok: true, value: hit.value };
+      return { ok: true, value: hit.value, expression };
     };
+    const context = Object.hasOwn(contexts, at) ? contexts[at] : undefined;
+    if (context === 'graphUrl') return renderGraphUrl(text, resolve, (message) => problems.push({ path: at, message }));
+    if (context === 'html') {
+      return text.replace(PLACEHOLDER, (match, raw: string) => {
+        const r = resolve(raw);
+        return r.ok ? escapeHtml(asText(r.value)) : match;
+      });
+    }
     const whole = WHOLE.exec(text);
     if (whole) {
       const r = resolve(whole[1]!);
@@ -123,6 +193,15 @@ export function renderInputs(inputs: unknown, scope: { event: unknown }): unknow
   });
   if (problems.length > 0) throw new TemplateError(problems);
   return rendered;
+}
+
+/** An action's inputs rendered in the contexts the action names for them (see `PlaceholderContext`). */
+export function renderActionInputs(
+  action: { placeholderContexts?: (inputs: unknown) => PlaceholderContexts },
+  inputs: unknown,
+  scope: TemplateScope,
+): Record<string, unknown> {
+  return renderInputs(inputs, scope, action.placeholderContexts?.(inputs) ?? {}) as Record<string, unknown>;
 }
 
 function collect(inputs: unknown): { expression: string; at: string }[] {

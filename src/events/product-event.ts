@@ -5,12 +5,43 @@ export type EventType = (typeof eventTypes)[number];
 
 const guid = z.uuid().transform((v) => v.toLowerCase());
 
+/**
+ * Ids taken from callers that reach logs, message ids and headers: letters, digits and `._:-` only, so no id can
+ * carry a line break (a forged log line), a quote (OData) or a slash (a path). GUIDs and the product's ids fit.
+ */
+export const safeIdPattern = /^[A-Za-z0-9._:-]+$/;
+export const safeId = (max: number) =>
+  z.string().min(1).max(max).regex(safeIdPattern, 'may contain only letters, digits and . _ : -');
+
+/** How far ahead of this app's clock an event's time may be: clock skew between the product and Azure. */
+export const maxOccurredAtSkewMs = 5 * 60_000;
+/** No product event happened before this: earlier times are wrong clocks or forged. */
+export const earliestOccurredAt = Date.UTC(2000, 0, 1);
+
+/**
+ * Why an event's `occurredAt` is not plausible at `now`, or undefined. It is data (shown, used in templates and
+ * conditions), never the order of runs (that is the time the event was received), but a time in the year 2300 or
+ * 1969 is a broken or forged clock, refused so that it never reaches a run.
+ */
+export function occurredAtProblem(occurredAt: string, now: Date): string | undefined {
+  const at = Date.parse(occurredAt);
+  if (Number.isNaN(at)) return 'is not a date and time';
+  if (at < earliestOccurredAt) return 'must be in the year 2000 or later';
+  if (at > now.getTime() + maxOccurredAtSkewMs) {
+    return `must not be more than ${maxOccurredAtSkewMs / 60_000} minutes ahead of the time it is received (${now.toISOString()}); check the sender's clock`;
+  }
+  return undefined;
+}
+
 /** A product event (contract): arrives on queue `workpoint-events` or through `POST /api/events`. */
 export const productEventSchema = z.object({
-  id: z.string().min(1).max(128),
+  id: safeId(128),
   type: z.enum(eventTypes),
   tenantId: guid,
-  occurredAt: z.iso.datetime({ offset: true }),
+  occurredAt: z.iso.datetime({ offset: true }).superRefine((value, ctx) => {
+    const problem = occurredAtProblem(value, new Date());
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  }),
   subject: z.object({
     siteId: z.string().min(1).max(512),
     listId: z.string().min(1).max(256),
@@ -22,7 +53,7 @@ export const productEventSchema = z.object({
    * its process and how many runs deep the chain is.
    */
   causedBy: z
-    .object({ runId: z.string().min(1).max(64), processId: z.string().min(1).max(64), depth: z.number().int().min(1).max(1000) })
+    .object({ runId: safeId(64), processId: safeId(64), depth: z.number().int().min(1).max(1000) })
     .optional(),
 });
 

@@ -17,8 +17,9 @@ export interface EventOutcome {
 
 /**
  * Turns a product event into runs: one per matching published system process. Idempotent: a
- * redelivered event finds its runs (ids derive from event and process) and only re-sends their
- * first step, which Service Bus duplicate detection drops if it was already sent.
+ * redelivered event finds its runs (ids derive from event, process and the time the event was first
+ * received) and only re-sends their first step, which Service Bus duplicate detection drops if it was
+ * already sent.
  */
 export class EventProcessor {
   constructor(
@@ -37,11 +38,14 @@ export class EventProcessor {
     const outcome: EventOutcome = { started: [], notStarted: [] };
     if (decisions.length === 0) return outcome;
     const hasConnection = (await this.deps.connections.list(event.tenantId)).length > 0;
-    const now = (this.deps.now?.() ?? new Date()).toISOString();
+    const clock = this.deps.now?.() ?? new Date();
+    const now = clock.toISOString();
+    // Runs are ordered by when the event was received; its occurredAt is the sender's and stays data.
+    const receivedAt = await this.deps.runs.receivedAt(event, clock);
     const firstSteps = [];
     for (const decision of decisions) {
       const { definition, version } = decision.process;
-      const id = runIdFor(event, definition.id);
+      const id = runIdFor(event, definition.id, receivedAt);
       const reason = !decision.start ? decision.reason : !hasConnection ? noConnectionReason : undefined;
       const run: Run = {
         id,

@@ -100,21 +100,55 @@ async function storing<T>(run: Run, write: () => Promise<T>): Promise<T> {
 
 export const runIdPattern = /^\d{13}-[0-9a-f]{16}$/;
 
+const timeOrderedId = (at: Date, hashOf: string) =>
+  `${String(9_999_999_999_999 - at.getTime()).padStart(13, '0')}-${createHash('sha256').update(hashOf).digest('hex').slice(0, 16)}`;
+
 /**
- * Run ids sort newest first (inverted event time) and are derived from the event and process, so a
- * redelivered event finds its run instead of starting a second one.
+ * Run ids sort newest first by the time the event was received (inverted), never by the event's own `occurredAt`,
+ * which the sender controls (issue 12: a year-2300 `occurredAt` gave ids the step runner refused and sorted ahead of
+ * every real run). The rest derives from the event and process, so a redelivered event finds its run instead of
+ * starting a second one: `receivedAt` comes from `RunRepository.receivedAt`, the same for every delivery.
  */
-export function runIdFor(event: { id: string; occurredAt: string; tenantId: string }, processId: string): string {
-  const inverted = String(9_999_999_999_999 - Date.parse(event.occurredAt)).padStart(13, '0');
-  const hash = createHash('sha256').update(`${event.tenantId}|${event.id}|${processId}`).digest('hex').slice(0, 16);
-  return `${inverted}-${hash}`;
+export function runIdFor(event: { id: string; tenantId: string }, processId: string, receivedAt: Date): string {
+  return timeOrderedId(receivedAt, `${event.tenantId}|${event.id}|${processId}`);
 }
+
+/** Remembers when an event was first received (row `received-<hash>` of the runs table, beside its runs). */
+type ReceivedRow = { partitionKey: string; rowKey: string; eventId: string; receivedAt: string };
+const receivedRowKey = (tenantId: string, eventId: string) =>
+  `received-${createHash('sha256').update(`${tenantId}|${eventId}`).digest('hex').slice(0, 32)}`;
+/** Run rows start with a digit (runIdPattern); every other row of the table sorts after ':'. */
+const onlyRuns = `RowKey lt ':'`;
 
 export class RunRepository {
   constructor(
     private readonly tables: TableFactory,
     private readonly tableName: string,
   ) {}
+
+  /**
+   * When the event was first received: `now` on its first delivery (stored with a conditional insert), the stored
+   * time on every later one, also when two deliveries race. Run ids derive from it (runIdFor).
+   */
+  async receivedAt(event: { tenantId: string; id: string }, now: Date): Promise<Date> {
+    const table = await this.tables(this.tableName);
+    const row: ReceivedRow = { partitionKey: event.tenantId, rowKey: receivedRowKey(event.tenantId, event.id), eventId: event.id, receivedAt: now.toISOString() };
+    try {
+      await table.createEntity(row);
+      return now;
+    } catch (e) {
+      if (statusOf(e) !== 409) throw e;
+    }
+    const stored = await getEntityOrUndefined<ReceivedRow>(table, row.partitionKey, row.rowKey);
+    if (!stored) throw new Error('the received-time row of an event vanished');
+    return new Date(stored.receivedAt);
+  }
+
+  /** The run an event started for a process, if the event was received and the run stored. */
+  async findForEvent(tenantId: string, eventId: string, processId: string): Promise<Run | undefined> {
+    const received = await getEntityOrUndefined<ReceivedRow>(await this.tables(this.tableName), tenantId, receivedRowKey(tenantId, eventId));
+    return received && this.get(tenantId, runIdFor({ tenantId, id: eventId }, processId, new Date(received.receivedAt)));
+  }
 
   /** Creates the run; false when it already exists (a redelivered event). */
   async create(run: Run): Promise<boolean> {
@@ -135,7 +169,7 @@ export class RunRepository {
 
   async list(tenantId: string, options: { processId?: string; limit?: number } = {}): Promise<Run[]> {
     const table = await this.tables(this.tableName);
-    const filter = [`PartitionKey eq ${odataString(tenantId)}`, ...(options.processId ? [`processId eq ${odataString(options.processId)}`] : [])].join(' and ');
+    const filter = [`PartitionKey eq ${odataString(tenantId)}`, onlyRuns, ...(options.processId ? [`processId eq ${odataString(options.processId)}`] : [])].join(' and ');
     const limit = options.limit ?? 50;
     const out: Run[] = [];
     for await (const row of table.listEntities<RunRow>({ queryOptions: { filter } })) {

@@ -1,5 +1,5 @@
 import { ActionError, type ActionDefinition } from '../actions/action';
-import { renderInputs } from '../actions/templates';
+import { renderActionInputs } from '../actions/templates';
 import type { MessageSender } from '../adapters/message-queue';
 import { withoutUndefined } from '../adapters/tables';
 import { ExpiringLoads } from '../cache/expiring-loads';
@@ -144,7 +144,7 @@ export class StepRunner {
 
     let inputs: Record<string, unknown>;
     try {
-      inputs = renderInputs(stepDef.inputs ?? {}, { event: run.event }) as Record<string, unknown>;
+      inputs = renderActionInputs(action, stepDef.inputs ?? {}, { event: run.event });
     } catch (e) {
       return void (await this.finish(run, etag, message.stepIndex, { status: 'failed', error: (e as Error).message, executedAs }));
     }

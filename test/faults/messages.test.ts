@@ -15,7 +15,6 @@ import { tableNames } from '../../src/config/settings';
 import { CONTOSO_SVC_WORKPOINT, TENANT_A, TENANT_B } from '../../src/local/identity-provider/directory';
 import { getTokenStats } from '../../src/local/identity-provider/launch';
 import type { Run } from '../../src/runs/run';
-import { runIdFor } from '../../src/runs/run-repository';
 import { PoisonMessageError } from '../../src/runs/step-runner';
 import { authorizeConnection } from '../support/connections';
 import { useTally } from '../support/tally';
@@ -49,17 +48,19 @@ afterAll(async () => {
 const subjectOf = (itemId: string) => ({ siteId: 'contoso.sharepoint.com,site-1', listId: 'list-1', itemId });
 const callsFor = (itemId: string) => stack.graph.calls.filter((c) => c.path.includes(`/items/${itemId}/`));
 
-/** An event that starts a run of PROCESS, and that run's id. */
+/** An event that starts a run of PROCESS. */
 function newEvent(itemId: string) {
-  const event = { id: randomUUID(), occurredAt: new Date().toISOString(), type: 'ItemCreated', subject: subjectOf(itemId), data: { kind: 'three' } };
-  return { event, runId: runIdFor({ ...event, tenantId: TENANT_A.id }, PROCESS) };
+  return { id: randomUUID(), occurredAt: new Date().toISOString(), type: 'ItemCreated', subject: subjectOf(itemId), data: { kind: 'three' } };
 }
 
-/** Posts an event through the API without waiting for the bus; returns the id of the run it starts. */
+/** The run an event started (its id derives from when the event was received, so it is known only then). */
+const runOfEvent = (eventId: string) => stack.context.runs.findForEvent(TENANT_A.id, eventId, PROCESS);
+
+/** Posts an event through the API without waiting for the bus; returns the id of the run it starts, once it exists. */
 async function startRun(itemId: string): Promise<string> {
-  const { event, runId } = newEvent(itemId);
+  const event = newEvent(itemId);
   await postEvent(event);
-  return runId;
+  return (await until('the run', () => runOfEvent(event.id))).id;
 }
 
 async function postEvent(event: unknown) {
@@ -140,11 +141,11 @@ test('a crash between the action call and the write that records it: the redeliv
   const runs = stack.context.runs;
   const replace = runs.replace;
   const writes: { at: number; status: string }[] = [];
-  const { event, runId } = newEvent('crash-1');
+  const event = newEvent('crash-1');
   let crashes = 0;
   // The run-row write after the Graph call fails once, as if the process died right there.
   runs.replace = async function (this: typeof runs, run: Run, etag: string) {
-    if (run.id === runId) {
+    if (run.event.id === event.id) {
       writes.push({ at: Date.now(), status: run.steps[0].status });
       if (run.steps[0].status === 'succeeded' && crashes === 0) {
         crashes++;
@@ -161,6 +162,7 @@ test('a crash between the action call and the write that records it: the redeliv
   }
 
   expect(crashes).toBe(1);
+  const runId = (await runOfEvent(event.id))!.id;
   const calls = callsFor('crash-1');
   expect(calls).toHaveLength(1);
   expect(calls[0]).toMatchObject({ method: 'PATCH', body: { A: 'one' }, clientRequestId: clientRequestIdFor(`${runId}:a`) });
@@ -243,13 +245,14 @@ test('poison messages are recorded with a reason at the first delivery and block
 test('a run Azure Tables refuses as too large: the event is dead-lettered with the reason at its first delivery, not retried', async () => {
   const table = await stack.context.tables(tableNames(stack.context.settings).runs);
   const createEntity = table.createEntity;
-  const { event, runId } = newEvent('too-large-1');
+  const event = newEvent('too-large-1');
   // What Tables answers for an entity over its limits, should the app's own estimate ever fall short of the service's.
   const refusal = Object.assign(new RestError('The entity is larger than the maximum size permitted.', { statusCode: 400 }), {
     details: { odataError: { code: 'EntityTooLarge' } },
   });
   table.createEntity = async function (this: typeof table, entity: Parameters<typeof createEntity>[0], options?: Parameters<typeof createEntity>[1]) {
-    if (entity.rowKey === runId) throw refusal;
+    const { eventJson } = entity as { eventJson?: unknown };
+    if (typeof eventJson === 'string' && eventJson.includes(event.id)) throw refusal;
     return createEntity.call(this, entity, options);
   } as typeof createEntity;
   const deadBefore = await deadLetterCount(queueNames.events);
@@ -265,7 +268,7 @@ test('a run Azure Tables refuses as too large: the event is dead-lettered with t
   expect(after.abandoned).toBe(before.abandoned);
   const dead = await deadLettersSince(queueNames.events, deadBefore);
   expect(dead).toEqual([expect.objectContaining({ reason: expect.stringMatching(/^Run .* cannot be stored: Azure Tables refused it as too large/) })]);
-  expect(await getRun(runId)).toBeUndefined();
+  expect(await runOfEvent(event.id)).toBeUndefined();
   expect(callsFor('too-large-1')).toEqual([]);
   tally.record({ kind: 'fault', category: 'Messages too large to store', tried: 1, handled: 1, faultsInjected: 1, lost: 0 });
 });
@@ -285,7 +288,7 @@ test('an event for an unknown tenant starts nothing, crashes nothing and is logg
 
   for (const e of events) {
     expect(await stack.context.runs.list(e.tenantId)).toEqual([]);
-    expect(stack.logs.slice(logsBefore).some((l) => l.includes(`Event ${e.id} (ItemCreated): 0 run(s) started`))).toBe(true);
+    expect(stack.logs.slice(logsBefore).some((l) => l.includes(`Event processed {"eventId":"${e.id}","type":"ItemCreated","runsStarted":0`))).toBe(true);
   }
   expect((await stack.context.runs.list(TENANT_A.id, { limit: 1000 })).length).toBe(runsBefore);
   expect(await deadLetterCount(queueNames.events)).toBe(deadBefore);

@@ -39,7 +39,7 @@ function eventOf(dataChars = 0): ProductEvent {
 }
 
 function runOf(event: ProductEvent, steps: StepRecord[]): Run {
-  return { id: runIdFor(event, 'p'), tenantId, processId: 'p', processVersion: 1, event, status: 'running', createdAt: new Date().toISOString(), steps };
+  return { id: runIdFor(event, 'p', new Date()), tenantId, processId: 'p', processVersion: 1, event, status: 'running', createdAt: new Date().toISOString(), steps };
 }
 
 test('Azurite refuses a string property beyond 32K characters, as Azure Tables does, and the app recognizes the refusal', async () => {

@@ -8,7 +8,6 @@ import { queueNames } from '../../src/config/queues';
 import { maxEventChars } from '../../src/events/product-event';
 import { CONTOSO_SVC_WORKPOINT, TENANT_A } from '../../src/local/identity-provider/directory';
 import { maxDefinitionChars } from '../../src/processes/process-repository';
-import { runIdFor } from '../../src/runs/run-repository';
 import { authorizeConnection } from '../support/connections';
 import { useTally } from '../support/tally';
 import { startTestStack, type TestStack } from '../support/test-stack';
@@ -43,7 +42,7 @@ function eventOfSize(chars: number, id: string = randomUUID()) {
   return event;
 }
 
-const runOf = (event: { id: string; occurredAt: string }) => stack.context.runs.get(TENANT_A.id, runIdFor({ ...event, tenantId: TENANT_A.id }, PROCESS));
+const runOf = (event: { id: string }) => stack.context.runs.findForEvent(TENANT_A.id, event.id, PROCESS);
 const deadLetterCount = async (queue: string) => (await stack.context.deadLetters.list(queue, 10_000)).length;
 
 test('event ids up to 128 characters are accepted and start their run; longer ones are refused with 400', async () => {
