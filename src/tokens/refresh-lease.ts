@@ -1,18 +1,19 @@
 import type { TableClient } from '@azure/data-tables';
 import { getEntityOrUndefined, isConcurrencyConflict, statusOf } from '../adapters/tables';
+import { backoffDelay, sleep, type BackoffPolicy } from '../shared/backoff';
 
 /**
  * One row per connection in the `tokenLeases` table (partition = tenant, row = connection id). It is
  * both the cross-instance refresh lock and the bookkeeping that lets an instance trust its in-memory
- * copy of the token cache. It never holds token material: only ids, times and a SHA-256 of the
- * serialized cache (a one-way digest of high-entropy data, used to tell versions apart).
+ * copy of the token cache. It never holds token material: only ids, times and hashes of the serialized
+ * cache (which version it is; see serialized-cache.ts).
  */
 export interface LeaseState {
   /** `<instance>/<nonce>` of the current holder; '' when free. A nonce per lease, so two flows of one instance never share it. */
   holder: string;
   /** Epoch ms after which a holder that never released is presumed dead. */
   leaseUntil: number;
-  /** Digest of the newest cache: what the vault holds, unless `pendingBy` says it is only in that instance's memory. */
+  /** Hash of the newest cache: what the vault holds, unless `pendingBy` says it is only in that instance's memory. */
   cacheHash: string;
   /** Epoch ms of the last vault write by a broker (0 = unknown). Drives the 'interval' write policy across instances. */
   lastWrittenAt: number;
@@ -20,7 +21,7 @@ export interface LeaseState {
   /** Instance holding a rotated cache it could not write (vault failure), so the vault's refresh token is stale. */
   pendingBy: string;
   pendingSince: number;
-  /** Digest of a cache whose grant proved dead, and why: other instances then fail without a token call. */
+  /** Hash of a cache whose grant proved dead, and why: other instances then fail without a token call. */
   deadHash: string;
   deadReason: string;
 }
@@ -29,12 +30,45 @@ export interface LeaseRow extends LeaseState {
   etag: string;
 }
 
-export interface HeldLease {
-  readonly tenantId: string;
-  readonly connectionId: string;
-  readonly holder: string;
-  etag: string;
-  state: LeaseState;
+/**
+ * A lease this instance holds: it records what the row should say once the work is done (`record`) and writes that
+ * when it lets go (`release`), so every vault write made under it is on the row before anyone else can take it.
+ */
+export class HeldLease {
+  private readonly changes: Partial<LeaseState> = {};
+
+  constructor(
+    private readonly leases: RefreshLeases,
+    readonly tenantId: string,
+    readonly connectionId: string,
+    readonly holder: string,
+    public etag: string,
+    public state: LeaseState,
+  ) {}
+
+  /** Adds to what the row will say on release (later values win). */
+  record(changes: Partial<LeaseState>): void {
+    Object.assign(this.changes, changes);
+  }
+
+  /** What has been recorded so far. */
+  get recorded(): Readonly<Partial<LeaseState>> {
+    return this.changes;
+  }
+
+  /** Extends the lease when less than `minRemainingMs` is left; throws LeaseLostError when someone took it over. */
+  ensureRemaining(minRemainingMs: number): Promise<void> {
+    return this.leases.ensureRemaining(this, minRemainingMs);
+  }
+
+  /**
+   * Frees the lease with what was recorded. Never throws: the row as written (a hint for the next acquire), or
+   * undefined when it was lost or the write failed (the row then stays held until it expires, and the next holder
+   * treats the vault as unknown).
+   */
+  async release(): Promise<LeaseRow | undefined> {
+    return this.leases.release(this, this.changes).catch(() => undefined);
+  }
 }
 
 export type AcquireResult =
@@ -136,7 +170,8 @@ export class RefreshLeases {
           ? (await client.updateEntity(this.entity(tenantId, connectionId, state), 'Replace', { etag: row.etag })).etag
           : (await client.createEntity(this.entity(tenantId, connectionId, state))).etag;
         if (!etag) throw new Error('Table service returned no ETag for the lease row');
-        return { acquired: true, lease: { tenantId, connectionId, holder, etag, state }, prior: row, takeover: row !== undefined && row.holder !== '' };
+        const lease = new HeldLease(this, tenantId, connectionId, holder, etag, state);
+        return { acquired: true, lease, prior: row, takeover: row !== undefined && row.holder !== '' };
       } catch (e) {
         // 404: deleted since we read it. Either way, read again and decide again.
         if (!isConcurrencyConflict(e) && statusOf(e) !== 404) throw e;
@@ -146,6 +181,52 @@ export class RefreshLeases {
     // Four lost races in a row: someone is busy with this row; report it as held.
     const latest = await this.read(tenantId, connectionId);
     return { acquired: false, row: latest ?? { ...EMPTY_LEASE, holder: '?', leaseUntil: this.options.now() + 100, etag: '' } };
+  }
+
+  /**
+   * Takes the lease, waiting while another holder has it: polls the row (jittered backoff) instead of competing, and
+   * tries again once it is released or taken over. `onReleased` sees each row a holder released, where its outcome is
+   * recorded: a value ends the wait with that value (the caller can use what the holder stored); undefined takes the
+   * lease. `onFirstLook` sees the first row read (undefined: no row yet). Throws LeaseBusyError once a crashed holder's
+   * lease would have run out (leaseMs plus slack): waiting longer means something else is wrong.
+   */
+  async acquireOrWait<T = never>(
+    tenantId: string,
+    connectionId: string,
+    options: {
+      hint?: LeaseRow;
+      onFirstLook?: (row: LeaseRow | undefined) => void;
+      onReleased?: (row: LeaseRow) => Promise<T | undefined>;
+    } = {},
+  ): Promise<{ acquired: true; lease: HeldLease; prior: LeaseRow | undefined; takeover: boolean } | { acquired: false; settled: T }> {
+    const deadline = this.options.now() + this.options.leaseMs + WAIT_SLACK_MS;
+    let firstLook = options.onFirstLook;
+    let hint = options.hint;
+    let attempt = 1;
+    for (;;) {
+      if (this.options.now() > deadline) throw new LeaseBusyError();
+      const got = await this.tryAcquire(tenantId, connectionId, hint);
+      hint = undefined;
+      firstLook?.(got.acquired ? got.prior : got.row);
+      firstLook = undefined;
+      if (got.acquired) return got;
+
+      let row = got.row;
+      const holder = row.holder;
+      let waited = false;
+      while (row.holder === holder && this.isHeld(row)) {
+        if (this.options.now() > deadline) throw new LeaseBusyError();
+        waited = true;
+        await sleep(backoffDelay(attempt++, POLL_BACKOFF));
+        row = (await this.read(tenantId, connectionId)) ?? FREE_ROW;
+      }
+      if (row.etag) hint = row;
+      if (row.holder !== '') continue; // taken over by someone else, or expired: go through the lease again
+      const settled = await options.onReleased?.(row);
+      if (settled !== undefined) return { acquired: false, settled };
+      // Lost every race for a free row (tryAcquire gives up after a few): back off rather than spin on the table.
+      if (!waited) await sleep(backoffDelay(attempt, POLL_BACKOFF));
+    }
   }
 
   /** Deletes the row (connection deleted); a missing row is fine. */
@@ -206,6 +287,19 @@ export class RefreshLeases {
       deadHash: s.deadHash,
       deadReason: s.deadReason,
     } satisfies LeaseEntity & { partitionKey: string; rowKey: string };
+  }
+}
+
+/** Polling a held row: 20 ms doubling to 250 ms, jittered. */
+const POLL_BACKOFF: BackoffPolicy = { baseMs: 20, maxMs: 250 };
+const WAIT_SLACK_MS = 2000;
+const FREE_ROW: LeaseRow = { ...EMPTY_LEASE, etag: '' };
+
+/** Waited for the lease as long as a crashed holder could keep it, and someone still holds it. */
+export class LeaseBusyError extends Error {
+  override readonly name = 'LeaseBusyError';
+  constructor() {
+    super('Another instance still holds the refresh lease');
   }
 }
 

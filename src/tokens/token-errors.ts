@@ -86,3 +86,28 @@ function describe(code: string, aadsts: number[]): string {
   const suffix = aadsts.length ? ` (AADSTS${aadsts[0]})` : '';
   return `The connection's sign-in is no longer valid: ${code}${suffix}. Re-authorize the connection.`;
 }
+
+/** What the broker throws: the classified failure, never the raw MSAL error (its message can quote the request). */
+export class TokenAcquisitionError extends Error {
+  constructor(
+    readonly failure: TokenFailure,
+    options?: { cause?: unknown },
+  ) {
+    super(failure.reason, options);
+    this.name = 'TokenAcquisitionError';
+  }
+}
+
+/**
+ * The one test for "only a new sign-in can help this connection": never retry, mark it `needs_reauth`. Every place
+ * that asks (step runner, keep-alive, connection test, the broker itself) should use it rather than look at `kind`.
+ */
+export function isDeadGrant(e: unknown): e is TokenAcquisitionError & { failure: Extract<TokenFailure, { kind: 'dead_grant' }> } {
+  return e instanceof TokenAcquisitionError && e.failure.kind === 'dead_grant';
+}
+
+export const deadGrant = (reason: string): TokenAcquisitionError => new TokenAcquisitionError({ kind: 'dead_grant', reason });
+export const transient = (reason: string): TokenAcquisitionError => new TokenAcquisitionError({ kind: 'transient', reason });
+
+/** The reason given when another instance recorded a dead grant without saying why. */
+export const DEAD_GRANT_DEFAULT_REASON = "The connection's sign-in is no longer valid. Re-authorize the connection.";
