@@ -26,7 +26,7 @@ export interface FlightView {
   /** A claims request (claims challenge) the refresh must carry. */
   claims?: string;
   /** The lease row's cache hash when this flight first looked: a different stored version was written since. */
-  baseline: string | undefined;
+  baselineHash: string | undefined;
 }
 
 export interface Decision<T> {
@@ -52,7 +52,7 @@ export function cachedTokenServes(
   if (flight.claims !== undefined) return decide(false, 'only the token endpoint can say whether the claims are met');
   if (!isFresh(token, now, renewBeforeMs)) return decide(false, 'expires within the renew margin');
   if (!flight.force) return decide(true, 'fresh');
-  if (storedHash !== undefined && flight.baseline !== undefined && storedHash !== flight.baseline) {
+  if (storedHash !== undefined && flight.baselineHash !== undefined && storedHash !== flight.baselineHash) {
     return decide(true, 'a stored version written after the forced refresh began');
   }
   if (token.cachedAt >= flight.startedAt + 500) return decide(true, 'issued after the forced refresh began');

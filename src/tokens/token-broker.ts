@@ -101,7 +101,7 @@ export class TokenBroker {
       return cached;
     }
     const request = { force, ...(claims !== undefined ? { claims } : {}) };
-    const token = await this.flights.run(key, request, () => this.refresh(ref, entry, { ...request, startedAt: this.now(), baseline: undefined }));
+    const token = await this.flights.run(key, request, () => this.refresh(ref, entry, { ...request, startedAt: this.now(), baselineHash: undefined }));
     this.noteUsed(ref, entry);
     return token;
   }
@@ -207,7 +207,7 @@ export class TokenBroker {
   private async coordinatedRefresh(ref: ConnectionRef, entry: MemoryEntry, flight: FlightView): Promise<AccessToken> {
     const got = await this.leases.acquireOrWait(ref.tenantId, ref.id, {
       hint: entry.leaseHint,
-      onFirstLook: (row) => (flight.baseline ??= row?.cacheHash ?? ''),
+      onFirstLook: (row) => (flight.baselineHash ??= row?.cacheHash ?? ''),
       // The holder released: use its outcome when it stored one this instance can use.
       onReleased: async (row) => {
         const next = afterRelease(row, { syncedHash: entry.syncedHash, pendingWrite: entry.pendingWrite === true }).decision;
