@@ -1,6 +1,7 @@
 import { connectionSecretName, SecretStoreError, type SecretStore } from '../adapters/secret-store';
 import { backoffDelay, type BackoffPolicy } from '../shared/backoff';
-import type { HeldLease, LeaseRow, LeaseState, RefreshLeases } from './refresh-lease';
+import type { LeaseRow, LeaseState } from './lease-row';
+import type { HeldLease, RefreshLeases } from './refresh-lease';
 import { keepUnsavedCache, writeBackDue, type WritePolicy } from './refresh-decisions';
 import { cacheHashOf, refreshTokenHashOf } from './serialized-cache';
 import { adoptStored, type MemoryEntry, type TokenMemory } from './token-memory';

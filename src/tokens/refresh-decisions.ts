@@ -1,4 +1,4 @@
-import type { LeaseState } from './refresh-lease';
+import type { LeaseState } from './lease-row';
 import type { AccessToken } from './token-types';
 import type { CachedAccessToken } from './serialized-cache';
 

@@ -1,34 +1,14 @@
 import type { TableClient } from '@azure/data-tables';
 import { getEntityOrUndefined, isConcurrencyConflict, statusOf } from '../adapters/tables';
 import { backoffDelay, sleep, type BackoffPolicy } from '../shared/backoff';
+import { EMPTY_LEASE, entityOf, rowOf, type LeaseEntity, type LeaseRow, type LeaseState } from './lease-row';
 
-/**
- * One row per connection in the `tokenLeases` table (partition = tenant, row = connection id). It is
- * both the cross-instance refresh lock and the bookkeeping that lets an instance trust its in-memory
- * copy of the token cache. It never holds token material: only ids, times and hashes of the serialized
- * cache (which version it is; see serialized-cache.ts).
+export { EMPTY_LEASE, type LeaseRow, type LeaseState } from './lease-row';
+
+/*
+ * The cross-instance refresh lease: one row per connection (lease-row.ts), taken with an ETag-conditional write.
+ * Whoever holds it may use the connection's refresh token and write its cache to the vault; others wait.
  */
-export interface LeaseState {
-  /** `<instance>/<nonce>` of the current holder; '' when free. A nonce per lease, so two flows of one instance never share it. */
-  holder: string;
-  /** Epoch ms after which a holder that never released is presumed dead. */
-  leaseUntil: number;
-  /** Hash of the newest cache: what the vault holds, unless `pendingBy` says it is only in that instance's memory. */
-  cacheHash: string;
-  /** Epoch ms of the last vault write by a broker (0 = unknown). Drives the 'interval' write policy across instances. */
-  lastWrittenAt: number;
-  lastWrittenBy: string;
-  /** Instance holding a rotated cache it could not write (vault failure), so the vault's refresh token is stale. */
-  pendingBy: string;
-  pendingSince: number;
-  /** Hash of a cache whose grant proved dead, and why: other instances then fail without a token call. */
-  deadHash: string;
-  deadReason: string;
-}
-
-export interface LeaseRow extends LeaseState {
-  etag: string;
-}
 
 /**
  * A lease this instance holds: it records what the row should say once the work is done (`record`) and writes that
@@ -88,36 +68,6 @@ export interface RefreshLeaseOptions {
   now: () => number;
 }
 
-/** A lease row nobody holds and that records nothing yet. */
-export const EMPTY_LEASE: LeaseState = {
-  holder: '',
-  leaseUntil: 0,
-  cacheHash: '',
-  lastWrittenAt: 0,
-  lastWrittenBy: '',
-  pendingBy: '',
-  pendingSince: 0,
-  deadHash: '',
-  deadReason: '',
-};
-
-/** Times are stored as ISO strings so an operator reading the table sees dates, not numbers. */
-interface LeaseEntity {
-  holder: string;
-  leaseUntil: string;
-  cacheHash: string;
-  lastWrittenAt: string;
-  lastWrittenBy: string;
-  pendingBy: string;
-  pendingSince: string;
-  deadHash: string;
-  deadReason: string;
-}
-
-const iso = (ms: number) => (ms > 0 ? new Date(ms).toISOString() : '');
-const ms = (s: unknown) => (typeof s === 'string' && s ? Date.parse(s) || 0 : 0);
-const str = (s: unknown) => (typeof s === 'string' ? s : '');
-
 export class RefreshLeases {
   private nonce = 0;
 
@@ -133,18 +83,7 @@ export class RefreshLeases {
   async read(tenantId: string, connectionId: string): Promise<LeaseRow | undefined> {
     const e = await getEntityOrUndefined<LeaseEntity>(await this.table(), tenantId, connectionId);
     if (!e) return undefined;
-    return {
-      holder: str(e.holder),
-      leaseUntil: ms(e.leaseUntil),
-      cacheHash: str(e.cacheHash),
-      lastWrittenAt: ms(e.lastWrittenAt),
-      lastWrittenBy: str(e.lastWrittenBy),
-      pendingBy: str(e.pendingBy),
-      pendingSince: ms(e.pendingSince),
-      deadHash: str(e.deadHash),
-      deadReason: str(e.deadReason),
-      etag: e.etag,
-    };
+    return rowOf(e);
   }
 
   /** True while someone holds the row's lease and it has not run out. */
@@ -167,8 +106,8 @@ export class RefreshLeases {
       if (row && this.isHeld(row)) return { acquired: false, row };
       try {
         const etag = row
-          ? (await client.updateEntity(this.entity(tenantId, connectionId, state), 'Replace', { etag: row.etag })).etag
-          : (await client.createEntity(this.entity(tenantId, connectionId, state))).etag;
+          ? (await client.updateEntity(entityOf(tenantId, connectionId, state), 'Replace', { etag: row.etag })).etag
+          : (await client.createEntity(entityOf(tenantId, connectionId, state))).etag;
         if (!etag) throw new Error('Table service returned no ETag for the lease row');
         const lease = new HeldLease(this, tenantId, connectionId, holder, etag, state);
         return { acquired: true, lease, prior: row, takeover: row !== undefined && row.holder !== '' };
@@ -262,7 +201,7 @@ export class RefreshLeases {
 
   private async write(lease: HeldLease, state: LeaseState): Promise<string> {
     try {
-      const { etag } = await (await this.table()).updateEntity(this.entity(lease.tenantId, lease.connectionId, state), 'Replace', {
+      const { etag } = await (await this.table()).updateEntity(entityOf(lease.tenantId, lease.connectionId, state), 'Replace', {
         etag: lease.etag,
       });
       if (!etag) throw new Error('Table service returned no ETag for the lease row');
@@ -271,22 +210,6 @@ export class RefreshLeases {
       if (isConcurrencyConflict(e) || statusOf(e) === 404) throw new LeaseLostError();
       throw e;
     }
-  }
-
-  private entity(partitionKey: string, rowKey: string, s: LeaseState) {
-    return {
-      partitionKey,
-      rowKey,
-      holder: s.holder,
-      leaseUntil: iso(s.leaseUntil),
-      cacheHash: s.cacheHash,
-      lastWrittenAt: iso(s.lastWrittenAt),
-      lastWrittenBy: s.lastWrittenBy,
-      pendingBy: s.pendingBy,
-      pendingSince: iso(s.pendingSince),
-      deadHash: s.deadHash,
-      deadReason: s.deadReason,
-    } satisfies LeaseEntity & { partitionKey: string; rowKey: string };
   }
 }
 

@@ -1,14 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { connectionSecretName, SecretStoreError, type SecretStore } from '../adapters/secret-store';
+import { connectionSecretName, type SecretStore } from '../adapters/secret-store';
 import { CacheWriteBack } from './cache-write-back';
 import { DeadGrants } from './dead-grants';
-import { LeaseBusyError, LeaseLostError, RefreshLeases, type HeldLease, type LeaseRow } from './refresh-lease';
+import type { LeaseRow } from './lease-row';
+import { LeaseBusyError, RefreshLeases, type HeldLease } from './refresh-lease';
 import { afterRelease, cacheSource, cachedTokenServes, isFresh, knownDead, type FlightView } from './refresh-decisions';
 import { redeemRefreshToken } from './redeem-refresh-token';
 import { accessTokenIn, cacheHashOf, type CachedAccessToken } from './serialized-cache';
 import { SingleFlight } from './single-flight';
-import { DEAD_GRANT_DEFAULT_REASON, TokenAcquisitionError, transient, type TokenFailure } from './token-errors';
+import { DEAD_GRANT_DEFAULT_REASON, refreshFailureOf, TokenAcquisitionError, transient, type TokenFailure } from './token-errors';
 import { adoptStored, TokenMemory, type MemoryEntry } from './token-memory';
 import { keyOf, plain, type AccessToken, type ConnectionRef, type TokenBrokerEvents, type TokenBrokerOptions } from './token-types';
 
@@ -184,15 +185,7 @@ export class TokenBroker {
         if (e.failure.kind === 'application_credentials') await this.reportApplicationCredentials(e.failure);
         throw e;
       }
-      if (e instanceof LeaseBusyError) throw transient("Another instance is still refreshing this connection's token; try again shortly.");
-      // Vault, Tables, discovery or a lost lease: all worth a retry (the step runner backs off, then Service Bus redelivers).
-      const what =
-        e instanceof SecretStoreError
-          ? `Key Vault ${e.operation} failed${e.statusCode ? ` with HTTP ${e.statusCode}` : e.code ? ` (${e.code})` : ''}`
-          : e instanceof LeaseLostError
-            ? 'the refresh lease was lost'
-            : 'the token service could not be reached';
-      throw new TokenAcquisitionError({ kind: 'transient', reason: `Token refresh temporarily unavailable: ${what}.` }, { cause: e });
+      throw refreshFailureOf(e);
     }
   }
 

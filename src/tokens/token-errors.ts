@@ -1,3 +1,6 @@
+import { SecretStoreError } from '../adapters/secret-store';
+import { LeaseBusyError, LeaseLostError } from './refresh-lease';
+
 /**
  * Sorts token-acquisition failures into the three cases that matter: the grant is dead (only a new sign-in
  * helps, so never retry), the app's own credentials were refused (the grant is fine; nothing about the
@@ -111,3 +114,18 @@ export const transient = (reason: string): TokenAcquisitionError => new TokenAcq
 
 /** The reason given when another instance recorded a dead grant without saying why. */
 export const DEAD_GRANT_DEFAULT_REASON = "The connection's sign-in is no longer valid. Re-authorize the connection.";
+
+/**
+ * A refresh that failed for any other reason than the token endpoint's answer — vault, Tables, discovery, a lost or
+ * busy lease — as a transient failure: all are worth a retry (the step runner backs off, then Service Bus redelivers).
+ */
+export function refreshFailureOf(e: unknown): TokenAcquisitionError {
+  if (e instanceof LeaseBusyError) return transient("Another instance is still refreshing this connection's token; try again shortly.");
+  const what =
+    e instanceof SecretStoreError
+      ? `Key Vault ${e.operation} failed${e.statusCode ? ` with HTTP ${e.statusCode}` : e.code ? ` (${e.code})` : ''}`
+      : e instanceof LeaseLostError
+        ? 'the refresh lease was lost'
+        : 'the token service could not be reached';
+  return new TokenAcquisitionError({ kind: 'transient', reason: `Token refresh temporarily unavailable: ${what}.` }, { cause: e });
+}

@@ -1,4 +1,4 @@
-import type { LeaseRow } from './refresh-lease';
+import type { LeaseRow } from './lease-row';
 import { cacheHashOf, refreshTokenHashOf } from './serialized-cache';
 import type { AccessToken } from './token-types';
 
