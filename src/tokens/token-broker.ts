@@ -95,7 +95,7 @@ export class TokenBroker {
     const claims = options.claims || undefined;
     const force = options.forceRefresh === true || claims !== undefined;
     const entry = this.memory.entry(key);
-    await this.deadGrants.throwIfStillDead(ref, entry);
+    if (entry.dead) await this.deadGrants.throwIfStillDead(ref, entry);
     const cached = entry.token;
     if (!force && cached && isFresh(cached, this.now(), this.renewBeforeMs)) {
       this.noteUsed(ref, entry);
@@ -118,7 +118,7 @@ export class TokenBroker {
       if (e instanceof LeaseBusyError) throw transient('Another instance is refreshing this connection; try again shortly.');
       throw e;
     }
-    const { lease } = got as Extract<typeof got, { acquired: true }>;
+    const { lease } = got as Extract<typeof got, { acquired: true }>; // without onReleased it returns only once acquired
     let hint: LeaseRow | undefined;
     try {
       await this.secrets.set(connectionSecretName(ref.tenantId, ref.id), serializedCache);
