@@ -1,40 +1,54 @@
 import type { TableClient } from '@azure/data-tables';
 import { getEntityOrUndefined, isConcurrencyConflict, statusOf } from '../adapters/tables';
+import { backoffDelay, sleep, type BackoffPolicy } from '../shared/backoff';
+import { EMPTY_LEASE, entityOf, rowOf, type LeaseEntity, type LeaseRow, type LeaseState } from './lease-row';
+
+export { EMPTY_LEASE, type LeaseRow, type LeaseState } from './lease-row';
+
+/*
+ * The cross-instance refresh lease: one row per connection (lease-row.ts), taken with an ETag-conditional write.
+ * Whoever holds it may use the connection's refresh token and write its cache to the vault; others wait.
+ */
 
 /**
- * One row per connection in the `tokenLeases` table (partition = tenant, row = connection id). It is
- * both the cross-instance refresh lock and the bookkeeping that lets an instance trust its in-memory
- * copy of the token cache. It never holds token material: only ids, times and a SHA-256 of the
- * serialized cache (a one-way digest of high-entropy data, used to tell versions apart).
+ * A lease this instance holds: it records what the row should say once the work is done (`record`) and writes that
+ * when it lets go (`release`), so every vault write made under it is on the row before anyone else can take it.
  */
-export interface LeaseState {
-  /** `<instance>/<nonce>` of the current holder; '' when free. A nonce per lease, so two flows of one instance never share it. */
-  holder: string;
-  /** Epoch ms after which a holder that never released is presumed dead. */
-  leaseUntil: number;
-  /** Digest of the newest cache: what the vault holds, unless `pendingBy` says it is only in that instance's memory. */
-  cacheHash: string;
-  /** Epoch ms of the last vault write by a broker (0 = unknown). Drives the 'interval' write policy across instances. */
-  lastWrittenAt: number;
-  lastWrittenBy: string;
-  /** Instance holding a rotated cache it could not write (vault failure), so the vault's refresh token is stale. */
-  pendingBy: string;
-  pendingSince: number;
-  /** Digest of a cache whose grant proved dead, and why: other instances then fail without a token call. */
-  deadHash: string;
-  deadReason: string;
-}
+export class HeldLease {
+  private readonly changes: Partial<LeaseState> = {};
 
-export interface LeaseRow extends LeaseState {
-  etag: string;
-}
+  constructor(
+    private readonly leases: RefreshLeases,
+    readonly tenantId: string,
+    readonly connectionId: string,
+    readonly holder: string,
+    public etag: string,
+    public state: LeaseState,
+  ) {}
 
-export interface HeldLease {
-  readonly tenantId: string;
-  readonly connectionId: string;
-  readonly holder: string;
-  etag: string;
-  state: LeaseState;
+  /** Adds to what the row will say on release (later values win). */
+  record(changes: Partial<LeaseState>): void {
+    Object.assign(this.changes, changes);
+  }
+
+  /** What has been recorded so far. */
+  get recorded(): Readonly<Partial<LeaseState>> {
+    return this.changes;
+  }
+
+  /** Extends the lease when less than `minRemainingMs` is left; throws LeaseLostError when someone took it over. */
+  ensureRemaining(minRemainingMs: number): Promise<void> {
+    return this.leases.ensureRemaining(this, minRemainingMs);
+  }
+
+  /**
+   * Frees the lease with what was recorded. Never throws: the row as written (a hint for the next acquire), or
+   * undefined when it was lost or the write failed (the row then stays held until it expires, and the next holder
+   * treats the vault as unknown).
+   */
+  async release(): Promise<LeaseRow | undefined> {
+    return this.leases.release(this, this.changes).catch(() => undefined);
+  }
 }
 
 export type AcquireResult =
@@ -54,36 +68,6 @@ export interface RefreshLeaseOptions {
   now: () => number;
 }
 
-/** A lease row nobody holds and that records nothing yet. */
-export const EMPTY_LEASE: LeaseState = {
-  holder: '',
-  leaseUntil: 0,
-  cacheHash: '',
-  lastWrittenAt: 0,
-  lastWrittenBy: '',
-  pendingBy: '',
-  pendingSince: 0,
-  deadHash: '',
-  deadReason: '',
-};
-
-/** Times are stored as ISO strings so an operator reading the table sees dates, not numbers. */
-interface LeaseEntity {
-  holder: string;
-  leaseUntil: string;
-  cacheHash: string;
-  lastWrittenAt: string;
-  lastWrittenBy: string;
-  pendingBy: string;
-  pendingSince: string;
-  deadHash: string;
-  deadReason: string;
-}
-
-const iso = (ms: number) => (ms > 0 ? new Date(ms).toISOString() : '');
-const ms = (s: unknown) => (typeof s === 'string' && s ? Date.parse(s) || 0 : 0);
-const str = (s: unknown) => (typeof s === 'string' ? s : '');
-
 export class RefreshLeases {
   private nonce = 0;
 
@@ -99,18 +83,7 @@ export class RefreshLeases {
   async read(tenantId: string, connectionId: string): Promise<LeaseRow | undefined> {
     const e = await getEntityOrUndefined<LeaseEntity>(await this.table(), tenantId, connectionId);
     if (!e) return undefined;
-    return {
-      holder: str(e.holder),
-      leaseUntil: ms(e.leaseUntil),
-      cacheHash: str(e.cacheHash),
-      lastWrittenAt: ms(e.lastWrittenAt),
-      lastWrittenBy: str(e.lastWrittenBy),
-      pendingBy: str(e.pendingBy),
-      pendingSince: ms(e.pendingSince),
-      deadHash: str(e.deadHash),
-      deadReason: str(e.deadReason),
-      etag: e.etag,
-    };
+    return rowOf(e);
   }
 
   /** True while someone holds the row's lease and it has not run out. */
@@ -133,10 +106,11 @@ export class RefreshLeases {
       if (row && this.isHeld(row)) return { acquired: false, row };
       try {
         const etag = row
-          ? (await client.updateEntity(this.entity(tenantId, connectionId, state), 'Replace', { etag: row.etag })).etag
-          : (await client.createEntity(this.entity(tenantId, connectionId, state))).etag;
+          ? (await client.updateEntity(entityOf(tenantId, connectionId, state), 'Replace', { etag: row.etag })).etag
+          : (await client.createEntity(entityOf(tenantId, connectionId, state))).etag;
         if (!etag) throw new Error('Table service returned no ETag for the lease row');
-        return { acquired: true, lease: { tenantId, connectionId, holder, etag, state }, prior: row, takeover: row !== undefined && row.holder !== '' };
+        const lease = new HeldLease(this, tenantId, connectionId, holder, etag, state);
+        return { acquired: true, lease, prior: row, takeover: row !== undefined && row.holder !== '' };
       } catch (e) {
         // 404: deleted since we read it. Either way, read again and decide again.
         if (!isConcurrencyConflict(e) && statusOf(e) !== 404) throw e;
@@ -146,6 +120,52 @@ export class RefreshLeases {
     // Four lost races in a row: someone is busy with this row; report it as held.
     const latest = await this.read(tenantId, connectionId);
     return { acquired: false, row: latest ?? { ...EMPTY_LEASE, holder: '?', leaseUntil: this.options.now() + 100, etag: '' } };
+  }
+
+  /**
+   * Takes the lease, waiting while another holder has it: polls the row (jittered backoff) instead of competing, and
+   * tries again once it is released or taken over. `onReleased` sees each row a holder released, where its outcome is
+   * recorded: a value ends the wait with that value (the caller can use what the holder stored); undefined takes the
+   * lease. `onFirstLook` sees the first row read (undefined: no row yet). Throws LeaseBusyError once a crashed holder's
+   * lease would have run out (leaseMs plus slack): waiting longer means something else is wrong.
+   */
+  async acquireOrWait<T = never>(
+    tenantId: string,
+    connectionId: string,
+    options: {
+      hint?: LeaseRow;
+      onFirstLook?: (row: LeaseRow | undefined) => void;
+      onReleased?: (row: LeaseRow) => Promise<T | undefined>;
+    } = {},
+  ): Promise<{ acquired: true; lease: HeldLease; prior: LeaseRow | undefined; takeover: boolean } | { acquired: false; settled: T }> {
+    const deadline = this.options.now() + this.options.leaseMs + WAIT_SLACK_MS;
+    let firstLook = options.onFirstLook;
+    let hint = options.hint;
+    let attempt = 1;
+    for (;;) {
+      if (this.options.now() > deadline) throw new LeaseBusyError();
+      const got = await this.tryAcquire(tenantId, connectionId, hint);
+      hint = undefined;
+      firstLook?.(got.acquired ? got.prior : got.row);
+      firstLook = undefined;
+      if (got.acquired) return got;
+
+      let row = got.row;
+      const holder = row.holder;
+      let waited = false;
+      while (row.holder === holder && this.isHeld(row)) {
+        if (this.options.now() > deadline) throw new LeaseBusyError();
+        waited = true;
+        await sleep(backoffDelay(attempt++, POLL_BACKOFF));
+        row = (await this.read(tenantId, connectionId)) ?? FREE_ROW;
+      }
+      if (row.etag) hint = row;
+      if (row.holder !== '') continue; // taken over by someone else, or expired: go through the lease again
+      const settled = await options.onReleased?.(row);
+      if (settled !== undefined) return { acquired: false, settled };
+      // Lost every race for a free row (tryAcquire gives up after a few): back off rather than spin on the table.
+      if (!waited) await sleep(backoffDelay(attempt, POLL_BACKOFF));
+    }
   }
 
   /** Deletes the row (connection deleted); a missing row is fine. */
@@ -181,7 +201,7 @@ export class RefreshLeases {
 
   private async write(lease: HeldLease, state: LeaseState): Promise<string> {
     try {
-      const { etag } = await (await this.table()).updateEntity(this.entity(lease.tenantId, lease.connectionId, state), 'Replace', {
+      const { etag } = await (await this.table()).updateEntity(entityOf(lease.tenantId, lease.connectionId, state), 'Replace', {
         etag: lease.etag,
       });
       if (!etag) throw new Error('Table service returned no ETag for the lease row');
@@ -191,21 +211,18 @@ export class RefreshLeases {
       throw e;
     }
   }
+}
 
-  private entity(partitionKey: string, rowKey: string, s: LeaseState) {
-    return {
-      partitionKey,
-      rowKey,
-      holder: s.holder,
-      leaseUntil: iso(s.leaseUntil),
-      cacheHash: s.cacheHash,
-      lastWrittenAt: iso(s.lastWrittenAt),
-      lastWrittenBy: s.lastWrittenBy,
-      pendingBy: s.pendingBy,
-      pendingSince: iso(s.pendingSince),
-      deadHash: s.deadHash,
-      deadReason: s.deadReason,
-    } satisfies LeaseEntity & { partitionKey: string; rowKey: string };
+/** Polling a held row: 20 ms doubling to 250 ms, jittered. */
+const POLL_BACKOFF: BackoffPolicy = { baseMs: 20, maxMs: 250 };
+const WAIT_SLACK_MS = 2000;
+const FREE_ROW: LeaseRow = { ...EMPTY_LEASE, etag: '' };
+
+/** Waited for the lease as long as a crashed holder could keep it, and someone still holds it. */
+export class LeaseBusyError extends Error {
+  override readonly name = 'LeaseBusyError';
+  constructor() {
+    super('Another instance still holds the refresh lease');
   }
 }
 

@@ -1,3 +1,6 @@
+import { SecretStoreError } from '../adapters/secret-store';
+import { LeaseBusyError, LeaseLostError } from './refresh-lease';
+
 /**
  * Sorts token-acquisition failures into the three cases that matter: the grant is dead (only a new sign-in
  * helps, so never retry), the app's own credentials were refused (the grant is fine; nothing about the
@@ -85,4 +88,44 @@ export function classifyTokenError(e: unknown): TokenFailure {
 function describe(code: string, aadsts: number[]): string {
   const suffix = aadsts.length ? ` (AADSTS${aadsts[0]})` : '';
   return `The connection's sign-in is no longer valid: ${code}${suffix}. Re-authorize the connection.`;
+}
+
+/** What the broker throws: the classified failure, never the raw MSAL error (its message can quote the request). */
+export class TokenAcquisitionError extends Error {
+  constructor(
+    readonly failure: TokenFailure,
+    options?: { cause?: unknown },
+  ) {
+    super(failure.reason, options);
+    this.name = 'TokenAcquisitionError';
+  }
+}
+
+/**
+ * The one test for "only a new sign-in can help this connection": never retry, mark it `needs_reauth`. Every place
+ * that asks (step runner, keep-alive, connection test, the broker itself) should use it rather than look at `kind`.
+ */
+export function isDeadGrant(e: unknown): e is TokenAcquisitionError & { failure: Extract<TokenFailure, { kind: 'dead_grant' }> } {
+  return e instanceof TokenAcquisitionError && e.failure.kind === 'dead_grant';
+}
+
+export const deadGrant = (reason: string): TokenAcquisitionError => new TokenAcquisitionError({ kind: 'dead_grant', reason });
+export const transient = (reason: string): TokenAcquisitionError => new TokenAcquisitionError({ kind: 'transient', reason });
+
+/** The reason given when another instance recorded a dead grant without saying why. */
+export const DEAD_GRANT_DEFAULT_REASON = "The connection's sign-in is no longer valid. Re-authorize the connection.";
+
+/**
+ * A refresh that failed for any other reason than the token endpoint's answer — vault, Tables, discovery, a lost or
+ * busy lease — as a transient failure: all are worth a retry (the step runner backs off, then Service Bus redelivers).
+ */
+export function refreshFailureOf(e: unknown): TokenAcquisitionError {
+  if (e instanceof LeaseBusyError) return transient("Another instance is still refreshing this connection's token; try again shortly.");
+  const what =
+    e instanceof SecretStoreError
+      ? `Key Vault ${e.operation} failed${e.statusCode ? ` with HTTP ${e.statusCode}` : e.code ? ` (${e.code})` : ''}`
+      : e instanceof LeaseLostError
+        ? 'the refresh lease was lost'
+        : 'the token service could not be reached';
+  return new TokenAcquisitionError({ kind: 'transient', reason: `Token refresh temporarily unavailable: ${what}.` }, { cause: e });
 }
