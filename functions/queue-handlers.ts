@@ -3,10 +3,9 @@ import { z } from 'zod';
 import { appContext } from '../src/app-context';
 import { queueNames } from '../src/config/queues';
 import { eventSizeProblem, productEventSchema } from '../src/events/product-event';
-import { safeMessage } from '../src/http/admin-route';
-import { RunTooLargeError } from '../src/runs/run-repository';
-import { PoisonMessageError, TransientStepError } from '../src/runs/step-runner';
 import { stepMessageSchema } from '../src/runs/step-message';
+import { safeMessage } from '../src/shared/errors';
+import { queueOutcomeOf } from './queue-outcome';
 import type { ServiceBusFunction } from './registry';
 
 const metadata = z
@@ -49,8 +48,9 @@ export const queueFunctions: ServiceBusFunction[] = [
       try {
         outcome = await events.handle(parsed.data);
       } catch (e) {
-        // Would fail the same way on every delivery: record why instead of retrying until the broker gives up.
-        if (e instanceof RunTooLargeError) return deadLetter(queueNames.events, message, context, e.message);
+        // A run too large to store would fail the same way on every delivery.
+        const outcome = queueOutcomeOf(e);
+        if (outcome.action === 'dead-letter') return deadLetter(queueNames.events, message, context, outcome.reason);
         throw e;
       }
       context.info(`Event ${parsed.data.id} (${parsed.data.type}): ${outcome.started.length} run(s) started, ${outcome.notStarted.length} not started`);
@@ -69,9 +69,9 @@ export const queueFunctions: ServiceBusFunction[] = [
       try {
         await steps.handle(parsed.data, { deliveryCount, maxDeliveryCount: settings.SERVICE_BUS_MAX_DELIVERY_COUNT, ...(sessionId !== undefined ? { sessionId } : {}) });
       } catch (e) {
-        if (e instanceof PoisonMessageError) return deadLetter(queueNames.steps, message, context, e.reason);
-        if (e instanceof RunTooLargeError) return deadLetter(queueNames.steps, message, context, e.message);
-        if (e instanceof TransientStepError) context.warn(`Step will be retried (delivery ${deliveryCount}): ${e.message}`);
+        const outcome = queueOutcomeOf(e);
+        if (outcome.action === 'dead-letter') return deadLetter(queueNames.steps, message, context, outcome.reason);
+        if (outcome.expected) context.warn(`Step will be retried (delivery ${deliveryCount}): ${(e as Error).message}`);
         else context.error(`Step failed unexpectedly (delivery ${deliveryCount}): ${safeMessage(e)}`);
         throw e;
       }

@@ -2,7 +2,7 @@ import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
 import { createTableFactory, type TableFactory } from './adapters/tables';
 import { KeyVaultSecretStore } from './adapters/key-vault-secret-store';
 import type { SecretStore } from './adapters/secret-store';
-import { createAdminAuthenticator, type AuthenticateAdmin } from './auth/admin-auth';
+import { createAdminAuthenticator, type AuthenticateAdmin } from './http/admin-auth';
 import { loadSettings, tableNames, type Settings } from './config/settings';
 import { ConnectionAuditLog } from './connections/connection-audit';
 import { ConnectionLifecycle } from './connections/connection-lifecycle';

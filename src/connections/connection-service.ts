@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { Admin } from '../auth/admin-auth';
 import { connectionSecretName, type SecretStore } from '../adapters/secret-store';
-import { HttpError, notFound } from '../http/errors';
+import type { Admin } from '../shared/admin';
+import { AppError } from '../shared/errors';
 import type { ProcessRepository } from '../processes/process-repository';
 import type { MsalClients } from '../tokens/msal-clients';
 import { TokenAcquisitionError, type TokenBroker } from '../tokens/token-broker';
@@ -46,10 +46,10 @@ export interface ConnectionServiceDeps {
 }
 
 /** DELETE of a connection that processes still reference, without `force`: 409 with the references. */
-export class ConnectionInUseError extends HttpError {
+export class ConnectionInUseError extends AppError {
   constructor(readonly usage: ConnectionUsage) {
     super(
-      409,
+      'conflict',
       `The connection is used by ${usage.references.length} process reference(s); change them first, or delete with force=true (runs of processes that name it then fail until they are changed).`,
     );
     this.name = 'ConnectionInUseError';
@@ -71,7 +71,7 @@ export class ConnectionService {
 
   async get(admin: Admin, id: string): Promise<Connection> {
     const connection = await this.deps.connections.get(admin.tenantId, id);
-    if (!connection) throw notFound('Connection not found.');
+    if (!connection) throw notFound();
     return connection;
   }
 
@@ -179,7 +179,7 @@ export class ConnectionService {
   async update(admin: Admin, id: string, update: ConnectionUpdate): Promise<Connection> {
     await this.get(admin, id);
     const { before, after } = await this.deps.connections.changeTenant(admin.tenantId, (connections) => {
-      if (!connections.some((c) => c.id === id)) throw notFound('Connection not found.');
+      if (!connections.some((c) => c.id === id)) throw notFound();
       return connections.map((c) => {
         const isTarget = c.id === id;
         const isDefault =
@@ -212,7 +212,7 @@ export class ConnectionService {
     const { before, after } = await this.deps.connections.changeTenant(admin.tenantId, (all) => {
       // Gone already: a concurrent delete won, and it alone records and announces the deletion.
       const target = all.find((c) => c.id === id);
-      if (!target) throw notFound('Connection not found.');
+      if (!target) throw notFound();
       const rest = all.filter((c) => c.id !== id);
       if (target.isDefault && rest.length > 0 && !rest.some((c) => c.isDefault)) rest[0] = { ...rest[0], isDefault: true };
       return rest;
@@ -271,6 +271,8 @@ export class ConnectionService {
     return { authorizeUrl, expiresAt: started.expiresAt };
   }
 }
+
+const notFound = () => new AppError('not_found', 'Connection not found.');
 
 const refuse = (refusal: SignInRefusal): CallbackOutcome => ({ ok: false, refusal });
 

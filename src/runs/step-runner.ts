@@ -2,6 +2,7 @@ import { ActionError, type ActionDefinition } from '../actions/action';
 import { renderInputs } from '../actions/templates';
 import type { MessageSender } from '../adapters/message-queue';
 import { withoutUndefined } from '../adapters/tables';
+import { AppError } from '../shared/errors';
 import { ExpiringLoads } from '../shared/expiring-loads';
 import { queueNames } from '../config/queues';
 import type { Connection } from '../connections/connection';
@@ -15,17 +16,17 @@ import type { RunRepository } from './run-repository';
 import { stepMessage, type StepMessage } from './step-message';
 
 /** A failure worth another delivery (the message is abandoned and Service Bus redelivers it). */
-export class TransientStepError extends Error {
+export class TransientStepError extends AppError {
   constructor(message: string) {
-    super(message);
+    super('unavailable', message);
     this.name = 'TransientStepError';
   }
 }
 
 /** A message that can never be processed: recorded as dead-lettered with the reason, never retried. */
-export class PoisonMessageError extends Error {
+export class PoisonMessageError extends AppError {
   constructor(readonly reason: string) {
-    super(reason);
+    super('invalid', reason);
     this.name = 'PoisonMessageError';
   }
 }

@@ -12,7 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { CryptoProvider } from '@azure/msal-node';
 import type { MessageSender, OutgoingMessage } from '../../src/adapters/message-queue';
 import type { AppContext } from '../../src/app-context';
-import type { Admin } from '../../src/auth/admin-auth';
+import type { Admin } from '../../src/shared/admin';
 import { tableNames } from '../../src/config/settings';
 import type { ProductEvent } from '../../src/events/product-event';
 import type { LocalUser } from '../../src/local/identity-provider/directory';
