@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import type { ProductEvent } from '../events/product-event';
-import type { GraphRetryPolicy } from './graph-client';
+import type { GraphRetryPolicy } from './graph-retry-policy';
 
 /** The run whose step is executing: carried on what the step writes so its own changes can be recognized. */
 export interface RunCause {
