@@ -24,8 +24,8 @@ async function callback(req: HttpRequest, context: InvocationContext) {
   const q = req.query;
   const param = (name: string) => q.get(name)?.slice(0, 4096) ?? undefined;
   try {
-    const { connections } = await appContext();
-    const outcome = await connections.completeSignIn({
+    const { signIn } = await appContext();
+    const outcome = await signIn.complete({
       state: param('state'),
       code: param('code'),
       error: param('error'),
@@ -52,9 +52,9 @@ async function callback(req: HttpRequest, context: InvocationContext) {
 }
 
 export const connectionFunctions: HttpFunction[] = [
-  adminApi('connections-authorize', 'POST', 'connections/authorize', async (req, admin, { connections }) => {
+  adminApi('connections-authorize', 'POST', 'connections/authorize', async (req, admin, { signIn }) => {
     const body = await readJson(req, authorizeBody);
-    return json(200, await connections.authorize(admin, body.displayName));
+    return json(200, await signIn.authorize(admin, body.displayName));
   }),
   { kind: 'http', name: 'connections-callback', methods: ['GET'], route: 'connections/callback', handler: callback },
   adminApi('connections-list', 'GET', 'connections', async (req, admin, ctx) => {
@@ -79,8 +79,8 @@ export const connectionFunctions: HttpFunction[] = [
     const { limit } = queryParams(req, auditQuery);
     return json(200, { entries: await connections.audit(admin, id, limit) });
   }),
-  adminApi('connections-reauthorize', 'POST', 'connections/{id}/reauthorize', async (req, admin, { connections }) =>
-    json(200, await connections.reauthorize(admin, routeId(req))),
+  adminApi('connections-reauthorize', 'POST', 'connections/{id}/reauthorize', async (req, admin, { signIn }) =>
+    json(200, await signIn.reauthorize(admin, routeId(req))),
   ),
   adminApi('connections-test', 'POST', 'connections/{id}/test', async (req, admin, { connections }) => json(200, await connections.test(admin, routeId(req)))),
 ];

@@ -26,7 +26,7 @@ const runsQuery = z.strictObject({
 const runId = z.string().regex(runIdPattern, 'is not a run id');
 
 export const runFunctions: HttpFunction[] = [
-  adminApi('events-post', 'POST', 'events', async (req, admin, { sender }) => {
+  adminApi('events-post', 'POST', 'events', async (req, admin, { messageSender }) => {
     const body = await readJson(req, postedEvent);
     const event = validate(
       productEventSchema,
@@ -35,7 +35,7 @@ export const runFunctions: HttpFunction[] = [
     );
     const tooLarge = eventSizeProblem(event);
     if (tooLarge) throw new AppError('too_large', tooLarge);
-    await sender.send(queueNames.events, [{ body: event, messageId: messageIdFor(event.tenantId, event.id) }]);
+    await messageSender.send(queueNames.events, [{ body: event, messageId: messageIdFor(event.tenantId, event.id) }]);
     return json(202, { id: event.id, queued: true });
   }),
   adminApi('runs-list', 'GET', 'runs', async (req, admin, { runs }) => {

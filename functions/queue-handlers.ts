@@ -43,14 +43,14 @@ export const queueFunctions: ServiceBusFunction[] = [
       // Accepted by the queue but too large for the run record: retrying cannot help.
       const tooLarge = eventSizeProblem(parsed.data);
       if (tooLarge) return deadLetter(queueNames.events, message, context, tooLarge);
-      const { events } = await appContext();
+      const { eventProcessor } = await appContext();
       let outcome;
       try {
-        outcome = await events.handle(parsed.data);
+        outcome = await eventProcessor.handle(parsed.data);
       } catch (e) {
         // A run too large to store would fail the same way on every delivery.
-        const outcome = queueOutcomeOf(e);
-        if (outcome.action === 'dead-letter') return deadLetter(queueNames.events, message, context, outcome.reason);
+        const settle = queueOutcomeOf(e);
+        if (settle.action === 'dead-letter') return deadLetter(queueNames.events, message, context, settle.reason);
         throw e;
       }
       context.info(`Event ${parsed.data.id} (${parsed.data.type}): ${outcome.started.length} run(s) started, ${outcome.notStarted.length} not started`);
@@ -64,14 +64,14 @@ export const queueFunctions: ServiceBusFunction[] = [
     handler: async (message, context) => {
       const parsed = stepMessageSchema.safeParse(parseBody(message));
       if (!parsed.success) return deadLetter(queueNames.steps, message, context, 'Not a step message');
-      const { steps, settings } = await appContext();
+      const { stepRunner, settings } = await appContext();
       const { deliveryCount, sessionId } = metadata.parse(context.triggerMetadata ?? {});
       try {
-        await steps.handle(parsed.data, { deliveryCount, maxDeliveryCount: settings.SERVICE_BUS_MAX_DELIVERY_COUNT, ...(sessionId !== undefined ? { sessionId } : {}) });
+        await stepRunner.handle(parsed.data, { deliveryCount, maxDeliveryCount: settings.SERVICE_BUS_MAX_DELIVERY_COUNT, ...(sessionId !== undefined ? { sessionId } : {}) });
       } catch (e) {
-        const outcome = queueOutcomeOf(e);
-        if (outcome.action === 'dead-letter') return deadLetter(queueNames.steps, message, context, outcome.reason);
-        if (outcome.expected) context.warn(`Step will be retried (delivery ${deliveryCount}): ${(e as Error).message}`);
+        const settle = queueOutcomeOf(e);
+        if (settle.action === 'dead-letter') return deadLetter(queueNames.steps, message, context, settle.reason);
+        if (settle.expected) context.warn(`Step will be retried (delivery ${deliveryCount}): ${(e as Error).message}`);
         else context.error(`Step failed unexpectedly (delivery ${deliveryCount}): ${safeMessage(e)}`);
         throw e;
       }
