@@ -1,13 +1,12 @@
 import type { HttpRequest, InvocationContext } from '@azure/functions';
 import { z } from 'zod';
-import { appContext } from '../src/app-context';
-import type { AppContext } from '../src/app-context';
+import { appContext, type AppContext } from '../src/app-context';
 import { connectionStatuses, toConnectionView, type Connection } from '../src/connections/connection';
-import { ConnectionInUseError } from '../src/connections/connection-service';
 import { connectionReadyPage, signInRefusedPage } from '../src/connections/sign-in-pages';
-import { adminRoute, safeMessage } from '../src/http/admin-route';
-import { readJson, routeId, validate } from '../src/http/request';
+import { queryParams, readJson, routeId } from '../src/http/request';
 import { html, json, noContent } from '../src/http/responses';
+import { safeMessage } from '../src/shared/errors';
+import { adminApi } from './admin-api';
 import type { HttpFunction } from './registry';
 
 const displayName = z.string().trim().min(1).max(128);
@@ -19,18 +18,14 @@ const listQuery = z.object({ status: z.enum(connectionStatuses).optional() });
 const deleteQuery = z.object({ force: z.enum(['true', 'false']).optional() });
 const auditQuery = z.object({ limit: z.coerce.number().int().min(1).max(1000).optional() });
 
-/** Only the query parameters a route knows; `undefined` for absent ones, so schemas see what was sent. */
-const query = <S extends z.ZodType>(req: HttpRequest, schema: S, names: string[]): z.infer<S> =>
-  validate(schema, Object.fromEntries(names.flatMap((n) => (req.query.has(n) ? [[n, req.query.get(n)]] : []))), 'query');
-
 const view = (c: Connection, { settings }: AppContext) => toConnectionView(c, settings.REFRESH_TOKEN_INACTIVITY_DAYS);
 
 async function callback(req: HttpRequest, context: InvocationContext) {
   const q = req.query;
   const param = (name: string) => q.get(name)?.slice(0, 4096) ?? undefined;
   try {
-    const { connections } = await appContext();
-    const outcome = await connections.completeSignIn({
+    const { signIn } = await appContext();
+    const outcome = await signIn.complete({
       state: param('state'),
       code: param('code'),
       error: param('error'),
@@ -57,93 +52,35 @@ async function callback(req: HttpRequest, context: InvocationContext) {
 }
 
 export const connectionFunctions: HttpFunction[] = [
-  {
-    kind: 'http',
-    name: 'connections-authorize',
-    methods: ['POST'],
-    route: 'connections/authorize',
-    handler: adminRoute(appContext, async (req, admin, { connections }) => {
-      const body = await readJson(req, authorizeBody);
-      return json(200, await connections.authorize(admin, body.displayName));
-    }),
-  },
+  adminApi('connections-authorize', 'POST', 'connections/authorize', async (req, admin, { signIn }) => {
+    const body = await readJson(req, authorizeBody);
+    return json(200, await signIn.authorize(admin, body.displayName));
+  }),
   { kind: 'http', name: 'connections-callback', methods: ['GET'], route: 'connections/callback', handler: callback },
-  {
-    kind: 'http',
-    name: 'connections-list',
-    methods: ['GET'],
-    route: 'connections',
-    handler: adminRoute(appContext, async (req, admin, ctx) => {
-      const { status } = query(req, listQuery, ['status']);
-      return json(200, { connections: (await ctx.connections.list(admin, { status })).map((c) => view(c, ctx)) });
-    }),
-  },
-  {
-    kind: 'http',
-    name: 'connections-get',
-    methods: ['GET'],
-    route: 'connections/{id}',
-    handler: adminRoute(appContext, async (req, admin, ctx) => json(200, view(await ctx.connections.get(admin, routeId(req)), ctx))),
-  },
-  {
-    kind: 'http',
-    name: 'connections-update',
-    methods: ['PATCH'],
-    route: 'connections/{id}',
-    handler: adminRoute(appContext, async (req, admin, ctx) => {
-      const id = routeId(req);
-      const body = await readJson(req, updateBody);
-      return json(200, view(await ctx.connections.update(admin, id, body), ctx));
-    }),
-  },
-  {
-    kind: 'http',
-    name: 'connections-delete',
-    methods: ['DELETE'],
-    route: 'connections/{id}',
-    handler: adminRoute(appContext, async (req, admin, { connections }) => {
-      const id = routeId(req);
-      const { force } = query(req, deleteQuery, ['force']);
-      try {
-        await connections.delete(admin, id, { force: force === 'true' });
-      } catch (e) {
-        // 409 carries the impact analysis, so the portal can show what would break without a second call.
-        if (e instanceof ConnectionInUseError) return json(409, { error: { message: e.message }, usage: e.usage });
-        throw e;
-      }
-      return noContent();
-    }),
-  },
-  {
-    kind: 'http',
-    name: 'connections-usage',
-    methods: ['GET'],
-    route: 'connections/{id}/usage',
-    handler: adminRoute(appContext, async (req, admin, { connections }) => json(200, await connections.usage(admin, routeId(req)))),
-  },
-  {
-    kind: 'http',
-    name: 'connections-audit',
-    methods: ['GET'],
-    route: 'connections/{id}/audit',
-    handler: adminRoute(appContext, async (req, admin, { connections }) => {
-      const id = routeId(req);
-      const { limit } = query(req, auditQuery, ['limit']);
-      return json(200, { entries: await connections.audit(admin, id, limit) });
-    }),
-  },
-  {
-    kind: 'http',
-    name: 'connections-reauthorize',
-    methods: ['POST'],
-    route: 'connections/{id}/reauthorize',
-    handler: adminRoute(appContext, async (req, admin, { connections }) => json(200, await connections.reauthorize(admin, routeId(req)))),
-  },
-  {
-    kind: 'http',
-    name: 'connections-test',
-    methods: ['POST'],
-    route: 'connections/{id}/test',
-    handler: adminRoute(appContext, async (req, admin, { connections }) => json(200, await connections.test(admin, routeId(req)))),
-  },
+  adminApi('connections-list', 'GET', 'connections', async (req, admin, ctx) => {
+    const { status } = queryParams(req, listQuery);
+    return json(200, { connections: (await ctx.connections.list(admin, { status })).map((c) => view(c, ctx)) });
+  }),
+  adminApi('connections-get', 'GET', 'connections/{id}', async (req, admin, ctx) => json(200, view(await ctx.connections.get(admin, routeId(req)), ctx))),
+  adminApi('connections-update', 'PATCH', 'connections/{id}', async (req, admin, ctx) => {
+    const id = routeId(req);
+    const body = await readJson(req, updateBody);
+    return json(200, view(await ctx.connections.update(admin, id, body), ctx));
+  }),
+  adminApi('connections-delete', 'DELETE', 'connections/{id}', async (req, admin, { connections }) => {
+    const id = routeId(req);
+    const { force } = queryParams(req, deleteQuery);
+    await connections.delete(admin, id, { force: force === 'true' });
+    return noContent();
+  }),
+  adminApi('connections-usage', 'GET', 'connections/{id}/usage', async (req, admin, { connections }) => json(200, await connections.usage(admin, routeId(req)))),
+  adminApi('connections-audit', 'GET', 'connections/{id}/audit', async (req, admin, { connections }) => {
+    const id = routeId(req);
+    const { limit } = queryParams(req, auditQuery);
+    return json(200, { entries: await connections.audit(admin, id, limit) });
+  }),
+  adminApi('connections-reauthorize', 'POST', 'connections/{id}/reauthorize', async (req, admin, { signIn }) =>
+    json(200, await signIn.reauthorize(admin, routeId(req))),
+  ),
+  adminApi('connections-test', 'POST', 'connections/{id}/test', async (req, admin, { connections }) => json(200, await connections.test(admin, routeId(req)))),
 ];

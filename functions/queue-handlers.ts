@@ -3,11 +3,10 @@ import { z } from 'zod';
 import { appContext } from '../src/app-context';
 import { queueNames } from '../src/config/queues';
 import { eventSizeProblem, productEventSchema } from '../src/events/product-event';
-import { safeMessage } from '../src/http/admin-route';
 import { logLine } from '../src/shared/log-line';
-import { RunTooLargeError } from '../src/runs/run-repository';
-import { PoisonMessageError, TransientStepError } from '../src/runs/step-runner';
 import { stepMessageSchema } from '../src/runs/step-message';
+import { safeMessage } from '../src/shared/errors';
+import { queueOutcomeOf } from './queue-outcome';
 import type { ServiceBusFunction } from './registry';
 
 const metadata = z
@@ -45,13 +44,14 @@ export const queueFunctions: ServiceBusFunction[] = [
       // Accepted by the queue but too large for the run record: retrying cannot help.
       const tooLarge = eventSizeProblem(parsed.data);
       if (tooLarge) return deadLetter(queueNames.events, message, context, tooLarge);
-      const { events } = await appContext();
+      const { eventProcessor } = await appContext();
       let outcome;
       try {
-        outcome = await events.handle(parsed.data);
+        outcome = await eventProcessor.handle(parsed.data);
       } catch (e) {
-        // Would fail the same way on every delivery: record why instead of retrying until the broker gives up.
-        if (e instanceof RunTooLargeError) return deadLetter(queueNames.events, message, context, e.message);
+        // A run too large to store would fail the same way on every delivery.
+        const settle = queueOutcomeOf(e);
+        if (settle.action === 'dead-letter') return deadLetter(queueNames.events, message, context, settle.reason);
         throw e;
       }
       context.info(
@@ -67,15 +67,15 @@ export const queueFunctions: ServiceBusFunction[] = [
     handler: async (message, context) => {
       const parsed = stepMessageSchema.safeParse(parseBody(message));
       if (!parsed.success) return deadLetter(queueNames.steps, message, context, 'Not a step message');
-      const { steps, settings } = await appContext();
+      const { stepRunner, settings } = await appContext();
       const { deliveryCount, sessionId } = metadata.parse(context.triggerMetadata ?? {});
       try {
-        await steps.handle(parsed.data, { deliveryCount, maxDeliveryCount: settings.SERVICE_BUS_MAX_DELIVERY_COUNT, ...(sessionId !== undefined ? { sessionId } : {}) });
+        await stepRunner.handle(parsed.data, { deliveryCount, maxDeliveryCount: settings.SERVICE_BUS_MAX_DELIVERY_COUNT, ...(sessionId !== undefined ? { sessionId } : {}) });
       } catch (e) {
-        if (e instanceof PoisonMessageError) return deadLetter(queueNames.steps, message, context, e.reason);
-        if (e instanceof RunTooLargeError) return deadLetter(queueNames.steps, message, context, e.message);
+        const settle = queueOutcomeOf(e);
+        if (settle.action === 'dead-letter') return deadLetter(queueNames.steps, message, context, settle.reason);
         const where = { runId: parsed.data.runId, stepIndex: parsed.data.stepIndex, deliveryCount };
-        if (e instanceof TransientStepError) context.warn(logLine('Step will be retried', { ...where, reason: e.message }));
+        if (settle.expected) context.warn(logLine('Step will be retried', { ...where, reason: safeMessage(e) }));
         else context.error(logLine('Step failed unexpectedly', { ...where, error: safeMessage(e) }));
         throw e;
       }

@@ -1,5 +1,5 @@
 import { appContext } from '../src/app-context';
-import { safeMessage } from '../src/http/admin-route';
+import { safeMessage } from '../src/shared/errors';
 import { logLine } from '../src/shared/log-line';
 import type { TimerFunction } from './registry';
 

@@ -2,19 +2,20 @@ import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
 import { createTableFactory, type TableFactory } from './adapters/tables';
 import { KeyVaultSecretStore } from './adapters/key-vault-secret-store';
 import type { SecretStore } from './adapters/secret-store';
-import { createAdminAuthenticator, type AuthenticateAdmin } from './auth/admin-auth';
+import type { MessageSender } from './adapters/message-queue';
+import { ServiceBusMessageSender } from './adapters/service-bus-sender';
+import { actionNames, getAction, validateActionInputs } from './actions';
 import { loadSettings, tableNames, type Settings } from './config/settings';
 import { ConnectionAuditLog } from './connections/connection-audit';
 import { ConnectionLifecycle } from './connections/connection-lifecycle';
 import { ConnectionRepository } from './connections/connection-repository';
 import { ConnectionService } from './connections/connection-service';
-import { isKeepAliveRefresh, KeepAlive } from './connections/keep-alive';
+import { KeepAlive } from './connections/keep-alive';
+import { SignInFlow } from './connections/sign-in-flow';
 import { SignInStateStore } from './connections/sign-in-state';
 import { VaultSignInStateKeys, type SignInStateKeys } from './connections/sign-in-state-key';
-import { LocalStaticCredential } from './local/local-credential';
-import type { MessageSender } from './adapters/message-queue';
-import { ServiceBusMessageSender } from './adapters/service-bus-sender';
-import { actionNames, getAction, validateActionInputs } from './actions';
+import { connectionBookkeeping } from './connections/token-bookkeeping';
+import { createAdminAuthenticator, type AuthenticateAdmin } from './http/admin-auth';
 import { ProcessRepository } from './processes/process-repository';
 import { ProcessService } from './processes/process-service';
 import { DeadLetterLog } from './runs/dead-letters';
@@ -25,48 +26,59 @@ import { ApplicationCredentialsAlert } from './tokens/application-credentials-al
 import { MsalClients } from './tokens/msal-clients';
 import { TokenBroker } from './tokens/token-broker';
 
-/** Everything a function needs, built once per process from the settings. */
+/** The services the functions use, built once per process from the settings. */
 export interface AppContext {
   settings: Settings;
+  /** Verifies an admin API caller's access token. */
   authenticate: AuthenticateAdmin;
+  /** Listing, changing, testing and deleting a tenant's connections. */
+  connections: ConnectionService;
+  /** Authorizing a connection: start a sign-in, complete it at the callback. */
+  signIn: SignInFlow;
+  keepAlive: KeepAlive;
+  processes: ProcessService;
+  runs: RunRepository;
+  /** Sends messages to the queues (Service Bus; the in-process bus locally). */
+  messageSender: MessageSender;
+  eventProcessor: EventProcessor;
+  stepRunner: StepRunner;
+  deadLetters: DeadLetterLog;
+}
+
+/** The parts the services are built from, for tests and tools that reach below the services; no function uses them. */
+export interface AppInternals {
   tables: TableFactory;
   secrets: SecretStore;
   /** Key material of sign-in states (a Key Vault secret of its own, not the client secret). */
   signInStateKeys: SignInStateKeys;
   connectionRepository: ConnectionRepository;
-  connections: ConnectionService;
   /** Audit + `ConnectionStatusChanged` notifications of connection changes. */
   connectionLifecycle: ConnectionLifecycle;
-  keepAlive: KeepAlive;
   broker: TokenBroker;
-  processes: ProcessService;
-  runs: RunRepository;
-  sender: MessageSender;
-  events: EventProcessor;
-  steps: StepRunner;
-  deadLetters: DeadLetterLog;
 }
 
 export interface AppContextOverrides {
+  /** The Azure credential for Key Vault, Tables and Service Bus; DefaultAzureCredential otherwise (the local stack passes its vault stand-in's). */
+  credential?: TokenCredential;
   /** The local instance's in-process bus; Service Bus otherwise. */
   sender?: MessageSender;
   /** Error-level lines that belong to no invocation (the app's credentials failing); console.error otherwise. */
   logError?: (message: string) => void;
 }
 
-export function createAppContext(settings: Settings, overrides: AppContextOverrides = {}): AppContext {
-  // Locally the vault is the stand-in, which must never see a real credential's tokens.
-  const credential: TokenCredential = settings.CONNECTIONS_LOCAL_MODE ? new LocalStaticCredential() : new DefaultAzureCredential();
+/** The composition root: every service and the parts it is built from. */
+export function createApp(settings: Settings, overrides: AppContextOverrides = {}): { context: AppContext; internals: AppInternals } {
+  const credential = overrides.credential ?? new DefaultAzureCredential();
   const names = tableNames(settings);
   const tables = createTableFactory(settings, credential);
   const secrets = new KeyVaultSecretStore({ vaultUrl: settings.KEY_VAULT_URI, credential, local: settings.CONNECTIONS_LOCAL_MODE });
   const connectionRepository = new ConnectionRepository(tables, names.connections);
-  const sender = overrides.sender ?? new ServiceBusMessageSender(serviceBusNamespace(settings), credential);
+  const messageSender = overrides.sender ?? new ServiceBusMessageSender(serviceBusNamespace(settings), credential);
   const connectionAudit = new ConnectionAuditLog(tables, names.connectionAudit);
-  const connectionLifecycle = new ConnectionLifecycle({ connections: connectionRepository, audit: connectionAudit, sender });
+  const connectionLifecycle = new ConnectionLifecycle({ connections: connectionRepository, audit: connectionAudit, sender: messageSender });
   const msal = new MsalClients(settings);
   const credentialsAlert = new ApplicationCredentialsAlert({
-    sender,
+    sender: messageSender,
     clientId: settings.AUTH_CLIENT_ID,
     logError: overrides.logError ?? ((message) => console.error(message)),
   });
@@ -76,11 +88,7 @@ export function createAppContext(settings: Settings, overrides: AppContextOverri
     leaseTable: () => tables(names.tokenLeases),
     settings,
     events: {
-      refreshed: (ref, at) => connectionRepository.patch(ref.tenantId, ref.id, { lastRefreshedAt: at.toISOString() }).then(() => undefined),
-      // Conditional on the stored status, so the change is audited and announced once across instances.
-      grantDead: (ref, reason) => connectionLifecycle.markNeedsReauth(ref, reason).then(() => undefined),
-      used: (ref, at) =>
-        isKeepAliveRefresh() ? undefined : connectionRepository.patch(ref.tenantId, ref.id, { lastUsedAt: at.toISOString() }).then(() => undefined),
+      ...connectionBookkeeping({ connections: connectionRepository, lifecycle: connectionLifecycle }),
       // One ApplicationCredentialsInvalid message per app and period; no connection changes status.
       applicationCredentialsInvalid: (failure) => credentialsAlert.raise(failure.reason, failure.code),
     },
@@ -89,46 +97,44 @@ export function createAppContext(settings: Settings, overrides: AppContextOverri
   const signInStates = new SignInStateStore(tables, names.signInStates, signInStateKeys);
   const processRepository = new ProcessRepository(tables, names.processes);
   const runs = new RunRepository(tables, names.runs);
-  return {
+  const context: AppContext = {
     settings,
     authenticate: createAdminAuthenticator(settings),
-    tables,
-    secrets,
-    signInStateKeys,
-    connectionRepository,
     connections: new ConnectionService({
       connections: connectionRepository,
-      signInStates,
-      msal,
       broker,
       secrets,
       processes: processRepository,
       lifecycle: connectionLifecycle,
       audit: connectionAudit,
     }),
-    connectionLifecycle,
+    signIn: new SignInFlow({ connections: connectionRepository, signInStates, msal, broker, lifecycle: connectionLifecycle }),
     keepAlive: new KeepAlive({
       connections: connectionRepository,
       broker,
       lifecycle: connectionLifecycle,
       idleDays: settings.KEEPALIVE_IDLE_DAYS,
     }),
-    broker,
     processes: new ProcessService(processRepository, connectionRepository, { names: actionNames, validateInputs: validateActionInputs }),
     runs,
-    sender,
-    events: new EventProcessor({ processes: processRepository, runs, connections: connectionRepository, sender }),
-    steps: new StepRunner({
+    messageSender,
+    eventProcessor: new EventProcessor({ processes: processRepository, runs, connections: connectionRepository, sender: messageSender }),
+    stepRunner: new StepRunner({
       runs,
       processes: processRepository,
       connections: connectionRepository,
       broker,
-      sender,
+      sender: messageSender,
       getAction,
       graphBaseUrl: settings.GRAPH_BASE_URL,
     }),
     deadLetters: new DeadLetterLog(tables, names.deadLetters),
   };
+  return { context, internals: { tables, secrets, signInStateKeys, connectionRepository, connectionLifecycle, broker } };
+}
+
+export function createAppContext(settings: Settings, overrides: AppContextOverrides = {}): AppContext {
+  return createApp(settings, overrides).context;
 }
 
 function serviceBusNamespace(settings: Settings): string {

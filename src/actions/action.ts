@@ -1,7 +1,12 @@
 import type { z } from 'zod';
 import type { ProductEvent } from '../events/product-event';
-import type { GraphRetryPolicy } from './graph-client';
-import type { PlaceholderContexts } from './templates';
+import type { GraphRetryPolicy } from './graph-retry-policy';
+
+/** How placeholder values are written into an input: see src/actions/templates.ts. Plain text when not named. */
+export type PlaceholderContext = 'graphUrl' | 'html';
+
+/** The inputs (by location, e.g. `path` or `body`) whose placeholders need a context other than plain text. */
+export type PlaceholderContexts = Readonly<Record<string, PlaceholderContext>>;
 
 /** The run whose step is executing: carried on what the step writes so its own changes can be recognized. */
 export interface RunCause {

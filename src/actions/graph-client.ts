@@ -4,34 +4,13 @@
  * followed, so the token never reaches another host.
  */
 import { createHash } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { claimsChallengeOf } from '../tokens/claims-challenge';
 import { ActionError } from './action';
+import { defaultGraphRetryPolicy, type GraphRetryPolicy } from './graph-retry-policy';
 
 export type GraphMethod = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
 
-export interface GraphRetryPolicy {
-  /** Tries in this process, first included, for 429/503/504 (504 only for methods safe to repeat). */
-  maxAttempts: number;
-  /** Total time this call may spend waiting between tries; a longer Retry-After ends the call at once. */
-  maxTotalWaitMs: number;
-  /** Wait when a retryable answer has no usable Retry-After (multiplied by the try number). */
-  defaultRetryAfterMs: number;
-  /** Per try, covering the response body too. */
-  timeoutMs: number;
-  /** Replaceable so tests observe the waits instead of sitting through them. */
-  sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
-}
-
-export const defaultGraphRetryPolicy: GraphRetryPolicy = {
-  maxAttempts: 3,
-  maxTotalWaitMs: 10_000,
-  defaultRetryAfterMs: 1_000,
-  timeoutMs: 30_000,
-  sleep: async (ms, signal) => {
-    await sleep(ms, undefined, signal ? { signal } : undefined);
-  },
-};
+export { defaultGraphRetryPolicy, type GraphRetryPolicy };
 
 export interface GraphRequest {
   graphBaseUrl: string;

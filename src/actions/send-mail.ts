@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { defineAction, runMarkerHeaders } from './action';
 import { graphRequest } from './graph-client';
-import type { PlaceholderContexts } from './templates';
+import type { PlaceholderContexts } from './action';
 
 const address = z.email().max(320);
 

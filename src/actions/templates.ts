@@ -13,18 +13,12 @@
  *   structure (issue 12). In an HTML body (`html`) values are escaped and the template's own markup stays.
  */
 import { escapeHtml } from '../shared/escape-html';
-import { ActionError } from './action';
+import { ActionError, type PlaceholderContexts } from './action';
 import { encodePathSegment, pathSegmentProblem } from './graph-client';
 
 export interface TemplateScope {
   event: unknown;
 }
-
-/** How placeholder values are written into an input: see the module comment. Plain text when not named. */
-export type PlaceholderContext = 'graphUrl' | 'html';
-
-/** The inputs (by location, e.g. `path` or `body`) whose placeholders need a context other than plain text. */
-export type PlaceholderContexts = Readonly<Record<string, PlaceholderContext>>;
 
 export interface TemplateProblem {
   /** Where in the inputs, e.g. `fields.Stage` (empty for the root). */

@@ -1,4 +1,3 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { TokenAcquisitionError, type TokenBroker } from '../tokens/token-broker';
 import type { Connection } from './connection';
 import { SYSTEM_ACTOR } from './connection-audit';
@@ -30,14 +29,6 @@ export interface KeepAliveReport {
 }
 
 const dayMs = 24 * 3600_000;
-
-const keepAliveScope = new AsyncLocalStorage<true>();
-
-/**
- * True inside a keep-alive refresh. The broker reports every token it hands out as a use; a keep-alive
- * refresh is not one, and recording it as `lastUsedAt` would make unused connections look used.
- */
-export const isKeepAliveRefresh = () => keepAliveScope.getStore() === true;
 
 /** When the refresh token was last exercised, as far as the row knows (a use implies a recent refresh). */
 const lastActivity = (c: Connection) =>
@@ -75,9 +66,8 @@ export class KeepAlive {
   private async refresh(c: Connection, report: KeepAliveReport): Promise<void> {
     const tenantId = c.account.tenantId;
     try {
-      await keepAliveScope.run(true, () =>
-        this.deps.broker.getAccessToken({ tenantId, id: c.id, objectId: c.account.objectId }, { forceRefresh: true }),
-      );
+      // Not a use: recording it as `lastUsedAt` would make unused connections look used.
+      await this.deps.broker.getAccessToken({ tenantId, id: c.id, objectId: c.account.objectId }, { forceRefresh: true, purpose: 'keep-alive' });
       report.refreshed.push({ tenantId, id: c.id });
     } catch (e) {
       if (e instanceof TokenAcquisitionError && e.failure.kind === 'dead_grant') {

@@ -1,4 +1,5 @@
-import { escapeHtml, renderPage } from '../http/html';
+import { escapeHtml } from '../shared/escape-html';
+import { renderPage } from '../shared/html-page';
 
 export const connectionReadyPage = (username: string, displayName: string, reauthorized: boolean) =>
   renderPage(

@@ -1,14 +1,11 @@
-import type { ProcessDefinition } from '../processes/process-definition';
-import { conditionsHold } from './conditions';
+import { conditionsHold } from '../processes/conditions';
+import type { PublishedProcess } from '../processes/process-definition';
 import type { ProductEvent } from './product-event';
 
 /** A chain of runs causing events causing runs stops here, whatever the processes say. */
 export const maxChainDepth = 5;
 
-export interface PublishedProcess {
-  definition: ProcessDefinition;
-  version: number;
-}
+export type { PublishedProcess };
 
 export type MatchDecision =
   | { process: PublishedProcess; start: true }

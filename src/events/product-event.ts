@@ -1,7 +1,7 @@
 import { z } from 'zod';
+import { eventTypes } from '../processes/event-types';
 
-export const eventTypes = ['ItemCreated', 'ItemUpdated', 'EntityCreated', 'EntityUpdated', 'StageChanged'] as const;
-export type EventType = (typeof eventTypes)[number];
+export { eventTypes, type EventType } from '../processes/event-types';
 
 const guid = z.uuid().transform((v) => v.toLowerCase());
 

@@ -1,18 +1,35 @@
-/** Errors the HTTP layer maps to a status code; the message is safe to show to the caller. */
-export class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-    readonly details?: unknown,
-  ) {
-    super(message);
-    this.name = 'HttpError';
-  }
-}
+import type { HttpResponseInit, InvocationContext } from '@azure/functions';
+import { ConnectionInUseError } from '../connections/connection-service';
+import { AppError, safeMessage, type ErrorCode } from '../shared/errors';
+import { errorJson, json } from './responses';
 
-export const badRequest = (message: string, details?: unknown) => new HttpError(400, message, details);
-export const unauthorized = (message: string) => new HttpError(401, message);
-export const forbidden = (message: string) => new HttpError(403, message);
-export const notFound = (message = 'Not found') => new HttpError(404, message);
-export const conflict = (message: string, details?: unknown) => new HttpError(409, message, details);
-export const unprocessable = (message: string, details?: unknown) => new HttpError(422, message, details);
+/** The one place an error code becomes an HTTP status. */
+export const httpStatusOf: Record<ErrorCode, number> = {
+  bad_request: 400,
+  unauthenticated: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  too_large: 413,
+  invalid: 422,
+  unavailable: 503,
+  misconfigured: 503,
+};
+
+/**
+ * The JSON answer to a failed API call. An AppError's message is safe to show (its contract); anything else is
+ * logged by type and invocation id only (errors may quote request data) and answered with a generic 500.
+ */
+export function errorResponse(e: unknown, context: InvocationContext): HttpResponseInit {
+  if (!(e instanceof AppError)) {
+    context.error(`Unhandled ${(e as Error)?.name ?? 'error'} in ${context.functionName}: ${safeMessage(e)}`);
+    return errorJson(500, `Something went wrong (invocation ${context.invocationId}). Try again; if it persists, give this id to support.`);
+  }
+  const status = httpStatusOf[e.code];
+  // Validation answers list their problems as `errors: [{path, message}]` (contract).
+  if (e.code === 'invalid') return json(status, { error: { message: e.message }, errors: e.details ?? [] });
+  // The impact analysis comes along, so the portal can show what would break without a second call.
+  if (e instanceof ConnectionInUseError) return json(status, { error: { message: e.message }, usage: e.usage });
+  const response = errorJson(status, e.message, e.details);
+  return e.code === 'unauthenticated' ? { ...response, headers: { ...response.headers, 'WWW-Authenticate': 'Bearer' } } : response;
+}

@@ -1,37 +1,53 @@
 import type { HttpRequest } from '@azure/functions';
 import { z } from 'zod';
-import { badRequest, HttpError } from './errors';
+import { AppError } from '../shared/errors';
 
 const maxBodyBytes = 256 * 1024;
 
 /** Parses a JSON body with a schema; an absent body counts as `{}` so optional bodies stay optional. */
 export async function readJson<S extends z.ZodType>(req: HttpRequest, schema: S): Promise<z.infer<S>> {
   const text = await req.text();
-  if (Buffer.byteLength(text) > maxBodyBytes) throw new HttpError(413, `The request body exceeds ${maxBodyBytes} bytes.`);
+  if (Buffer.byteLength(text) > maxBodyBytes) throw new AppError('too_large', `The request body exceeds ${maxBodyBytes} bytes.`);
   let value: unknown = {};
   if (text.trim() !== '') {
     try {
       value = JSON.parse(text);
     } catch {
-      throw badRequest('The request body is not valid JSON.');
+      throw new AppError('bad_request', 'The request body is not valid JSON.');
     }
   }
   return validate(schema, value, 'body');
 }
 
+/** Checks `value` against `schema`; a mismatch is a `bad_request` listing each problem as `{path, message}` under `where`. */
 export function validate<S extends z.ZodType>(schema: S, value: unknown, where: string): z.infer<S> {
   const parsed = schema.safeParse(value);
   if (!parsed.success) {
-    throw badRequest(
-      `Invalid ${where}.`,
-      parsed.error.issues.map((i) => ({ path: [where, ...i.path].join('.'), message: i.message })),
-    );
+    throw new AppError('bad_request', `Invalid ${where}.`, {
+      details: parsed.error.issues.map((i) => ({ path: [where, ...i.path].join('.'), message: i.message })),
+    });
   }
   return parsed.data;
 }
 
+/** A route parameter (`{name}` in the route template), checked by `schema`. */
+export function routeParam<S extends z.ZodType>(req: HttpRequest, name: string, schema: S): z.infer<S> {
+  return validate(schema, req.params[name], `route parameter "${name}"`);
+}
+
+/**
+ * The query parameters, checked by an object schema: a plain `z.object` ignores parameters it does not name, a
+ * `z.strictObject` refuses them. Absent parameters are `undefined`, so schemas see what was sent; a repeated one
+ * counts with its first value.
+ */
+export function queryParams<S extends z.ZodType<Record<string, unknown>>>(req: HttpRequest, schema: S): z.infer<S> {
+  const sent = Object.fromEntries([...new Set(req.query.keys())].map((name) => [name, req.query.get(name)]));
+  return validate(schema, sent, 'query');
+}
+
 export const idParam = z.uuid({ message: 'must be a GUID' });
 
+/** A GUID route parameter (connection ids), lower-cased as stored. */
 export function routeId(req: HttpRequest, name = 'id'): string {
-  return validate(idParam, req.params[name], `route parameter "${name}"`).toLowerCase();
+  return routeParam(req, name, idParam).toLowerCase();
 }

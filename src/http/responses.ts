@@ -1,5 +1,5 @@
 import type { HttpResponseInit } from '@azure/functions';
-import { pageSecurityHeaders } from './html';
+import { pageSecurityHeaders } from '../shared/html-page';
 
 const apiHeaders = { 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' } as const;
 

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { functionDefinitions } from '../../functions/definitions';
-import { createAppContext, setAppContext, type AppContext } from '../app-context';
+import { createApp, setAppContext, type AppContext, type AppContextOverrides, type AppInternals } from '../app-context';
 import { loadSettings } from '../config/settings';
 import { startAzurite, type LocalAzurite } from './azurite';
 import { createLocalHost, type LogSink } from './host';
@@ -8,6 +8,7 @@ import { LOCAL_API_AUDIENCE, LOCAL_API_CLIENT_ID, LOCAL_CLIENT_ID, LOCAL_CLIENT_
 import { startIdentityProvider, type LocalIdentityProvider } from './identity-provider/launch';
 import { startGraphStandIn, type GraphStandIn } from './graph-stand-in';
 import { startKeyVaultStandIn, type KeyVaultStandIn } from './key-vault-stand-in';
+import { LocalStaticCredential } from './local-credential';
 import { createLocalServiceBus, type LocalServiceBus } from './local-service-bus';
 import { createPortalListener, localPortalConfig, portalRedirectUri, type PortalConfig } from './portal';
 
@@ -31,6 +32,10 @@ export interface LocalStack {
   portalUrl?: string;
   env: Record<string, string>;
   context: AppContext;
+  /** The parts the services are built from (tables, vault, broker, ...), for tests that reach below the services. */
+  internals: AppInternals;
+  /** What the stack built its context with (the stand-in vault's credential, the in-process bus): for a second context. */
+  overrides: AppContextOverrides;
   azurite: LocalAzurite;
   identityProvider: LocalIdentityProvider;
   vault: KeyVaultStandIn;
@@ -95,10 +100,16 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const settings = loadSettings(env);
     const bus = createLocalServiceBus(functionDefinitions, { maxDeliveryCount: settings.SERVICE_BUS_MAX_DELIVERY_COUNT, log: options.log });
     stoppers.push(bus.close);
-    const context = createAppContext(settings, { sender: bus, ...(options.log ? { logError: (message: string) => options.log!('error', 'app', message) } : {}) });
+    const overrides: AppContextOverrides = {
+      // The vault stand-in must never see a real credential's tokens.
+      credential: new LocalStaticCredential(),
+      sender: bus,
+      ...(options.log ? { logError: (message: string) => options.log!('error', 'app', message) } : {}),
+    };
+    const { context, internals } = createApp(settings, overrides);
     setAppContext(context);
     if (options.portal) portalConfig = localPortalConfig(baseUrl, identityProvider.issuer);
-    return { baseUrl, ...(options.portal ? { portalUrl: portalRedirectUri(baseUrl) } : {}), env, context, azurite, identityProvider, vault, graph, bus, stop };
+    return { baseUrl, ...(options.portal ? { portalUrl: portalRedirectUri(baseUrl) } : {}), env, context, internals, overrides, azurite, identityProvider, vault, graph, bus, stop };
   } catch (e) {
     await stop();
     throw e;

@@ -3,7 +3,8 @@
  * server's own (type-only imports, erased from the bundle), so the page and the API cannot drift.
  */
 import type { ConnectionView } from '../connections/connection';
-import type { AuthorizeStart, TestOutcome } from '../connections/connection-service';
+import type { TestOutcome } from '../connections/connection-service';
+import type { AuthorizeStart } from '../connections/sign-in-flow';
 import type { StepRecord, toRunView } from '../runs/run';
 
 export type Connection = ConnectionView;

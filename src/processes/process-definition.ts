@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { eventTypes } from '../events/product-event';
+import { eventTypes } from './event-types';
 
 const id = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, 'use 1-64 letters, digits, "-" or "_"');
 const connectionId = z.uuid({ message: 'must be a connection id (GUID)' }).transform((v) => v.toLowerCase());
@@ -46,4 +46,10 @@ export const processIdSchema = id;
 
 export interface ProcessDefinition extends ProcessBody {
   id: string;
+}
+
+/** A published version of a process: what events are matched against and runs execute. */
+export interface PublishedProcess {
+  definition: ProcessDefinition;
+  version: number;
 }

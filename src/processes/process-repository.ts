@@ -1,7 +1,6 @@
 import { getEntityOrUndefined, isConcurrencyConflict, odataString, statusOf, withoutUndefined, type TableFactory } from '../adapters/tables';
-import { ExpiringLoads } from '../cache/expiring-loads';
-import type { PublishedProcess } from '../events/matching';
-import type { ProcessDefinition } from './process-definition';
+import { ExpiringLoads } from '../shared/expiring-loads';
+import type { ProcessDefinition, PublishedProcess } from './process-definition';
 
 /**
  * Processes of a tenant (partition = tenant). The head row `<id>` holds the draft and a copy of the

@@ -1,17 +1,21 @@
-import type { Admin } from '../auth/admin-auth';
-import type { ConnectionRepository } from '../connections/connection-repository';
-import { notFound, unprocessable } from '../http/errors';
+import type { Admin } from '../shared/admin';
+import { AppError } from '../shared/errors';
 import type { ProcessBody, ProcessDefinition } from './process-definition';
 import { maxDefinitionChars, type ProcessRecord, type ProcessRepository } from './process-repository';
-import { validateProcess, type ActionCatalog, type ValidationError } from './process-validation';
+import { validateProcess, type ActionCatalog, type KnownConnection, type ValidationError } from './process-validation';
 
-const refuse = (errors: ValidationError[]) => unprocessable('The process is not valid.', errors);
+const refuse = (errors: ValidationError[]) => new AppError('invalid', 'The process is not valid.', { details: errors });
+
+/** A tenant's connections as publishing checks them (the connection repository, seen from below). */
+export interface TenantConnections {
+  list(tenantId: string): Promise<readonly KnownConnection[]>;
+}
 
 /** Saving, reading and publishing a tenant's processes. */
 export class ProcessService {
   constructor(
     private readonly processes: ProcessRepository,
-    private readonly connections: ConnectionRepository,
+    private readonly connections: TenantConnections,
     private readonly actions: ActionCatalog,
   ) {}
 
@@ -21,7 +25,7 @@ export class ProcessService {
 
   async get(admin: Admin, id: string): Promise<ProcessRecord> {
     const record = await this.processes.get(admin.tenantId, id);
-    if (!record) throw notFound('Process not found.');
+    if (!record) throw new AppError('not_found', 'Process not found.');
     return record;
   }
 

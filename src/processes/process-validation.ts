@@ -1,4 +1,3 @@
-import type { Connection } from '../connections/connection';
 import type { ProcessDefinition } from './process-definition';
 
 export interface ValidationError {
@@ -13,6 +12,17 @@ export interface ActionCatalog {
   validateInputs(name: string, inputs: unknown): { path: string; message: string }[];
 }
 
+/**
+ * What validation needs to know about a tenant's connection. Given as input (the connections module sits above
+ * processes and computes its own usage from process definitions), so processes never import connections.
+ */
+export interface KnownConnection {
+  id: string;
+  displayName: string;
+  /** Only `active` connections may be named by a published process. */
+  status: string;
+}
+
 export const formStepCannotRunAsConnection = 'only action steps can be executed using a connection';
 
 /**
@@ -22,7 +32,7 @@ export const formStepCannotRunAsConnection = 'only action steps can be executed 
 export function validateProcess(
   process: ProcessDefinition,
   actions: ActionCatalog,
-  connections?: readonly Connection[],
+  connections?: readonly KnownConnection[],
 ): ValidationError[] {
   const errors: ValidationError[] = [];
   const seen = new Set<string>();

@@ -10,6 +10,7 @@ import {
   withoutUndefined,
   type TableFactory,
 } from '../adapters/tables';
+import { AppError } from '../shared/errors';
 import { recordLimits, truncated } from './record-limits';
 import type { Run, StepRecord } from './run';
 
@@ -32,9 +33,9 @@ type RunRow = {
 const stepsChunkChars = 32_000;
 
 /** A run that cannot be stored even with its free text bounded (it would exceed what one entity holds). */
-export class RunTooLargeError extends Error {
+export class RunTooLargeError extends AppError {
   constructor(readonly runId: string, detail: string) {
-    super(`Run ${runId} cannot be stored: ${detail}.`);
+    super('too_large', `Run ${runId} cannot be stored: ${detail}.`);
     this.name = 'RunTooLargeError';
   }
 }

@@ -2,11 +2,12 @@ import { ActionError, type ActionDefinition } from '../actions/action';
 import { renderActionInputs } from '../actions/templates';
 import type { MessageSender } from '../adapters/message-queue';
 import { withoutUndefined } from '../adapters/tables';
-import { ExpiringLoads } from '../cache/expiring-loads';
+import { AppError } from '../shared/errors';
+import { ExpiringLoads } from '../shared/expiring-loads';
 import { queueNames } from '../config/queues';
 import type { Connection } from '../connections/connection';
 import type { ConnectionRepository } from '../connections/connection-repository';
-import { conditionsHold } from '../events/conditions';
+import { conditionsHold } from '../processes/conditions';
 import type { ProcessDefinition, StepDefinition } from '../processes/process-definition';
 import type { ProcessRepository } from '../processes/process-repository';
 import { TokenAcquisitionError, type ConnectionRef, type TokenBroker } from '../tokens/token-broker';
@@ -15,17 +16,17 @@ import type { RunRepository } from './run-repository';
 import { stepMessage, type StepMessage } from './step-message';
 
 /** A failure worth another delivery (the message is abandoned and Service Bus redelivers it). */
-export class TransientStepError extends Error {
+export class TransientStepError extends AppError {
   constructor(message: string) {
-    super(message);
+    super('unavailable', message);
     this.name = 'TransientStepError';
   }
 }
 
 /** A message that can never be processed: recorded as dead-lettered with the reason, never retried. */
-export class PoisonMessageError extends Error {
+export class PoisonMessageError extends AppError {
   constructor(readonly reason: string) {
-    super(reason);
+    super('invalid', reason);
     this.name = 'PoisonMessageError';
   }
 }

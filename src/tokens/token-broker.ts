@@ -89,8 +89,12 @@ export class TokenBroker {
    * The connection's access token. `forceRefresh`: a token obtained after this call began. `claims`: a token
    * acquired with that claims request (JSON text of a Graph claims challenge, see claims-challenge.ts); always a
    * token-endpoint call, which fails as a dead grant when the claims need the account to sign in again.
+   * `purpose`: `keep-alive` refreshes without counting as a use (no `used` event), so idle connections stay idle.
    */
-  async getAccessToken(ref: ConnectionRef, options: { forceRefresh?: boolean; claims?: string } = {}): Promise<AccessToken> {
+  async getAccessToken(
+    ref: ConnectionRef,
+    options: { forceRefresh?: boolean; claims?: string; purpose?: 'use' | 'keep-alive' } = {},
+  ): Promise<AccessToken> {
     const key = keyOf(ref);
     const claims = options.claims || undefined;
     const force = options.forceRefresh === true || claims !== undefined;
@@ -98,12 +102,12 @@ export class TokenBroker {
     if (entry.dead) await this.deadGrants.throwIfStillDead(ref, entry);
     const cached = entry.token;
     if (!force && cached && isFresh(cached, this.now(), this.renewBeforeMs)) {
-      this.noteUsed(ref, entry);
+      if (options.purpose !== 'keep-alive') this.noteUsed(ref, entry);
       return cached;
     }
     const request = { force, ...(claims !== undefined ? { claims } : {}) };
     const token = await this.flights.run(key, request, () => this.refresh(ref, entry, { ...request, startedAt: this.now(), baselineHash: undefined }));
-    this.noteUsed(ref, entry);
+    if (options.purpose !== 'keep-alive') this.noteUsed(ref, entry);
     return token;
   }
 

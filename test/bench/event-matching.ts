@@ -71,7 +71,7 @@ export async function eventMatching(stack: TestStack): Promise<Figure> {
   const admin = adminOf(FABRIKAM_ADMIN);
   note(`event_matching: publishing ${PROCESSES} system processes (untimed setup)`);
   await pool(PROCESSES, 8, async (i) => void (await savePublished(ctx, admin, `match-${String(i).padStart(4, '0')}`, processBody(i))));
-  const repository = new ProcessRepository(ctx.tables, tableNames(ctx.settings).processes);
+  const repository = new ProcessRepository(stack.internals.tables, tableNames(ctx.settings).processes);
   const published: PublishedProcess[] = await repository.listPublished(TENANT_B.id);
   if (published.length !== PROCESSES) throw new Error(`expected ${PROCESSES} published processes, listed ${published.length}`);
 
@@ -123,11 +123,11 @@ export async function eventMatching(stack: TestStack): Promise<Figure> {
   // What bounds event throughput in the product: EventProcessor reads the tenant's processes from Tables per event.
   note('event_matching: Tables read of the published processes, and EventProcessor.handle end to end');
   // The repository caches a tenant's list for a few seconds per instance; this one does not, to time the read itself.
-  const uncached = new ProcessRepository(ctx.tables, tableNames(ctx.settings).processes, 0);
+  const uncached = new ProcessRepository(stack.internals.tables, tableNames(ctx.settings).processes, 0);
   await uncached.listPublished(TENANT_B.id); // warm
   const listMs: number[] = [];
   for (let r = 0; r < 5; r++) listMs.push((await timed(() => uncached.listPublished(TENANT_B.id))).ms);
-  const processor = new EventProcessor({ processes: repository, runs: ctx.runs, connections: ctx.connectionRepository, sender: new CapturingSender() });
+  const processor = new EventProcessor({ processes: repository, runs: ctx.runs, connections: stack.internals.connectionRepository, sender: new CapturingSender() });
   const handle = async (i: number) => {
     const event = productEventSchema.parse(JSON.parse(eventJson(i)));
     await processor.handle({ ...event, id: `${event.id}-${process.hrtime.bigint()}` });

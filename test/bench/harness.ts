@@ -11,8 +11,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { CryptoProvider } from '@azure/msal-node';
 import type { MessageSender, OutgoingMessage } from '../../src/adapters/message-queue';
-import type { AppContext } from '../../src/app-context';
-import type { Admin } from '../../src/auth/admin-auth';
+import type { AppContext, AppInternals } from '../../src/app-context';
+import type { Admin } from '../../src/shared/admin';
 import { tableNames } from '../../src/config/settings';
 import type { ProductEvent } from '../../src/events/product-event';
 import type { LocalUser } from '../../src/local/identity-provider/directory';
@@ -147,16 +147,16 @@ export class CapturingSender implements MessageSender {
  * step messages back: the caller releases them onto the bus when its clock starts.
  */
 export async function prepareRuns(
-  ctx: AppContext,
+  { context: ctx, internals }: { context: AppContext; internals: AppInternals },
   tenantId: string,
   count: number,
   data: (i: number) => Record<string, unknown>,
 ): Promise<OutgoingMessage[]> {
   const sender = new CapturingSender();
   const events = new EventProcessor({
-    processes: new ProcessRepository(ctx.tables, tableNames(ctx.settings).processes),
+    processes: new ProcessRepository(internals.tables, tableNames(ctx.settings).processes),
     runs: ctx.runs,
-    connections: ctx.connectionRepository,
+    connections: internals.connectionRepository,
     sender,
   });
   const batch = randomUUID().slice(0, 8);

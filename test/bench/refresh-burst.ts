@@ -34,12 +34,12 @@ export async function refreshBurst(stack: TestStack): Promise<Figure> {
   const ctx = stack.context;
   let offsetMs = 0;
   const clock = () => Date.now() + offsetMs;
-  const leaseTable = () => ctx.tables(tableNames(ctx.settings).tokenLeases);
+  const leaseTable = () => stack.internals.tables(tableNames(ctx.settings).tokenLeases);
   const brokers: TokenBroker[] = [];
   const refreshes = new Map<TokenBroker, number>();
   const instance = () => {
     const broker: TokenBroker = new TokenBroker({
-      secrets: ctx.secrets,
+      secrets: stack.internals.secrets,
       msal: new MsalClients(ctx.settings),
       leaseTable,
       settings: ctx.settings,

@@ -164,10 +164,10 @@ function instrument(stack: TestStack) {
   };
   wrap(ctx.runs, 'getWithEtag', 'tablesRead');
   wrap(ctx.runs, 'replace', 'tablesWrite');
-  wrap(ctx.connectionRepository, 'patch', 'connectionPatch');
-  wrap(ctx.broker, 'getAccessToken', 'token');
+  wrap(stack.internals.connectionRepository, 'patch', 'connectionPatch');
+  wrap(stack.internals.broker, 'getAccessToken', 'token');
   wrap(stack.bus, 'send', 'queueSend');
-  wrap(ctx.steps, 'handle', 'stepRunner');
+  wrap(ctx.stepRunner, 'handle', 'stepRunner');
   for (const action of actionRegistry.values()) wrap(action, 'run', 'action');
   return {
     probe,
@@ -295,7 +295,7 @@ export async function stepOverhead(stack: TestStack): Promise<StepOverheadResult
   const connection = await authorizeConnection(stack, CONTOSO_SVC_WORKPOINT, 'Bench steps');
   await savePublished(ctx, admin, PROCESS_ID, processBody);
   const ref = { tenantId: TENANT_A.id, id: connection.id as string, objectId: CONTOSO_SVC_WORKPOINT.objectId };
-  const token = (await ctx.broker.getAccessToken(ref)).token; // the token the steps use (memory hit after sign-in)
+  const token = (await stack.internals.broker.getAccessToken(ref)).token; // the token the steps use (memory hit after sign-in)
 
   const fast: Variant = { latencyMs: 0, rounds: 5, runsPerRound: scaled(200, 4) };
   const slow: Variant = { latencyMs: GRAPH_LATENCY_MS, rounds: 2, runsPerRound: scaled(60, 4) };
@@ -303,11 +303,11 @@ export async function stepOverhead(stack: TestStack): Promise<StepOverheadResult
   const data = () => ({ bench: 'steps', title: 'NDA' });
   const total = warmRuns + fast.rounds * fast.runsPerRound + slow.rounds * slow.runsPerRound;
   note(`step_overhead: starting ${total} runs of ${STEPS_PER_RUN} steps (untimed setup; also warms Azurite)`);
-  const warm = await prepareRuns(ctx, TENANT_A.id, warmRuns, data);
+  const warm = await prepareRuns(stack, TENANT_A.id, warmRuns, data);
   const fastBatches: OutgoingMessage[][] = [];
-  for (let r = 0; r < fast.rounds; r++) fastBatches.push(await prepareRuns(ctx, TENANT_A.id, fast.runsPerRound, data));
+  for (let r = 0; r < fast.rounds; r++) fastBatches.push(await prepareRuns(stack, TENANT_A.id, fast.runsPerRound, data));
   const slowBatches: OutgoingMessage[][] = [];
-  for (let r = 0; r < slow.rounds; r++) slowBatches.push(await prepareRuns(ctx, TENANT_A.id, slow.runsPerRound, data));
+  for (let r = 0; r < slow.rounds; r++) slowBatches.push(await prepareRuns(stack, TENANT_A.id, slow.runsPerRound, data));
 
   // Warm-up (excluded): JIT in this process and in Azurite, table clients, sockets, JWKS caches, on both sides.
   note(`step_overhead: warm-up (${warmRuns * STEPS_PER_RUN} direct calls, ${warmRuns * STEPS_PER_RUN} engine steps)`);

@@ -12,7 +12,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { createAppContext, setAppContext } from '../../src/app-context';
+import { createApp, setAppContext } from '../../src/app-context';
 import { queueNames } from '../../src/config/queues';
 import type { Connection } from '../../src/connections/connection';
 import { CONTOSO_ADMIN, CONTOSO_SVC_APPROVALS, CONTOSO_SVC_WORKPOINT, CONTOSO_USER, TENANT_A } from '../../src/local/identity-provider/directory';
@@ -47,9 +47,9 @@ export async function tokenCalls(stack: TestStack): Promise<Figure> {
       createdAt: now,
       createdBy: CONTOSO_ADMIN.username,
     };
-    await ctx.connectionRepository.save(connection);
+    await stack.internals.connectionRepository.save(connection);
     // Stored by the running instance with an access token that has already expired.
-    await ctx.broker.storeSignIn({ tenantId: TENANT_A.id, id: connection.id, objectId: user.objectId }, expiringIn(cache, -60));
+    await stack.internals.broker.storeSignIn({ tenantId: TENANT_A.id, id: connection.id, objectId: user.objectId }, expiringIn(cache, -60));
     connections.push(connection);
   }
 
@@ -68,11 +68,11 @@ export async function tokenCalls(stack: TestStack): Promise<Figure> {
   await savePublished(ctx, adminOf(CONTOSO_ADMIN), PROCESS_ID, body);
   const runs = scaled(1000, 10);
   note(`token_calls: starting ${runs} runs of ${CONNECTIONS} steps (untimed setup)`);
-  const messages = await prepareRuns(ctx, TENANT_A.id, runs, () => ({ bench: 'tokens' }));
+  const messages = await prepareRuns(stack, TENANT_A.id, runs, () => ({ bench: 'tokens' }));
 
   // A new instance: its own broker and step runner, nothing in memory; the vault, lease table and tables are shared.
-  const cold = createAppContext(ctx.settings, { sender: stack.bus });
-  setAppContext(cold);
+  const cold = createApp(ctx.settings, stack.overrides);
+  setAppContext(cold.context);
   const steps = runs * CONNECTIONS;
   try {
     stack.graph.reset();
@@ -110,7 +110,7 @@ export async function tokenCalls(stack: TestStack): Promise<Figure> {
       scenario: 'fresh instance (empty memory), stored access tokens expired, refresh-token rotation on, write policy always',
     };
   } finally {
-    cold.broker.close();
+    cold.internals.broker.close();
     setAppContext(ctx);
   }
 }

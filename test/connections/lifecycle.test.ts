@@ -140,7 +140,7 @@ test('renames and default changes are audited on each connection they touch, by 
 
 describe('keep-alive', () => {
   test('refreshes only connections idle for KEEPALIVE_IDLE_DAYS (injected clock); a keep-alive is not a use', async () => {
-    const ctx = stack.context;
+    const ctx = stack.internals;
     // 14 days after `between`: workpoint (signed in before) is idle, approvals (after) is not.
     const keepAlive = new KeepAlive({
       connections: ctx.connectionRepository,
@@ -412,7 +412,7 @@ describe('impact analysis and delete', () => {
 test('concurrent observers of one dead grant mark and announce it once', async () => {
   const before = notices.length;
   const results = await Promise.all(
-    [1, 2, 3].map(() => stack.context.connectionLifecycle.markNeedsReauth({ tenantId: TENANT_A.id, id: approvals2.id }, 'Revoked (test).')),
+    [1, 2, 3].map(() => stack.internals.connectionLifecycle.markNeedsReauth({ tenantId: TENANT_A.id, id: approvals2.id }, 'Revoked (test).')),
   );
   expect(results.filter(Boolean)).toHaveLength(1);
   expect(notices.slice(before).map((n) => [n.body.connectionId, n.body.to])).toEqual([[approvals2.id, 'needs_reauth']]);
@@ -426,13 +426,13 @@ test('every announced change reached the queue once, and no audit row holds toke
   expect(stats).toMatchObject({ queued: notices.length, duplicatesDropped: 0 });
 
   const rows: string[] = [];
-  const table = await stack.context.tables(tableNames(stack.context.settings).connectionAudit);
+  const table = await stack.internals.tables(tableNames(stack.context.settings).connectionAudit);
   for await (const row of table.listEntities()) rows.push(JSON.stringify(row));
   expect(rows.length).toBeGreaterThanOrEqual(15);
   const text = rows.join('\n');
   expect(text).not.toMatch(/eyJ[\w-]+\.|refresh_token|access_token|"secret"|code_verifier/i);
   for (const c of [workpoint, approvals2]) {
-    const cache = await stack.context.secrets.get(connectionSecretName(TENANT_A.id, c.id));
+    const cache = await stack.internals.secrets.get(connectionSecretName(TENANT_A.id, c.id));
     for (const section of Object.values(JSON.parse(cache ?? '{}') as Record<string, Record<string, { secret?: string }>>)) {
       for (const entry of Object.values(section)) if (entry.secret) expect(text).not.toContain(entry.secret);
     }

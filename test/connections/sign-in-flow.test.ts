@@ -50,7 +50,7 @@ async function listConnections() {
 }
 
 async function storedTokens(tenantId: string, id: string) {
-  const cache = await stack.context.secrets.get(connectionSecretName(tenantId, id));
+  const cache = await stack.internals.secrets.get(connectionSecretName(tenantId, id));
   if (!cache) return undefined;
   const parsed = JSON.parse(cache) as Record<string, Record<string, { secret?: string }>>;
   for (const section of ['AccessToken', 'RefreshToken', 'IdToken']) {
@@ -215,9 +215,9 @@ describe('the callback refuses, with an error page and nothing stored', () => {
 
   test('an expired state', async () => {
     const past = new SignInStateStore(
-      stack.context.tables,
+      stack.internals.tables,
       tableNames(stack.context.settings).signInStates,
-      stack.context.signInStateKeys,
+      stack.internals.signInStateKeys,
       () => Date.now() - 11 * 60_000,
     );
     const started = await past.start({ tenantId: TENANT_A.id, adminObjectId: CONTOSO_ADMIN.objectId, adminUsername: CONTOSO_ADMIN.username });
@@ -315,9 +315,9 @@ describe('the admin API', () => {
     const before = await listConnections();
     const target = before.find((c) => c.isDefault);
     const secretName = connectionSecretName(TENANT_A.id, target.id);
-    expect(await stack.context.secrets.get(secretName)).toBeDefined();
+    expect(await stack.internals.secrets.get(secretName)).toBeDefined();
     expect((await stack.api(`connections/${target.id}`, { method: 'DELETE' })).status).toBe(204);
-    expect(await stack.context.secrets.get(secretName)).toBeUndefined();
+    expect(await stack.internals.secrets.get(secretName)).toBeUndefined();
     const after = await listConnections();
     expect(after.map((c) => c.id)).toEqual(before.filter((c) => c.id !== target.id).map((c) => c.id));
     expect(after.filter((c) => c.isDefault)).toHaveLength(1);
@@ -333,7 +333,7 @@ describe('rotating the client secret', () => {
     const code = new URL(redirectUrl).searchParams.get('code');
     if (code) secretsSeen.add(code);
     // Instances pick up a new Key Vault secret version at different times: the callback lands on one that has it.
-    const rotated = createAppContext(loadSettings({ ...stack.env, AUTH_CLIENT_SECRET: LOCAL_CLIENT_SECRET_NEXT }), { sender: stack.bus });
+    const rotated = createAppContext(loadSettings({ ...stack.env, AUTH_CLIENT_SECRET: LOCAL_CLIENT_SECRET_NEXT }), stack.overrides);
     setAppContext(rotated);
     let page;
     try {
@@ -356,7 +356,7 @@ test('no token, code or verifier appears in Table rows, responses or logs', asyn
   expect(secretsSeen.size).toBeGreaterThan(5);
   const rows: string[] = [];
   for (const name of Object.values(tableNames(stack.context.settings))) {
-    const table = await stack.context.tables(name);
+    const table = await stack.internals.tables(name);
     for await (const row of table.listEntities()) rows.push(JSON.stringify(row));
   }
   expect(rows.length).toBeGreaterThan(0);

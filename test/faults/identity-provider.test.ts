@@ -144,9 +144,9 @@ test("the app's own client secret expired (AADSTS7000222): steps wait and retry,
     expect(tested.json).toEqual({ ok: false, status: 'unavailable', reason: expect.stringMatching(/app's own credentials.*AADSTS7000222.*client secret/) });
     // Keep-alive (every connection idle): both fail for now, neither is marked.
     const report = await new KeepAlive({
-      connections: stack.context.connectionRepository,
-      broker: stack.context.broker,
-      lifecycle: stack.context.connectionLifecycle,
+      connections: stack.internals.connectionRepository,
+      broker: stack.internals.broker,
+      lifecycle: stack.internals.connectionLifecycle,
       idleDays: 0,
     }).run();
     expect(report.needsReauth).toEqual([]);

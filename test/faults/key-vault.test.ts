@@ -76,7 +76,7 @@ async function stepsUnderVaultFaults(itemIds: string[], faults: StandInFault[]) 
   const tokenCallsBefore = await refreshCalls();
   const requestsBefore = stack.vault.requests.length;
   // A cold instance (as after a restart): its first refresh has to read the vault.
-  stack.context.broker.forget(ref());
+  stack.internals.broker.forget(ref());
   stack.vault.injectFaults(faults);
   await postEvents(itemIds);
 
@@ -90,7 +90,7 @@ async function stepsUnderVaultFaults(itemIds: string[], faults: StandInFault[]) 
 
 /** The stored cache is the newest one: a cold instance can use its refresh token (a lost rotation would be revoked). */
 async function storedCacheWorks() {
-  stack.context.broker.forget(ref());
+  stack.internals.broker.forget(ref());
   const res = await stack.api(`connections/${workpoint.id}/test`, { method: 'POST' });
   return res.json as { ok: boolean };
 }

@@ -8,7 +8,7 @@
 import { RestError } from '@azure/data-tables';
 import { randomUUID } from 'node:crypto';
 import { clientRequestIdFor, graphRequest } from '../../src/actions/graph-client';
-import { createAppContext } from '../../src/app-context';
+import { createApp } from '../../src/app-context';
 import { connectionSecretName } from '../../src/adapters/secret-store';
 import { queueNames } from '../../src/config/queues';
 import { tableNames } from '../../src/config/settings';
@@ -105,7 +105,7 @@ test('duplicate and out-of-order step messages: no step is skipped, run early or
     stepMessage(runId, 2, 'stray-c', 'another-session'), // a copy outside the run's session: refused
   ]);
   // Another instance handed step c while a is still running: refused, not run ahead of a and b.
-  const direct = await stack.context.steps.handle({ tenantId: TENANT_A.id, runId, stepIndex: 2 }, { deliveryCount: 1, maxDeliveryCount: 10 }).then(
+  const direct = await stack.context.stepRunner.handle({ tenantId: TENANT_A.id, runId, stepIndex: 2 }, { deliveryCount: 1, maxDeliveryCount: 10 }).then(
     () => undefined,
     (e: unknown) => e,
   );
@@ -243,7 +243,7 @@ test('poison messages are recorded with a reason at the first delivery and block
 });
 
 test('a run Azure Tables refuses as too large: the event is dead-lettered with the reason at its first delivery, not retried', async () => {
-  const table = await stack.context.tables(tableNames(stack.context.settings).runs);
+  const table = await stack.internals.tables(tableNames(stack.context.settings).runs);
   const createEntity = table.createEntity;
   const event = newEvent('too-large-1');
   // What Tables answers for an entity over its limits, should the app's own estimate ever fall short of the service's.
@@ -299,7 +299,7 @@ test('an event for an unknown tenant starts nothing, crashes nothing and is logg
 });
 
 test('two instances refreshing the same connection at once: one token call, both get a valid token', async () => {
-  const second = createAppContext(stack.context.settings, { sender: stack.bus });
+  const second = createApp(stack.context.settings, stack.overrides).internals;
   const ref = { tenantId: TENANT_A.id, id: workpoint.id, objectId: CONTOSO_SVC_WORKPOINT.objectId };
   const secretName = connectionSecretName(TENANT_A.id, workpoint.id);
   const callsBefore = (await getTokenStats(stack.identityProvider.url)).byUsername[CONTOSO_SVC_WORKPOINT.username] ?? 0;
@@ -307,7 +307,7 @@ test('two instances refreshing the same connection at once: one token call, both
   try {
     // One warm instance (it holds the sign-in's token) and one cold instance, both forcing a refresh.
     const tokens = await Promise.all([
-      stack.context.broker.getAccessToken(ref, { forceRefresh: true }),
+      stack.internals.broker.getAccessToken(ref, { forceRefresh: true }),
       second.broker.getAccessToken(ref, { forceRefresh: true }),
     ]);
     const callsAfter = (await getTokenStats(stack.identityProvider.url)).byUsername[CONTOSO_SVC_WORKPOINT.username] ?? 0;
@@ -321,7 +321,7 @@ test('two instances refreshing the same connection at once: one token call, both
     }
     // Both keep working afterwards (the rotated refresh token was stored, not lost).
     await expect(second.broker.getAccessToken(ref, { forceRefresh: true })).resolves.toMatchObject({ token: expect.any(String) });
-    await expect(stack.context.broker.getAccessToken(ref, { forceRefresh: true })).resolves.toMatchObject({ token: expect.any(String) });
+    await expect(stack.internals.broker.getAccessToken(ref, { forceRefresh: true })).resolves.toMatchObject({ token: expect.any(String) });
     tally.record({
       kind: 'fault',
       category: 'Two instances refreshing one connection at once',

@@ -7,8 +7,9 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { decodeJwt } from 'jose';
-import { createAdminAuthenticator, type AdminAuthSettings } from '../../src/auth/admin-auth';
-import { HttpError } from '../../src/http/errors';
+import { createAdminAuthenticator, type AdminAuthSettings } from '../../src/http/admin-auth';
+import { httpStatusOf } from '../../src/http/errors';
+import { AppError } from '../../src/shared/errors';
 import {
   ADMIN_ROLE,
   CONTOSO_ADMIN,
@@ -88,7 +89,7 @@ async function statusOf(promise: Promise<unknown>): Promise<number> {
     await promise;
     return 200;
   } catch (e) {
-    if (e instanceof HttpError) return e.status;
+    if (e instanceof AppError) return httpStatusOf[e.code];
     throw e;
   }
 }

@@ -93,7 +93,7 @@ test('forged and expired states: well-formed, other partitions, odd shapes — a
     refused++;
   }
   // A genuine state that expired a second ago.
-  const past = new SignInStateStore(stack.context.tables, tableNames(stack.context.settings).signInStates, stack.context.signInStateKeys, () => Date.now() - 10 * 60_000 - 1000);
+  const past = new SignInStateStore(stack.internals.tables, tableNames(stack.context.settings).signInStates, stack.internals.signInStateKeys, () => Date.now() - 10 * 60_000 - 1000);
   const expired = await past.start({ tenantId: TENANT_A.id, adminObjectId: CONTOSO_ADMIN.objectId, adminUsername: CONTOSO_ADMIN.username });
   const late = await callback({ state: expired.state, code: 'a-code-that-would-have-been-valid' });
   expect(late.status).toBe(400);
@@ -294,7 +294,7 @@ test('every callback page sent the security headers, and its only script is the 
 test("this file's logs and responses hold none of the tokens, codes and verifiers it handled", async () => {
   // Add the tokens stored in the vault now (stop() does it again for the suite-wide check).
   for (const c of (await stack.api('connections')).json.connections as any[]) {
-    const cache = JSON.parse((await stack.context.secrets.get(`conn-${TENANT_A.id}-${c.id}`)) ?? '{}');
+    const cache = JSON.parse((await stack.internals.secrets.get(`conn-${TENANT_A.id}-${c.id}`)) ?? '{}');
     for (const section of ['AccessToken', 'RefreshToken', 'IdToken']) {
       for (const e of Object.values<{ secret?: string }>(cache[section] ?? {})) if (e.secret) stack.secretsSeen.set(e.secret, section);
     }

@@ -70,7 +70,7 @@ export async function startTestStack(options: LocalStackOptions = {}): Promise<T
   /** The PKCE verifier the app derives from a state (never stored): it must not show up anywhere either. */
   const noteState = async (state: string | null | undefined) => {
     const parsed = parseState(state ?? '');
-    const key = parsed && (await stack.context.signInStateKeys.byVersion(parsed.version));
+    const key = parsed && (await stack.internals.signInStateKeys.byVersion(parsed.version));
     if (!parsed || !key) return;
     secretsSeen.set(derive(key, parsed.random).codeVerifier, 'PKCE verifier');
     secretsSeen.set(key.toString('base64url'), 'sign-in state key');

@@ -1,15 +1,14 @@
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import type { Settings } from '../config/settings';
-import { forbidden, HttpError, unauthorized } from '../http/errors';
+import type { Admin } from '../shared/admin';
+import { AppError } from '../shared/errors';
 
-/** The administrator behind an admin API call; `tenantId` scopes everything the call may touch. */
-export interface Admin {
-  tenantId: string;
-  objectId: string;
-  username: string;
-}
+export type { Admin };
 
 export type AuthenticateAdmin = (authorization: string | null | undefined) => Promise<Admin>;
+
+const unauthorized = (message: string) => new AppError('unauthenticated', message);
+const forbidden = (message: string) => new AppError('forbidden', message);
 
 const guid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -52,7 +51,7 @@ export function createAdminAuthenticator(settings: AdminAuthSettings): Authentic
     } catch (e) {
       // An unreachable key set is our outage, not the caller's fault.
       if (!(e instanceof joseErrors.JOSEError) || e instanceof joseErrors.JWKSTimeout) {
-        throw new HttpError(503, 'Admin tokens cannot be verified right now; try again shortly.');
+        throw new AppError('unavailable', 'Admin tokens cannot be verified right now; try again shortly.');
       }
       throw unauthorized(describeJoseError(e));
     }

@@ -1,8 +1,6 @@
 import { createHash } from 'node:crypto';
 
-import { escapeHtml } from '../shared/escape-html';
-
-export { escapeHtml };
+import { escapeHtml } from './escape-html';
 
 // The Close button needs a script; a hash in the CSP allows exactly this one and nothing injected.
 const closeScript = "document.getElementById('close').addEventListener('click',function(){window.close()});";

@@ -1,4 +1,4 @@
-import type { Condition } from '../processes/process-definition';
+import type { Condition } from './process-definition';
 
 const forbidden = new Set(['__proto__', 'prototype', 'constructor']);
 

@@ -1,0 +1,205 @@
+import { createHash, randomUUID } from 'node:crypto';
+import type { Admin } from '../shared/admin';
+import { AppError } from '../shared/errors';
+import type { MsalClients } from '../tokens/msal-clients';
+import type { TokenBroker } from '../tokens/token-broker';
+import { classifyTokenError } from '../tokens/token-errors';
+import type { Connection } from './connection';
+import { diffConnections, type ConnectionLifecycle } from './connection-lifecycle';
+import type { ConnectionRepository } from './connection-repository';
+import { refusals, type SignInRefusal } from './sign-in-pages';
+import type { SignInIntent, SignInStateStore } from './sign-in-state';
+
+export interface AuthorizeStart {
+  authorizeUrl: string;
+  expiresAt: string;
+}
+
+export type CallbackQuery = { state?: string; code?: string; error?: string; error_description?: string };
+
+export type CallbackOutcome =
+  | { ok: true; connection: Connection; reauthorized: boolean }
+  | { ok: false; refusal: SignInRefusal };
+
+/** The account a sign-in proved, as its ID token names it. */
+export interface SignedInAccount {
+  tenantId: string;
+  objectId: string;
+  username: string;
+}
+
+export interface SignInFlowDeps {
+  connections: ConnectionRepository;
+  signInStates: SignInStateStore;
+  msal: MsalClients;
+  broker: Pick<TokenBroker, 'storeSignIn'>;
+  lifecycle: Pick<ConnectionLifecycle, 'record'>;
+  now?: () => Date;
+}
+
+/**
+ * Authorizing a connection: an administrator starts a sign-in (new, or re-authorization of a connection's own
+ * account), Microsoft sends the browser back with a code, and the callback turns the signed-in account into a
+ * connection. Every refusal leaves connections and tokens untouched.
+ */
+export class SignInFlow {
+  private readonly now: () => Date;
+
+  constructor(private readonly deps: SignInFlowDeps) {
+    this.now = deps.now ?? (() => new Date());
+  }
+
+  authorize(admin: Admin, displayName?: string): Promise<AuthorizeStart> {
+    return this.start({ tenantId: admin.tenantId, adminObjectId: admin.objectId, adminUsername: admin.username, displayName });
+  }
+
+  async reauthorize(admin: Admin, id: string): Promise<AuthorizeStart> {
+    const connection = await this.deps.connections.get(admin.tenantId, id);
+    if (!connection) throw new AppError('not_found', 'Connection not found.');
+    return this.start(
+      {
+        tenantId: admin.tenantId,
+        adminObjectId: admin.objectId,
+        adminUsername: admin.username,
+        connectionId: connection.id,
+        expectedObjectId: connection.account.objectId,
+      },
+      connection.account.username,
+    );
+  }
+
+  /** Redeems the authorization code of a callback; every refusal leaves connections and tokens untouched. */
+  async complete(query: CallbackQuery): Promise<CallbackOutcome> {
+    if (!query.state) return refuse(query.error ? refusals.providerError(query.error, query.error_description) : refusals.badRequest);
+    const consumed = await this.deps.signInStates.consume(query.state);
+    if (!consumed.ok) return refuse(consumed.reason === 'expired' ? refusals.expiredState : refusals.unknownState);
+    if (query.error) return refuse(refusals.providerError(query.error, query.error_description));
+    if (!query.code) return refuse(refusals.badRequest);
+
+    const { intent, codeVerifier, nonce } = consumed;
+    const client = await this.deps.msal.create();
+    let result;
+    try {
+      // MSAL checks the state and the id token's nonce itself when both are passed.
+      result = await client.acquireTokenByCode(
+        { code: query.code, codeVerifier, nonce, state: query.state, scopes: this.deps.msal.scopes, redirectUri: this.deps.msal.redirectUri },
+        { code: query.code, state: query.state, nonce },
+      );
+    } catch (e) {
+      return refuse(refusals.redeemFailed(describeRedeemError(e)));
+    }
+    const claims = (result?.idTokenClaims ?? {}) as Record<string, unknown>;
+    if (!result?.account || claims.nonce !== nonce) return refuse(refusals.redeemFailed('the sign-in response did not match this request.'));
+    const objectId = String(claims.oid ?? '');
+    const account: SignedInAccount = {
+      tenantId: String(claims.tid ?? '').toLowerCase(),
+      objectId,
+      username: String(claims.preferred_username ?? result.account.username ?? objectId),
+    };
+    if (account.tenantId !== intent.tenantId) return refuse(refusals.otherTenant);
+
+    let existing: Connection | undefined;
+    if (intent.connectionId) {
+      existing = await this.deps.connections.get(intent.tenantId, intent.connectionId);
+      if (!existing) return refuse(refusals.connectionGone);
+      if (account.objectId !== intent.expectedObjectId) return refuse(refusals.otherAccount(existing.account.username));
+    } else {
+      existing = await this.deps.connections.findByAccount(intent.tenantId, account.objectId);
+    }
+
+    const now = this.now().toISOString();
+    const connection = connectionFromSignIn(account, intent, existing, now);
+    const { tenantId } = account;
+    // Tokens first: a connection row never points at a secret that was not written.
+    await this.deps.broker.storeSignIn({ tenantId, id: connection.id, objectId: account.objectId }, client.getTokenCache().serialize());
+    const { before, after } = await this.deps.connections.changeTenant(tenantId, (all) => {
+      const others = all.filter((c) => c.id !== connection.id);
+      const current = all.find((c) => c.id === connection.id);
+      const isDefault = current ? current.isDefault : !others.some((c) => c.isDefault);
+      // The status history is the stored row's, not the one read before the code was redeemed.
+      const statusChangedAt = current?.status === 'active' ? current.statusChangedAt : now;
+      return [...others, { ...connection, isDefault, statusChangedAt }];
+    });
+    const saved = after.find((c) => c.id === connection.id)!;
+    const wasStored = before.some((c) => c.id === connection.id);
+    await this.deps.lifecycle.record(
+      tenantId,
+      [
+        ...(wasStored ? [{ connection: saved, action: 'reauthorized' as const, details: { username: account.username } }] : []),
+        ...diffConnections(before, after),
+      ],
+      intent.adminUsername,
+      now,
+    );
+    return { ok: true, connection: saved, reauthorized: existing !== undefined };
+  }
+
+  private async start(intent: SignInIntent, loginHint?: string): Promise<AuthorizeStart> {
+    const started = await this.deps.signInStates.start(intent);
+    const client = await this.deps.msal.create();
+    const authorizeUrl = await client.getAuthCodeUrl({
+      scopes: this.deps.msal.scopes,
+      redirectUri: this.deps.msal.redirectUri,
+      state: started.state,
+      nonce: started.nonce,
+      codeChallenge: createHash('sha256').update(started.codeVerifier).digest('base64url'),
+      codeChallengeMethod: 'S256',
+      responseMode: 'query',
+      ...(loginHint ? { loginHint } : { prompt: 'select_account' }),
+    });
+    return { authorizeUrl, expiresAt: started.expiresAt };
+  }
+}
+
+/**
+ * The connection a successful sign-in makes: the account's existing connection (re-authorization, or a new sign-in
+ * as an account that already has one) becomes active again under its id, keeping its name unless the administrator
+ * gave one; otherwise a new connection named after the account. `isDefault` and the stored status history are
+ * settled against the stored rows when it is saved.
+ */
+export function connectionFromSignIn(
+  account: SignedInAccount,
+  intent: Pick<SignInIntent, 'displayName' | 'adminUsername'>,
+  existing: Connection | undefined,
+  now: string,
+  newId: () => string = randomUUID,
+): Connection {
+  if (existing) {
+    return {
+      ...existing,
+      displayName: intent.displayName ?? existing.displayName,
+      account: { ...existing.account, username: account.username },
+      status: 'active',
+      statusReason: undefined,
+      statusChangedAt: existing.status === 'active' ? existing.statusChangedAt : now,
+      lastRefreshedAt: now,
+    };
+  }
+  return {
+    id: newId(),
+    displayName: intent.displayName ?? account.username,
+    account: { username: account.username, objectId: account.objectId, tenantId: account.tenantId },
+    status: 'active',
+    statusChangedAt: now,
+    isDefault: false,
+    createdAt: now,
+    createdBy: intent.adminUsername,
+    lastRefreshedAt: now,
+  };
+}
+
+const refuse = (refusal: SignInRefusal): CallbackOutcome => ({ ok: false, refusal });
+
+/**
+ * Why a code could not be redeemed, in sign-in words (token-refresh wording such as "re-authorize the
+ * connection" would mislead here). Only MSAL's error code is used: its messages can quote the request.
+ */
+function describeRedeemError(e: unknown): string {
+  const code = String((e as { errorCode?: string })?.errorCode ?? '');
+  if (/nonce|state/.test(code)) return 'the sign-in response did not match this request.';
+  const kind = classifyTokenError(e).kind;
+  if (kind === 'transient') return 'Microsoft sign-in is temporarily unavailable; try again in a moment.';
+  // The app registration's own credentials (client secret) failed: no account or sign-in can fix that.
+  if (kind === 'application_credentials') return "Microsoft sign-in refused this app's own credentials; the app's client secret needs to be renewed by its administrator.";
+  return `Microsoft sign-in refused the authorization code${code ? ` (${code})` : ''}.`;
+}
