@@ -9,6 +9,7 @@ import type { ConnectionRepository } from '../connections/connection-repository'
 import { conditionsHold } from '../events/conditions';
 import type { ProcessDefinition, StepDefinition } from '../processes/process-definition';
 import type { ProcessRepository } from '../processes/process-repository';
+import { backoffDelay, sleep } from '../shared/backoff';
 import { TokenAcquisitionError, type ConnectionRef, type TokenBroker } from '../tokens/token-broker';
 import type { Run, StepRecord } from './run';
 import type { RunRepository } from './run-repository';
@@ -202,8 +203,9 @@ export class StepRunner {
         // The app's own credentials failing is retried like an outage: no connection is at fault.
         const transient = e instanceof TokenAcquisitionError && e.failure.kind !== 'dead_grant';
         if (!transient || attempt >= policy.attempts || delivery.deliveryCount >= delivery.maxDeliveryCount) throw e;
-        const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (Math.max(0, delivery.deliveryCount - 1) + attempt - 1));
-        await new Promise((resolve) => setTimeout(resolve, ceiling / 2 + Math.random() * (ceiling / 2)));
+        // Counted across deliveries: an abandoned message comes back at once, so later deliveries start slower.
+        const overall = Math.max(0, delivery.deliveryCount - 1) + attempt;
+        await sleep(backoffDelay(overall, { baseMs: policy.baseDelayMs, maxMs: policy.maxDelayMs }));
       }
     }
   }
