@@ -2,15 +2,14 @@ import { ActionError, type ActionDefinition } from '../actions/action';
 import { renderInputs } from '../actions/templates';
 import type { MessageSender } from '../adapters/message-queue';
 import { withoutUndefined } from '../adapters/tables';
-import { ExpiringLoads } from '../cache/expiring-loads';
 import { queueNames } from '../config/queues';
-import type { Connection } from '../connections/connection';
 import type { ConnectionRepository } from '../connections/connection-repository';
 import { conditionsHold } from '../events/conditions';
-import type { ProcessDefinition, StepDefinition } from '../processes/process-definition';
+import type { ProcessDefinition } from '../processes/process-definition';
 import type { ProcessRepository } from '../processes/process-repository';
 import { backoffDelay, sleep } from '../shared/backoff';
 import { TokenAcquisitionError, type ConnectionRef, type TokenBroker } from '../tokens/token-broker';
+import { executedAsOf, ExecutorResolver, notExecutableMessage } from './executor';
 import type { Run, StepRecord } from './run';
 import type { RunRepository } from './run-repository';
 import { stepMessage, type StepMessage } from './step-message';
@@ -74,11 +73,10 @@ type Outcome = Pick<StepRecord, 'status' | 'error' | 'summary' | 'executedAs'>;
  */
 export class StepRunner {
   private readonly definitions = new Map<string, ProcessDefinition>();
-  /** Tenant connection lists, reused briefly: a burst of steps must not query Tables per step. */
-  private readonly tenantConnections: ExpiringLoads<Connection[]>;
+  private readonly executors: ExecutorResolver;
 
   constructor(private readonly deps: StepRunnerDeps) {
-    this.tenantConnections = new ExpiringLoads(deps.connectionCacheMs ?? 5000);
+    this.executors = new ExecutorResolver(deps.connections, deps.connectionCacheMs ?? 5000);
   }
 
   private now() {
@@ -119,15 +117,15 @@ export class StepRunner {
     const stepDef = definition.steps.find((s) => s.id === step.id);
     if (!stepDef) throw new PoisonMessageError(`process ${run.processId} v${run.processVersion} has no step ${step.id}`);
     if (stepDef.type !== 'action') {
-      return void (await this.finish(run, etag, message.stepIndex, { status: 'failed', error: 'Only action steps run in system processes.' }));
+      return void (await this.finish(run, etag, message.stepIndex, { status: 'failed', error: notExecutableMessage }));
     }
     if (!conditionsHold(stepDef.conditions, { event: run.event })) {
       return void (await this.finish(run, etag, message.stepIndex, { status: 'skipped', summary: 'Conditions did not hold.' }));
     }
 
-    const executor = await this.executor(run, definition, stepDef);
-    if ('error' in executor) return void (await this.finish(run, etag, message.stepIndex, { status: 'failed', error: executor.error }));
-    const executedAs = { connectionId: executor.connection.id, username: executor.connection.account.username };
+    const executor = await this.executors.resolve(run.tenantId, definition, stepDef);
+    if (executor.kind === 'none') return void (await this.finish(run, etag, message.stepIndex, { status: 'failed', error: executor.reason }));
+    const executedAs = executedAsOf(executor);
     const action = this.deps.getAction(stepDef.action!);
     if (!action) return void (await this.finish(run, etag, message.stepIndex, { status: 'failed', error: `Unknown action "${stepDef.action}".`, executedAs }));
 
@@ -137,7 +135,7 @@ export class StepRunner {
       accessToken = await this.accessToken(ref, delivery);
     } catch (e) {
       if (e instanceof TokenAcquisitionError && e.failure.kind === 'dead_grant') {
-        this.tenantConnections.delete(run.tenantId);
+        this.executors.forget(run.tenantId);
         return void (await this.finish(run, etag, message.stepIndex, { status: 'failed', error: e.failure.reason, executedAs }));
       }
       return this.retryOrFail(run, etag, message.stepIndex, delivery, e instanceof TokenAcquisitionError ? e.failure.reason : 'The token service failed.', executedAs);
@@ -172,7 +170,7 @@ export class StepRunner {
       if (e instanceof TokenAcquisitionError) {
         // Answering a claims challenge failed; Graph refused the call, so the action did not happen.
         if (e.failure.kind === 'dead_grant') {
-          this.tenantConnections.delete(run.tenantId);
+          this.executors.forget(run.tenantId);
           return void (await this.finish(run, etag, message.stepIndex, { status: 'failed', error: e.failure.reason, executedAs }));
         }
         run = withStep(run, message.stepIndex, { status: 'pending' });
@@ -247,36 +245,6 @@ export class StepRunner {
       this.definitions.set(key, definition); // published versions never change
     }
     return definition;
-  }
-
-  private async executor(run: Run, process: ProcessDefinition, step: StepDefinition): Promise<{ connection: Connection } | { error: string }> {
-    const resolved = this.resolveExecutor(await this.connectionsOf(run.tenantId), process, step);
-    if (!('error' in resolved)) return resolved;
-    // The reused list may predate a re-authorization, a new connection or a new default: read it again before
-    // failing the step for good.
-    this.tenantConnections.delete(run.tenantId);
-    return this.resolveExecutor(await this.connectionsOf(run.tenantId), process, step);
-  }
-
-  private resolveExecutor(connections: Connection[], process: ProcessDefinition, step: StepDefinition): { connection: Connection } | { error: string } {
-    if (connections.length === 0) return { error: 'System processes need at least one connection. Authorize a connection in the Connections panel.' };
-    const wanted = step.permissions?.executeAs ?? process.runAs;
-    const connection = wanted ? connections.find((c) => c.id === wanted) : connections.find((c) => c.isDefault);
-    if (!connection) {
-      return {
-        error: wanted
-          ? `The connection ${wanted} this step runs as no longer exists. Choose another connection and republish the process.`
-          : 'The tenant has no default connection. Make a connection the default.',
-      };
-    }
-    if (connection.status !== 'active') {
-      return { error: `The connection "${connection.displayName}" (${connection.account.username}) needs re-authorization.` };
-    }
-    return { connection };
-  }
-
-  private connectionsOf(tenantId: string): Promise<Connection[]> {
-    return this.tenantConnections.get(tenantId, () => this.deps.connections.list(tenantId));
   }
 
 }
