@@ -1,5 +1,6 @@
 import type { TokenCredential } from '@azure/identity';
 import { SecretClient } from '@azure/keyvault-secrets';
+import { backoffDelay } from '../shared/backoff';
 import {
   isValidSecretName,
   MSAL_CACHE_CONTENT_TYPE,
@@ -219,10 +220,9 @@ export class KeyVaultSecretStore implements SecretStore {
     }
   }
 
-  /** Exponential with jitter in [half, full], like the SDK's own strategy. */
-  private backoff(attempt: number): number {
-    const ceiling = Math.min(this.retry.maxRetryDelayInMs, this.retry.retryDelayInMs * 2 ** attempt);
-    return ceiling / 2 + Math.random() * (ceiling / 2);
+  /** The wait before retry `retry` (0-based), by the app's one backoff rule (the SDK's own strategy). */
+  private backoff(retry: number): number {
+    return backoffDelay(retry + 1, { baseMs: this.retry.retryDelayInMs, maxMs: this.retry.maxRetryDelayInMs });
   }
 }
 
@@ -287,6 +287,7 @@ function safeServiceMessage(message: unknown, value: string | undefined): string
   return clipped;
 }
 
+/** Like shared `sleep`, but cut short (rejecting) when the call's time bound runs out. */
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason);

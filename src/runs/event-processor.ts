@@ -4,11 +4,10 @@ import type { ConnectionRepository } from '../connections/connection-repository'
 import { matchEvent, type PublishedProcess } from '../events/matching';
 import type { ProductEvent } from '../events/product-event';
 import type { ProcessRepository } from '../processes/process-repository';
+import { noConnectionMessage } from './executor';
 import type { Run } from './run';
 import { runIdFor, type RunRepository } from './run-repository';
 import { stepMessage } from './step-message';
-
-export const noConnectionReason = 'System processes need at least one connection. Authorize a connection in the Connections panel.';
 
 export interface EventOutcome {
   started: string[];
@@ -46,7 +45,7 @@ export class EventProcessor {
     for (const decision of decisions) {
       const { definition, version } = decision.process;
       const id = runIdFor(event, definition.id, receivedAt);
-      const reason = !decision.start ? decision.reason : !hasConnection ? noConnectionReason : undefined;
+      const reason = !decision.start ? decision.reason : !hasConnection ? noConnectionMessage : undefined;
       const run: Run = {
         id,
         tenantId: event.tenantId,

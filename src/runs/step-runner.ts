@@ -1,19 +1,20 @@
-import { ActionError, type ActionDefinition } from '../actions/action';
+import type { ActionDefinition } from '../actions/action';
 import { renderActionInputs } from '../actions/templates';
 import type { MessageSender } from '../adapters/message-queue';
-import { withoutUndefined } from '../adapters/tables';
-import { AppError } from '../shared/errors';
-import { ExpiringLoads } from '../shared/expiring-loads';
 import { queueNames } from '../config/queues';
-import type { Connection } from '../connections/connection';
 import type { ConnectionRepository } from '../connections/connection-repository';
-import { conditionsHold } from '../processes/conditions';
 import type { ProcessDefinition, StepDefinition } from '../processes/process-definition';
 import type { ProcessRepository } from '../processes/process-repository';
-import { TokenAcquisitionError, type ConnectionRef, type TokenBroker } from '../tokens/token-broker';
-import type { Run, StepRecord } from './run';
+import { sleep } from '../shared/backoff';
+import { AppError } from '../shared/errors';
+import type { ConnectionRef, TokenBroker } from '../tokens/token-broker';
+import { executedAsOf, ExecutorResolver } from './executor';
+import type { ExecutedAs, Run } from './run';
 import type { RunRepository } from './run-repository';
 import { stepMessage, type StepMessage } from './step-message';
+import { nextStepIndex, withOutcome, withStep, type StepOutcome } from './step-outcome';
+import { afterTransientFailure, inRunSession, planDelivery, planStep, stepFailure, type Delivery, type StepFailure } from './step-plan';
+import { defaultTokenRetry, tokenRetryDelay, type TokenRetryPolicy } from './token-retry';
 
 /** A failure worth another delivery (the message is abandoned and Service Bus redelivers it). */
 export class TransientStepError extends AppError {
@@ -31,23 +32,8 @@ export class PoisonMessageError extends AppError {
   }
 }
 
-export interface Delivery {
-  deliveryCount: number;
-  maxDeliveryCount: number;
-  /** The Service Bus session the message came from; every step message of a run is sent with session = run id. */
-  sessionId?: string;
-}
-
-/** Retries of a transient token failure within one delivery, before the message goes back to the queue. */
-export interface TokenRetryPolicy {
-  /** Tries per delivery, the first included. */
-  attempts: number;
-  /** First wait; doubles per try and per earlier delivery (jittered between half and all of it). */
-  baseDelayMs: number;
-  maxDelayMs: number;
-}
-
-export const defaultTokenRetry: TokenRetryPolicy = { attempts: 3, baseDelayMs: 500, maxDelayMs: 8000 };
+export type { Delivery } from './step-plan';
+export type { TokenRetryPolicy } from './token-retry';
 
 export interface StepRunnerDeps {
   runs: RunRepository;
@@ -63,22 +49,19 @@ export interface StepRunnerDeps {
   tokenRetry?: Partial<TokenRetryPolicy>;
 }
 
-type Outcome = Pick<StepRecord, 'status' | 'error' | 'summary' | 'executedAs'>;
-
 /**
- * Executes one step of a run: resolves who executes it (step's executeAs, else the process's runAs,
- * else the tenant default), gets that connection's access token, runs the action, records the result
- * with the executing identity and enqueues the next step. The step is marked running (with the run
- * row's ETag) before the action is called, so a redelivered message never repeats an action whose
- * outcome was not recorded.
+ * Executes one step of a run. What a message means for the run is planned first (step-plan.ts: poison, nothing to
+ * do, already done, fail, skip, or run the step); running it resolves who executes it (executor.ts), gets that
+ * connection's access token, runs the action, records the result with the executing identity and enqueues the next
+ * step. The step is marked running (with the run row's ETag) before the action is called, so a redelivered
+ * message never repeats an action whose outcome was not recorded.
  */
 export class StepRunner {
   private readonly definitions = new Map<string, ProcessDefinition>();
-  /** Tenant connection lists, reused briefly: a burst of steps must not query Tables per step. */
-  private readonly tenantConnections: ExpiringLoads<Connection[]>;
+  private readonly executors: ExecutorResolver;
 
   constructor(private readonly deps: StepRunnerDeps) {
-    this.tenantConnections = new ExpiringLoads(deps.connectionCacheMs ?? 5000);
+    this.executors = new ExecutorResolver(deps.connections, deps.connectionCacheMs ?? 5000);
   }
 
   private now() {
@@ -86,154 +69,113 @@ export class StepRunner {
   }
 
   async handle(message: StepMessage, delivery: Delivery): Promise<void> {
-    const { runs } = this.deps;
-    // The session is what keeps a run's steps one at a time; a message outside its run's session could run
-    // alongside (or ahead of) the run's own steps.
-    if (delivery.sessionId !== undefined && delivery.sessionId !== message.runId) {
-      throw new PoisonMessageError(`the message came in session "${delivery.sessionId.slice(0, 64)}", not its run's session`);
-    }
-    const loaded = await runs.getWithEtag(message.tenantId, message.runId);
-    if (!loaded) throw new PoisonMessageError(`run ${message.runId} does not exist`);
-    let { run, etag } = loaded;
-    if (run.status !== 'running') return;
-    const step = run.steps[message.stepIndex];
-    if (!step) throw new PoisonMessageError(`run ${run.id} has no step ${message.stepIndex}`);
-    // Steps run in order. A message for a later step while an earlier one is unfinished is out of order (a
-    // duplicate or stray copy): running it would skip ahead. The earlier step enqueues this one when it finishes.
-    const unfinished = run.steps.findIndex((s, i) => i < message.stepIndex && (s.status === 'pending' || s.status === 'running'));
-    if (unfinished >= 0) {
-      throw new PoisonMessageError(`step ${message.stepIndex} of run ${run.id} arrived before step ${unfinished} finished; it was not run early`);
-    }
-    if (step.status === 'succeeded' || step.status === 'skipped') return this.next(run, message.stepIndex);
-    if (step.status === 'failed') return;
-    if (step.status === 'running') {
-      // Marked running and never recorded: the previous delivery died during the action. Doing it
-      // again could do it twice, so the step fails and says why.
-      return void (await this.finish(run, etag, message.stepIndex, {
-        status: 'failed',
-        error: 'The step was interrupted while its action ran; it was not repeated, to avoid doing it twice. Check the target and re-run if needed.',
-      }));
-    }
+    const loaded = inRunSession(message, delivery) ? await this.deps.runs.getWithEtag(message.tenantId, message.runId) : undefined;
+    const plan = planDelivery(message, delivery, loaded?.run);
+    if (plan.kind === 'poison') throw new PoisonMessageError(plan.reason);
+    if (plan.kind === 'nothing-to-do' || !loaded) return;
+    const { run, etag } = loaded;
+    const index = message.stepIndex;
+    if (plan.kind === 'already-done') return this.enqueueNext(run, index);
+    if (plan.kind === 'fail-run') return this.finish(run, etag, index, { status: 'failed', error: plan.reason });
 
-    const definition = await this.definition(run);
-    const stepDef = definition.steps.find((s) => s.id === step.id);
-    if (!stepDef) throw new PoisonMessageError(`process ${run.processId} v${run.processVersion} has no step ${step.id}`);
-    if (stepDef.type !== 'action') {
-      return void (await this.finish(run, etag, message.stepIndex, { status: 'failed', error: 'Only action steps run in system processes.' }));
+    const process = await this.definition(run);
+    const stepPlan = planStep(run, plan.step, process);
+    switch (stepPlan.kind) {
+      case 'poison':
+        throw new PoisonMessageError(stepPlan.reason);
+      case 'fail-run':
+        return this.finish(run, etag, index, { status: 'failed', error: stepPlan.reason });
+      case 'skip':
+        return this.finish(run, etag, index, { status: 'skipped', summary: stepPlan.reason });
+      case 'run-step':
+        return this.runStep(run, etag, index, process, stepPlan.definition, delivery);
     }
-    if (!conditionsHold(stepDef.conditions, { event: run.event })) {
-      return void (await this.finish(run, etag, message.stepIndex, { status: 'skipped', summary: 'Conditions did not hold.' }));
-    }
+  }
 
-    const executor = await this.executor(run, definition, stepDef);
-    if ('error' in executor) return void (await this.finish(run, etag, message.stepIndex, { status: 'failed', error: executor.error }));
-    const executedAs = { connectionId: executor.connection.id, username: executor.connection.account.username };
-    const action = this.deps.getAction(stepDef.action!);
-    if (!action) return void (await this.finish(run, etag, message.stepIndex, { status: 'failed', error: `Unknown action "${stepDef.action}".`, executedAs }));
+  private async runStep(run: Run, etag: string, index: number, process: ProcessDefinition, stepDef: StepDefinition, delivery: Delivery): Promise<void> {
+    const executor = await this.executors.resolve(run.tenantId, process, stepDef);
+    if (executor.kind === 'none') return this.finish(run, etag, index, { status: 'failed', error: executor.reason });
+    const executedAs = executedAsOf(executor);
+    const action = stepDef.action === undefined ? undefined : this.deps.getAction(stepDef.action);
+    if (!action) return this.finish(run, etag, index, { status: 'failed', error: `Unknown action "${stepDef.action}".`, executedAs });
 
     const ref: ConnectionRef = { tenantId: run.tenantId, id: executor.connection.id, objectId: executor.connection.account.objectId };
     let accessToken: string;
     try {
       accessToken = await this.accessToken(ref, delivery);
     } catch (e) {
-      if (e instanceof TokenAcquisitionError && e.failure.kind === 'dead_grant') {
-        this.tenantConnections.delete(run.tenantId);
-        return void (await this.finish(run, etag, message.stepIndex, { status: 'failed', error: e.failure.reason, executedAs }));
-      }
-      return this.retryOrFail(run, etag, message.stepIndex, delivery, e instanceof TokenAcquisitionError ? e.failure.reason : 'The token service failed.', executedAs);
+      return this.failed(run, etag, index, delivery, stepFailure(e, 'token'), executedAs);
     }
 
     let inputs: Record<string, unknown>;
     try {
       inputs = renderActionInputs(action, stepDef.inputs ?? {}, { event: run.event });
     } catch (e) {
-      return void (await this.finish(run, etag, message.stepIndex, { status: 'failed', error: (e as Error).message, executedAs }));
+      return this.finish(run, etag, index, { status: 'failed', error: (e as Error).message, executedAs });
     }
 
     // Recorded before the call: from here on a redelivery will not repeat the action.
-    const started = this.now();
-    run = withStep(run, message.stepIndex, { status: 'running', startedAt: started, attempts: step.attempts + 1, executedAs });
-    etag = await runs.replace(run, etag);
+    run = withStep(run, index, { status: 'running', startedAt: this.now(), attempts: run.steps[index].attempts + 1, executedAs });
+    etag = await this.deps.runs.replace(run, etag);
 
-    let outcome: Outcome;
+    let outcome: StepOutcome;
     try {
       const result = await action.run({
         graphBaseUrl: this.deps.graphBaseUrl,
         accessToken,
         event: run.event,
         inputs,
-        idempotencyKey: `${run.id}:${step.id}`,
+        idempotencyKey: `${run.id}:${stepDef.id}`,
         causedBy: { runId: run.id, processId: run.processId, depth: (run.event.causedBy?.depth ?? 0) + 1 },
         // Graph's claims challenge (continuous access evaluation): a token with those claims, once per Graph call.
         answerClaimsChallenge: async (claims) => (await this.deps.broker.getAccessToken(ref, { claims })).token,
       });
       outcome = { status: 'succeeded', summary: result.summary, executedAs };
     } catch (e) {
-      if (e instanceof TokenAcquisitionError) {
-        // Answering a claims challenge failed; Graph refused the call, so the action did not happen.
-        if (e.failure.kind === 'dead_grant') {
-          this.tenantConnections.delete(run.tenantId);
-          return void (await this.finish(run, etag, message.stepIndex, { status: 'failed', error: e.failure.reason, executedAs }));
-        }
-        run = withStep(run, message.stepIndex, { status: 'pending' });
-        etag = await runs.replace(run, etag);
-        return this.retryOrFail(run, etag, message.stepIndex, delivery, e.failure.reason, executedAs);
-      }
-      if (e instanceof ActionError && e.kind === 'transient') {
+      const failure = stepFailure(e, 'action');
+      if (failure.kind === 'transient') {
         // Not done, so it may run again: back to pending before the message goes back to the queue.
-        run = withStep(run, message.stepIndex, { status: 'pending' });
-        etag = await runs.replace(run, etag);
-        return this.retryOrFail(run, etag, message.stepIndex, delivery, e.message, executedAs);
+        run = withStep(run, index, { status: 'pending' });
+        etag = await this.deps.runs.replace(run, etag);
       }
-      outcome = { status: 'failed', error: e instanceof ActionError ? e.message : 'The action failed unexpectedly.', executedAs };
+      return this.failed(run, etag, index, delivery, failure, executedAs);
     }
-    await this.finish(run, etag, message.stepIndex, outcome);
+    await this.finish(run, etag, index, outcome);
   }
 
-  /**
-   * The connection's access token. Transient failures (token endpoint or Key Vault down, throttled) are retried here
-   * with backoff that grows per try and per delivery, since Service Bus redelivers an abandoned message at once.
-   */
+  /** The connection's access token, transient failures retried here (token-retry.ts) before the message is abandoned. */
   private async accessToken(ref: ConnectionRef, delivery: Delivery): Promise<string> {
     const policy = { ...defaultTokenRetry, ...this.deps.tokenRetry };
     for (let attempt = 1; ; attempt++) {
       try {
         return (await this.deps.broker.getAccessToken(ref)).token;
       } catch (e) {
-        // The app's own credentials failing is retried like an outage: no connection is at fault.
-        const transient = e instanceof TokenAcquisitionError && e.failure.kind !== 'dead_grant';
-        if (!transient || attempt >= policy.attempts || delivery.deliveryCount >= delivery.maxDeliveryCount) throw e;
-        const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (Math.max(0, delivery.deliveryCount - 1) + attempt - 1));
-        await new Promise((resolve) => setTimeout(resolve, ceiling / 2 + Math.random() * (ceiling / 2)));
+        const delay = tokenRetryDelay(policy, delivery, attempt, e);
+        if (delay === undefined) throw e;
+        await sleep(delay);
       }
     }
   }
 
-  /** Transient failure: abandon (Service Bus redelivers) unless this was the last delivery. */
-  private async retryOrFail(run: Run, etag: string, index: number, delivery: Delivery, reason: string, executedAs: Outcome['executedAs']): Promise<void> {
-    if (delivery.deliveryCount >= delivery.maxDeliveryCount) {
-      await this.finish(run, etag, index, { status: 'failed', error: `Gave up after ${delivery.deliveryCount} attempts: ${reason}`, executedAs });
-    }
-    throw new TransientStepError(reason);
+  private async failed(run: Run, etag: string, index: number, delivery: Delivery, failure: StepFailure, executedAs: ExecutedAs): Promise<void> {
+    if (failure.kind === 'dead-grant') this.executors.forget(run.tenantId); // the connection's status changed
+    if (failure.kind !== 'transient') return this.finish(run, etag, index, { status: 'failed', error: failure.reason, executedAs });
+    // Abandoned: Service Bus redelivers it, unless this was the last delivery, which fails the step first.
+    const next = afterTransientFailure(delivery, failure.reason);
+    if (next.kind === 'give-up') await this.finish(run, etag, index, { status: 'failed', error: next.reason, executedAs });
+    throw new TransientStepError(failure.reason);
   }
 
   /** Records the step's outcome, then either enqueues the next step or closes the run. */
-  private async finish(run: Run, etag: string, index: number, outcome: Outcome): Promise<void> {
-    const finishedAt = this.now();
-    let next = withStep(run, index, { ...withoutUndefined(outcome), finishedAt });
-    if (outcome.status === 'failed') {
-      next = { ...next, status: 'failed', reason: `Step "${run.steps[index].id}" failed: ${outcome.error}`, finishedAt };
-    } else if (index === run.steps.length - 1) {
-      next = { ...next, status: 'succeeded', finishedAt };
-    }
+  private async finish(run: Run, etag: string, index: number, outcome: StepOutcome): Promise<void> {
+    const next = withOutcome(run, index, outcome, this.now());
     await this.deps.runs.replace(next, etag);
-    if (next.status === 'running') await this.next(next, index);
+    await this.enqueueNext(next, index);
   }
 
-  private async next(run: Run, index: number): Promise<void> {
-    if (index + 1 < run.steps.length) {
-      await this.deps.sender.send(queueNames.steps, [stepMessage({ tenantId: run.tenantId, runId: run.id, stepIndex: index + 1 })]);
-    }
+  private async enqueueNext(run: Run, index: number): Promise<void> {
+    const next = nextStepIndex(run, index);
+    if (next !== undefined) await this.deps.sender.send(queueNames.steps, [stepMessage({ tenantId: run.tenantId, runId: run.id, stepIndex: next })]);
   }
 
   private async definition(run: Run): Promise<ProcessDefinition> {
@@ -247,39 +189,4 @@ export class StepRunner {
     }
     return definition;
   }
-
-  private async executor(run: Run, process: ProcessDefinition, step: StepDefinition): Promise<{ connection: Connection } | { error: string }> {
-    const resolved = this.resolveExecutor(await this.connectionsOf(run.tenantId), process, step);
-    if (!('error' in resolved)) return resolved;
-    // The reused list may predate a re-authorization, a new connection or a new default: read it again before
-    // failing the step for good.
-    this.tenantConnections.delete(run.tenantId);
-    return this.resolveExecutor(await this.connectionsOf(run.tenantId), process, step);
-  }
-
-  private resolveExecutor(connections: Connection[], process: ProcessDefinition, step: StepDefinition): { connection: Connection } | { error: string } {
-    if (connections.length === 0) return { error: 'System processes need at least one connection. Authorize a connection in the Connections panel.' };
-    const wanted = step.permissions?.executeAs ?? process.runAs;
-    const connection = wanted ? connections.find((c) => c.id === wanted) : connections.find((c) => c.isDefault);
-    if (!connection) {
-      return {
-        error: wanted
-          ? `The connection ${wanted} this step runs as no longer exists. Choose another connection and republish the process.`
-          : 'The tenant has no default connection. Make a connection the default.',
-      };
-    }
-    if (connection.status !== 'active') {
-      return { error: `The connection "${connection.displayName}" (${connection.account.username}) needs re-authorization.` };
-    }
-    return { connection };
-  }
-
-  private connectionsOf(tenantId: string): Promise<Connection[]> {
-    return this.tenantConnections.get(tenantId, () => this.deps.connections.list(tenantId));
-  }
-
-}
-
-function withStep(run: Run, index: number, change: Partial<StepRecord>): Run {
-  return { ...run, steps: run.steps.map((s, i) => (i === index ? { ...s, ...change } : s)) };
 }

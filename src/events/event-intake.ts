@@ -1,0 +1,49 @@
+import { randomUUID } from 'node:crypto';
+import type { z } from 'zod';
+import { messageIdFor, type MessageSender } from '../adapters/message-queue';
+import { queueNames } from '../config/queues';
+import { AppError } from '../shared/errors';
+import { eventSizeProblem, productEventSchema, type ProductEvent } from './product-event';
+
+/**
+ * An event as an admin posts it (`POST /api/events`): for the admin's own tenant, so the tenant comes from the
+ * admin's token and is not part of the body; the id and time may be omitted; `causedBy` is set only by the app's
+ * own steps (loop guard), never by a caller.
+ */
+export const postedEventSchema = productEventSchema.omit({ tenantId: true, causedBy: true }).extend({
+  id: productEventSchema.shape.id.optional(),
+  occurredAt: productEventSchema.shape.occurredAt.optional(),
+});
+export type PostedEvent = z.infer<typeof postedEventSchema>;
+
+export interface EventIntakeDeps {
+  sender: MessageSender;
+  now?: () => Date;
+  newId?: () => string;
+}
+
+/**
+ * Queues a posted event for `tenantId`, the way product events arrive: an omitted id becomes a new GUID and an
+ * omitted time now. The message id derives from tenant and event id, so posting the same event twice is a
+ * duplicate Service Bus drops. Refused before queueing (AppError): an event too large for a run record
+ * (`too_large`), and anything that is not a product event (`bad_request`).
+ */
+export async function queuePostedEvent(posted: PostedEvent, tenantId: string, deps: EventIntakeDeps): Promise<ProductEvent> {
+  const candidate = {
+    ...posted,
+    id: posted.id ?? (deps.newId ?? randomUUID)(),
+    occurredAt: posted.occurredAt ?? (deps.now?.() ?? new Date()).toISOString(),
+    tenantId,
+  };
+  const parsed = productEventSchema.safeParse(candidate);
+  if (!parsed.success) {
+    throw new AppError('bad_request', 'Invalid body.', {
+      details: parsed.error.issues.map((i) => ({ path: ['body', ...i.path].join('.'), message: i.message })),
+    });
+  }
+  const event = parsed.data;
+  const tooLarge = eventSizeProblem(event);
+  if (tooLarge) throw new AppError('too_large', tooLarge);
+  await deps.sender.send(queueNames.events, [{ body: event, messageId: messageIdFor(event.tenantId, event.id) }]);
+  return event;
+}

@@ -1,0 +1,180 @@
+import { ActionError } from '../../src/actions/action';
+import type { ProcessDefinition } from '../../src/processes/process-definition';
+import { notExecutableMessage } from '../../src/runs/executor';
+import type { Run, StepRecord, StepStatus } from '../../src/runs/run';
+import { nextStepIndex, withOutcome } from '../../src/runs/step-outcome';
+import { afterTransientFailure, interruptedMessage, planDelivery, planStep, stepFailure, type Delivery } from '../../src/runs/step-plan';
+import { TokenAcquisitionError } from '../../src/tokens/token-broker';
+
+const tenantId = '11111111-1111-4111-8111-111111111111';
+const runId = '8265000000000-0123456789abcdef';
+/** The clock, frozen: every time a plan or record carries comes from here. */
+const frozenNow = '2025-03-01T12:00:00.000Z';
+
+const event: Run['event'] = {
+  id: 'evt-1',
+  type: 'ItemCreated',
+  tenantId,
+  occurredAt: '2025-03-01T11:59:00.000Z',
+  subject: { siteId: 'contoso.sharepoint.com,site-1', listId: 'contracts', itemId: '42' },
+  data: { stage: 'Review' },
+};
+
+function run(statuses: StepStatus[], change: Partial<Run> = {}): Run {
+  return {
+    id: runId,
+    tenantId,
+    processId: 'nda',
+    processVersion: 3,
+    event,
+    status: 'running',
+    createdAt: '2025-03-01T11:59:30.000Z',
+    steps: statuses.map((status, i): StepRecord => ({ id: `step-${i}`, action: 'sendMail', status, attempts: status === 'pending' ? 0 : 1 })),
+    ...change,
+  };
+}
+
+const process: ProcessDefinition = {
+  id: 'nda',
+  name: 'NDA',
+  kind: 'system',
+  steps: [
+    { id: 'step-0', type: 'action', action: 'sendMail' },
+    { id: 'step-1', type: 'action', action: 'sendMail', conditions: [{ path: 'event.data.stage', op: 'eq', value: 'Signed' }] },
+    { id: 'step-2', type: 'form' },
+  ],
+};
+
+const message = (stepIndex: number) => ({ tenantId, runId, stepIndex });
+const first: Delivery = { deliveryCount: 1, maxDeliveryCount: 10, sessionId: runId };
+const last: Delivery = { deliveryCount: 10, maxDeliveryCount: 10, sessionId: runId };
+
+describe('planDelivery: what a step message means for its run', () => {
+  test('a pending step in order is due', () => {
+    const r = run(['succeeded', 'pending', 'pending']);
+    expect(planDelivery(message(1), first, r)).toEqual({ kind: 'plan-step', step: r.steps[1] });
+  });
+
+  test('a message outside its run\'s session is poison, whatever the run says', () => {
+    const plan = planDelivery(message(0), { ...first, sessionId: 'another-run' }, run(['pending']));
+    expect(plan).toEqual({ kind: 'poison', reason: 'the message came in session "another-run", not its run\'s session' });
+  });
+
+  test('a delivery without a session (the local bus, direct calls) is planned by the run alone', () => {
+    expect(planDelivery(message(0), { deliveryCount: 1, maxDeliveryCount: 10 }, run(['pending']))).toMatchObject({ kind: 'plan-step' });
+  });
+
+  test('a run that does not exist, or a step it does not have, is poison', () => {
+    expect(planDelivery(message(0), first, undefined)).toEqual({ kind: 'poison', reason: `run ${runId} does not exist` });
+    expect(planDelivery(message(3), first, run(['succeeded', 'succeeded', 'pending']))).toEqual({ kind: 'poison', reason: `run ${runId} has no step 3` });
+  });
+
+  test('a message for a later step while an earlier one is unfinished is not run early', () => {
+    for (const earlier of ['pending', 'running'] as const) {
+      const plan = planDelivery(message(2), first, run(['succeeded', earlier, 'pending']));
+      expect(plan).toEqual({ kind: 'poison', reason: `step 2 of run ${runId} arrived before step 1 finished; it was not run early` });
+    }
+  });
+
+  test('a run that has ended changes nothing, even for its unfinished steps', () => {
+    for (const status of ['succeeded', 'failed', 'not_started'] as const) {
+      expect(planDelivery(message(1), first, run(['succeeded', 'pending'], { status }))).toMatchObject({ kind: 'nothing-to-do' });
+    }
+  });
+
+  test('a redelivered message of a finished step only makes sure the next one is enqueued', () => {
+    expect(planDelivery(message(0), first, run(['succeeded', 'pending']))).toMatchObject({ kind: 'already-done' });
+    expect(planDelivery(message(0), first, run(['skipped', 'pending']))).toMatchObject({ kind: 'already-done' });
+  });
+
+  test('a failed step stays failed', () => {
+    expect(planDelivery(message(0), first, run(['failed', 'pending']))).toMatchObject({ kind: 'nothing-to-do' });
+  });
+
+  test('a step left running (its delivery died during the action) fails instead of running twice', () => {
+    expect(planDelivery(message(1), first, run(['succeeded', 'running']))).toEqual({ kind: 'fail-run', reason: interruptedMessage });
+  });
+});
+
+describe('planStep: what a due step does', () => {
+  test('an action step whose conditions hold runs', () => {
+    const r = run(['pending', 'pending', 'pending']);
+    expect(planStep(r, r.steps[0], process)).toEqual({ kind: 'run-step', definition: process.steps[0] });
+  });
+
+  test('an action step whose conditions do not hold is skipped', () => {
+    const r = run(['succeeded', 'pending', 'pending']);
+    expect(planStep(r, r.steps[1], process)).toEqual({ kind: 'skip', reason: 'Conditions did not hold.' });
+    const signed = run(['succeeded', 'pending', 'pending'], { event: { ...event, data: { stage: 'Signed' } } });
+    expect(planStep(signed, signed.steps[1], process)).toMatchObject({ kind: 'run-step' });
+  });
+
+  test('a form step fails the run of a system process', () => {
+    const r = run(['succeeded', 'skipped', 'pending']);
+    expect(planStep(r, r.steps[2], process)).toEqual({ kind: 'fail-run', reason: notExecutableMessage });
+  });
+
+  test('a step the process version does not have is poison', () => {
+    const r = run(['pending']);
+    const renamed = { ...r.steps[0], id: 'renamed' };
+    expect(planStep(r, renamed, process)).toEqual({ kind: 'poison', reason: 'process nda v3 has no step renamed' });
+  });
+});
+
+describe('failures while running a step', () => {
+  const deadGrant = new TokenAcquisitionError({ kind: 'dead_grant', reason: 'The connection needs re-authorization: the grant was revoked.' });
+  const outage = new TokenAcquisitionError({ kind: 'transient', reason: 'Sign-in service temporarily unavailable (HTTP 503).' });
+  const appCredentials = new TokenAcquisitionError({ kind: 'application_credentials', reason: 'The app could not sign in.' });
+
+  test('a dead grant is final; outages and the app\'s own credentials are transient', () => {
+    for (const during of ['token', 'action'] as const) {
+      expect(stepFailure(deadGrant, during)).toEqual({ kind: 'dead-grant', reason: deadGrant.failure.reason });
+      expect(stepFailure(outage, during)).toEqual({ kind: 'transient', reason: outage.failure.reason });
+      expect(stepFailure(appCredentials, during)).toEqual({ kind: 'transient', reason: appCredentials.failure.reason });
+    }
+  });
+
+  test('an unexpected error while getting the token is transient and says nothing of its own message', () => {
+    expect(stepFailure(new Error('socket hang up at https://login.example/?code=secret'), 'token')).toEqual({ kind: 'transient', reason: 'The token service failed.' });
+  });
+
+  test("an action's own errors keep their kind and message; anything else fails without echoing it", () => {
+    expect(stepFailure(new ActionError('transient', 'Graph throttled the call.'), 'action')).toEqual({ kind: 'transient', reason: 'Graph throttled the call.' });
+    expect(stepFailure(new ActionError('permanent', 'The list does not exist.'), 'action')).toEqual({ kind: 'failed', reason: 'The list does not exist.' });
+    expect(stepFailure(new TypeError('x is undefined; token=eyJ...'), 'action')).toEqual({ kind: 'failed', reason: 'The action failed unexpectedly.' });
+  });
+
+  test('a transient failure is retried by redelivery until the last delivery, which gives up saying how often it tried', () => {
+    expect(afterTransientFailure(first, 'Graph throttled the call.')).toEqual({ kind: 'retry' });
+    expect(afterTransientFailure({ ...first, deliveryCount: 9 }, 'x')).toEqual({ kind: 'retry' });
+    expect(afterTransientFailure(last, 'Graph throttled the call.')).toEqual({ kind: 'give-up', reason: 'Gave up after 10 attempts: Graph throttled the call.' });
+  });
+});
+
+describe('recording an outcome (frozen clock)', () => {
+  test('a succeeded middle step is recorded and the run goes on to the next step', () => {
+    const next = withOutcome(run(['succeeded', 'running', 'pending']), 1, { status: 'succeeded', summary: 'Sent.', executedAs: undefined }, frozenNow);
+    expect(next.status).toBe('running');
+    expect(next.finishedAt).toBeUndefined();
+    expect(next.steps[1]).toEqual({ id: 'step-1', action: 'sendMail', status: 'succeeded', summary: 'Sent.', finishedAt: frozenNow, attempts: 1 });
+    expect(Object.hasOwn(next.steps[1], 'executedAs')).toBe(false);
+    expect(nextStepIndex(next, 1)).toBe(2);
+  });
+
+  test('the last step ends the run, succeeded or skipped, with nothing more to enqueue', () => {
+    for (const status of ['succeeded', 'skipped'] as const) {
+      const next = withOutcome(run(['succeeded', 'pending']), 1, { status }, frozenNow);
+      expect(next).toMatchObject({ status: 'succeeded', finishedAt: frozenNow });
+      expect(nextStepIndex(next, 1)).toBeUndefined();
+    }
+  });
+
+  test('a failed step fails the run with a reason that names the step, and nothing more is enqueued', () => {
+    const executedAs = { connectionId: 'aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa', username: 'approvals@contoso.com' };
+    const next = withOutcome(run(['running', 'pending']), 0, { status: 'failed', error: 'The list does not exist.', executedAs }, frozenNow);
+    expect(next).toMatchObject({ status: 'failed', reason: 'Step "step-0" failed: The list does not exist.', finishedAt: frozenNow });
+    expect(next.steps[0]).toMatchObject({ status: 'failed', error: 'The list does not exist.', executedAs, finishedAt: frozenNow });
+    expect(next.steps[1].status).toBe('pending');
+    expect(nextStepIndex(next, 0)).toBeUndefined();
+  });
+});
