@@ -24,8 +24,9 @@ export function readPath(scope: unknown, path: string): unknown {
   return value;
 }
 
-const same = (a: unknown, b: unknown) =>
-  a === b || (a !== null && b !== null && typeof a !== 'object' && typeof b !== 'object' && String(a) === String(b));
+// Loose only between present scalars: a missing value (undefined) must not equal the string "undefined".
+const loose = (v: unknown) => v !== null && v !== undefined && typeof v !== 'object';
+const same = (a: unknown, b: unknown) => a === b || (loose(a) && loose(b) && String(a) === String(b));
 
 /** All conditions must hold (AND). Values compare by equality, numbers and strings loosely ("3" = 3). */
 export function conditionsHold(conditions: readonly Condition[] | undefined, scope: unknown): boolean {

@@ -12,21 +12,40 @@ import {
   LOCAL_CLIENT_SECRET,
   LOCAL_CLIENT_SECRET_NEXT,
   TENANT_A,
+  type LocalUser,
 } from '../../src/local/identity-provider/directory';
 import { revokeLocalGrants } from '../../src/local/identity-provider/launch';
+import type { ConnectionView } from '../../src/connections/connection';
 import { signIn } from '../support/sign-in';
 import { startTestStack, type TestStack } from '../support/test-stack';
 
+/** The stack of the describe that is running: each describe starts its own (describes run one after another). */
 let stack: TestStack;
-/** Every authorization code and token value seen during the run: none may leak anywhere. */
+/** Every authorization code and token value this describe's stack handed out: none may leak anywhere. */
 const secretsSeen = new Set<string>();
 
-beforeAll(async () => {
-  stack = await startTestStack();
-});
-afterAll(async () => {
-  await stack?.stop();
-});
+/**
+ * Each describe starts a stack of its own and sets up the connections it needs, so every test also passes alone
+ * (`node scripts/run-each-test.mjs test/connections/sign-in-flow.test.ts`).
+ */
+function stackPerDescribe() {
+  beforeAll(async () => {
+    secretsSeen.clear();
+    stack = await startTestStack();
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+}
+
+/** Authorizes a connection for `user` through the whole sign-in; answers it as listed. */
+async function connect(user: LocalUser, displayName?: string): Promise<ConnectionView> {
+  const { authorizeUrl } = await authorize(displayName);
+  expect((await completeSignIn(authorizeUrl, user.username)).page.status).toBe(200);
+  const connection = (await listConnections()).find((c) => c.account.objectId === user.objectId);
+  if (!connection) throw new Error(`no connection of ${user.username}`);
+  return connection;
+}
 
 async function authorize(displayName?: string, token?: string) {
   const res = await stack.api('connections/authorize', { method: 'POST', body: displayName ? { displayName } : {}, token });
@@ -43,10 +62,10 @@ async function completeSignIn(authorizeUrl: string, username: string, opts: { ca
   return { redirectUrl, page: await stack.get(redirectUrl) };
 }
 
-async function listConnections() {
+async function listConnections(): Promise<ConnectionView[]> {
   const res = await stack.api('connections');
   expect(res.status).toBe(200);
-  return res.json.connections as any[];
+  return res.json.connections as ConnectionView[];
 }
 
 async function storedTokens(tenantId: string, id: string) {
@@ -60,7 +79,7 @@ async function storedTokens(tenantId: string, id: string) {
 }
 
 describe('authorizing a connection', () => {
-  let first: any;
+  stackPerDescribe();
 
   test('the authorize URL asks for a PKCE S256 code with state and nonce, bound to the admin tenant', async () => {
     const { authorizeUrl, expiresAt } = await authorize();
@@ -90,7 +109,7 @@ describe('authorizing a connection', () => {
 
     const connections = await listConnections();
     expect(connections).toHaveLength(1);
-    first = connections[0];
+    const [first] = connections;
     expect(first).toEqual({
       id: expect.stringMatching(/^[0-9a-f-]{36}$/),
       displayName: CONTOSO_SVC_WORKPOINT.username,
@@ -107,12 +126,21 @@ describe('authorizing a connection', () => {
     expect(Object.keys(tokens?.RefreshToken ?? {})).toHaveLength(1);
   });
 
+});
+
+describe('with a connection', () => {
+  stackPerDescribe();
+  /** WorkPoint, the first connection and so the default. */
+  let first: ConnectionView;
+  beforeAll(async () => {
+    first = await connect(CONTOSO_SVC_WORKPOINT);
+    expect(first.isDefault).toBe(true);
+  });
+
   test('a second connection is not the default until an admin makes it so; exactly one default remains', async () => {
-    const { authorizeUrl } = await authorize('Approvals');
-    expect((await completeSignIn(authorizeUrl, CONTOSO_SVC_APPROVALS.username)).page.status).toBe(200);
-    let connections = await listConnections();
-    const second = connections.find((c) => c.account.username === CONTOSO_SVC_APPROVALS.username);
+    const second = await connect(CONTOSO_SVC_APPROVALS, 'Approvals');
     expect(second).toMatchObject({ displayName: 'Approvals', isDefault: false });
+    let connections: ConnectionView[];
 
     const patched = await stack.api(`connections/${second.id}`, { method: 'PATCH', body: { isDefault: true, displayName: 'Approvals bot' } });
     expect(patched.status).toBe(200);
@@ -126,11 +154,12 @@ describe('authorizing a connection', () => {
   });
 
   test('authorizing an account that already has a connection updates it instead of adding a duplicate', async () => {
+    const countBefore = (await listConnections()).length;
     const { authorizeUrl } = await authorize();
     const { page } = await completeSignIn(authorizeUrl, CONTOSO_SVC_WORKPOINT.username);
     expect(page.status).toBe(200);
     const connections = await listConnections();
-    expect(connections).toHaveLength(2);
+    expect(connections).toHaveLength(countBefore);
     expect(connections.filter((c) => c.account.objectId === CONTOSO_SVC_WORKPOINT.objectId).map((c) => c.id)).toEqual([first.id]);
   });
 
@@ -181,6 +210,7 @@ describe('authorizing a connection', () => {
 });
 
 describe('the callback refuses, with an error page and nothing stored', () => {
+  stackPerDescribe();
   async function expectNothingChanged(action: () => Promise<void>) {
     const before = await listConnections();
     const writesBefore = stack.vault.counts().writes;
@@ -262,6 +292,14 @@ describe('the callback refuses, with an error page and nothing stored', () => {
 });
 
 describe('the admin API', () => {
+  stackPerDescribe();
+  /** Two connections of Contoso; WorkPoint is the default. */
+  let someone: ConnectionView;
+  beforeAll(async () => {
+    someone = await connect(CONTOSO_SVC_WORKPOINT);
+    await connect(CONTOSO_SVC_APPROVALS, 'Approvals');
+  });
+
   test('requires a valid admin token: 401 without, 403 without the admin role', async () => {
     expect((await stack.api('connections', { token: null })).status).toBe(401);
     expect((await stack.api('connections', { token: 'not.a.jwt' })).status).toBe(401);
@@ -273,7 +311,6 @@ describe('the admin API', () => {
   });
 
   test("scopes everything to the token's tenant: another tenant's connection is 404", async () => {
-    const [someone] = await listConnections();
     const fabrikam = await stack.tokenFor(FABRIKAM_ADMIN);
     expect((await stack.api('connections', { token: fabrikam })).json.connections).toEqual([]);
     for (const [method, path] of [
@@ -289,7 +326,6 @@ describe('the admin API', () => {
   });
 
   test('answers malformed ids and bodies with 400 and a JSON error', async () => {
-    const [someone] = await listConnections();
     for (const id of ["x' or '1' eq '1", '..%2F..%2Fsecrets', 'not-a-guid']) {
       const res = await stack.api(`connections/${id}`);
       expect(res.status).toBe(400);
@@ -313,7 +349,8 @@ describe('the admin API', () => {
 
   test('DELETE removes the Key Vault secret and moves the default to a remaining connection', async () => {
     const before = await listConnections();
-    const target = before.find((c) => c.isDefault);
+    expect(before).toHaveLength(2);
+    const target = before.find((c) => c.isDefault)!;
     const secretName = connectionSecretName(TENANT_A.id, target.id);
     expect(await stack.internals.secrets.get(secretName)).toBeDefined();
     expect((await stack.api(`connections/${target.id}`, { method: 'DELETE' })).status).toBe(204);
@@ -326,6 +363,7 @@ describe('the admin API', () => {
 });
 
 describe('rotating the client secret', () => {
+  stackPerDescribe();
   test('between authorize and callback, the sign-in completes on an instance that already has the new secret', async () => {
     expect(stack.context.settings.AUTH_CLIENT_SECRET).toBe(LOCAL_CLIENT_SECRET);
     const { authorizeUrl } = await authorize('Rotation');
@@ -341,30 +379,41 @@ describe('rotating the client secret', () => {
     } finally {
       setAppContext(stack.context);
     }
-    // The account may have a connection from the tests above: then it is re-authorized instead of set up.
-    expect(page.text).toMatch(/Connection (set up|re-authorized)/);
+    expect(page.text).toContain('Connection set up');
     expect(page.status).toBe(200);
-    const connection = (await listConnections()).find((c) => c.account.objectId === CONTOSO_SVC_APPROVALS.objectId);
+    const connection = (await listConnections()).find((c) => c.account.objectId === CONTOSO_SVC_APPROVALS.objectId)!;
     expect(connection).toMatchObject({ status: 'active' });
     // The rotated instance's tokens refresh with the new secret as well.
     expect((await stack.api(`connections/${connection.id}/test`, { method: 'POST' })).json).toMatchObject({ ok: true });
   });
 });
 
-test('no token, code or verifier appears in Table rows, responses or logs', async () => {
-  for (const c of await listConnections()) await storedTokens(TENANT_A.id, c.id);
-  expect(secretsSeen.size).toBeGreaterThan(5);
-  const rows: string[] = [];
-  for (const name of Object.values(tableNames(stack.context.settings))) {
-    const table = await stack.internals.tables(name);
-    for await (const row of table.listEntities()) rows.push(JSON.stringify(row));
-  }
-  expect(rows.length).toBeGreaterThan(0);
-  const haystacks = { rows: rows.join('\n'), responses: stack.responses.join('\n'), logs: stack.logs.join('\n') };
-  for (const [where, text] of Object.entries(haystacks)) {
-    for (const secret of secretsSeen) {
-      if (text.includes(secret)) throw new Error(`token material found in ${where}`);
+describe('token material', () => {
+  stackPerDescribe();
+  beforeAll(async () => {
+    // Sign-ins, a re-authorization and a test call: codes, verifiers, access, refresh and ID tokens.
+    const workpoint = await connect(CONTOSO_SVC_WORKPOINT);
+    await connect(CONTOSO_SVC_APPROVALS, 'Approvals');
+    const res = await stack.api(`connections/${workpoint.id}/reauthorize`, { method: 'POST' });
+    expect((await completeSignIn(res.json.authorizeUrl, CONTOSO_SVC_WORKPOINT.username)).page.status).toBe(200);
+    expect((await stack.api(`connections/${workpoint.id}/test`, { method: 'POST' })).json).toMatchObject({ ok: true });
+  });
+
+  test('no token, code or verifier appears in Table rows, responses or logs', async () => {
+    for (const c of await listConnections()) await storedTokens(TENANT_A.id, c.id);
+    expect(secretsSeen.size).toBeGreaterThan(5);
+    const rows: string[] = [];
+    for (const name of Object.values(tableNames(stack.context.settings))) {
+      const table = await stack.internals.tables(name);
+      for await (const row of table.listEntities()) rows.push(JSON.stringify(row));
     }
-    expect(text).not.toMatch(/refresh_token|code_verifier|"secret"/i);
-  }
+    expect(rows.length).toBeGreaterThan(0);
+    const haystacks = { rows: rows.join('\n'), responses: stack.responses.join('\n'), logs: stack.logs.join('\n') };
+    for (const [where, text] of Object.entries(haystacks)) {
+      for (const secret of secretsSeen) {
+        if (text.includes(secret)) throw new Error(`token material found in ${where}`);
+      }
+      expect(text).not.toMatch(/refresh_token|code_verifier|"secret"/i);
+    }
+  });
 });

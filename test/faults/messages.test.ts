@@ -16,13 +16,14 @@ import { CONTOSO_SVC_WORKPOINT, TENANT_A, TENANT_B } from '../../src/local/ident
 import { getTokenStats } from '../../src/local/identity-provider/launch';
 import type { Run } from '../../src/runs/run';
 import { PoisonMessageError } from '../../src/runs/step-runner';
+import type { ConnectionView } from '../../src/connections/connection';
 import { authorizeConnection } from '../support/connections';
 import { useTally } from '../support/tally';
 import { startTestStack, type TestStack } from '../support/test-stack';
 
 const tally = useTally();
 let stack: TestStack;
-let workpoint: any;
+let workpoint: ConnectionView;
 const PROCESS = 'three-steps';
 
 beforeAll(async () => {
@@ -179,8 +180,10 @@ test('a crash between the action call and the write that records it: the redeliv
 });
 
 test('poison messages are recorded with a reason at the first delivery and block nothing', async () => {
-  const finishedRun = (await stack.context.runs.list(TENANT_A.id, { processId: PROCESS })).find((r) => r.status === 'succeeded')!;
-  const r = finishedRun.id;
+  // A finished run of this tenant, for messages that name a real run.
+  const r = await startRun('poison-setup');
+  await stack.bus.idle();
+  expect((await getRun(r))?.status).toBe('succeeded');
   const a = TENANT_A.id;
   const steps: [string, unknown, string?][] = [
     ['other-tenant', { tenantId: TENANT_B.id, runId: r, stepIndex: 0 }],

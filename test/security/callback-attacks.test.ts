@@ -9,6 +9,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { CONTOSO_ADMIN, CONTOSO_SVC_APPROVALS, CONTOSO_SVC_WORKPOINT, FABRIKAM_ADMIN, FABRIKAM_SVC, TENANT_A, TENANT_B } from '../../src/local/identity-provider/directory';
 import { tableNames } from '../../src/config/settings';
+import type { ConnectionView } from '../../src/connections/connection';
 import { SignInStateStore } from '../../src/connections/sign-in-state';
 import { signIn } from '../support/sign-in';
 import { useTally } from '../support/tally';
@@ -16,7 +17,7 @@ import { startTestStack, type RecordedResponse, type TestStack } from '../suppor
 
 const tally = useTally();
 let stack: TestStack;
-/** Every HTML page the callback answered in this file: all are checked for the security headers at the end. */
+/** Every HTML page the callback answered in this file: each is checked for the security headers as it arrives. */
 const pages: RecordedResponse[] = [];
 
 beforeAll(async () => {
@@ -37,23 +38,50 @@ async function authorize(options: { displayName?: string; token?: string } = {})
   return { authorizeUrl, state: new URL(authorizeUrl).searchParams.get('state')! };
 }
 
+/** The headers every callback page must send, and its only script the one its CSP allows by hash. */
+function expectSecurePage(page: RecordedResponse) {
+  const csp = page.headers.get('content-security-policy') ?? '';
+  expect(csp).toContain("default-src 'none'");
+  expect(csp).toContain("frame-ancestors 'none'");
+  expect(csp).toContain("base-uri 'none'");
+  expect(csp).toContain("form-action 'none'");
+  const scriptSrc = /script-src ([^;]*)/.exec(csp)?.[1] ?? '';
+  expect(scriptSrc).toMatch(/^'sha256-[A-Za-z0-9+/=]+'$/);
+  expect(page.headers.get('x-content-type-options')).toBe('nosniff');
+  expect(page.headers.get('cache-control')).toBe('no-store');
+  expect(page.headers.get('referrer-policy')).toBe('no-referrer');
+  expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
+  const scripts = [...page.text.matchAll(/<script>([\s\S]*?)<\/script>/g)].map((m) => m[1]);
+  expect(scripts).toHaveLength(1);
+  expect(`'sha256-${createHash('sha256').update(scripts[0]).digest('base64')}'`).toBe(scriptSrc);
+}
+
 async function callback(query: string | URLSearchParams | Record<string, string>) {
   const qs = typeof query === 'string' ? query : new URLSearchParams(query).toString();
   const page = await stack.get(`${stack.baseUrl}/api/connections/callback${qs ? `?${qs}` : ''}`);
+  expectSecurePage(page);
   pages.push(page);
   return page;
 }
 
 async function open(redirectUrl: string) {
   const page = await stack.get(redirectUrl);
+  expectSecurePage(page);
   pages.push(page);
   return page;
+}
+
+/** A whole sign-in as `username` from a fresh authorize: code, PKCE verifier, stored tokens; answers the page. */
+async function signInAndOpen(username: string, displayName?: string) {
+  const { authorizeUrl } = await authorize({ displayName });
+  const { redirectUrl } = await signIn(authorizeUrl, username);
+  return open(redirectUrl);
 }
 
 /** Connections of both tenants and the vault's write count: a refused callback changes none of them. */
 async function snapshot() {
   const [a, b] = await Promise.all([stack.api('connections'), stack.api('connections', { token: await stack.tokenFor(FABRIKAM_ADMIN) })]);
-  return { a: a.json.connections, b: b.json.connections, writes: stack.vault.counts().writes };
+  return { a: a.json.connections as ConnectionView[], b: b.json.connections as ConnectionView[], writes: stack.vault.counts().writes };
 }
 
 const random43 = () => randomBytes(32).toString('base64url');
@@ -167,7 +195,7 @@ test('a sign-in started by the admin of tenant B and completed with an account o
   expect(ok.status).toBe(200);
   const after = await snapshot();
   expect(after.a).toEqual(before.a);
-  expect(after.b.map((c: any) => c.account.username)).toEqual([FABRIKAM_SVC.username]);
+  expect(after.b.map((c) => c.account.username)).toEqual([FABRIKAM_SVC.username]);
   tally.record({ kind: 'attack', category: 'Callback: cross-tenant sign-in', tried: 1, handled: 1, faultsInjected: 0, lost: 0 });
 });
 
@@ -262,38 +290,34 @@ test('display names with markup are escaped on the success page and stay data in
     const list = await stack.api('connections');
     expect(list.headers.get('content-type')).toMatch(/^application\/json/);
     expect(list.headers.get('x-content-type-options')).toBe('nosniff');
-    expect(list.json.connections.find((c: any) => c.account.username === CONTOSO_SVC_WORKPOINT.username).displayName).toBe(displayName);
+    expect((list.json.connections as ConnectionView[]).find((c) => c.account.username === CONTOSO_SVC_WORKPOINT.username)!.displayName).toBe(displayName);
     escaped++;
   }
   tally.record({ kind: 'attack', category: 'Success page: markup in display names', tried: names.length, handled: escaped, faultsInjected: 0, lost: 0 });
 });
 
 test('every callback page sent the security headers, and its only script is the one the CSP allows', async () => {
-  expect(pages.length).toBeGreaterThan(40);
+  // Pages of its own, so that this test also checks each kind when it runs alone: success, refusal, provider error.
+  const own = [
+    await signInAndOpen(CONTOSO_SVC_APPROVALS.username, 'Headers'),
+    await callback({ state: `${TENANT_A.id}.${random43()}`, code: 'abc' }),
+    await callback({ state: (await authorize()).state, error: 'access_denied', error_description: 'cancelled' }),
+  ];
+  expect(own.map((p) => p.status)).toEqual([200, 400, 400]);
   let ok = 0;
   for (const page of pages) {
-    const csp = page.headers.get('content-security-policy') ?? '';
-    expect(csp).toContain("default-src 'none'");
-    expect(csp).toContain("frame-ancestors 'none'");
-    expect(csp).toContain("base-uri 'none'");
-    expect(csp).toContain("form-action 'none'");
-    const scriptSrc = /script-src ([^;]*)/.exec(csp)?.[1] ?? '';
-    expect(scriptSrc).toMatch(/^'sha256-[A-Za-z0-9+/=]+'$/);
-    expect(page.headers.get('x-content-type-options')).toBe('nosniff');
-    expect(page.headers.get('cache-control')).toBe('no-store');
-    expect(page.headers.get('referrer-policy')).toBe('no-referrer');
-    expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
-    const scripts = [...page.text.matchAll(/<script>([\s\S]*?)<\/script>/g)].map((m) => m[1]);
-    expect(scripts).toHaveLength(1);
-    expect(`'sha256-${createHash('sha256').update(scripts[0]).digest('base64')}'`).toBe(scriptSrc);
+    expectSecurePage(page);
     ok++;
   }
+  expect(ok).toBeGreaterThanOrEqual(own.length);
   tally.record({ kind: 'attack', category: 'Callback pages: CSP, nosniff, no-store, no referrer', tried: pages.length, handled: ok, faultsInjected: 0, lost: 0 });
 });
 
 test("this file's logs and responses hold none of the tokens, codes and verifiers it handled", async () => {
+  // A sign-in of its own, so that every kind below was handled even when this test runs alone.
+  expect((await signInAndOpen(CONTOSO_SVC_WORKPOINT.username)).status).toBe(200);
   // Add the tokens stored in the vault now (stop() does it again for the suite-wide check).
-  for (const c of (await stack.api('connections')).json.connections as any[]) {
+  for (const c of (await stack.api('connections')).json.connections as ConnectionView[]) {
     const cache = JSON.parse((await stack.internals.secrets.get(`conn-${TENANT_A.id}-${c.id}`)) ?? '{}');
     for (const section of ['AccessToken', 'RefreshToken', 'IdToken']) {
       for (const e of Object.values<{ secret?: string }>(cache[section] ?? {})) if (e.secret) stack.secretsSeen.set(e.secret, section);

@@ -25,11 +25,16 @@ export interface RegisteredFunction {
   rawBindings: string[];
 }
 
+/** The worker's return value as the stand-in reports it: for HTTP, status, headers and the body's bytes as `{ utf8 }`. */
+export interface ReturnedData {
+  http?: { statusCode?: string; headers?: Record<string, string>; body?: { bytes?: { utf8?: string } } };
+}
+
 export interface InvocationOutcome {
   functionName: string;
   logs?: { level: string; category: string; message: string }[];
   /** RpcInvocationResponse; byte arrays come back as `{ utf8 }`. */
-  response?: { invocationId: string; returnValue?: any; outputData?: unknown[] };
+  response?: { invocationId: string; returnValue?: ReturnedData; outputData?: unknown[] };
   error?: string;
 }
 

@@ -47,3 +47,29 @@ describe('other answers keep their meaning', () => {
     expect(classifyTokenError(error).kind).toBe(kind);
   });
 });
+
+describe('what MSAL and the network throw besides server answers', () => {
+  test('an AADSTS code only in errorNo counts (no code in the message)', () => {
+    expect(classifyTokenError({ errorCode: 'invalid_grant', errorNo: '70008', status: 400 }).kind).toBe('dead_grant');
+    const app = classifyTokenError({ errorCode: 'some_error', errorNo: 7000222, status: 401 });
+    expect(app).toMatchObject({ kind: 'application_credentials', code: 7000222 });
+  });
+
+  test('a dead grant names the code and asks to re-authorize; it never quotes the description', () => {
+    const failure = classifyTokenError(answered(400, 'invalid_grant', 70008, 'AADSTS70008: secret-looking detail eyJabc.def'));
+    expect(failure).toEqual({ kind: 'dead_grant', reason: expect.stringContaining('invalid_grant (AADSTS70008). Re-authorize the connection.') });
+    expect(failure.reason).not.toContain('eyJ');
+  });
+
+  test('MSAL cache misses mean no usable grant', () => {
+    for (const errorCode of ['no_tokens_found', 'no_account_found']) expect(classifyTokenError({ errorCode }).kind).toBe('dead_grant');
+  });
+
+  test('no answer at all is transient, whatever was thrown', () => {
+    for (const thrown of [new TypeError('fetch failed'), { errorCode: 'network_error' }, null, undefined, 'boom']) {
+      const failure = classifyTokenError(thrown);
+      expect(failure.kind).toBe('transient');
+      expect(failure.reason).toMatch(/temporarily unavailable/);
+    }
+  });
+});
