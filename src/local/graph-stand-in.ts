@@ -26,12 +26,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
 import { parseRunMarker, RUN_HEADER, type RunCause } from '../actions/action';
-import { claimsChallengeHeader } from '../tokens/claims-challenge';
-import { findUser } from './identity-provider/directory';
-import { revokeLocalSessions } from './identity-provider/launch';
+import { createGraphTokenCheck, graphError, type GraphAccount } from './graph-token-check';
+import { closeServer, HttpError, isJsonObject as isObject, listenOnLoopback, readBody } from './http-helpers';
+
+export type { GraphAccount } from './graph-token-check';
 
 export interface GraphStandInOptions {
   jwksUri: string;
@@ -44,12 +43,6 @@ export interface GraphStandInOptions {
   identityProviderUrl?: string;
   /** Called after a PATCH of item fields, e.g. to play the product and raise an event for the change. */
   onItemChanged?: (change: GraphItemChange) => void;
-}
-
-export interface GraphAccount {
-  username: string;
-  objectId: string;
-  tenantId: string;
 }
 
 export interface GraphCall {
@@ -133,79 +126,18 @@ export interface GraphStandIn {
 const BASE_PATH = '/v1.0';
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
 
-class GraphHttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(message);
-  }
-}
-
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
 export async function startGraphStandIn(options: GraphStandInOptions): Promise<GraphStandIn> {
   const audience = options.audience ?? 'https://graph.microsoft.com';
-  const jwks = createRemoteJWKSet(new URL(options.jwksUri));
   const calls: GraphCall[] = [];
   const items = new Map<string, Record<string, unknown>>();
   const mail: SentMail[] = [];
   let faults: GraphFault[] = [];
-  /** Per account (object id): CAE tokens issued before this epoch second are challenged. */
-  const tokensValidFrom = new Map<string, number>();
-  const identityProviderUrl = options.identityProviderUrl ?? new URL(options.jwksUri).origin;
-
-  async function revokeSessions(username: string, revoke: { refreshTokens?: boolean } = {}): Promise<{ tokensValidFrom: number }> {
-    const user = findUser(username);
-    if (!user) throw new GraphHttpError(400, 'BadRequest', `Unknown username ${JSON.stringify(username)}.`);
-    let validFrom: number;
-    if (revoke.refreshTokens === false) {
-      // Same boundary rule as the identity provider: the next whole second, answered once it has begun.
-      validFrom = Math.floor(Date.now() / 1000) + 1;
-      await new Promise((r) => setTimeout(r, Math.max(0, validFrom * 1000 - Date.now())));
-    } else {
-      validFrom = (await revokeLocalSessions(identityProviderUrl, user.username)).tokensValidFrom;
-    }
-    tokensValidFrom.set(user.objectId, validFrom);
-    return { tokensValidFrom: validFrom };
-  }
-
-  async function authenticate(header: string | undefined): Promise<{ account: GraphAccount; scopes?: string[] }> {
-    const challenge = { 'WWW-Authenticate': 'Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize"' };
-    const token = /^Bearer ([^\s]+)$/i.exec(header ?? '')?.[1];
-    if (!token) throw new GraphHttpError(401, 'InvalidAuthenticationToken', 'Access token is empty.', challenge);
-    let payload: JWTPayload;
-    try {
-      ({ payload } = await jwtVerify(token, jwks, { issuer: options.issuer, audience, algorithms: ['RS256'], requiredClaims: ['exp'] }));
-    } catch (e) {
-      const reason = (e as { code?: string }).code ?? 'ERR_JWT_INVALID';
-      throw new GraphHttpError(401, 'InvalidAuthenticationToken', `Access token validation failure (${reason}).`, challenge);
-    }
-    const { preferred_username: username, oid, tid, scp, xms_cc: capabilities } = payload as Record<string, unknown>;
-    if (typeof username !== 'string' || typeof oid !== 'string' || typeof tid !== 'string') {
-      throw new GraphHttpError(401, 'InvalidAuthenticationToken', 'Access token has no user (preferred_username, oid, tid).', challenge);
-    }
-    // Continuous access evaluation: only tokens of clients that declared CP1 are evaluated (others live out their
-    // lifetime, as with Graph); one issued before the account's critical event gets Graph's claims challenge, whose
-    // claims ask for a token not before the event (learn.microsoft.com/entra/identity-platform/
-    // app-resilience-continuous-access-evaluation; message as in microsoftgraph/msgraph-sdk-powershell#1741).
-    const validFrom = tokensValidFrom.get(oid);
-    const caeCapable = Array.isArray(capabilities) && capabilities.some((c) => typeof c === 'string' && c.toLowerCase() === 'cp1');
-    if (caeCapable && validFrom !== undefined && (payload.iat ?? 0) < validFrom) {
-      throw new GraphHttpError(
-        401,
-        'InvalidAuthenticationToken',
-        'Continuous access evaluation resulted in challenge with result: InteractionRequired and code: TokenIssuedBeforeRevocationTimestamp',
-        { 'WWW-Authenticate': claimsChallengeHeader({ access_token: { nbf: { essential: true, value: String(validFrom) } } }) },
-      );
-    }
-    return {
-      account: { username, objectId: oid, tenantId: tid },
-      ...(typeof scp === 'string' ? { scopes: scp.split(' ').filter(Boolean) } : {}),
-    };
-  }
+  const { authenticate, revokeSessions } = createGraphTokenCheck({
+    jwksUri: options.jwksUri,
+    issuer: options.issuer,
+    audience,
+    identityProviderUrl: options.identityProviderUrl ?? new URL(options.jwksUri).origin,
+  });
 
   function handle(method: string, segments: string[], query: URLSearchParams, body: unknown, req: http.IncomingMessage, account: GraphAccount) {
     const [first, siteId, lists, listId, itemsSegment, itemId, sub, ...rest] = segments;
@@ -213,7 +145,7 @@ export async function startGraphStandIn(options: GraphStandInOptions): Promise<G
     if (isItem) {
       const key = `${siteId}/${listId}/${itemId}`;
       if (method === 'PATCH' && sub === 'fields') {
-        if (!isObject(body)) throw new GraphHttpError(400, 'invalidRequest', 'Invalid request: the body must be a JSON object of fields.');
+        if (!isObject(body)) throw graphError(400, 'invalidRequest', 'Invalid request: the body must be a JSON object of fields.');
         // fromEntries (not assignment): a `__proto__` field stays a field and never reaches a prototype.
         const fields = Object.fromEntries([...Object.entries(items.get(key) ?? {}), ...Object.entries(body)]);
         items.set(key, fields);
@@ -223,7 +155,7 @@ export async function startGraphStandIn(options: GraphStandInOptions): Promise<G
       }
       if (method === 'GET' && (sub === undefined || sub === 'fields')) {
         const fields = items.get(key);
-        if (!fields) throw new GraphHttpError(404, 'itemNotFound', 'The requested resource does not exist.');
+        if (!fields) throw graphError(404, 'itemNotFound', 'The requested resource does not exist.');
         if (sub === 'fields') return { status: 200, json: { id: itemId, ...fields } };
         const expand = `${query.get('expand') ?? ''},${query.get('$expand') ?? ''}`.split(',').includes('fields');
         return { status: 200, json: { id: itemId, ...(expand ? { fields: { id: itemId, ...fields } } : {}) } };
@@ -243,12 +175,12 @@ export async function startGraphStandIn(options: GraphStandInOptions): Promise<G
     }
     if (first === 'me' && segments[1] === 'sendMail' && segments.length === 2 && method === 'POST') {
       const message = isObject(body) && isObject(body.message) ? body.message : undefined;
-      if (!message) throw new GraphHttpError(400, 'ErrorInvalidRequest', 'Cannot read the request body: message is required.');
+      if (!message) throw graphError(400, 'ErrorInvalidRequest', 'Cannot read the request body: message is required.');
       const recipients = Array.isArray(message.toRecipients) ? message.toRecipients : [];
       const to = recipients
         .map((r) => (isObject(r) && isObject(r.emailAddress) ? r.emailAddress.address : undefined))
         .filter((a): a is string => typeof a === 'string');
-      if (to.length === 0) throw new GraphHttpError(400, 'ErrorInvalidRecipients', 'At least one recipient is required, but none were found.');
+      if (to.length === 0) throw graphError(400, 'ErrorInvalidRecipients', 'At least one recipient is required, but none were found.');
       const content = isObject(message.body) ? message.body : {};
       mail.push({
         from: account,
@@ -260,7 +192,7 @@ export async function startGraphStandIn(options: GraphStandInOptions): Promise<G
       });
       return { status: 202 };
     }
-    if (method === 'GET') throw new GraphHttpError(404, 'ResourceNotFound', `Resource not found for the segment '${segments.at(-1) ?? ''}'.`);
+    if (method === 'GET') throw graphError(404, 'ResourceNotFound', `Resource not found for the segment '${segments.at(-1) ?? ''}'.`);
     if (method === 'DELETE') return { status: 204 };
     return { status: 200, json: { ok: true } };
   }
@@ -296,11 +228,11 @@ export async function startGraphStandIn(options: GraphStandInOptions): Promise<G
       });
       res.end(payload);
     };
-    const sendError = (e: GraphHttpError) => {
+    const sendError = (e: HttpError) => {
       call.status = e.status;
       send(
         e.status,
-        { error: { code: e.code, message: e.message, innerError: { date: new Date().toISOString(), 'request-id': requestId, ...(clientRequestId ? { 'client-request-id': clientRequestId } : {}) } } },
+        { error: { code: e.code ?? 'generalException', message: e.message, innerError: { date: new Date().toISOString(), 'request-id': requestId, ...(clientRequestId ? { 'client-request-id': clientRequestId } : {}) } } },
         e.headers,
       );
     };
@@ -313,37 +245,27 @@ export async function startGraphStandIn(options: GraphStandInOptions): Promise<G
       if (view === 'mail') return send(200, { mail });
     }
     if (method === 'POST' && underBase && relative === '/_local/revoke-sessions') {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
+      readBody(req, MAX_BODY_BYTES).then((text) => {
         let body: { username?: unknown; refreshTokens?: unknown };
         try {
-          body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as typeof body;
+          body = JSON.parse(text || '{}') as typeof body;
         } catch {
-          return sendError(new GraphHttpError(400, 'BadRequest', 'The body must be JSON.'));
+          return sendError(graphError(400, 'BadRequest', 'The body must be JSON.'));
         }
         if (typeof body.username !== 'string' || (body.refreshTokens !== undefined && typeof body.refreshTokens !== 'boolean')) {
-          return sendError(new GraphHttpError(400, 'BadRequest', 'Expected {username, refreshTokens?: boolean}.'));
+          return sendError(graphError(400, 'BadRequest', 'Expected {username, refreshTokens?: boolean}.'));
         }
         revokeSessions(body.username, { refreshTokens: body.refreshTokens as boolean | undefined }).then(
           (result) => send(200, result),
-          (e: unknown) => sendError(e instanceof GraphHttpError ? e : new GraphHttpError(502, 'BadGateway', 'The identity provider did not answer.')),
+          (e: unknown) => sendError(e instanceof HttpError ? e : graphError(502, 'BadGateway', 'The identity provider did not answer.')),
         );
-      });
+      }, () => req.destroy());
       return;
     }
 
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > MAX_BODY_BYTES) req.destroy();
-      else chunks.push(c);
-    });
-    req.on('error', () => res.destroy());
-    req.on('end', () => {
+    // Over MAX_BODY_BYTES the request is dropped (no answer), as is one that fails while being read.
+    readBody(req, MAX_BODY_BYTES).then((text) => {
       calls.push(call);
-      const text = Buffer.concat(chunks).toString('utf8');
       if (text) {
         try {
           call.body = JSON.parse(text);
@@ -353,9 +275,9 @@ export async function startGraphStandIn(options: GraphStandInOptions): Promise<G
       }
       serve(text).catch((e: unknown) => {
         if (res.headersSent || res.destroyed) return;
-        sendError(e instanceof GraphHttpError ? e : new GraphHttpError(500, 'generalException', 'Stand-in failure.'));
+        sendError(e instanceof HttpError ? e : graphError(500, 'generalException', 'Stand-in failure.'));
       });
-    });
+    }, () => req.destroy());
 
     async function serve(text: string): Promise<void> {
       const { account, scopes } = await authenticate(req.headers.authorization);
@@ -375,36 +297,29 @@ export async function startGraphStandIn(options: GraphStandInOptions): Promise<G
         }
         // A 2xx fault only delays: the request is then handled normally.
         if (fault.status < 200 || fault.status >= 300) {
-          throw new GraphHttpError(fault.status, fault.code ?? faultCode(fault.status), fault.message ?? `Injected fault ${fault.status}.`, {
+          throw graphError(fault.status, fault.code ?? faultCode(fault.status), fault.message ?? `Injected fault ${fault.status}.`, {
             ...(fault.retryAfterSeconds !== undefined ? { 'Retry-After': String(fault.retryAfterSeconds) } : {}),
             ...fault.headers,
           });
         }
       }
 
-      if (!underBase) throw new GraphHttpError(404, 'ResourceNotFound', 'Unsupported API version or path.');
-      if (text && typeof call.body === 'string') throw new GraphHttpError(400, 'BadRequest', 'Unable to read JSON request payload.');
+      if (!underBase) throw graphError(404, 'ResourceNotFound', 'Unsupported API version or path.');
+      if (text && typeof call.body === 'string') throw graphError(400, 'BadRequest', 'Unable to read JSON request payload.');
       let segments: string[];
       try {
         segments = relative.split('/').slice(1).map(decodeURIComponent);
       } catch {
-        throw new GraphHttpError(400, 'BadRequest', 'Malformed path.');
+        throw graphError(400, 'BadRequest', 'Malformed path.');
       }
-      if (segments.some((s) => s === '')) throw new GraphHttpError(400, 'BadRequest', 'Empty path segment.');
+      if (segments.some((s) => s === '')) throw graphError(400, 'BadRequest', 'Empty path segment.');
       const result = handle(method, segments, parsed.searchParams, call.body, req, account);
       call.status = result.status;
       send(result.status, result.json);
     }
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}${BASE_PATH}`;
+  const url = `http://127.0.0.1:${await listenOnLoopback(server, options.port)}${BASE_PATH}`;
 
   return {
     url,
@@ -422,11 +337,7 @@ export async function startGraphStandIn(options: GraphStandInOptions): Promise<G
       mail.length = 0;
       faults = [];
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    close: () => closeServer(server),
   };
 }
 

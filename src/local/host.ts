@@ -2,18 +2,18 @@ import { HttpRequest, HttpResponse, InvocationContext, type HttpMethod } from '@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { FunctionDefinition, HttpFunction } from '../../functions/registry';
+import type { LocalFunction, LocalHttpFunction } from './local-functions';
 
 export type LogSink = (level: string, functionName: string, message: string) => void;
 
 interface CompiledRoute {
-  fn: HttpFunction;
+  fn: LocalHttpFunction;
   pattern: RegExp;
   params: string[];
   literalSegments: number;
 }
 
-const compile = (fn: HttpFunction): CompiledRoute => {
+const compile = (fn: LocalHttpFunction): CompiledRoute => {
   const params: string[] = [];
   const segments = fn.route.split('/');
   const pattern = segments
@@ -31,9 +31,9 @@ const compile = (fn: HttpFunction): CompiledRoute => {
  * Hosts the same handlers `functions/index.ts` registers, over node:http: the stand-in for the
  * Functions host, which cannot be installed here. Literal routes win over parameters, as in Azure.
  */
-export function createLocalHost(definitions: FunctionDefinition[], options: { log?: LogSink; fallback?: http.RequestListener } = {}) {
+export function createLocalHost(definitions: readonly LocalFunction[], options: { log?: LogSink; fallback?: http.RequestListener } = {}) {
   const routes = definitions
-    .filter((d): d is HttpFunction => d.kind === 'http')
+    .filter((d): d is LocalHttpFunction => d.kind === 'http')
     .map(compile)
     .sort((a, b) => b.literalSegments - a.literalSegments);
   const log: LogSink = options.log ?? ((level, name, message) => console.log(`[${level}] ${name}: ${message}`));

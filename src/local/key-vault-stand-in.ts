@@ -11,8 +11,8 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import { closeServer, HttpError, isJsonObject as isObject, listenOnLoopback, readBody } from './http-helpers';
 
 export interface KeyVaultStandInOptions {
   /** 0 (default) picks a free port. */
@@ -88,18 +88,11 @@ const MAX_TAGS = 15;
 const RECOVERABLE_DAYS = 90;
 const DEFAULT_TENANT = '72f988bf-0000-0000-0000-000000000000';
 
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+/** Key Vault's errors name a code: `{error: {code, message}}`. */
+const vaultError = (status: number, code: string, message: string): HttpError => new HttpError(status, message, { code });
 
 const notFound = (name: string) =>
-  new HttpError(404, 'SecretNotFound', `A secret with (name/id) ${name} was not found in this key vault.`);
+  vaultError(404, 'SecretNotFound', `A secret with (name/id) ${name} was not found in this key vault.`);
 
 const now = () => Math.floor(Date.now() / 1000);
 
@@ -162,9 +155,9 @@ export async function startKeyVaultStandIn(options: KeyVaultStandInOptions = {})
 
   async function handle(method: string, parts: string[], body: string): Promise<{ status: number; json?: unknown }> {
     const [collection, rawName, sub, ...rest] = parts;
-    if (rest.length > 0 || rawName === undefined) throw new HttpError(404, 'NotFound', 'Unsupported path.');
+    if (rest.length > 0 || rawName === undefined) throw vaultError(404, 'NotFound', 'Unsupported path.');
     if (!SECRET_NAME.test(rawName)) {
-      throw new HttpError(400, 'BadParameter', 'The request URI contains an invalid name.');
+      throw vaultError(400, 'BadParameter', 'The request URI contains an invalid name.');
     }
     const name = rawName;
     const key = name.toLowerCase();
@@ -174,7 +167,7 @@ export async function startKeyVaultStandIn(options: KeyVaultStandInOptions = {})
         const input = parseSetBody(body);
         const existing = secrets.get(key);
         if (existing?.deleted) {
-          throw new HttpError(
+          throw vaultError(
             409,
             'Conflict',
             `Secret ${name} is currently in a deleted but recoverable state, and its name cannot be reused; in this state, the secret can only be recovered or purged.`,
@@ -212,7 +205,7 @@ export async function startKeyVaultStandIn(options: KeyVaultStandInOptions = {})
     if (collection === 'deletedsecrets' && sub === undefined) {
       const secret = secrets.get(key);
       if (!secret?.deleted) {
-        throw new HttpError(404, 'SecretNotFound', `Deleted Secret not found: ${name}`);
+        throw vaultError(404, 'SecretNotFound', `Deleted Secret not found: ${name}`);
       }
       if (method === 'GET') return { status: 200, json: deletedBundle(secret) };
       if (method === 'DELETE') {
@@ -221,7 +214,7 @@ export async function startKeyVaultStandIn(options: KeyVaultStandInOptions = {})
         return { status: 204 };
       }
     }
-    throw new HttpError(405, 'MethodNotAllowed', 'Unsupported method for this path.');
+    throw vaultError(405, 'MethodNotAllowed', 'Unsupported method for this path.');
   }
 
   const server = http.createServer((req, res) => {
@@ -238,34 +231,31 @@ export async function startKeyVaultStandIn(options: KeyVaultStandInOptions = {})
       });
       res.end(payload);
     };
-    const sendError = (e: HttpError, headers?: Record<string, string>) =>
-      send(e.status, { error: { code: e.code, message: e.message } }, headers);
+    const sendError = (e: HttpError) => send(e.status, { error: { code: e.code ?? 'InternalServerError', message: e.message } }, e.headers);
 
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('error', () => res.destroy());
-    req.on('end', () => {
+    readBody(req).then(
+      (body) => serve(body).catch((e: unknown) => sendError(e instanceof HttpError ? e : vaultError(500, 'InternalServerError', 'Stand-in failure.'))),
+      () => res.destroy(),
+    );
+
+    async function serve(body: string): Promise<void> {
       const auth = req.headers.authorization;
       if (!auth || !/^Bearer \S+$/.test(auth)) {
-        sendError(new HttpError(401, 'Unauthorized', 'AKV10000: Request is missing a Bearer or PoP token.'), {
-          'WWW-Authenticate': `Bearer authorization="https://login.microsoftonline.com/${tenantId}", resource="https://vault.azure.net"`,
+        throw new HttpError(401, 'AKV10000: Request is missing a Bearer or PoP token.', {
+          code: 'Unauthorized',
+          headers: { 'WWW-Authenticate': `Bearer authorization="https://login.microsoftonline.com/${tenantId}", resource="https://vault.azure.net"` },
         });
-        return;
       }
       const fault = faults.find((f) => f.count > 0 && (f.method === undefined || f.method === method));
       if (fault) {
         fault.count -= 1;
         faults = faults.filter((f) => f.count > 0);
-        sendError(
-          new HttpError(fault.status, faultCode(fault.status), `Injected fault ${fault.status}.`),
-          fault.retryAfterSeconds !== undefined ? { 'Retry-After': String(fault.retryAfterSeconds) } : undefined,
-        );
-        return;
+        throw new HttpError(fault.status, `Injected fault ${fault.status}.`, {
+          code: faultCode(fault.status),
+          headers: fault.retryAfterSeconds !== undefined ? { 'Retry-After': String(fault.retryAfterSeconds) } : {},
+        });
       }
-      if (!parsed.searchParams.get('api-version')) {
-        sendError(new HttpError(400, 'BadParameter', 'The api-version query parameter is required.'));
-        return;
-      }
+      if (!parsed.searchParams.get('api-version')) throw vaultError(400, 'BadParameter', 'The api-version query parameter is required.');
       if (method === 'GET') counts.reads += 1;
       else if (method === 'PUT') counts.writes += 1;
       else if (method === 'DELETE') counts.deletes += 1;
@@ -275,27 +265,14 @@ export async function startKeyVaultStandIn(options: KeyVaultStandInOptions = {})
         // '' keeps the trailing slash of GET /secrets/{name}/ (latest version).
         parts = parsed.pathname.split('/').slice(1).map(decodeURIComponent);
       } catch {
-        sendError(new HttpError(400, 'BadParameter', 'Malformed path.'));
-        return;
+        throw vaultError(400, 'BadParameter', 'Malformed path.');
       }
-      handle(method, parts, Buffer.concat(chunks).toString('utf8')).then(
-        (r) => send(r.status, r.json),
-        (e: unknown) =>
-          e instanceof HttpError
-            ? sendError(e)
-            : sendError(new HttpError(500, 'InternalServerError', 'Stand-in failure.')),
-      );
-    });
+      const r = await handle(method, parts, body);
+      send(r.status, r.json);
+    }
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  url = `http://127.0.0.1:${await listenOnLoopback(server, options.port)}`;
 
   return {
     url,
@@ -309,10 +286,7 @@ export async function startKeyVaultStandIn(options: KeyVaultStandInOptions = {})
     },
     secretVersions: (name) => secrets.get(name.toLowerCase())?.versions.map((v) => v.version) ?? [],
     close: async () => {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      await closeServer(server);
       await saving.catch(() => undefined);
     },
   };
@@ -323,17 +297,17 @@ function parseSetBody(body: string): Omit<StoredVersion, 'version' | 'created' |
   try {
     input = JSON.parse(body);
   } catch {
-    throw new HttpError(400, 'BadParameter', 'The request body is not valid JSON.');
+    throw vaultError(400, 'BadParameter', 'The request body is not valid JSON.');
   }
   if (!isObject(input) || typeof input.value !== 'string') {
-    throw new HttpError(400, 'BadParameter', 'Property value is required and must be a string.');
+    throw vaultError(400, 'BadParameter', 'Property value is required and must be a string.');
   }
   if (Buffer.byteLength(input.value) > MAX_VALUE_BYTES) {
-    throw new HttpError(400, 'BadParameter', `Secret value exceeds the maximum size of ${MAX_VALUE_BYTES} bytes.`);
+    throw vaultError(400, 'BadParameter', `Secret value exceeds the maximum size of ${MAX_VALUE_BYTES} bytes.`);
   }
   const { contentType, tags, attributes } = input;
   if (contentType !== undefined && (typeof contentType !== 'string' || contentType.length > 255)) {
-    throw new HttpError(400, 'BadParameter', 'contentType must be a string of at most 255 characters.');
+    throw vaultError(400, 'BadParameter', 'contentType must be a string of at most 255 characters.');
   }
   if (
     tags !== undefined &&
@@ -341,7 +315,7 @@ function parseSetBody(body: string): Omit<StoredVersion, 'version' | 'created' |
       Object.keys(tags).length > MAX_TAGS ||
       Object.entries(tags).some(([k, v]) => k.length > 512 || typeof v !== 'string' || v.length > 256))
   ) {
-    throw new HttpError(400, 'BadParameter', `tags must be at most ${MAX_TAGS} string pairs.`);
+    throw vaultError(400, 'BadParameter', `tags must be at most ${MAX_TAGS} string pairs.`);
   }
   const attrs = isObject(attributes) ? attributes : {};
   return {
@@ -369,10 +343,6 @@ function faultCode(status: number): string {
     default:
       return 'InjectedFault';
   }
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 async function load(file: string): Promise<Record<string, StoredSecret>> {

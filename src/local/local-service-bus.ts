@@ -16,10 +16,9 @@
  */
 import { InvocationContext, type LogLevel } from '@azure/functions';
 import { randomUUID } from 'node:crypto';
-import type { FunctionDefinition, ServiceBusFunction } from '../../functions/registry';
-import { serviceBusConnection } from '../../functions/registry';
 import { maxMessageIdLength, type MessageSender, type OutgoingMessage } from '../adapters/message-queue';
 import { queueNames, queuesWithSessions, type QueueName } from '../config/queues';
+import type { LocalFunction, LocalServiceBusTrigger } from './local-functions';
 
 export type LocalBusLog = (level: string, functionName: string, message: string) => void;
 
@@ -27,6 +26,8 @@ export interface LocalServiceBusOptions {
   /** Deliveries before dead-lettering; must equal SERVICE_BUS_MAX_DELIVERY_COUNT, as the queues' setting does in Azure. */
   maxDeliveryCount: number;
   log?: LocalBusLog;
+  /** The connection setting the triggers name (functions/registry.ts's serviceBusConnection), as the host's trigger options carry it. */
+  serviceBusConnection?: string;
   /**
    * How long a handler may run before its message counts as abandoned. Default 10 min: in Azure the host renews
    * the lock for up to host.json `maxAutoLockRenewalDuration` (10 min), which is also the function timeout.
@@ -108,7 +109,7 @@ interface StoredMessage {
 interface Queue {
   name: string;
   requiresSession: boolean;
-  trigger?: ServiceBusFunction;
+  trigger?: LocalServiceBusTrigger;
   /** Available messages in sequence-number order (an abandoned message returns to its place). */
   available: StoredMessage[];
   scheduled: Map<NodeJS.Timeout, { due: number; message: Omit<StoredMessage, 'sequenceNumber' | 'enqueuedTimeUtc'> }>;
@@ -139,7 +140,7 @@ const describeError = (e: unknown) => {
   return typeof err?.code === 'string' || typeof err?.code === 'number' ? `${name} (${err.code})` : name;
 };
 
-export function createLocalServiceBus(definitions: FunctionDefinition[], options: LocalServiceBusOptions): LocalServiceBus {
+export function createLocalServiceBus(definitions: readonly LocalFunction[], options: LocalServiceBusOptions): LocalServiceBus {
   const maxDeliveryCount = options.maxDeliveryCount;
   if (!Number.isInteger(maxDeliveryCount) || maxDeliveryCount < 1) throw new RangeError('maxDeliveryCount must be a positive integer');
   const lockDurationMs = options.lockDurationMs ?? 10 * 60_000;
@@ -234,7 +235,7 @@ export function createLocalServiceBus(definitions: FunctionDefinition[], options
     }
   };
 
-  const deliver = (q: Queue, trigger: ServiceBusFunction, m: StoredMessage) => {
+  const deliver = (q: Queue, trigger: LocalServiceBusTrigger, m: StoredMessage) => {
     m.deliveryCount++;
     q.stats.deliveries++;
     const invocationId = randomUUID();
@@ -260,7 +261,7 @@ export function createLocalServiceBus(definitions: FunctionDefinition[], options
           type: 'serviceBusTrigger',
           name: 'message',
           queueName: q.name,
-          connection: serviceBusConnection,
+          ...(options.serviceBusConnection ? { connection: options.serviceBusConnection } : {}),
           isSessionsEnabled: q.requiresSession,
         },
       },

@@ -1,18 +1,21 @@
 import path from 'node:path';
-import { functionDefinitions } from '../../functions/definitions';
 import { createApp, setAppContext, type AppContext, type AppContextOverrides, type AppInternals } from '../app-context';
 import { loadSettings } from '../config/settings';
 import { startAzurite, type LocalAzurite } from './azurite';
+import { connectionsApp } from './connections-app';
 import { createLocalHost, type LogSink } from './host';
 import { LOCAL_API_AUDIENCE, LOCAL_API_CLIENT_ID, LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET } from './identity-provider/directory';
 import { startIdentityProvider, type LocalIdentityProvider } from './identity-provider/launch';
 import { startGraphStandIn, type GraphStandIn } from './graph-stand-in';
 import { startKeyVaultStandIn, type KeyVaultStandIn } from './key-vault-stand-in';
 import { LocalStaticCredential } from './local-credential';
+import type { LocalApp } from './local-functions';
 import { createLocalServiceBus, type LocalServiceBus } from './local-service-bus';
 import { createPortalListener, localPortalConfig, portalRedirectUri, type PortalConfig } from './portal';
 
 export interface LocalStackOptions {
+  /** The functions to host; defaults to this app's (functions/definitions.ts). */
+  app?: LocalApp;
   /** Port of the local Functions host; 0 picks a free one. */
   port?: number;
   /** Keeps Tables and the vault on disk under this folder; in memory when omitted. */
@@ -56,10 +59,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     for (const s of stoppers.reverse()) await s().catch(() => undefined);
     setAppContext(undefined);
   };
+  const app = options.app ?? connectionsApp;
   try {
     let portalConfig: PortalConfig | undefined;
     const fallback = options.portal ? createPortalListener(() => portalConfig) : undefined;
-    const host = createLocalHost(functionDefinitions, { log: options.log, ...(fallback ? { fallback } : {}) });
+    const host = createLocalHost(app.functions, { log: options.log, ...(fallback ? { fallback } : {}) });
     const baseUrl = await host.listen(options.port ?? 0);
     stoppers.push(host.close);
     const redirectUri = `${baseUrl}/api/connections/callback`;
@@ -98,7 +102,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ...options.env,
     };
     const settings = loadSettings(env);
-    const bus = createLocalServiceBus(functionDefinitions, { maxDeliveryCount: settings.SERVICE_BUS_MAX_DELIVERY_COUNT, log: options.log });
+    const bus = createLocalServiceBus(app.functions, {
+      maxDeliveryCount: settings.SERVICE_BUS_MAX_DELIVERY_COUNT,
+      serviceBusConnection: app.serviceBusConnection,
+      log: options.log,
+    });
     stoppers.push(bus.close);
     const overrides: AppContextOverrides = {
       // The vault stand-in must never see a real credential's tokens.

@@ -51,8 +51,13 @@ class CookieJar {
   }
 }
 
+/** Decodes what an HTML escaper writes: the named entities for & < > " and numeric references (`&#47;`, `&#x2F;`), as a browser does. */
 const unescapeHtml = (s: string): string =>
-  s.replace(/&(amp|lt|gt|quot|#39);/g, (_, e: string) => ({ amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'" })[e]!);
+  s.replace(/&(amp|lt|gt|quot|#\d+|#x[\da-f]+);/gi, (_, e: string) =>
+    e.startsWith('#')
+      ? String.fromCodePoint(e[1] === 'x' || e[1] === 'X' ? parseInt(e.slice(2), 16) : Number(e.slice(1)))
+      : ({ amp: '&', lt: '<', gt: '>', quot: '"' } as Record<string, string>)[e.toLowerCase()]!,
+  );
 
 export async function signIn(authorizeUrl: string, username: string, opts: SignInOptions = {}): Promise<{ redirectUrl: string }> {
   const providerOrigin = new URL(authorizeUrl).origin;

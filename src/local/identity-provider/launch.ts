@@ -6,9 +6,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { startChild } from '../child-process';
-import type { TokenEndpointFault, TokenStats } from './server';
+import type { TokenEndpointFault } from './token-endpoint-faults';
+import type { TokenStats } from './token-stats';
 
-export type { TokenEndpointFault, TokenStats } from './server';
+export type { TokenEndpointFault } from './token-endpoint-faults';
+export type { TokenStats } from './token-stats';
 
 export interface StartIdentityProviderOptions {
   /** 0 (default) picks a free port. */
