@@ -26,8 +26,9 @@ const runsQuery = z.strictObject({
 const runId = z.string().regex(runIdPattern, 'is not a run id');
 
 export const runFunctions: HttpFunction[] = [
-  adminApi('events-post', 'POST', 'events', async (req, admin, { messageSender }) => {
+  adminApi('events-post', 'POST', 'events', async (req, admin, { messageSender, quotas }) => {
     const body = await readJson(req, postedEvent);
+    quotas.spend('events', admin.tenantId);
     const event = validate(
       productEventSchema,
       { ...body, id: body.id ?? randomUUID(), occurredAt: body.occurredAt ?? new Date().toISOString(), tenantId: admin.tenantId },
