@@ -82,5 +82,9 @@ export const connectionFunctions: HttpFunction[] = [
   adminApi('connections-reauthorize', 'POST', 'connections/{id}/reauthorize', async (req, admin, { signIn }) =>
     json(200, await signIn.reauthorize(admin, routeId(req))),
   ),
-  adminApi('connections-test', 'POST', 'connections/{id}/test', async (req, admin, { connections }) => json(200, await connections.test(admin, routeId(req)))),
+  adminApi('connections-test', 'POST', 'connections/{id}/test', async (req, admin, { connections, quotas }) => {
+    const id = routeId(req);
+    quotas.spend('connectionTests', admin.tenantId);
+    return json(200, await connections.test(admin, id));
+  }),
 ];

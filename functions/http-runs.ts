@@ -17,8 +17,9 @@ const runsQuery = z.strictObject({
 const runId = z.string().regex(runIdPattern, 'is not a run id');
 
 export const runFunctions: HttpFunction[] = [
-  adminApi('events-post', 'POST', 'events', async (req, admin, { messageSender }) => {
+  adminApi('events-post', 'POST', 'events', async (req, admin, { messageSender, quotas }) => {
     const posted = await readJson(req, postedEventSchema);
+    quotas.spend('events', admin.tenantId);
     const event = await queuePostedEvent(posted, admin.tenantId, { sender: messageSender });
     return json(202, { id: event.id, queued: true });
   }),

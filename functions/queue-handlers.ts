@@ -44,9 +44,11 @@ export const queueFunctions: ServiceBusFunction[] = [
       // Accepted by the queue but too large for the run record: retrying cannot help.
       const tooLarge = eventSizeProblem(parsed.data);
       if (tooLarge) return deadLetter(queueNames.events, message, context, tooLarge);
-      const { eventProcessor } = await appContext();
+      const { eventProcessor, tenants } = await appContext();
       let outcome;
       try {
+        // An unregistered tenant's event is refused for good (forbidden: dead letter with the reason).
+        await tenants.requireServed(parsed.data.tenantId);
         outcome = await eventProcessor.handle(parsed.data);
       } catch (e) {
         // A run too large to store would fail the same way on every delivery.

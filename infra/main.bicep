@@ -80,6 +80,18 @@ param keepAliveSchedule string = '0 0 3 * * *'
 @maxValue(60)
 param keepAliveIdleDays int = 14
 
+@description('Per-tenant quota, counted per instance: events a tenant may post per minute through POST /api/events.')
+@minValue(1)
+param quotaEventsPerMinute int = 600
+
+@description('Per-tenant quota, counted per instance: connection tests (each a token refresh and a Graph call) per minute.')
+@minValue(1)
+param quotaConnectionTestsPerMinute int = 30
+
+@description('Per-tenant quota: processes a tenant may have.')
+@minValue(1)
+param quotaProcessesPerTenant int = 200
+
 // ---------------------------------------------------------------------------------------------------------
 // Hosting
 // ---------------------------------------------------------------------------------------------------------
@@ -269,6 +281,9 @@ module functionApp 'modules/function-app.bicep' = {
     tokenCacheWriteIntervalSeconds: tokenCacheWriteIntervalSeconds
     keepAliveSchedule: keepAliveSchedule
     keepAliveIdleDays: keepAliveIdleDays
+    quotaEventsPerMinute: quotaEventsPerMinute
+    quotaConnectionTestsPerMinute: quotaConnectionTestsPerMinute
+    quotaProcessesPerTenant: quotaProcessesPerTenant
     publicHostName: publicHostName
     corsAllowedOrigins: corsAllowedOrigins
     maximumInstanceCount: maximumInstanceCount

@@ -22,6 +22,9 @@ import { DeadLetterLog } from './runs/dead-letters';
 import { EventProcessor } from './runs/event-processor';
 import { RunRepository } from './runs/run-repository';
 import { StepRunner } from './runs/step-runner';
+import { TenantAccess } from './tenants/tenant-access';
+import { TenantQuotas } from './tenants/tenant-quotas';
+import { TenantRegistry } from './tenants/tenant-registry';
 import { ApplicationCredentialsAlert } from './tokens/application-credentials-alert';
 import { MsalClients } from './tokens/msal-clients';
 import { TokenBroker } from './tokens/token-broker';
@@ -31,6 +34,10 @@ export interface AppContext {
   settings: Settings;
   /** Verifies an admin API caller's access token. */
   authenticate: AuthenticateAdmin;
+  /** Whether the vendor serves a tenant (registered by an operator); every admin route, event and callback asks. */
+  tenants: TenantAccess;
+  /** Per-tenant rate quotas (events posted, connection tests). */
+  quotas: TenantQuotas;
   /** Listing, changing, testing and deleting a tenant's connections. */
   connections: ConnectionService;
   /** Authorizing a connection: start a sign-in, complete it at the callback. */
@@ -55,6 +62,8 @@ export interface AppInternals {
   /** Audit + `ConnectionStatusChanged` notifications of connection changes. */
   connectionLifecycle: ConnectionLifecycle;
   broker: TokenBroker;
+  /** The registered tenants (the operator command writes them; the app only reads them). */
+  tenantRegistry: TenantRegistry;
 }
 
 export interface AppContextOverrides {
@@ -97,9 +106,13 @@ export function createApp(settings: Settings, overrides: AppContextOverrides = {
   const signInStates = new SignInStateStore(tables, names.signInStates, signInStateKeys);
   const processRepository = new ProcessRepository(tables, names.processes);
   const runs = new RunRepository(tables, names.runs);
+  const tenantRegistry = new TenantRegistry(tables, names.tenants);
+  const tenants = new TenantAccess(tenantRegistry, { cacheSeconds: settings.TENANT_REGISTRATION_CACHE_SECONDS });
   const context: AppContext = {
     settings,
     authenticate: createAdminAuthenticator(settings),
+    tenants,
+    quotas: new TenantQuotas(settings),
     connections: new ConnectionService({
       connections: connectionRepository,
       broker,
@@ -108,14 +121,19 @@ export function createApp(settings: Settings, overrides: AppContextOverrides = {
       lifecycle: connectionLifecycle,
       audit: connectionAudit,
     }),
-    signIn: new SignInFlow({ connections: connectionRepository, signInStates, msal, broker, lifecycle: connectionLifecycle }),
+    signIn: new SignInFlow({ connections: connectionRepository, signInStates, msal, broker, lifecycle: connectionLifecycle, tenants }),
     keepAlive: new KeepAlive({
       connections: connectionRepository,
       broker,
       lifecycle: connectionLifecycle,
       idleDays: settings.KEEPALIVE_IDLE_DAYS,
     }),
-    processes: new ProcessService(processRepository, connectionRepository, { names: actionNames, validateInputs: validateActionInputs }),
+    processes: new ProcessService(
+      processRepository,
+      connectionRepository,
+      { names: actionNames, validateInputs: validateActionInputs },
+      settings.QUOTA_PROCESSES_PER_TENANT,
+    ),
     runs,
     messageSender,
     eventProcessor: new EventProcessor({ processes: processRepository, runs, connections: connectionRepository, sender: messageSender }),
@@ -130,7 +148,7 @@ export function createApp(settings: Settings, overrides: AppContextOverrides = {
     }),
     deadLetters: new DeadLetterLog(tables, names.deadLetters),
   };
-  return { context, internals: { tables, secrets, signInStateKeys, connectionRepository, connectionLifecycle, broker } };
+  return { context, internals: { tables, secrets, signInStateKeys, connectionRepository, connectionLifecycle, broker, tenantRegistry } };
 }
 
 export function createAppContext(settings: Settings, overrides: AppContextOverrides = {}): AppContext {

@@ -14,7 +14,7 @@ import ts from 'typescript';
 const root = path.resolve(__dirname, '..');
 
 /** Lowest first. `app-context` is src/app-context.ts, the composition root the functions read. */
-const order = ['config', 'shared', 'adapters', 'processes', 'events', 'tokens', 'connections', 'actions', 'runs', 'http', 'app-context', 'functions', 'local'] as const;
+const order = ['config', 'shared', 'adapters', 'tenants', 'processes', 'events', 'tokens', 'connections', 'actions', 'runs', 'http', 'app-context', 'functions', 'local'] as const;
 
 interface Import {
   from: string;

@@ -82,6 +82,15 @@ param keepAliveSchedule string
 @description('Days without refresh or use after which the keep-alive refreshes a connection (KEEPALIVE_IDLE_DAYS).')
 param keepAliveIdleDays int
 
+@description('Events a tenant may post per minute through POST /api/events, per instance (QUOTA_EVENTS_PER_MINUTE).')
+param quotaEventsPerMinute int
+
+@description('Connection tests a tenant may run per minute, per instance (QUOTA_CONNECTION_TESTS_PER_MINUTE).')
+param quotaConnectionTestsPerMinute int
+
+@description('Processes a tenant may have (QUOTA_PROCESSES_PER_TENANT).')
+param quotaProcessesPerTenant int
+
 @description('Host name users reach the API on, if not the default *.azurewebsites.net one (custom domain or front door). Empty: the default host name.')
 param publicHostName string
 
@@ -247,6 +256,11 @@ var appSettingValues = {
   // Also read by the host: the keep-alive timer's schedule is '%KEEPALIVE_SCHEDULE%', so it must always be set.
   KEEPALIVE_SCHEDULE: keepAliveSchedule
   KEEPALIVE_IDLE_DAYS: string(keepAliveIdleDays)
+  // A registration (npm run tenant) or its removal takes effect on every instance within this time.
+  TENANT_REGISTRATION_CACHE_SECONDS: '60'
+  QUOTA_EVENTS_PER_MINUTE: string(quotaEventsPerMinute)
+  QUOTA_CONNECTION_TESTS_PER_MINUTE: string(quotaConnectionTestsPerMinute)
+  QUOTA_PROCESSES_PER_TENANT: string(quotaProcessesPerTenant)
 
   // --- Read by the Functions host and the Azure SDK: src/config/host-settings.ts ---
   AzureWebJobsStorage__accountName: storageAccountName

@@ -95,6 +95,18 @@ const fields = z.object({
       .default('0 0 3 * * *'),
     /** Keep-alive refreshes active connections neither refreshed nor used for this many days. */
     KEEPALIVE_IDLE_DAYS: z.coerce.number().int().min(0).max(3650).default(14),
+
+    /**
+     * How long an instance reuses the answer to "is this tenant registered?" (Tenants table): a registration or its
+     * removal takes effect within this time. 0 reads the table on every call.
+     */
+    TENANT_REGISTRATION_CACHE_SECONDS: z.coerce.number().int().min(0).max(3600).default(60),
+    /** Per-tenant quotas, counted per instance (README "Quotas"): events a tenant may post per minute (POST /api/events). */
+    QUOTA_EVENTS_PER_MINUTE: positiveInt.max(100_000).default(600),
+    /** Connection `test` calls (each a real token refresh and Graph call) a tenant may make per minute. */
+    QUOTA_CONNECTION_TESTS_PER_MINUTE: positiveInt.max(10_000).default(30),
+    /** Processes a tenant may have (drafts and published ones count alike). */
+    QUOTA_PROCESSES_PER_TENANT: positiveInt.max(100_000).default(200),
   });
 
 export const settingsSchema = fields.superRefine((s, ctx) => {
@@ -173,5 +185,6 @@ export function tableNames(s: Pick<Settings, 'TABLES_PREFIX'>) {
     tokenLeases: `${p}TokenLeases`,
     deadLetters: `${p}DeadLetters`,
     connectionAudit: `${p}ConnectionAudit`,
+    tenants: `${p}Tenants`,
   } as const;
 }

@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Admin } from '../shared/admin';
 import { AppError } from '../shared/errors';
+import { tenantNotRegisteredRefusal, type TenantAccess } from '../tenants/tenant-access';
 import type { MsalClients } from '../tokens/msal-clients';
 import type { TokenBroker } from '../tokens/token-broker';
 import { classifyTokenError } from '../tokens/token-errors';
@@ -34,6 +35,8 @@ export interface SignInFlowDeps {
   msal: MsalClients;
   broker: Pick<TokenBroker, 'storeSignIn'>;
   lifecycle: Pick<ConnectionLifecycle, 'record'>;
+  /** Whether the vendor still serves the state's tenant (registration may end while a sign-in is under way). */
+  tenants: Pick<TenantAccess, 'isServed'>;
   now?: () => Date;
 }
 
@@ -77,6 +80,8 @@ export class SignInFlow {
     if (!query.code) return refuse(refusals.badRequest);
 
     const { intent, codeVerifier, nonce } = consumed;
+    // Only after the state proved genuine: a forged state must not reveal which tenants are registered.
+    if (!(await this.deps.tenants.isServed(intent.tenantId))) return refuse(tenantNotRegisteredRefusal(intent.tenantId));
     const client = await this.deps.msal.create();
     let result;
     try {

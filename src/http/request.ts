@@ -2,12 +2,38 @@ import type { HttpRequest } from '@azure/functions';
 import { z } from 'zod';
 import { AppError } from '../shared/errors';
 
-const maxBodyBytes = 256 * 1024;
+export const maxBodyBytes = 256 * 1024;
+
+const tooLarge = () => new AppError('too_large', `The request body exceeds ${maxBodyBytes} bytes.`);
+
+/**
+ * The body as UTF-8 text, refused as `too_large` before a byte is read when its declared `Content-Length` is over the
+ * limit, and as soon as the bytes read pass it otherwise (a chunked body declares no length).
+ */
+async function readBodyText(req: HttpRequest): Promise<string> {
+  const declared = req.headers.get('content-length')?.trim();
+  if (declared && /^\d+$/.test(declared) && Number(declared) > maxBodyBytes) throw tooLarge();
+  if (!req.body) return '';
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let read = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    read += value.byteLength;
+    if (read > maxBodyBytes) {
+      await reader.cancel().catch(() => undefined);
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  // As fetch's text(): UTF-8, a leading BOM dropped, malformed bytes replaced.
+  return new TextDecoder().decode(Buffer.concat(chunks));
+}
 
 /** Parses a JSON body with a schema; an absent body counts as `{}` so optional bodies stay optional. */
 export async function readJson<S extends z.ZodType>(req: HttpRequest, schema: S): Promise<z.infer<S>> {
-  const text = await req.text();
-  if (Buffer.byteLength(text) > maxBodyBytes) throw new AppError('too_large', `The request body exceeds ${maxBodyBytes} bytes.`);
+  const text = await readBodyText(req);
   let value: unknown = {};
   if (text.trim() !== '') {
     try {

@@ -28,10 +28,43 @@ const compile = (fn: LocalHttpFunction): CompiledRoute => {
 };
 
 /**
+ * The Functions host's request limit: "The HTTP request length is limited to 100 MB (104,857,600 bytes)"
+ * (learn.microsoft.com/azure/azure-functions/functions-bindings-http-webhook-trigger, "Limits").
+ */
+export const functionsHostMaxRequestBytes = 104_857_600;
+
+/** Reads a request body up to `max` bytes; undefined once it passes `max` (reading then stops). */
+function readBody(req: http.IncomingMessage, max: number): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let read = 0;
+    const onData = (chunk: Buffer) => {
+      read += chunk.length;
+      if (read <= max) return void chunks.push(chunk);
+      req.off('data', onData).off('end', onEnd).pause();
+      resolve(undefined);
+    };
+    const onEnd = () => resolve(Buffer.concat(chunks));
+    req.on('data', onData).on('end', onEnd).once('error', reject);
+  });
+}
+
+/**
  * Hosts the same handlers `functions/index.ts` registers, over node:http: the stand-in for the
  * Functions host, which cannot be installed here. Literal routes win over parameters, as in Azure.
+ * Bodies over `maxRequestBodyBytes` (the Functions host's 100 MB unless given) are refused with 413: by their declared
+ * length before reading, else as soon as the bytes read pass it; the rest is never read (the connection closes).
  */
-export function createLocalHost(definitions: readonly LocalFunction[], options: { log?: LogSink; fallback?: http.RequestListener } = {}) {
+export function createLocalHost(
+  definitions: readonly LocalFunction[],
+  options: { log?: LogSink; fallback?: http.RequestListener; maxRequestBodyBytes?: number } = {},
+) {
+  const maxBody = options.maxRequestBodyBytes ?? functionsHostMaxRequestBytes;
+  const refuseTooLarge = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    res.writeHead(413, { 'Content-Type': 'application/json', 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'no-store', Connection: 'close' });
+    // Hang up once the answer is out: the client may still be sending what will never be read.
+    res.end(JSON.stringify({ error: { message: `The request body exceeds ${maxBody} bytes.` } }), () => req.socket.destroy());
+  };
   const routes = definitions
     .filter((d): d is LocalHttpFunction => d.kind === 'http')
     .map(compile)
@@ -57,15 +90,17 @@ export function createLocalHost(definitions: readonly LocalFunction[], options: 
         res.writeHead(400, { 'Content-Type': 'application/json', 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'no-store' });
         return res.end(JSON.stringify({ error: { message: 'The request path is not valid percent-encoding.' } }));
       }
-      const chunks: Buffer[] = [];
-      for await (const chunk of req) chunks.push(chunk as Buffer);
+      const declared = Number(req.headers['content-length'] ?? 0);
+      if (declared > maxBody) return refuseTooLarge(req, res);
+      const requestBody = await readBody(req, maxBody);
+      if (!requestBody) return refuseTooLarge(req, res);
       const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : (v ?? '')]));
       const request = new HttpRequest({
         method,
         url: url.toString(),
         headers,
         params,
-        ...(chunks.length ? { body: { bytes: Buffer.concat(chunks) } } : {}),
+        ...(requestBody.length ? { body: { bytes: requestBody } } : {}),
       });
       const name = match.r.fn.name;
       const context = new InvocationContext({

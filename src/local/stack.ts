@@ -4,7 +4,7 @@ import { loadSettings } from '../config/settings';
 import { startAzurite, type LocalAzurite } from './azurite';
 import { connectionsApp } from './connections-app';
 import { createLocalHost, type LogSink } from './host';
-import { LOCAL_API_AUDIENCE, LOCAL_API_CLIENT_ID, LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET } from './identity-provider/directory';
+import { LOCAL_API_AUDIENCE, LOCAL_API_CLIENT_ID, LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET, LOCAL_TENANTS, type LocalTenant } from './identity-provider/directory';
 import { startIdentityProvider, type LocalIdentityProvider } from './identity-provider/launch';
 import { startGraphStandIn, type GraphStandIn } from './graph-stand-in';
 import { startKeyVaultStandIn, type KeyVaultStandIn } from './key-vault-stand-in';
@@ -27,6 +27,8 @@ export interface LocalStackOptions {
   env?: Record<string, string>;
   /** Serve the Connections page (dist/portal) at `/` and register it with the identity provider. */
   portal?: boolean;
+  /** Tenants registered at start, as the vendor's operator registers customers in Azure; both local tenants by default. */
+  registerTenants?: readonly LocalTenant[];
 }
 
 export interface LocalStack {
@@ -115,6 +117,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ...(options.log ? { logError: (message: string) => options.log!('error', 'app', message) } : {}),
     };
     const { context, internals } = createApp(settings, overrides);
+    for (const tenant of options.registerTenants ?? LOCAL_TENANTS) {
+      await internals.tenantRegistry.register({ tenantId: tenant.id, displayName: tenant.name, by: 'local instance', consentState: 'granted' });
+    }
     setAppContext(context);
     if (options.portal) portalConfig = localPortalConfig(baseUrl, identityProvider.issuer);
     return { baseUrl, ...(options.portal ? { portalUrl: portalRedirectUri(baseUrl) } : {}), env, context, internals, overrides, azurite, identityProvider, vault, graph, bus, stop };

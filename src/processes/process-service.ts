@@ -17,6 +17,8 @@ export class ProcessService {
     private readonly processes: ProcessRepository,
     private readonly connections: TenantConnections,
     private readonly actions: ActionCatalog,
+    /** Processes a tenant may have (QUOTA_PROCESSES_PER_TENANT); changing an existing one is always allowed. */
+    private readonly maxProcesses = Infinity,
   ) {}
 
   list(admin: Admin): Promise<ProcessRecord[]> {
@@ -36,6 +38,13 @@ export class ProcessService {
       errors.push({ path: '', message: `the definition is larger than ${maxDefinitionChars} characters` });
     }
     if (errors.length) throw refuse(errors);
+    if (!(await this.processes.get(admin.tenantId, id))) {
+      const count = (await this.processes.list(admin.tenantId)).length;
+      if (count >= this.maxProcesses) {
+        // A soft limit: two creations at the same moment may both pass, which bounds nothing less than needed.
+        throw new AppError('conflict', `Your organization already has ${count} processes, the most it may have (${this.maxProcesses}). Change an existing process, or ask your vendor to raise the limit.`);
+      }
+    }
     return this.processes.saveDraft(admin.tenantId, definition, admin.username);
   }
 

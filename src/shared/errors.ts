@@ -18,6 +18,8 @@ export type ErrorCode =
   | 'too_large'
   /** Well-formed input that breaks a domain rule (a list of `{path, message}` in `details`). */
   | 'invalid'
+  /** The caller exceeded a quota of its tenant: the same call succeeds after `retryAfterSeconds`. */
+  | 'throttled'
   /** A service the app depends on (Entra, Key Vault, Tables, Graph, Service Bus) failed or throttled: retry later. */
   | 'unavailable'
   /** The app's own configuration or credentials are wrong: an operator must act; retrying later may help. */
@@ -34,6 +36,7 @@ const faultOf: Record<ErrorCode, Fault> = {
   conflict: 'caller',
   too_large: 'caller',
   invalid: 'caller',
+  throttled: 'caller',
   unavailable: 'dependency',
   misconfigured: 'operator',
 };
@@ -47,16 +50,19 @@ export class AppError extends Error {
     readonly code: ErrorCode,
     /** Safe to show to the caller: never token material, secrets or raw dependency answers. */
     message: string,
-    options: { details?: unknown; cause?: unknown; retryable?: boolean } = {},
+    options: { details?: unknown; cause?: unknown; retryable?: boolean; retryAfterSeconds?: number } = {},
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'AppError';
     this.fault = faultOf[code];
     this.details = options.details;
-    this.retryable = options.retryable ?? (code === 'unavailable' || code === 'misconfigured');
+    this.retryable = options.retryable ?? (code === 'unavailable' || code === 'misconfigured' || code === 'throttled');
+    this.retryAfterSeconds = options.retryAfterSeconds;
   }
 
   readonly details: unknown;
+  /** When the same call may succeed again (`throttled`): HTTP answers send it as `Retry-After`. */
+  readonly retryAfterSeconds: number | undefined;
 }
 
 export const isAppError = (e: unknown, code?: ErrorCode): e is AppError => e instanceof AppError && (code === undefined || e.code === code);

@@ -276,12 +276,12 @@ test('a run Azure Tables refuses as too large: the event is dead-lettered with t
   tally.record({ kind: 'fault', category: 'Messages too large to store', tried: 1, handled: 1, faultsInjected: 1, lost: 0 });
 });
 
-test('an event for an unknown tenant starts nothing, crashes nothing and is logged', async () => {
+test('an event for an unknown tenant starts nothing and crashes nothing: dead-lettered with the reason if the tenant is not registered', async () => {
   const unknownTenant = randomUUID();
   const base = { type: 'ItemCreated', occurredAt: new Date().toISOString(), subject: subjectOf('u'), data: { kind: 'three' } };
   const events = [
     { ...base, id: randomUUID(), tenantId: unknownTenant },
-    { ...base, id: randomUUID(), tenantId: TENANT_B.id }, // a real tenant with no processes and no connections
+    { ...base, id: randomUUID(), tenantId: TENANT_B.id }, // a registered tenant with no processes and no connections
   ];
   const logsBefore = stack.logs.length;
   const runsBefore = (await stack.context.runs.list(TENANT_A.id, { limit: 1000 })).length;
@@ -289,12 +289,11 @@ test('an event for an unknown tenant starts nothing, crashes nothing and is logg
   await stack.bus.send(queueNames.events, events.map((e) => ({ body: e, messageId: `${e.tenantId}:${e.id}` })));
   await stack.bus.idle();
 
-  for (const e of events) {
-    expect(await stack.context.runs.list(e.tenantId)).toEqual([]);
-    expect(stack.logs.slice(logsBefore).some((l) => l.includes(`Event processed {"eventId":"${e.id}","type":"ItemCreated","runsStarted":0`))).toBe(true);
-  }
+  for (const e of events) expect(await stack.context.runs.list(e.tenantId)).toEqual([]);
+  expect(stack.logs.slice(logsBefore).some((l) => l.includes(`Event processed {"eventId":"${events[1].id}","type":"ItemCreated","runsStarted":0`))).toBe(true);
+  const dead = (await stack.context.deadLetters.list(queueNames.events, 10_000)).slice(0, (await deadLetterCount(queueNames.events)) - deadBefore);
+  expect(dead).toEqual([expect.objectContaining({ messageId: `${unknownTenant}:${events[0].id}`, reason: expect.stringContaining(`register tenant ${unknownTenant}`) })]);
   expect((await stack.context.runs.list(TENANT_A.id, { limit: 1000 })).length).toBe(runsBefore);
-  expect(await deadLetterCount(queueNames.events)).toBe(deadBefore);
   expect(stack.logs.slice(logsBefore).filter((l) => l.startsWith('[error]'))).toEqual([]);
   expect(callsFor('u')).toEqual([]);
 

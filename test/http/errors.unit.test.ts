@@ -31,6 +31,13 @@ describe('the HTTP answer to an error', () => {
     expect(res.headers).toMatchObject({ 'WWW-Authenticate': 'Bearer', 'Cache-Control': 'no-store' });
   });
 
+  it('says when to come back with 429 and Retry-After (whole seconds, at least 1)', () => {
+    const res = errorResponse(new AppError('throttled', 'Too many events.', { retryAfterSeconds: 11.2 }), context);
+    expect(res).toMatchObject({ status: 429, jsonBody: { error: { message: 'Too many events.' } } });
+    expect(res.headers).toMatchObject({ 'Retry-After': '12', 'Cache-Control': 'no-store' });
+    expect(errorResponse(new AppError('throttled', 'Slow down.', { retryAfterSeconds: 0 }), context).headers).toMatchObject({ 'Retry-After': '1' });
+  });
+
   it('lists validation problems as errors with 422 (contract)', () => {
     const errors = [{ path: 'runAs', message: 'connection x does not exist in this tenant' }];
     expect(errorResponse(new AppError('invalid', 'The process is not valid.', { details: errors }), context)).toMatchObject({
