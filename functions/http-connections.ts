@@ -29,7 +29,6 @@ async function callback(req: HttpRequest, context: InvocationContext) {
       state: param('state'),
       code: param('code'),
       error: param('error'),
-      error_description: param('error_description'),
     });
     if (!outcome.ok) {
       context.warn(`Sign-in refused: ${outcome.refusal.title}`);

@@ -15,7 +15,8 @@ export interface AuthorizeStart {
   expiresAt: string;
 }
 
-export type CallbackQuery = { state?: string; code?: string; error?: string; error_description?: string };
+/** The callback's query; `error_description` is deliberately not read (attacker-editable text). */
+export type CallbackQuery = { state?: string; code?: string; error?: string };
 
 export type CallbackOutcome =
   | { ok: true; connection: Connection; reauthorized: boolean }
@@ -70,10 +71,12 @@ export class SignInFlow {
 
   /** Redeems the authorization code of a callback; every refusal leaves connections and tokens untouched. */
   async complete(query: CallbackQuery): Promise<CallbackOutcome> {
-    if (!query.state) return refuse(query.error ? refusals.providerError(query.error, query.error_description) : refusals.badRequest);
+    // Without a consumed state nothing of the query is shown: anyone can send an admin such a link (finding 5).
+    if (!query.state) return refuse(query.error ? refusals.unmatchedProviderError : refusals.badRequest);
     const consumed = await this.deps.signInStates.consume(query.state);
     if (!consumed.ok) return refuse(consumed.reason === 'expired' ? refusals.expiredState : refusals.unknownState);
-    if (query.error) return refuse(refusals.providerError(query.error, query.error_description));
+    // `error_description` is never shown: only a code that looks like one and our own text for known codes.
+    if (query.error) return refuse(refusals.providerError(query.error));
     if (!query.code) return refuse(refusals.badRequest);
 
     const { intent, codeVerifier, nonce } = consumed;

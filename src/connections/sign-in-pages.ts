@@ -13,18 +13,35 @@ export interface SignInRefusal {
   title: string;
   whatHappened: string;
   whatToDo: string;
-  /** The identity provider's own words, shown verbatim but escaped (never trusted as HTML). */
-  providerMessage?: string;
+  /** The identity provider's error code (already checked to look like one), shown escaped. */
+  providerCode?: string;
 }
 
 export const signInRefusedPage = (r: SignInRefusal) =>
   renderPage(
     r.title,
     `<p>${escapeHtml(r.whatHappened)}</p>${
-      r.providerMessage ? `<p>Microsoft said: <q>${escapeHtml(r.providerMessage.slice(0, 500))}</q></p>` : ''
+      r.providerCode ? `<p>Error code from Microsoft sign-in: <strong>${escapeHtml(r.providerCode)}</strong></p>` : ''
     }<p><strong>What to do:</strong> ${escapeHtml(r.whatToDo)}</p><p>No connection was created or changed.</p>`,
     'error',
   );
+
+/**
+ * What the OAuth 2.0 / OpenID Connect error codes a sign-in can end with mean (RFC 6749 4.1.2.1, OpenID Connect Core
+ * 3.1.2.6), in our words: the only descriptions the page shows.
+ */
+const knownProviderErrors: Record<string, string> = {
+  access_denied: 'You cancelled the sign-in, or the permissions were not granted.',
+  consent_required: 'The app needs consent to the requested permissions, and it was not given.',
+  interaction_required: 'Microsoft sign-in needed you to interact (for example multi-factor authentication) and could not.',
+  login_required: 'Microsoft sign-in needed you to sign in again.',
+  account_selection_required: 'Microsoft sign-in needed you to choose an account.',
+  invalid_request: 'Microsoft sign-in refused the request as malformed.',
+  unauthorized_client: "Microsoft sign-in refused this app's request.",
+  invalid_scope: 'Microsoft sign-in refused the requested permissions.',
+  server_error: 'Microsoft sign-in had an internal error.',
+  temporarily_unavailable: 'Microsoft sign-in is temporarily unavailable; try again in a moment.',
+};
 
 const startAgain = 'Close this tab and start again from the Connections panel of the admin portal.';
 
@@ -39,15 +56,27 @@ export const refusals = {
     whatHappened: 'Sign-in links are valid for 10 minutes.',
     whatToDo: startAgain,
   },
-  providerError: (error: string, description?: string): SignInRefusal => ({
-    title: error === 'access_denied' ? 'Sign-in was cancelled' : 'Sign-in did not complete',
-    whatHappened:
-      error === 'access_denied'
-        ? 'The sign-in was cancelled or the permissions were not granted.'
-        : `Microsoft sign-in returned the error "${error}".`,
-    whatToDo: `Sign in again as the service account and accept the requested permissions. ${startAgain}`,
-    providerMessage: description,
-  }),
+  /** An `error` callback without a consumed state: anyone can craft that URL, so nothing of it is shown. */
+  unmatchedProviderError: {
+    title: 'Sign-in did not complete',
+    whatHappened: 'Microsoft sign-in did not complete, and the response could not be matched to a request from the admin portal.',
+    whatToDo: startAgain,
+  },
+  /**
+   * An `error` callback of a sign-in this app started (its state consumed). Still attacker-reachable text (the redirect
+   * is a URL anyone can edit), so the code is shown only when it looks like an OAuth error code and the description
+   * only from our own list: never the query's `error_description`.
+   */
+  providerError: (error: string): SignInRefusal => {
+    const known = knownProviderErrors[error];
+    const code = /^[A-Za-z0-9_.-]{1,64}$/.test(error) ? error : undefined;
+    return {
+      title: error === 'access_denied' ? 'Sign-in was cancelled' : 'Sign-in did not complete',
+      whatHappened: known ?? (code ? 'Microsoft sign-in did not complete.' : 'Microsoft sign-in did not complete and returned an unrecognized error.'),
+      whatToDo: `Sign in again as the service account and accept the requested permissions. ${startAgain}`,
+      ...(code ? { providerCode: code } : {}),
+    };
+  },
   otherTenant: {
     title: 'This account belongs to another organization',
     whatHappened: "The account you signed in with is not in your organization's tenant, so it cannot be used as its connection.",

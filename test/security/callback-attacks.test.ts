@@ -241,10 +241,55 @@ test('code injection through error and error_description is shown escaped, never
       refused++;
     }
   }
-  // The description is shown, escaped and cut.
+  // Neither the description nor the code of a callback without a state is shown at all (finding 5, below).
   const shown = await callback({ error: 'access_denied', error_description: '<script>alert(1)</script>' });
-  expect(shown.text).toContain('&lt;script&gt;alert(1)&lt;&#47;script&gt;');
+  expect(shown.text).not.toContain('alert(1)');
   tally.record({ kind: 'attack', category: 'Callback: markup and header injection via error / error_description', tried, handled: refused, faultsInjected: 0, lost: 0 });
+});
+
+/** The text of the page's <main>, tags removed: what a reader sees. */
+const visibleText = (page: RecordedResponse) => (/<main[^>]*>([\s\S]*)<\/main>/.exec(page.text)?.[1] ?? '').replace(/<[^>]*>/g, ' ');
+
+test("attacker text in error / error_description is never shown: a fixed message without a state, only known codes and descriptions with one", async () => {
+  const lure = 'Security alert: re-enter your password at https://evil.example';
+  const before = await snapshot();
+  let refused = 0;
+  // No state, a forged state, an empty one: nothing from the query reaches the page.
+  const stateless: Record<string, string>[] = [
+    { error: 'access_denied', error_description: lure },
+    { error: lure, error_description: lure },
+    { error: 'consent_required', error_description: lure },
+    { state: `${TENANT_A.id}.${'0'.repeat(32)}.${random43()}`, error: 'access_denied', error_description: lure },
+    { state: '', error: lure },
+  ];
+  for (const query of stateless) {
+    const page = await callback(query);
+    expect(page.status).toBe(400);
+    const text = visibleText(page);
+    expect(text).not.toContain('evil.example');
+    expect(text).not.toContain('Security alert');
+    expect(text).not.toContain('password');
+    refused++;
+  }
+  // With a genuine state the provider's code is shown when it looks like one, the description only from a known list.
+  const withState: { query: Record<string, string>; shows: string[]; hides: string[] }[] = [
+    { query: { error: 'access_denied', error_description: lure }, shows: ['You cancelled the sign-in'], hides: ['evil.example', 'Security alert'] },
+    { query: { error: 'consent_required', error_description: lure }, shows: ['consent_required'], hides: ['evil.example', 'Security alert'] },
+    { query: { error: 'temporarily_unavailable.v2', error_description: lure }, shows: ['temporarily_unavailable.v2'], hides: ['evil.example'] },
+    { query: { error: lure, error_description: 'x' }, shows: [], hides: ['evil.example', 'Security alert'] },
+    { query: { error: 'a'.repeat(65) }, shows: [], hides: ['a'.repeat(65)] },
+  ];
+  for (const { query, shows, hides } of withState) {
+    const { state } = await authorize();
+    const page = await callback({ state, ...query });
+    expect(page.status).toBe(400);
+    const text = visibleText(page);
+    for (const s of shows) expect(text).toContain(s);
+    for (const h of hides) expect(text).not.toContain(h);
+    refused++;
+  }
+  expect(await snapshot()).toEqual(before);
+  tally.record({ kind: 'attack', category: 'Callback: attacker text via error / error_description', tried: stateless.length + withState.length, handled: refused, faultsInjected: 0, lost: 0 });
 });
 
 test('display names with markup are escaped on the success page and stay data in JSON', async () => {
