@@ -108,7 +108,17 @@ export function createApp(settings: Settings, overrides: AppContextOverrides = {
       lifecycle: connectionLifecycle,
       audit: connectionAudit,
     }),
-    signIn: new SignInFlow({ connections: connectionRepository, signInStates, msal, broker, lifecycle: connectionLifecycle }),
+    signIn: new SignInFlow({
+      connections: connectionRepository,
+      signInStates,
+      msal,
+      broker,
+      lifecycle: connectionLifecycle,
+      policy: {
+        requiredRole: settings.CONNECTION_ACCOUNT_ROLE_REQUIRED ? settings.CONNECTION_ACCOUNT_ROLE : undefined,
+        signInAppId: settings.AUTH_CLIENT_ID,
+      },
+    }),
     keepAlive: new KeepAlive({
       connections: connectionRepository,
       broker,

@@ -2,11 +2,13 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { Admin } from '../shared/admin';
 import { AppError } from '../shared/errors';
 import type { MsalClients } from '../tokens/msal-clients';
+import { refreshTokenHashOf } from '../tokens/serialized-cache';
 import type { TokenBroker } from '../tokens/token-broker';
 import { classifyTokenError } from '../tokens/token-errors';
 import type { Connection } from './connection';
 import { diffConnections, type ConnectionLifecycle } from './connection-lifecycle';
 import type { ConnectionRepository } from './connection-repository';
+import { signInProblem, type ConnectionAccountPolicy } from './sign-in-checks';
 import { refusals, type SignInRefusal } from './sign-in-pages';
 import type { SignInIntent, SignInStateStore } from './sign-in-state';
 
@@ -35,6 +37,8 @@ export interface SignInFlowDeps {
   msal: MsalClients;
   broker: Pick<TokenBroker, 'storeSignIn'>;
   lifecycle: Pick<ConnectionLifecycle, 'record'>;
+  /** Which accounts may become connections. */
+  policy: ConnectionAccountPolicy;
   now?: () => Date;
 }
 
@@ -79,7 +83,7 @@ export class SignInFlow {
     if (query.error) return refuse(refusals.providerError(query.error));
     if (!query.code) return refuse(refusals.badRequest);
 
-    const { intent, codeVerifier, nonce } = consumed;
+    const { intent, codeVerifier, nonce, createdAt } = consumed;
     const client = await this.deps.msal.create();
     let result;
     try {
@@ -100,6 +104,12 @@ export class SignInFlow {
       username: String(claims.preferred_username ?? result.account.username ?? objectId),
     };
     if (account.tenantId !== intent.tenantId) return refuse(refusals.otherTenant);
+    const serializedCache = client.getTokenCache().serialize();
+    const problem = signInProblem(
+      { username: account.username, idTokenClaims: claims, stateCreatedAt: createdAt, hasRefreshToken: refreshTokenHashOf(serializedCache) !== '' },
+      this.deps.policy,
+    );
+    if (problem) return refuse(problem);
 
     let existing: Connection | undefined;
     if (intent.connectionId) {
@@ -107,14 +117,16 @@ export class SignInFlow {
       if (!existing) return refuse(refusals.connectionGone);
       if (account.objectId !== intent.expectedObjectId) return refuse(refusals.otherAccount(existing.account.username));
     } else {
-      existing = await this.deps.connections.findByAccount(intent.tenantId, account.objectId);
+      // A new connection never takes over an account's existing one (its name, its tokens): that is re-authorization.
+      const taken = await this.deps.connections.findByAccount(intent.tenantId, account.objectId);
+      if (taken) return refuse(refusals.alreadyConnected(taken.account.username, taken.displayName));
     }
 
     const now = this.now().toISOString();
     const connection = connectionFromSignIn(account, intent, existing, now);
     const { tenantId } = account;
     // Tokens first: a connection row never points at a secret that was not written.
-    await this.deps.broker.storeSignIn({ tenantId, id: connection.id, objectId: account.objectId }, client.getTokenCache().serialize());
+    await this.deps.broker.storeSignIn({ tenantId, id: connection.id, objectId: account.objectId }, serializedCache);
     const { before, after } = await this.deps.connections.changeTenant(tenantId, (all) => {
       const others = all.filter((c) => c.id !== connection.id);
       const current = all.find((c) => c.id === connection.id);
@@ -148,16 +160,20 @@ export class SignInFlow {
       codeChallenge: createHash('sha256').update(started.codeVerifier).digest('base64url'),
       codeChallengeMethod: 'S256',
       responseMode: 'query',
-      ...(loginHint ? { loginHint } : { prompt: 'select_account' }),
+      // A fresh, interactive sign-in every time: `login` "forces the user to enter their credentials on that request,
+      // negating single-sign on" (learn.microsoft.com/entra/identity-platform/msal-js-prompt-behavior). Anyone can edit
+      // this URL, so the callback checks the ID token's auth_time as well (sign-in-checks.ts).
+      prompt: 'login',
+      ...(loginHint ? { loginHint } : {}),
     });
     return { authorizeUrl, expiresAt: started.expiresAt };
   }
 }
 
 /**
- * The connection a successful sign-in makes: the account's existing connection (re-authorization, or a new sign-in
- * as an account that already has one) becomes active again under its id, keeping its name unless the administrator
- * gave one; otherwise a new connection named after the account. `isDefault` and the stored status history are
+ * The connection a successful sign-in makes: on re-authorization the connection becomes active again under its id,
+ * keeping its name unless the administrator gave one; otherwise a new connection named after the account (a new
+ * sign-in as an account that already has a connection is refused before this). `isDefault` and the stored status history are
  * settled against the stored rows when it is saved.
  */
 export function connectionFromSignIn(

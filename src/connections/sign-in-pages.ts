@@ -87,6 +87,34 @@ export const refusals = {
     whatHappened: `Re-authorization must use the connection's own account (${expected}), and you signed in with another one.`,
     whatToDo: `Sign in as ${expected}, or authorize a new connection for the other account.`,
   }),
+  missingAuthTime: {
+    title: 'This sign-in cannot be checked for freshness',
+    whatHappened:
+      "Microsoft's ID token has no auth_time claim (when the account signed in), so the app cannot tell a fresh sign-in from a reused session, and refuses it.",
+    whatToDo:
+      'An administrator of the app registration adds the optional ID-token claim auth_time (Microsoft Entra admin center: App registrations, the sign-in app, Token configuration, Add optional claim, ID, auth_time). Then start again from the Connections panel.',
+  },
+  staleSignIn: {
+    title: 'Sign in again',
+    whatHappened:
+      "Microsoft sign-in reused a session that signed in before this request started, instead of asking for the account's credentials. A connection needs a fresh, interactive sign-in.",
+    whatToDo: `Start again from the Connections panel and enter the service account's credentials. If the sign-in page did not ask for them, the link was changed: do not use links you did not start yourself.`,
+  },
+  missingRole: (username: string, role: string, signInAppId: string): SignInRefusal => ({
+    title: 'This account is not a designated service account',
+    whatHappened: `${username} does not have the app role "${role}" of the Connections sign-in app, so it cannot become a connection. Only accounts with that role can.`,
+    whatToDo: `Sign in with a service account that has the role. An administrator of your tenant assigns it: Microsoft Entra admin center, Enterprise applications, the Connections sign-in app (application ID ${signInAppId}), Users and groups, Add user/group: the account and the role "${role}". ${startAgain}`,
+  }),
+  noRefreshToken: {
+    title: 'Sign-in returned no refresh token',
+    whatHappened: 'Microsoft sign-in returned no refresh token, so the connection could not keep working on its own.',
+    whatToDo: `Sign in again and accept all requested permissions, offline access included. ${startAgain}`,
+  },
+  alreadyConnected: (username: string, displayName: string): SignInRefusal => ({
+    title: 'This account already has a connection',
+    whatHappened: `${username} already has a connection, "${displayName}". Authorizing a new connection does not rename it or replace its tokens.`,
+    whatToDo: `To renew that connection's sign-in, select Re-authorize on "${displayName}" in the Connections panel; to add a connection, sign in with another service account.`,
+  }),
   connectionGone: {
     title: 'The connection no longer exists',
     whatHappened: 'The connection you were re-authorizing was deleted meanwhile.',

@@ -34,6 +34,15 @@ async function authorize(displayName?: string, token?: string) {
   return res.json as { authorizeUrl: string; expiresAt: string };
 }
 
+/** Re-authorization of the account's connection when it has one (a new connection cannot take it over), else authorize. */
+async function authorizeFor(objectId: string, displayName?: string) {
+  const existing = (await listConnections()).find((c) => c.account.objectId === objectId);
+  if (!existing) return authorize(displayName);
+  const res = await stack.api(`connections/${existing.id}/reauthorize`, { method: 'POST' });
+  expect(res.status).toBe(200);
+  return res.json as { authorizeUrl: string; expiresAt: string };
+}
+
 /** Signs in at `authorizeUrl` as `username` and opens the callback the provider redirects to. */
 async function completeSignIn(authorizeUrl: string, username: string, opts: { cancel?: boolean } = {}) {
   const { redirectUrl } = await signIn(authorizeUrl, username, opts);
@@ -47,6 +56,14 @@ async function listConnections() {
   const res = await stack.api('connections');
   expect(res.status).toBe(200);
   return res.json.connections as any[];
+}
+
+async function expectNothingChanged(action: () => Promise<void>) {
+  const before = await listConnections();
+  const writesBefore = stack.vault.counts().writes;
+  await action();
+  expect(await listConnections()).toEqual(before);
+  expect(stack.vault.counts().writes).toBe(writesBefore);
 }
 
 async function storedTokens(tenantId: string, id: string) {
@@ -71,6 +88,8 @@ describe('authorizing a connection', () => {
     expect(url.searchParams.get('state')).toMatch(new RegExp(`^${TENANT_A.id}\\.`));
     expect(url.searchParams.get('nonce')).toBeTruthy();
     expect(url.searchParams.get('redirect_uri')).toBe(`${stack.baseUrl}/api/connections/callback`);
+    // A fresh, interactive sign-in (the callback checks auth_time too).
+    expect(url.searchParams.get('prompt')).toBe('login');
     const lifetime = Date.parse(expiresAt) - Date.now();
     expect(lifetime).toBeGreaterThan(9 * 60_000);
     expect(lifetime).toBeLessThanOrEqual(10 * 60_000);
@@ -125,10 +144,13 @@ describe('authorizing a connection', () => {
     expect((await stack.api(`connections/${second.id}`)).json.isDefault).toBe(false);
   });
 
-  test('authorizing an account that already has a connection updates it instead of adding a duplicate', async () => {
+  test('authorizing a new connection as an account that already has one says so and changes nothing (no duplicate either)', async () => {
     const { authorizeUrl } = await authorize();
-    const { page } = await completeSignIn(authorizeUrl, CONTOSO_SVC_WORKPOINT.username);
-    expect(page.status).toBe(200);
+    await expectNothingChanged(async () => {
+      const { page } = await completeSignIn(authorizeUrl, CONTOSO_SVC_WORKPOINT.username);
+      expect(page.status).toBe(400);
+      expect(page.text).toContain('This account already has a connection');
+    });
     const connections = await listConnections();
     expect(connections).toHaveLength(2);
     expect(connections.filter((c) => c.account.objectId === CONTOSO_SVC_WORKPOINT.objectId).map((c) => c.id)).toEqual([first.id]);
@@ -181,16 +203,8 @@ describe('authorizing a connection', () => {
 });
 
 describe('the callback refuses, with an error page and nothing stored', () => {
-  async function expectNothingChanged(action: () => Promise<void>) {
-    const before = await listConnections();
-    const writesBefore = stack.vault.counts().writes;
-    await action();
-    expect(await listConnections()).toEqual(before);
-    expect(stack.vault.counts().writes).toBe(writesBefore);
-  }
-
   test('a replayed callback', async () => {
-    const { authorizeUrl } = await authorize();
+    const { authorizeUrl } = await authorizeFor(CONTOSO_SVC_APPROVALS.objectId);
     const { redirectUrl, page } = await completeSignIn(authorizeUrl, CONTOSO_SVC_APPROVALS.username);
     expect(page.status).toBe(200);
     await expectNothingChanged(async () => {
@@ -330,7 +344,7 @@ describe('the admin API', () => {
 describe('rotating the client secret', () => {
   test('between authorize and callback, the sign-in completes on an instance that already has the new secret', async () => {
     expect(stack.context.settings.AUTH_CLIENT_SECRET).toBe(LOCAL_CLIENT_SECRET);
-    const { authorizeUrl } = await authorize('Rotation');
+    const { authorizeUrl } = await authorizeFor(CONTOSO_SVC_APPROVALS.objectId, 'Rotation');
     const { redirectUrl } = await signIn(authorizeUrl, CONTOSO_SVC_APPROVALS.username);
     const code = new URL(redirectUrl).searchParams.get('code');
     if (code) secretsSeen.add(code);

@@ -9,6 +9,7 @@ import { IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
 import {
+  appRolesFor,
   findUser,
   findUserByObjectId,
   GRAPH_AUDIENCE,
@@ -413,6 +414,8 @@ export async function startIdentityProviderServer(options: IdentityProviderOptio
         response_types: ['code'],
         // MSAL Node sends the secret in the body.
         token_endpoint_auth_method: 'client_secret_post',
+        // Entra's optional ID-token claim `auth_time`, as the deploy docs configure it on the sign-in app (issue 12).
+        require_auth_time: true,
       },
       {
         client_id: LOCAL_PORTAL_CLIENT_ID,
@@ -433,9 +436,11 @@ export async function startIdentityProviderServer(options: IdentityProviderOptio
     },
     // Entra puts the profile claims in the id token itself, not only behind userinfo.
     conformIdTokenClaims: false,
-    async findAccount(_ctx: unknown, sub: string) {
+    async findAccount(ctx: KoaContext, sub: string) {
       const user = findUserByObjectId(sub);
       if (!user) return undefined;
+      // ID-token roles are those of the app the token is issued to (issue 12: the sign-in app's service-account role).
+      const roles = appRolesFor(user, (ctx?.oidc as { client?: { clientId?: string } } | undefined)?.client?.clientId);
       return {
         accountId: user.objectId,
         async claims() {
@@ -447,7 +452,7 @@ export async function startIdentityProviderServer(options: IdentityProviderOptio
             name: user.name,
             email: user.username,
             ver: '2.0',
-            ...(user.roles.length ? { roles: [...user.roles] } : {}),
+            ...(roles.length ? { roles: [...roles] } : {}),
           };
         },
       };
