@@ -13,6 +13,7 @@ import { ConnectionService } from './connections/connection-service';
 import { KeepAlive } from './connections/keep-alive';
 import { SignInFlow } from './connections/sign-in-flow';
 import { SignInStateStore } from './connections/sign-in-state';
+import { SlidingWindowLimiter } from './shared/rate-limit';
 import { VaultSignInStateKeys, type SignInStateKeys } from './connections/sign-in-state-key';
 import { connectionBookkeeping } from './connections/token-bookkeeping';
 import { createAdminAuthenticator, type AuthenticateAdmin } from './http/admin-auth';
@@ -118,11 +119,13 @@ export function createApp(settings: Settings, overrides: AppContextOverrides = {
         requiredRole: settings.CONNECTION_ACCOUNT_ROLE_REQUIRED ? settings.CONNECTION_ACCOUNT_ROLE : undefined,
         signInAppId: settings.AUTH_CLIENT_ID,
       },
+      startLimit: new SlidingWindowLimiter(settings.AUTHORIZE_LIMIT_PER_MINUTE, 60_000),
     }),
     keepAlive: new KeepAlive({
       connections: connectionRepository,
       broker,
       lifecycle: connectionLifecycle,
+      signInStates,
       idleDays: settings.KEEPALIVE_IDLE_DAYS,
     }),
     processes: new ProcessService(processRepository, connectionRepository, { names: actionNames, validateInputs: validateActionInputs }),

@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Admin } from '../shared/admin';
 import { AppError } from '../shared/errors';
+import type { SlidingWindowLimiter } from '../shared/rate-limit';
 import type { MsalClients } from '../tokens/msal-clients';
 import { refreshTokenHashOf } from '../tokens/serialized-cache';
 import type { TokenBroker } from '../tokens/token-broker';
@@ -39,6 +40,8 @@ export interface SignInFlowDeps {
   lifecycle: Pick<ConnectionLifecycle, 'record'>;
   /** Which accounts may become connections. */
   policy: ConnectionAccountPolicy;
+  /** Sign-ins an administrator may start (AUTHORIZE_LIMIT_PER_MINUTE), keyed by tenant and admin; unlimited without. */
+  startLimit?: Pick<SlidingWindowLimiter, 'take'>;
   now?: () => Date;
 }
 
@@ -150,6 +153,14 @@ export class SignInFlow {
   }
 
   private async start(intent: SignInIntent, loginHint?: string): Promise<AuthorizeStart> {
+    // Each start writes a Table row: a script or a stuck button must not fill the table (issue 12).
+    const decision = this.deps.startLimit?.take(`${intent.tenantId}/${intent.adminObjectId}`) ?? { allowed: true };
+    if (!decision.allowed) {
+      const retryAfterSeconds = Math.ceil(decision.retryAfterMs / 1000);
+      throw new AppError('throttled', `Too many sign-ins started by this administrator in the last minute; try again in ${retryAfterSeconds} s.`, {
+        details: { retryAfterSeconds },
+      });
+    }
     const started = await this.deps.signInStates.start(intent);
     const client = await this.deps.msal.create();
     const authorizeUrl = await client.getAuthCodeUrl({

@@ -12,6 +12,7 @@ export const httpStatusOf: Record<ErrorCode, number> = {
   conflict: 409,
   too_large: 413,
   invalid: 422,
+  throttled: 429,
   unavailable: 503,
   misconfigured: 503,
 };
@@ -31,5 +32,9 @@ export function errorResponse(e: unknown, context: InvocationContext): HttpRespo
   // The impact analysis comes along, so the portal can show what would break without a second call.
   if (e instanceof ConnectionInUseError) return json(status, { error: { message: e.message }, usage: e.usage });
   const response = errorJson(status, e.message, e.details);
+  if (e.code === 'throttled') {
+    const seconds = (e.details as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds;
+    if (typeof seconds === 'number') return { ...response, headers: { ...response.headers, 'Retry-After': String(Math.max(1, Math.ceil(seconds))) } };
+  }
   return e.code === 'unauthenticated' ? { ...response, headers: { ...response.headers, 'WWW-Authenticate': 'Bearer' } } : response;
 }

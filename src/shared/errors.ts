@@ -18,6 +18,8 @@ export type ErrorCode =
   | 'too_large'
   /** Well-formed input that breaks a domain rule (a list of `{path, message}` in `details`). */
   | 'invalid'
+  /** The caller sent too many requests of a kind; `details.retryAfterSeconds` says when to try again. */
+  | 'throttled'
   /** A service the app depends on (Entra, Key Vault, Tables, Graph, Service Bus) failed or throttled: retry later. */
   | 'unavailable'
   /** The app's own configuration or credentials are wrong: an operator must act; retrying later may help. */
@@ -34,6 +36,7 @@ const faultOf: Record<ErrorCode, Fault> = {
   conflict: 'caller',
   too_large: 'caller',
   invalid: 'caller',
+  throttled: 'caller',
   unavailable: 'dependency',
   misconfigured: 'operator',
 };
