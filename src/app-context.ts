@@ -5,6 +5,7 @@ import type { SecretStore } from './adapters/secret-store';
 import type { MessageSender } from './adapters/message-queue';
 import { ServiceBusMessageSender } from './adapters/service-bus-sender';
 import { actionNames, getAction, validateActionInputs } from './actions';
+import { revokeSignInSessions } from './actions/revoke-sign-in-sessions';
 import { loadSettings, tableNames, type Settings } from './config/settings';
 import { ConnectionAuditLog } from './connections/connection-audit';
 import { ConnectionLifecycle } from './connections/connection-lifecycle';
@@ -108,6 +109,7 @@ export function createApp(settings: Settings, overrides: AppContextOverrides = {
       processes: processRepository,
       lifecycle: connectionLifecycle,
       audit: connectionAudit,
+      revokeSignInSessions: (accessToken, idempotencyKey) => revokeSignInSessions(settings.GRAPH_BASE_URL, accessToken, idempotencyKey),
     }),
     signIn: new SignInFlow({
       connections: connectionRepository,
