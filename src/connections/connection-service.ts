@@ -118,7 +118,7 @@ export class ConnectionService {
     await this.deps.lifecycle.record(
       admin.tenantId,
       diffConnections(before, after, {
-        deleted: { references: usage.references.length, forced: options.force === true, sessionsRevoked: options.revokeSessions === true },
+        deleted: { references: usage.references.length, forced: options.force === true, ...(options.revokeSessions ? { sessionsRevoked: true } : {}) },
         default_changed: { previousDefault: id, because: 'the previous default connection was deleted' },
       }),
       admin.username,
