@@ -15,7 +15,7 @@ const updateBody = z
   .strictObject({ displayName: displayName.optional(), isDefault: z.boolean().optional() })
   .refine((b) => b.displayName !== undefined || b.isDefault !== undefined, { message: 'Give displayName and/or isDefault.' });
 const listQuery = z.object({ status: z.enum(connectionStatuses).optional() });
-const deleteQuery = z.object({ force: z.enum(['true', 'false']).optional() });
+const deleteQuery = z.object({ force: z.enum(['true', 'false']).optional(), revokeSessions: z.enum(['true', 'false']).optional() });
 const auditQuery = z.object({ limit: z.coerce.number().int().min(1).max(1000).optional() });
 
 const view = (c: Connection, { settings }: AppContext) => toConnectionView(c, settings.REFRESH_TOKEN_INACTIVITY_DAYS);
@@ -29,7 +29,6 @@ async function callback(req: HttpRequest, context: InvocationContext) {
       state: param('state'),
       code: param('code'),
       error: param('error'),
-      error_description: param('error_description'),
     });
     if (!outcome.ok) {
       context.warn(`Sign-in refused: ${outcome.refusal.title}`);
@@ -69,8 +68,8 @@ export const connectionFunctions: HttpFunction[] = [
   }),
   adminApi('connections-delete', 'DELETE', 'connections/{id}', async (req, admin, { connections }) => {
     const id = routeId(req);
-    const { force } = queryParams(req, deleteQuery);
-    await connections.delete(admin, id, { force: force === 'true' });
+    const { force, revokeSessions } = queryParams(req, deleteQuery);
+    await connections.delete(admin, id, { force: force === 'true', revokeSessions: revokeSessions === 'true' });
     return noContent();
   }),
   adminApi('connections-usage', 'GET', 'connections/{id}/usage', async (req, admin, { connections }) => json(200, await connections.usage(admin, routeId(req)))),

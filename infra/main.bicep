@@ -65,6 +65,17 @@ param adminTokenJwksUri string = '${environment().authentication.loginEndpoint}c
 @description('App role an admin token must carry.')
 param adminRole string = 'Connections.Admin'
 
+@description('App role of the sign-in app that designates a service account: only accounts with it become connections.')
+param connectionAccountRole string = 'Connections.ServiceAccount'
+
+@description('Whether an account needs connectionAccountRole to become a connection (false: any account of the tenant).')
+param connectionAccountRoleRequired bool = true
+
+@description('Sign-ins (authorize, reauthorize) one administrator may start per minute, per instance; more answer 429.')
+@minValue(1)
+@maxValue(1000)
+param authorizeLimitPerMinute int = 10
+
 @description('Microsoft Graph base URL for actions and connection tests.')
 param graphBaseUrl string = 'https://graph.microsoft.com/v1.0'
 
@@ -276,6 +287,9 @@ module functionApp 'modules/function-app.bicep' = {
     adminTokenJwksUri: adminTokenJwksUri
     adminTokenAudience: !empty(adminTokenAudience) ? adminTokenAudience : 'api://${authClientId},${authClientId}'
     adminRole: adminRole
+    connectionAccountRole: connectionAccountRole
+    connectionAccountRoleRequired: connectionAccountRoleRequired
+    authorizeLimitPerMinute: authorizeLimitPerMinute
     graphBaseUrl: graphBaseUrl
     serviceBusMaxDeliveryCount: serviceBusMaxDeliveryCount
     tokenCacheWriteIntervalSeconds: tokenCacheWriteIntervalSeconds

@@ -5,6 +5,7 @@ import type { SecretStore } from './adapters/secret-store';
 import type { MessageSender } from './adapters/message-queue';
 import { ServiceBusMessageSender } from './adapters/service-bus-sender';
 import { actionNames, getAction, validateActionInputs } from './actions';
+import { revokeSignInSessions } from './actions/revoke-sign-in-sessions';
 import { loadSettings, tableNames, type Settings } from './config/settings';
 import { ConnectionAuditLog } from './connections/connection-audit';
 import { ConnectionLifecycle } from './connections/connection-lifecycle';
@@ -13,6 +14,7 @@ import { ConnectionService } from './connections/connection-service';
 import { KeepAlive } from './connections/keep-alive';
 import { SignInFlow } from './connections/sign-in-flow';
 import { SignInStateStore } from './connections/sign-in-state';
+import { RateLimiter } from './shared/rate-limit';
 import { VaultSignInStateKeys, type SignInStateKeys } from './connections/sign-in-state-key';
 import { connectionBookkeeping } from './connections/token-bookkeeping';
 import { createAdminAuthenticator, type AuthenticateAdmin } from './http/admin-auth';
@@ -120,12 +122,26 @@ export function createApp(settings: Settings, overrides: AppContextOverrides = {
       processes: processRepository,
       lifecycle: connectionLifecycle,
       audit: connectionAudit,
+      revokeSignInSessions: (accessToken, idempotencyKey) => revokeSignInSessions(settings.GRAPH_BASE_URL, accessToken, idempotencyKey),
     }),
-    signIn: new SignInFlow({ connections: connectionRepository, signInStates, msal, broker, lifecycle: connectionLifecycle, tenants }),
+    signIn: new SignInFlow({
+      connections: connectionRepository,
+      signInStates,
+      msal,
+      broker,
+      lifecycle: connectionLifecycle,
+      policy: {
+        requiredRole: settings.CONNECTION_ACCOUNT_ROLE_REQUIRED ? settings.CONNECTION_ACCOUNT_ROLE : undefined,
+        signInAppId: settings.AUTH_CLIENT_ID,
+      },
+      startLimit: new RateLimiter({ limit: settings.AUTHORIZE_LIMIT_PER_MINUTE, windowMs: 60_000 }),
+      tenants,
+    }),
     keepAlive: new KeepAlive({
       connections: connectionRepository,
       broker,
       lifecycle: connectionLifecycle,
+      signInStates,
       idleDays: settings.KEEPALIVE_IDLE_DAYS,
     }),
     processes: new ProcessService(

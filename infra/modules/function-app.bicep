@@ -67,6 +67,15 @@ param adminTokenAudience string
 @description('App role admin tokens must carry (ADMIN_ROLE).')
 param adminRole string
 
+@description('App role of the sign-in app an account needs to become a connection (CONNECTION_ACCOUNT_ROLE).')
+param connectionAccountRole string
+
+@description('Whether connectionAccountRole is required (CONNECTION_ACCOUNT_ROLE_REQUIRED).')
+param connectionAccountRoleRequired bool
+
+@description('Sign-ins one administrator may start per minute, per instance (AUTHORIZE_LIMIT_PER_MINUTE).')
+param authorizeLimitPerMinute int
+
 @description('Microsoft Graph base URL (GRAPH_BASE_URL).')
 param graphBaseUrl string
 
@@ -243,6 +252,9 @@ var appSettingValues = {
   ADMIN_TOKEN_AUDIENCE: adminTokenAudience
   ADMIN_TOKEN_SCOPE: adminTokenScope
   ADMIN_ROLE: adminRole
+  CONNECTION_ACCOUNT_ROLE: connectionAccountRole
+  CONNECTION_ACCOUNT_ROLE_REQUIRED: string(connectionAccountRoleRequired)
+  AUTHORIZE_LIMIT_PER_MINUTE: string(authorizeLimitPerMinute)
   TABLES_ENDPOINT: tableEndpoint
   KEY_VAULT_URI: keyVaultUri
   GRAPH_BASE_URL: graphBaseUrl

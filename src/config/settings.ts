@@ -49,6 +49,15 @@ const fields = z.object({
     ADMIN_TOKEN_SCOPE: z.string().regex(/^[^\s]+$/, 'must be one permission name, e.g. access_as_user').default('access_as_user'),
     /** App role an admin token must carry. */
     ADMIN_ROLE: z.string().min(1).default('Connections.Admin'),
+    /**
+     * App role of the sign-in app (AUTH_CLIENT_ID) that designates a service account: only an account whose ID token
+     * carries it can become a connection (issue 12, finding 1). Assigned per account in Enterprise applications.
+     */
+    CONNECTION_ACCOUNT_ROLE: z.string().trim().min(1).default('Connections.ServiceAccount'),
+    /** Whether CONNECTION_ACCOUNT_ROLE is required; `false` lets any account of the tenant become a connection. */
+    CONNECTION_ACCOUNT_ROLE_REQUIRED: bool.default(true),
+    /** Sign-ins (authorize and reauthorize) one administrator may start per minute, per instance; more answer 429. */
+    AUTHORIZE_LIMIT_PER_MINUTE: positiveInt.max(1000).default(10),
 
     /** Table service endpoint, e.g. https://<account>.table.core.windows.net (identity-based). */
     TABLES_ENDPOINT: anyUrl.optional(),

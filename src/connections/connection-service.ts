@@ -24,8 +24,19 @@ export interface ConnectionServiceDeps {
   processes: ProcessRepository;
   lifecycle: ConnectionLifecycle;
   audit: ConnectionAuditLog;
+  /**
+   * Revokes the account's sign-in sessions at Entra with the connection's own access token (Graph
+   * revokeSignInSessions); throws an AppError saying why it could not. Without it, `revokeSessions` is refused.
+   */
+  revokeSignInSessions?: (accessToken: string, idempotencyKey: string) => Promise<void>;
   now?: () => Date;
 }
+
+/**
+ * An MSAL token cache with no account and no token: written as the secret's last version before it is deleted, so a
+ * recovered (soft-deleted) secret's current version holds no refresh token.
+ */
+export const EMPTY_TOKEN_CACHE = JSON.stringify({ Account: {}, IdToken: {}, AccessToken: {}, RefreshToken: {}, AppMetadata: {} });
 
 /** DELETE of a connection that processes still reference, without `force`: 409 with the references. */
 export class ConnectionInUseError extends AppError {
@@ -83,11 +94,17 @@ export class ConnectionService {
    * processes reference it, unless forced: publishing such a process then fails validation (422), and its
    * runs fail with the reason (or, for default references, run as the new default).
    */
-  async delete(admin: Admin, id: string, options: { force?: boolean } = {}): Promise<void> {
+  async delete(admin: Admin, id: string, options: { force?: boolean; revokeSessions?: boolean } = {}): Promise<void> {
     const usage = await this.usage(admin, id);
     if (usage.references.length > 0 && !options.force) throw new ConnectionInUseError(usage);
-    // The secret goes first: a failure here leaves the connection listed, so the admin can retry.
-    await this.deps.secrets.delete(connectionSecretName(admin.tenantId, id));
+    if (options.revokeSessions) await this.revokeSessions(admin, id);
+    const secretName = connectionSecretName(admin.tenantId, id);
+    // The secret goes first: a failure here leaves the connection listed, so the admin can retry. Deleting a Key Vault
+    // secret only soft-deletes it (recoverable for the retention period; purge protection forbids purging it early),
+    // so its current version is overwritten with an empty cache first: a recovered secret holds no refresh token in its
+    // current version. Older versions stay with it; the Entra-side revocation is what makes their refresh tokens useless.
+    await this.deps.secrets.set(secretName, EMPTY_TOKEN_CACHE);
+    await this.deps.secrets.delete(secretName);
     // Also drops the lease row, so other instances stop using tokens they still hold for it.
     await this.deps.broker.discard({ tenantId: admin.tenantId, id });
     const { before, after } = await this.deps.connections.changeTenant(admin.tenantId, (all) => {
@@ -101,11 +118,30 @@ export class ConnectionService {
     await this.deps.lifecycle.record(
       admin.tenantId,
       diffConnections(before, after, {
-        deleted: { references: usage.references.length, forced: options.force === true },
+        deleted: { references: usage.references.length, forced: options.force === true, ...(options.revokeSessions ? { sessionsRevoked: true } : {}) },
         default_changed: { previousDefault: id, because: 'the previous default connection was deleted' },
       }),
       admin.username,
     );
+  }
+
+  /** Revokes the account's sessions with the connection's own token before its deletion; refused with the reason otherwise. */
+  private async revokeSessions(admin: Admin, id: string): Promise<void> {
+    const revoke = this.deps.revokeSignInSessions;
+    if (!revoke) throw new AppError('conflict', 'Revoking sessions is not available in this deployment; nothing was deleted.');
+    const connection = await this.get(admin, id);
+    let token;
+    try {
+      token = await this.deps.broker.getAccessToken({ tenantId: admin.tenantId, id, objectId: connection.account.objectId });
+    } catch (e) {
+      if (!(e instanceof TokenAcquisitionError)) throw e;
+      throw new AppError(
+        e.failure.kind === 'dead_grant' ? 'conflict' : 'unavailable',
+        `The connection's token could not be acquired to revoke its sessions (${e.failure.reason}); nothing was deleted. ` +
+          'Delete without revokeSessions and revoke the sessions in Microsoft Entra (Users > the account > Revoke sessions).',
+      );
+    }
+    await revoke(token.token, `revoke-sessions:${admin.tenantId}:${id}`);
   }
 
   /**

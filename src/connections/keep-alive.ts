@@ -3,11 +3,14 @@ import type { Connection } from './connection';
 import { SYSTEM_ACTOR } from './connection-audit';
 import type { ConnectionLifecycle } from './connection-lifecycle';
 import type { ConnectionRepository } from './connection-repository';
+import type { SignInStateStore } from './sign-in-state';
 
 export interface KeepAliveDeps {
   connections: Pick<ConnectionRepository, 'listActiveAcrossTenants'>;
   broker: Pick<TokenBroker, 'getAccessToken'>;
   lifecycle: Pick<ConnectionLifecycle, 'markNeedsReauth'>;
+  /** Expired sign-in states are removed on each run (they are refused anyway; this keeps the table from growing). */
+  signInStates?: Pick<SignInStateStore, 'purgeExpired'>;
   /** Refresh connections neither refreshed nor used for this many days (KEEPALIVE_IDLE_DAYS). */
   idleDays: number;
   now?: () => Date;
@@ -26,6 +29,8 @@ export interface KeepAliveReport {
   needsReauth: { tenantId: string; id: string; reason: string }[];
   /** Transient failures (provider, vault, tables): status unchanged, tried again next run. */
   failed: { tenantId: string; id: string; reason: string }[];
+  /** Expired sign-in states removed, or why they could not be (tried again next run). */
+  purgedSignInStates: number | { failed: string };
 }
 
 const dayMs = 24 * 3600_000;
@@ -54,12 +59,17 @@ export class KeepAlive {
     const cutoff = now.getTime() - this.deps.idleDays * dayMs;
     const active = await this.deps.connections.listActiveAcrossTenants();
     const idle = active.filter((c) => lastActivity(c) <= cutoff);
-    const report: KeepAliveReport = { at: now.toISOString(), active: active.length, idle: idle.length, refreshed: [], needsReauth: [], failed: [] };
+    const report: KeepAliveReport = { at: now.toISOString(), active: active.length, idle: idle.length, refreshed: [], needsReauth: [], failed: [], purgedSignInStates: 0 };
     const queue = [...idle];
     const worker = async () => {
       for (let c = queue.shift(); c; c = queue.shift()) await this.refresh(c, report);
     };
     await Promise.all(Array.from({ length: Math.max(1, this.deps.concurrency ?? 4) }, worker));
+    try {
+      report.purgedSignInStates = (await this.deps.signInStates?.purgeExpired()) ?? 0;
+    } catch (e) {
+      report.purgedSignInStates = { failed: `${(e as Error)?.name ?? 'Error'} while purging expired sign-in states` };
+    }
     return report;
   }
 

@@ -1,13 +1,16 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Admin } from '../shared/admin';
 import { AppError } from '../shared/errors';
+import type { RateLimiter } from '../shared/rate-limit';
 import { tenantNotRegisteredRefusal, type TenantAccess } from '../tenants/tenant-access';
 import type { MsalClients } from '../tokens/msal-clients';
+import { refreshTokenHashOf } from '../tokens/serialized-cache';
 import type { TokenBroker } from '../tokens/token-broker';
 import { classifyTokenError } from '../tokens/token-errors';
 import type { Connection } from './connection';
 import { diffConnections, type ConnectionLifecycle } from './connection-lifecycle';
 import type { ConnectionRepository } from './connection-repository';
+import { signInProblem, type ConnectionAccountPolicy } from './sign-in-checks';
 import { refusals, type SignInRefusal } from './sign-in-pages';
 import type { SignInIntent, SignInStateStore } from './sign-in-state';
 
@@ -16,7 +19,8 @@ export interface AuthorizeStart {
   expiresAt: string;
 }
 
-export type CallbackQuery = { state?: string; code?: string; error?: string; error_description?: string };
+/** The callback's query; `error_description` is deliberately not read (attacker-editable text). */
+export type CallbackQuery = { state?: string; code?: string; error?: string };
 
 export type CallbackOutcome =
   | { ok: true; connection: Connection; reauthorized: boolean }
@@ -37,6 +41,10 @@ export interface SignInFlowDeps {
   lifecycle: Pick<ConnectionLifecycle, 'record'>;
   /** Whether the vendor still serves the state's tenant (registration may end while a sign-in is under way). */
   tenants: Pick<TenantAccess, 'isServed'>;
+  /** Which accounts may become connections. */
+  policy: ConnectionAccountPolicy;
+  /** Sign-ins an administrator may start (AUTHORIZE_LIMIT_PER_MINUTE), keyed by tenant and admin; unlimited without. */
+  startLimit?: Pick<RateLimiter, 'take'>;
   now?: () => Date;
 }
 
@@ -73,13 +81,15 @@ export class SignInFlow {
 
   /** Redeems the authorization code of a callback; every refusal leaves connections and tokens untouched. */
   async complete(query: CallbackQuery): Promise<CallbackOutcome> {
-    if (!query.state) return refuse(query.error ? refusals.providerError(query.error, query.error_description) : refusals.badRequest);
+    // Without a consumed state nothing of the query is shown: anyone can send an admin such a link (finding 5).
+    if (!query.state) return refuse(query.error ? refusals.unmatchedProviderError : refusals.badRequest);
     const consumed = await this.deps.signInStates.consume(query.state);
     if (!consumed.ok) return refuse(consumed.reason === 'expired' ? refusals.expiredState : refusals.unknownState);
-    if (query.error) return refuse(refusals.providerError(query.error, query.error_description));
+    // `error_description` is never shown: only a code that looks like one and our own text for known codes.
+    if (query.error) return refuse(refusals.providerError(query.error));
     if (!query.code) return refuse(refusals.badRequest);
 
-    const { intent, codeVerifier, nonce } = consumed;
+    const { intent, codeVerifier, nonce, createdAt } = consumed;
     // Only after the state proved genuine: a forged state must not reveal which tenants are registered.
     if (!(await this.deps.tenants.isServed(intent.tenantId))) return refuse(tenantNotRegisteredRefusal(intent.tenantId));
     const client = await this.deps.msal.create();
@@ -102,6 +112,12 @@ export class SignInFlow {
       username: String(claims.preferred_username ?? result.account.username ?? objectId),
     };
     if (account.tenantId !== intent.tenantId) return refuse(refusals.otherTenant);
+    const serializedCache = client.getTokenCache().serialize();
+    const problem = signInProblem(
+      { username: account.username, idTokenClaims: claims, stateCreatedAt: createdAt, hasRefreshToken: refreshTokenHashOf(serializedCache) !== '' },
+      this.deps.policy,
+    );
+    if (problem) return refuse(problem);
 
     let existing: Connection | undefined;
     if (intent.connectionId) {
@@ -109,14 +125,16 @@ export class SignInFlow {
       if (!existing) return refuse(refusals.connectionGone);
       if (account.objectId !== intent.expectedObjectId) return refuse(refusals.otherAccount(existing.account.username));
     } else {
-      existing = await this.deps.connections.findByAccount(intent.tenantId, account.objectId);
+      // A new connection never takes over an account's existing one (its name, its tokens): that is re-authorization.
+      const taken = await this.deps.connections.findByAccount(intent.tenantId, account.objectId);
+      if (taken) return refuse(refusals.alreadyConnected(taken.account.username, taken.displayName));
     }
 
     const now = this.now().toISOString();
     const connection = connectionFromSignIn(account, intent, existing, now);
     const { tenantId } = account;
     // Tokens first: a connection row never points at a secret that was not written.
-    await this.deps.broker.storeSignIn({ tenantId, id: connection.id, objectId: account.objectId }, client.getTokenCache().serialize());
+    await this.deps.broker.storeSignIn({ tenantId, id: connection.id, objectId: account.objectId }, serializedCache);
     const { before, after } = await this.deps.connections.changeTenant(tenantId, (all) => {
       const others = all.filter((c) => c.id !== connection.id);
       const current = all.find((c) => c.id === connection.id);
@@ -140,6 +158,12 @@ export class SignInFlow {
   }
 
   private async start(intent: SignInIntent, loginHint?: string): Promise<AuthorizeStart> {
+    // Each start writes a Table row: a script or a stuck button must not fill the table (issue 12).
+    const decision = this.deps.startLimit?.take(`${intent.tenantId}/${intent.adminObjectId}`) ?? { allowed: true };
+    if (!decision.allowed) {
+      const retryAfterSeconds = Math.ceil(decision.retryAfterMs / 1000);
+      throw new AppError('throttled', `Too many sign-ins started by this administrator in the last minute; try again in ${retryAfterSeconds} s.`, { retryAfterSeconds });
+    }
     const started = await this.deps.signInStates.start(intent);
     const client = await this.deps.msal.create();
     const authorizeUrl = await client.getAuthCodeUrl({
@@ -150,16 +174,20 @@ export class SignInFlow {
       codeChallenge: createHash('sha256').update(started.codeVerifier).digest('base64url'),
       codeChallengeMethod: 'S256',
       responseMode: 'query',
-      ...(loginHint ? { loginHint } : { prompt: 'select_account' }),
+      // A fresh, interactive sign-in every time: `login` "forces the user to enter their credentials on that request,
+      // negating single-sign on" (learn.microsoft.com/entra/identity-platform/msal-js-prompt-behavior). Anyone can edit
+      // this URL, so the callback checks the ID token's auth_time as well (sign-in-checks.ts).
+      prompt: 'login',
+      ...(loginHint ? { loginHint } : {}),
     });
     return { authorizeUrl, expiresAt: started.expiresAt };
   }
 }
 
 /**
- * The connection a successful sign-in makes: the account's existing connection (re-authorization, or a new sign-in
- * as an account that already has one) becomes active again under its id, keeping its name unless the administrator
- * gave one; otherwise a new connection named after the account. `isDefault` and the stored status history are
+ * The connection a successful sign-in makes: on re-authorization the connection becomes active again under its id,
+ * keeping its name unless the administrator gave one; otherwise a new connection named after the account (a new
+ * sign-in as an account that already has a connection is refused before this). `isDefault` and the stored status history are
  * settled against the stored rows when it is saved.
  */
 export function connectionFromSignIn(

@@ -25,10 +25,10 @@ export interface StartedSignIn {
 }
 
 export type ConsumeResult =
-  | { ok: true; intent: SignInIntent; nonce: string; codeVerifier: string }
+  | { ok: true; intent: SignInIntent; nonce: string; codeVerifier: string; createdAt: string }
   | { ok: false; reason: 'unknown' | 'expired' };
 
-type StateRow = SignInIntent & { partitionKey: string; rowKey: string; expiresAt: string };
+type StateRow = SignInIntent & { partitionKey: string; rowKey: string; expiresAt: string; createdAt?: string };
 
 /**
  * Single-use sign-in states. The row holds only the intent and a hash of the state; the PKCE
@@ -47,8 +47,10 @@ export class SignInStateStore {
   async start(intent: SignInIntent): Promise<StartedSignIn> {
     const { version, key } = await this.keys.current();
     const random = randomBytes(32).toString('base64url');
-    const expiresAt = new Date(this.now() + signInStateLifetimeMs).toISOString();
-    const row: StateRow = { ...withoutUndefined(intent), partitionKey: intent.tenantId, rowKey: hashOf(version, random), expiresAt };
+    const now = this.now();
+    const expiresAt = new Date(now + signInStateLifetimeMs).toISOString();
+    // createdAt: a connection's sign-in must have happened after it (auth_time, sign-in-checks.ts).
+    const row: StateRow = { ...withoutUndefined(intent), partitionKey: intent.tenantId, rowKey: hashOf(version, random), expiresAt, createdAt: new Date(now).toISOString() };
     await (await this.tables(this.tableName)).createEntity(row);
     return { state: `${intent.tenantId}.${version}.${random}`, ...derive(key, random), expiresAt };
   }
@@ -78,7 +80,9 @@ export class SignInStateStore {
       ...(row.displayName ? { displayName: row.displayName } : {}),
       ...(row.connectionId ? { connectionId: row.connectionId, expectedObjectId: row.expectedObjectId } : {}),
     };
-    return { ok: true, intent, ...derive(key, random) };
+    // Rows written before createdAt existed: their creation follows from the fixed lifetime.
+    const createdAt = row.createdAt ?? new Date(Date.parse(row.expiresAt) - signInStateLifetimeMs).toISOString();
+    return { ok: true, intent, createdAt, ...derive(key, random) };
   }
 
   /** Removes expired states (they are refused anyway; this only keeps the table small). */

@@ -17,7 +17,8 @@
  *                            which a refresh with the claims satisfies).
  *
  * Implemented: PATCH /sites/{s}/lists/{l}/items/{i}/fields (merge; returns the fields), GET
- * /sites/{s}/lists/{l}/items/{i}[?expand=fields] and .../fields, POST /me/sendMail (202), GET /me.
+ * /sites/{s}/lists/{l}/items/{i}[?expand=fields] and .../fields, POST /me/sendMail (202), GET /me, POST /me/revokeSignInSessions and /users/{own id}/revokeSignInSessions
+ * (User.RevokeSessions.All in `scp`; revokes like revoke-sessions below).
  * Any other POST/PATCH/PUT answers 200 {ok: true}, DELETE 204, any other GET 404.
  *
  * Differences from Graph worth knowing: PATCH creates a missing item (the local instance has no lists
@@ -138,6 +139,23 @@ export async function startGraphStandIn(options: GraphStandInOptions): Promise<G
     audience,
     identityProviderUrl: options.identityProviderUrl ?? new URL(options.jwksUri).origin,
   });
+
+  /**
+   * Graph's `POST /me/revokeSignInSessions` and `POST /users/{id | userPrincipalName}/revokeSignInSessions`: needs the
+   * delegated permission User.RevokeSessions.All, and (the local accounts holding no directory role) works on the
+   * caller's own account only; then the account's refresh tokens and CAE tokens stop working, as revoke-sessions does
+   * (learn.microsoft.com/graph/api/user-revokesigninsessions; a non-admin caller gets 403 Authorization_RequestDenied).
+   */
+  async function revokeOwnSessions(segments: string[], account: GraphAccount, scopes: string[] | undefined) {
+    const target = segments.length === 2 && segments[0] === 'me' ? account.objectId : segments.length === 3 && segments[0] === 'users' ? segments[1] : undefined;
+    if (target === undefined) throw graphError(400, 'BadRequest', `Resource not found for the segment '${segments[0]}'.`);
+    const self = target === account.objectId || target.toLowerCase() === account.username.toLowerCase();
+    if (!scopes?.includes('User.RevokeSessions.All') || !self) {
+      throw graphError(403, 'Authorization_RequestDenied', 'Insufficient privileges to complete the operation.');
+    }
+    await revokeSessions(account.username);
+    return { status: 200, json: { '@odata.context': `${BASE_PATH}/$metadata#Edm.Boolean`, value: true } };
+  }
 
   function handle(method: string, segments: string[], query: URLSearchParams, body: unknown, req: http.IncomingMessage, account: GraphAccount) {
     const [first, siteId, lists, listId, itemsSegment, itemId, sub, ...rest] = segments;
@@ -313,6 +331,11 @@ export async function startGraphStandIn(options: GraphStandInOptions): Promise<G
         throw graphError(400, 'BadRequest', 'Malformed path.');
       }
       if (segments.some((s) => s === '')) throw graphError(400, 'BadRequest', 'Empty path segment.');
+      if (method === 'POST' && segments.at(-1) === 'revokeSignInSessions') {
+        const result = await revokeOwnSessions(segments, account, scopes);
+        call.status = result.status;
+        return send(result.status, result.json);
+      }
       const result = handle(method, segments, parsed.searchParams, call.body, req, account);
       call.status = result.status;
       send(result.status, result.json);

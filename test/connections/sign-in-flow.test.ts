@@ -53,6 +53,15 @@ async function authorize(displayName?: string, token?: string) {
   return res.json as { authorizeUrl: string; expiresAt: string };
 }
 
+/** Re-authorization of the account's connection when it has one (a new connection cannot take it over), else authorize. */
+async function authorizeFor(objectId: string, displayName?: string) {
+  const existing = (await listConnections()).find((c) => c.account.objectId === objectId);
+  if (!existing) return authorize(displayName);
+  const res = await stack.api(`connections/${existing.id}/reauthorize`, { method: 'POST' });
+  expect(res.status).toBe(200);
+  return res.json as { authorizeUrl: string; expiresAt: string };
+}
+
 /** Signs in at `authorizeUrl` as `username` and opens the callback the provider redirects to. */
 async function completeSignIn(authorizeUrl: string, username: string, opts: { cancel?: boolean } = {}) {
   const { redirectUrl } = await signIn(authorizeUrl, username, opts);
@@ -66,6 +75,14 @@ async function listConnections(): Promise<ConnectionView[]> {
   const res = await stack.api('connections');
   expect(res.status).toBe(200);
   return res.json.connections as ConnectionView[];
+}
+
+async function expectNothingChanged(action: () => Promise<void>) {
+  const before = await listConnections();
+  const writesBefore = stack.vault.counts().writes;
+  await action();
+  expect(await listConnections()).toEqual(before);
+  expect(stack.vault.counts().writes).toBe(writesBefore);
 }
 
 async function storedTokens(tenantId: string, id: string) {
@@ -90,6 +107,8 @@ describe('authorizing a connection', () => {
     expect(url.searchParams.get('state')).toMatch(new RegExp(`^${TENANT_A.id}\\.`));
     expect(url.searchParams.get('nonce')).toBeTruthy();
     expect(url.searchParams.get('redirect_uri')).toBe(`${stack.baseUrl}/api/connections/callback`);
+    // A fresh, interactive sign-in (the callback checks auth_time too).
+    expect(url.searchParams.get('prompt')).toBe('login');
     const lifetime = Date.parse(expiresAt) - Date.now();
     expect(lifetime).toBeGreaterThan(9 * 60_000);
     expect(lifetime).toBeLessThanOrEqual(10 * 60_000);
@@ -153,11 +172,14 @@ describe('with a connection', () => {
     expect((await stack.api(`connections/${second.id}`)).json.isDefault).toBe(false);
   });
 
-  test('authorizing an account that already has a connection updates it instead of adding a duplicate', async () => {
+  test('authorizing a new connection as an account that already has one says so and changes nothing (no duplicate either)', async () => {
     const countBefore = (await listConnections()).length;
     const { authorizeUrl } = await authorize();
-    const { page } = await completeSignIn(authorizeUrl, CONTOSO_SVC_WORKPOINT.username);
-    expect(page.status).toBe(200);
+    await expectNothingChanged(async () => {
+      const { page } = await completeSignIn(authorizeUrl, CONTOSO_SVC_WORKPOINT.username);
+      expect(page.status).toBe(400);
+      expect(page.text).toContain('This account already has a connection');
+    });
     const connections = await listConnections();
     expect(connections).toHaveLength(countBefore);
     expect(connections.filter((c) => c.account.objectId === CONTOSO_SVC_WORKPOINT.objectId).map((c) => c.id)).toEqual([first.id]);
@@ -211,16 +233,8 @@ describe('with a connection', () => {
 
 describe('the callback refuses, with an error page and nothing stored', () => {
   stackPerDescribe();
-  async function expectNothingChanged(action: () => Promise<void>) {
-    const before = await listConnections();
-    const writesBefore = stack.vault.counts().writes;
-    await action();
-    expect(await listConnections()).toEqual(before);
-    expect(stack.vault.counts().writes).toBe(writesBefore);
-  }
-
   test('a replayed callback', async () => {
-    const { authorizeUrl } = await authorize();
+    const { authorizeUrl } = await authorizeFor(CONTOSO_SVC_APPROVALS.objectId);
     const { redirectUrl, page } = await completeSignIn(authorizeUrl, CONTOSO_SVC_APPROVALS.username);
     expect(page.status).toBe(200);
     await expectNothingChanged(async () => {
@@ -258,7 +272,7 @@ describe('the callback refuses, with an error page and nothing stored', () => {
     });
   });
 
-  test('an error from the identity provider (the user cancelled), with its description escaped', async () => {
+  test('an error from the identity provider (the user cancelled); its description is never shown', async () => {
     const { authorizeUrl } = await authorize();
     await expectNothingChanged(async () => {
       const { page } = await completeSignIn(authorizeUrl, CONTOSO_SVC_APPROVALS.username, { cancel: true });
@@ -274,7 +288,9 @@ describe('the callback refuses, with an error page and nothing stored', () => {
     expect(res.status).toBe(400);
     expect(res.text).not.toContain('<script>alert');
     expect(res.text).not.toContain('<img');
-    expect(res.text).toContain('&lt;script&gt;alert(1)&lt;&#47;script&gt;');
+    // The description is the provider's text as the query carries it: never shown; the code is, with our own words.
+    expect(res.text).not.toContain('alert(1)');
+    expect(res.text).toContain('consent_required');
     // The state was consumed by the error: it cannot be reused.
     expect((await stack.get(`${stack.baseUrl}/api/connections/callback?state=${encodeURIComponent(state)}&code=abc`)).text).toContain(
       'This sign-in link is not valid',
@@ -366,7 +382,7 @@ describe('rotating the client secret', () => {
   stackPerDescribe();
   test('between authorize and callback, the sign-in completes on an instance that already has the new secret', async () => {
     expect(stack.context.settings.AUTH_CLIENT_SECRET).toBe(LOCAL_CLIENT_SECRET);
-    const { authorizeUrl } = await authorize('Rotation');
+    const { authorizeUrl } = await authorizeFor(CONTOSO_SVC_APPROVALS.objectId, 'Rotation');
     const { redirectUrl } = await signIn(authorizeUrl, CONTOSO_SVC_APPROVALS.username);
     const code = new URL(redirectUrl).searchParams.get('code');
     if (code) secretsSeen.add(code);

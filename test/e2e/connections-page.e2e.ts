@@ -203,6 +203,20 @@ test('a sign-in with an account of another tenant shows the refusal page in the 
   await page.getByRole('status').getByText('1 connection').waitFor();
 });
 
+test('a sign-in with an account that is not a designated service account is refused with the missing role', async () => {
+  const tab = await newTabFrom(() => page.getByRole('link', { name: 'here', exact: true }).click());
+  await signInAtProvider(tab, CONTOSO_USER.username);
+  await tab.getByRole('heading', { name: 'This account is not a designated service account' }).waitFor();
+  const text = await tab.locator('main').textContent();
+  expect(text).toContain('Connections.ServiceAccount');
+  expect(text).toContain('Enterprise applications');
+  expect(text).toContain('No connection was created or changed.');
+  await shot(tab, '09b-refused-no-service-account-role');
+  await closeTab(tab);
+  await page.getByRole('button', { name: 'Refresh' }).click();
+  await page.getByRole('status').getByText('1 connection').waitFor();
+});
+
 test('delete asks first; a connection processes use lists them and asks again', async () => {
   const target = row('WorkPoint <b>service</b>');
   await target.getByRole('button', { name: /^Delete / }).click();

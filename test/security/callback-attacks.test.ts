@@ -269,15 +269,64 @@ test('code injection through error and error_description is shown escaped, never
       refused++;
     }
   }
-  // The description is shown, escaped and cut.
+  // Neither the description nor the code of a callback without a state is shown at all (finding 5, below).
   const shown = await callback({ error: 'access_denied', error_description: '<script>alert(1)</script>' });
-  expect(shown.text).toContain('&lt;script&gt;alert(1)&lt;&#47;script&gt;');
+  expect(shown.text).not.toContain('alert(1)');
   tally.record({ kind: 'attack', category: 'Callback: markup and header injection via error / error_description', tried, handled: refused, faultsInjected: 0, lost: 0 });
+});
+
+/** The text of the page's <main>, tags removed: what a reader sees. */
+const visibleText = (page: RecordedResponse) => (/<main[^>]*>([\s\S]*)<\/main>/.exec(page.text)?.[1] ?? '').replace(/<[^>]*>/g, ' ');
+
+test("attacker text in error / error_description is never shown: a fixed message without a state, only known codes and descriptions with one", async () => {
+  const lure = 'Security alert: re-enter your password at https://evil.example';
+  const before = await snapshot();
+  let refused = 0;
+  // No state, a forged state, an empty one: nothing from the query reaches the page.
+  const stateless: Record<string, string>[] = [
+    { error: 'access_denied', error_description: lure },
+    { error: lure, error_description: lure },
+    { error: 'consent_required', error_description: lure },
+    { state: `${TENANT_A.id}.${'0'.repeat(32)}.${random43()}`, error: 'access_denied', error_description: lure },
+    { state: '', error: lure },
+  ];
+  for (const query of stateless) {
+    const page = await callback(query);
+    expect(page.status).toBe(400);
+    const text = visibleText(page);
+    expect(text).not.toContain('evil.example');
+    expect(text).not.toContain('Security alert');
+    expect(text).not.toContain('password');
+    refused++;
+  }
+  // With a genuine state the provider's code is shown when it looks like one, the description only from a known list.
+  const withState: { query: Record<string, string>; shows: string[]; hides: string[] }[] = [
+    { query: { error: 'access_denied', error_description: lure }, shows: ['You cancelled the sign-in'], hides: ['evil.example', 'Security alert'] },
+    { query: { error: 'consent_required', error_description: lure }, shows: ['consent_required'], hides: ['evil.example', 'Security alert'] },
+    { query: { error: 'temporarily_unavailable.v2', error_description: lure }, shows: ['temporarily_unavailable.v2'], hides: ['evil.example'] },
+    { query: { error: lure, error_description: 'x' }, shows: [], hides: ['evil.example', 'Security alert'] },
+    { query: { error: 'a'.repeat(65) }, shows: [], hides: ['a'.repeat(65)] },
+  ];
+  for (const { query, shows, hides } of withState) {
+    const { state } = await authorize();
+    const page = await callback({ state, ...query });
+    expect(page.status).toBe(400);
+    const text = visibleText(page);
+    for (const s of shows) expect(text).toContain(s);
+    for (const h of hides) expect(text).not.toContain(h);
+    refused++;
+  }
+  expect(await snapshot()).toEqual(before);
+  tally.record({ kind: 'attack', category: 'Callback: attacker text via error / error_description', tried: stateless.length + withState.length, handled: refused, faultsInjected: 0, lost: 0 });
 });
 
 test('display names with markup are escaped on the success page and stay data in JSON', async () => {
   const names = ['<img src=x onerror=alert(1)>', '"><script>alert(document.cookie)</script>', "WorkPoint's <b>bot</b> & co"];
   let escaped = 0;
+  // The account is free for a new connection only without one (an earlier test connected it).
+  for (const c of (await stack.api('connections')).json.connections as any[]) {
+    if (c.account.objectId === CONTOSO_SVC_WORKPOINT.objectId) await stack.api(`connections/${c.id}?force=true`, { method: 'DELETE' });
+  }
   for (const displayName of names) {
     const { authorizeUrl } = await authorize({ displayName });
     const { redirectUrl } = await signIn(authorizeUrl, CONTOSO_SVC_WORKPOINT.username);
@@ -290,7 +339,10 @@ test('display names with markup are escaped on the success page and stay data in
     const list = await stack.api('connections');
     expect(list.headers.get('content-type')).toMatch(/^application\/json/);
     expect(list.headers.get('x-content-type-options')).toBe('nosniff');
-    expect((list.json.connections as ConnectionView[]).find((c) => c.account.username === CONTOSO_SVC_WORKPOINT.username)!.displayName).toBe(displayName);
+    const connection = (list.json.connections as ConnectionView[]).find((c) => c.account.username === CONTOSO_SVC_WORKPOINT.username);
+    expect(connection!.displayName).toBe(displayName);
+    // A new connection never takes over an account's existing one: the next name needs the account free again.
+    expect((await stack.api(`connections/${connection!.id}?force=true`, { method: 'DELETE' })).status).toBe(204);
     escaped++;
   }
   tally.record({ kind: 'attack', category: 'Success page: markup in display names', tried: names.length, handled: escaped, faultsInjected: 0, lost: 0 });
@@ -298,6 +350,9 @@ test('display names with markup are escaped on the success page and stay data in
 
 test('every callback page sent the security headers, and its only script is the one the CSP allows', async () => {
   // Pages of its own, so that this test also checks each kind when it runs alone: success, refusal, provider error.
+  // A new connection never takes over an account's existing one: free the account first if an earlier test used it.
+  const existing = ((await stack.api('connections')).json.connections as ConnectionView[]).find((c) => c.account.username === CONTOSO_SVC_APPROVALS.username);
+  if (existing) expect((await stack.api(`connections/${existing.id}?force=true`, { method: 'DELETE' })).status).toBe(204);
   const own = [
     await signInAndOpen(CONTOSO_SVC_APPROVALS.username, 'Headers'),
     await callback({ state: `${TENANT_A.id}.${random43()}`, code: 'abc' }),

@@ -9,6 +9,8 @@ export interface SignInOptions {
   cancel?: boolean;
   /** Called with each sign-in page's HTML (to check prefill, escaping). */
   onForm?: (html: string) => void;
+  /** The browser's cookies at the provider, kept across sign-ins (its sign-in session); a fresh jar otherwise. */
+  jar?: CookieJar;
 }
 
 interface StoredCookie {
@@ -18,7 +20,7 @@ interface StoredCookie {
 }
 
 /** Just enough of RFC 6265 for one host: name + path, Path matching, deletion by expiry. */
-class CookieJar {
+export class CookieJar {
   private cookies: StoredCookie[] = [];
 
   store(requestUrl: string, setCookies: string[]): void {
@@ -61,7 +63,7 @@ const unescapeHtml = (s: string): string =>
 
 export async function signIn(authorizeUrl: string, username: string, opts: SignInOptions = {}): Promise<{ redirectUrl: string }> {
   const providerOrigin = new URL(authorizeUrl).origin;
-  const jar = new CookieJar();
+  const jar = opts.jar ?? new CookieJar();
   let url = authorizeUrl;
   let form: URLSearchParams | undefined;
   let posted = false;

@@ -59,6 +59,8 @@ export async function startTestStack(options: LocalStackOptions = {}): Promise<T
     tablesPrefix: `t${randomBytes(4).toString('hex')}`,
     log: (level, name, message) => logs.push(`[${level}] ${name}: ${message}`),
     ...options,
+    // Tests start many sign-ins a minute; the limit's own test sets it low.
+    env: { AUTHORIZE_LIMIT_PER_MINUTE: '1000', ...options.env },
   });
   const record = async (res: Response): Promise<RecordedResponse> => {
     const text = await res.text();

@@ -14,7 +14,10 @@ export interface LocalUser {
   readonly name: string;
   readonly objectId: string;
   readonly tenantId: string;
+  /** App roles assigned on the admin/API registration (LOCAL_PORTAL_CLIENT_ID): what admin tokens carry. */
   readonly roles: readonly string[];
+  /** App roles assigned on the backend's sign-in registration (LOCAL_CLIENT_ID): what its ID tokens carry. */
+  readonly signInAppRoles: readonly string[];
 }
 
 export const TENANT_A: LocalTenant = { id: 'a0c0a0c0-0000-4000-8000-00000000000a', name: 'Contoso', domain: 'contoso.test' };
@@ -22,6 +25,11 @@ export const TENANT_B: LocalTenant = { id: 'b0fab0fa-0000-4000-8000-00000000000b
 export const LOCAL_TENANTS: readonly LocalTenant[] = [TENANT_A, TENANT_B];
 
 export const ADMIN_ROLE = 'Connections.Admin';
+/**
+ * The sign-in app's role that marks an account as a designated service account: only accounts with it can become
+ * connections (CONNECTION_ACCOUNT_ROLE). Given to the svc-* accounts and no one else.
+ */
+export const SERVICE_ACCOUNT_ROLE = 'Connections.ServiceAccount';
 
 export const CONTOSO_ADMIN: LocalUser = {
   username: 'admin@contoso.test',
@@ -29,6 +37,7 @@ export const CONTOSO_ADMIN: LocalUser = {
   objectId: 'a0000000-0000-4000-8000-000000000001',
   tenantId: TENANT_A.id,
   roles: [ADMIN_ROLE],
+  signInAppRoles: [],
 };
 export const CONTOSO_SVC_WORKPOINT: LocalUser = {
   username: 'svc-workpoint@contoso.test',
@@ -36,6 +45,7 @@ export const CONTOSO_SVC_WORKPOINT: LocalUser = {
   objectId: 'a0000000-0000-4000-8000-000000000002',
   tenantId: TENANT_A.id,
   roles: [],
+  signInAppRoles: [SERVICE_ACCOUNT_ROLE],
 };
 export const CONTOSO_SVC_APPROVALS: LocalUser = {
   username: 'svc-approvals@contoso.test',
@@ -43,6 +53,7 @@ export const CONTOSO_SVC_APPROVALS: LocalUser = {
   objectId: 'a0000000-0000-4000-8000-000000000003',
   tenantId: TENANT_A.id,
   roles: [],
+  signInAppRoles: [SERVICE_ACCOUNT_ROLE],
 };
 export const CONTOSO_USER: LocalUser = {
   username: 'user@contoso.test',
@@ -50,6 +61,7 @@ export const CONTOSO_USER: LocalUser = {
   objectId: 'a0000000-0000-4000-8000-000000000004',
   tenantId: TENANT_A.id,
   roles: [],
+  signInAppRoles: [],
 };
 export const FABRIKAM_ADMIN: LocalUser = {
   username: 'admin@fabrikam.test',
@@ -57,6 +69,7 @@ export const FABRIKAM_ADMIN: LocalUser = {
   objectId: 'b0000000-0000-4000-8000-000000000001',
   tenantId: TENANT_B.id,
   roles: [ADMIN_ROLE],
+  signInAppRoles: [],
 };
 export const FABRIKAM_SVC: LocalUser = {
   username: 'svc@fabrikam.test',
@@ -64,6 +77,7 @@ export const FABRIKAM_SVC: LocalUser = {
   objectId: 'b0000000-0000-4000-8000-000000000002',
   tenantId: TENANT_B.id,
   roles: [],
+  signInAppRoles: [SERVICE_ACCOUNT_ROLE],
 };
 
 export const LOCAL_USERS: readonly LocalUser[] = [
@@ -87,6 +101,16 @@ export function findUserByObjectId(objectId: string): LocalUser | undefined {
 
 /** The backend's (confidential) app registration. */
 export const LOCAL_CLIENT_ID = 'c0c0c0c0-0000-4000-8000-00000000c11e';
+
+/**
+ * The app roles an ID token issued to `clientId` carries: Entra's ID-token `roles` are "the set of roles that were
+ * assigned to the user who is logging in" on that application (learn.microsoft.com/entra/identity-platform/
+ * id-token-claims-reference), so the sign-in app's tokens carry its own roles and never the admin app's.
+ */
+export function appRolesFor(user: LocalUser, clientId: string | undefined): readonly string[] {
+  if (clientId === LOCAL_CLIENT_ID) return user.signInAppRoles;
+  return user.roles;
+}
 export const LOCAL_CLIENT_SECRET = 'local-only-client-secret-not-a-real-secret';
 /**
  * A second valid secret of the same registration: Entra lets an app hold several client secrets at once, which is
@@ -109,6 +133,6 @@ export const LOCAL_API_SCOPE = 'access_as_user';
 export const GRAPH_AUDIENCE = 'https://graph.microsoft.com';
 
 /** Delegated Graph permissions "consented" for the app: what a `/.default` request expands to in `scp`. */
-export const LOCAL_GRAPH_CONSENTED_SCOPES: readonly string[] = ['Files.ReadWrite.All', 'Sites.ReadWrite.All', 'User.Read'];
+export const LOCAL_GRAPH_CONSENTED_SCOPES: readonly string[] = ['Files.ReadWrite.All', 'Sites.ReadWrite.All', 'User.Read', 'User.RevokeSessions.All'];
 /** Delegated API permissions exposed by the Connections API registration. */
 export const LOCAL_API_CONSENTED_SCOPES: readonly string[] = [LOCAL_API_SCOPE];

@@ -55,8 +55,11 @@ export function entraResponseScope(granted: string, asked: string): string {
 export const clientInfo = (user: LocalUser): string =>
   Buffer.from(JSON.stringify({ uid: user.objectId, utid: user.tenantId })).toString('base64url');
 
-/** The claims of a signed-in account (ID token and userinfo): Entra puts the profile claims in the ID token itself. */
-export function accountClaims(user: LocalUser): Record<string, unknown> {
+/**
+ * The claims of a signed-in account (ID token and userinfo): Entra puts the profile claims in the ID token itself.
+ * `roles` are the app roles the account holds on the app the token is issued to (see `appRolesFor`).
+ */
+export function accountClaims(user: LocalUser, roles: readonly string[] = user.roles): Record<string, unknown> {
   return {
     sub: user.objectId,
     oid: user.objectId,
@@ -65,7 +68,7 @@ export function accountClaims(user: LocalUser): Record<string, unknown> {
     name: user.name,
     email: user.username,
     ver: '2.0',
-    ...(user.roles.length ? { roles: [...user.roles] } : {}),
+    ...(roles.length ? { roles: [...roles] } : {}),
   };
 }
 

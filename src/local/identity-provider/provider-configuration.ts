@@ -5,7 +5,7 @@
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { JWK } from 'jose';
-import { findUserByObjectId, LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET, LOCAL_CLIENT_SECRETS, LOCAL_PORTAL_CLIENT_ID } from './directory';
+import { appRolesFor, findUserByObjectId, LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET, LOCAL_CLIENT_SECRETS, LOCAL_PORTAL_CLIENT_ID } from './directory';
 import { accessTokenClaims, accountClaims, RESOURCES, resourceOf, shapeAccessTokenJwt, type IssuedToken, type JwtShape } from './entra-claims';
 import { errorPage } from './interactions';
 import type { KoaContext, OidcModule, Provider } from './oidc-provider-types';
@@ -39,6 +39,8 @@ function configuration(errors: OidcModule['errors'], settings: ProviderSettings)
         response_types: ['code'],
         // MSAL Node sends the secret in the body.
         token_endpoint_auth_method: 'client_secret_post',
+        // Entra's optional ID-token claim `auth_time`, as the deploy docs configure it on the sign-in app (issue 12).
+        require_auth_time: true,
       },
       {
         client_id: LOCAL_PORTAL_CLIENT_ID,
@@ -59,10 +61,12 @@ function configuration(errors: OidcModule['errors'], settings: ProviderSettings)
     },
     // Entra puts the profile claims in the id token itself, not only behind userinfo.
     conformIdTokenClaims: false,
-    async findAccount(_ctx: unknown, sub: string) {
+    async findAccount(ctx: { oidc?: { client?: { clientId?: string } } } | undefined, sub: string) {
       const user = findUserByObjectId(sub);
       if (!user) return undefined;
-      return { accountId: user.objectId, claims: async () => accountClaims(user) };
+      // ID-token roles are those of the app the token is issued to (issue 12: the sign-in app's service-account role).
+      const roles = appRolesFor(user, ctx?.oidc?.client?.clientId);
+      return { accountId: user.objectId, claims: async () => accountClaims(user, roles) };
     },
     features: {
       devInteractions: { enabled: false },
