@@ -79,6 +79,7 @@ export function resolveGraphUrl(graphBaseUrl: string, path: string): URL {
   const { origin, prefix } = parseGraphBase(graphBaseUrl);
   if (typeof path !== 'string' || path.length === 0) throw refuse('the path is empty');
   if (path.length > MAX_PATH_LENGTH) throw refuse(`the path is longer than ${MAX_PATH_LENGTH} characters`);
+  // eslint-disable-next-line no-control-regex -- finding control characters is this check's purpose
   if (/[\u0000-\u001f\u007f]/.test(path)) throw refuse('the path contains control characters (CR, LF, tab, ...)');
   if (path.includes('\\')) throw refuse('the path contains a backslash');
   if (path.includes('#')) throw refuse('the path contains a fragment (#)');
@@ -121,6 +122,7 @@ const SEGMENT_BREAKERS: Record<string, string> = {
 
 export function pathSegmentProblem(value: string): string | undefined {
   if (value === '.' || value === '..') return 'is a relative path segment (. or ..)';
+  // eslint-disable-next-line no-control-regex -- finding control characters is this check's purpose
   const bad = /[/\\?#%:()'\u0000-\u001f\u007f]/u.exec(value);
   if (!bad) return undefined;
   return `contains ${JSON.stringify(bad[0])}, which ${SEGMENT_BREAKERS[bad[0]] ?? 'is a control character'}`;
@@ -174,6 +176,7 @@ export function sanitizeMessage(text: string, accessToken?: string): string {
   s = s
     .replace(/eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*/g, '[redacted]')
     .replace(/\bBearer\s+\S+/gi, 'Bearer [redacted]')
+      // eslint-disable-next-line no-control-regex -- finding control characters is this check's purpose
       .replace(/[\u0000-\u001f\u007f]+/g, ' ')
     .replace(/\s+/g, ' ')
     .trim();

@@ -10,7 +10,8 @@ export * from './action';
 export { renderActionInputs, renderInputs, templatePaths, templateProblems, TemplateError, type TemplateProblem } from './templates';
 export { graphRequest, resolveGraphUrl, clientRequestIdFor, defaultGraphRetryPolicy, type GraphRetryPolicy } from './graph-client';
 
-const all: ActionDefinition<any>[] = [changeStage, updateFields, sendMail, graphRequestAction];
+// Each action's inputs have their own type; the registry hands them validated inputs of that type (see validateActionInputs).
+const all = [changeStage, updateFields, sendMail, graphRequestAction];
 
 export const actionRegistry: ReadonlyMap<string, ActionDefinition> = new Map(all.map((a) => [a.name, a as ActionDefinition]));
 

@@ -18,7 +18,7 @@ export class ApiError extends Error {
   constructor(
     readonly status: number,
     message: string,
-    readonly body: any,
+    readonly body: unknown,
   ) {
     super(message);
   }
@@ -49,14 +49,15 @@ export class ConnectionsApi {
     }
     if (res.status === 204) return undefined as T;
     const text = await res.text();
-    let json: any;
+    let json: unknown;
     try {
       json = text ? JSON.parse(text) : undefined;
     } catch {
       json = undefined;
     }
     if (!res.ok) {
-      const message = typeof json?.error?.message === 'string' ? json.error.message : `The API answered HTTP ${res.status}.`;
+      const given = (json as { error?: { message?: unknown } } | undefined)?.error?.message;
+      const message = typeof given === 'string' ? given : `The API answered HTTP ${res.status}.`;
       throw new ApiError(res.status, message, json);
     }
     return json as T;
@@ -89,10 +90,14 @@ const VIA: Record<string, string> = {
 };
 
 /** Finds the reference list in a usage answer or a 409 body, read loosely: `{references}`, `{usage: {references}}`, `{error: {details}}`, or a plain list. */
-export function referencesIn(body: any): ConnectionReference[] | undefined {
-  for (const candidate of [body, body?.usage, body?.error?.details, body?.error?.details?.usage, body?.error?.usage]) {
+export function referencesIn(body: unknown): ConnectionReference[] | undefined {
+  type Loose = { usage?: unknown; references?: unknown; error?: { details?: unknown & { usage?: unknown }; usage?: unknown } } | undefined;
+  const b = body as Loose;
+  const details = b?.error?.details as Loose;
+  for (const candidate of [body, b?.usage, b?.error?.details, details?.usage, b?.error?.usage]) {
     if (Array.isArray(candidate)) return candidate as ConnectionReference[];
-    if (Array.isArray(candidate?.references)) return candidate.references as ConnectionReference[];
+    const references = (candidate as Loose)?.references;
+    if (Array.isArray(references)) return references as ConnectionReference[];
   }
   return undefined;
 }

@@ -5,7 +5,7 @@
 export type Child = Node | string | number | null | undefined | false | Child[];
 
 export interface Attrs {
-  [name: string]: string | number | boolean | null | undefined | EventListener | ((e: any) => void);
+  [name: string]: string | number | boolean | null | undefined | EventListener | ((e: never) => void);
 }
 
 export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Attrs = {}, ...children: Child[]): HTMLElementTagNameMap[K] {

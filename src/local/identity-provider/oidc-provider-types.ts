@@ -1,8 +1,15 @@
 /**
  * The parts of oidc-provider this stand-in uses, typed here because the package ships no types, and its loader.
  * LOCAL ONLY.
+ *
+ * `any` stays where oidc-provider hands out its own untyped models (grants, token entities, payloads): this file is
+ * the one place that admits it, so the rest of the stand-in names what it reads.
  */
+/* eslint-disable @typescript-eslint/no-explicit-any -- describes an untyped third-party package (see above) */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+
+/** A stored oidc-provider model (grant, session, token), as the storage adapter receives it. */
+export type OidcPayload = Record<string, any>;
 
 export interface KoaContext {
   path: string;

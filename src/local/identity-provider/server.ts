@@ -87,8 +87,10 @@ export async function startIdentityProviderServer(options: IdentityProviderOptio
   const kid = randomUUID();
   const signingJwk: JWK = { ...(await exportJWK(signingKey)), kid, alg: 'RS256', use: 'sig' };
 
-  let route: ((req: IncomingMessage, res: ServerResponse) => Promise<void>) | undefined;
+  // Set once the provider is configured; requests that arrive earlier get a 503.
+  const routing: { route?: (req: IncomingMessage, res: ServerResponse) => Promise<void> } = {};
   const listener = (req: IncomingMessage, res: ServerResponse) => {
+    const { route } = routing;
     if (!route) return sendJson(res, 503, { error: 'temporarily_unavailable', error_description: 'starting' });
     route(req, res).catch((e: unknown) => {
       const status = e instanceof HttpError ? e.status : 500;
@@ -126,7 +128,7 @@ export async function startIdentityProviderServer(options: IdentityProviderOptio
   shapeTokenEndpoint(provider, state);
   const providerCallback = provider.callback();
 
-  route = async (req, res) => {
+  routing.route = async (req, res) => {
     const reqUrl = new URL(req.url ?? '/', url);
     let path = reqUrl.pathname;
     if (path.startsWith('/local/')) return devEndpoint(state, req, res, path);

@@ -2,6 +2,8 @@
  * oidc-provider's storage adapter for the local identity provider (LOCAL ONLY): in memory like oidc-provider's own,
  * but enumerable, because /local/revoke needs every grant of an account.
  */
+import type { OidcPayload } from './oidc-provider-types';
+
 export interface AccountStore {
   /** The adapter class oidc-provider instantiates once per model (Grant, Session, RefreshToken, ...). */
   Adapter: new (model: string) => unknown;
@@ -10,7 +12,7 @@ export interface AccountStore {
 }
 
 export function createStore(): AccountStore {
-  const entries = new Map<string, { payload: Record<string, any>; expiresAt?: number }>();
+  const entries = new Map<string, { payload: OidcPayload; expiresAt?: number }>();
   const live = (key: string) => {
     const e = entries.get(key);
     if (e?.expiresAt !== undefined && e.expiresAt <= Date.now()) {
@@ -24,7 +26,7 @@ export function createStore(): AccountStore {
     private k(id: string) {
       return `${this.model}:${id}`;
     }
-    async upsert(id: string, payload: Record<string, any>, expiresIn?: number) {
+    async upsert(id: string, payload: OidcPayload, expiresIn?: number) {
       entries.set(this.k(id), { payload, expiresAt: expiresIn ? Date.now() + expiresIn * 1000 : undefined });
     }
     async find(id: string) {
