@@ -3,6 +3,7 @@ import type { Admin } from '../shared/admin';
 import { AppError } from '../shared/errors';
 import type { ProcessRepository } from '../processes/process-repository';
 import { TokenAcquisitionError, type TokenBroker } from '../tokens/token-broker';
+import { isDeadGrant } from '../tokens/token-errors';
 import type { Connection, ConnectionStatus } from './connection';
 import { SYSTEM_ACTOR, type AuditEntry, type ConnectionAuditLog } from './connection-audit';
 import { diffConnections, type ConnectionLifecycle } from './connection-lifecycle';
@@ -136,7 +137,7 @@ export class ConnectionService {
     } catch (e) {
       if (!(e instanceof TokenAcquisitionError)) throw e;
       throw new AppError(
-        e.failure.kind === 'dead_grant' ? 'conflict' : 'unavailable',
+        isDeadGrant(e) ? 'conflict' : 'unavailable',
         `The connection's token could not be acquired to revoke its sessions (${e.failure.reason}); nothing was deleted. ` +
           'Delete without revokeSessions and revoke the sessions in Microsoft Entra (Users > the account > Revoke sessions).',
       );

@@ -1,4 +1,5 @@
 import { TokenAcquisitionError, type TokenBroker } from '../tokens/token-broker';
+import { isDeadGrant } from '../tokens/token-errors';
 import type { Connection } from './connection';
 import { SYSTEM_ACTOR } from './connection-audit';
 import type { ConnectionLifecycle } from './connection-lifecycle';
@@ -80,7 +81,7 @@ export class KeepAlive {
       await this.deps.broker.getAccessToken({ tenantId, id: c.id, objectId: c.account.objectId }, { forceRefresh: true, purpose: 'keep-alive' });
       report.refreshed.push({ tenantId, id: c.id });
     } catch (e) {
-      if (e instanceof TokenAcquisitionError && e.failure.kind === 'dead_grant') {
+      if (isDeadGrant(e)) {
         try {
           await this.deps.lifecycle.markNeedsReauth({ tenantId, id: c.id }, e.failure.reason, SYSTEM_ACTOR);
         } catch {

@@ -2,6 +2,7 @@ import { ActionError } from '../actions/action';
 import { conditionsHold } from '../processes/conditions';
 import type { ProcessDefinition, StepDefinition } from '../processes/process-definition';
 import { TokenAcquisitionError } from '../tokens/token-broker';
+import { isDeadGrant } from '../tokens/token-errors';
 import { notExecutableMessage } from './executor';
 import type { Run, StepRecord } from './run';
 import type { StepMessage } from './step-message';
@@ -113,7 +114,7 @@ export type StepFailure =
  */
 export function stepFailure(e: unknown, during: 'token' | 'action'): StepFailure {
   if (e instanceof TokenAcquisitionError) {
-    return { kind: e.failure.kind === 'dead_grant' ? 'dead-grant' : 'transient', reason: e.failure.reason };
+    return { kind: isDeadGrant(e) ? 'dead-grant' : 'transient', reason: e.failure.reason };
   }
   if (during === 'token') return { kind: 'transient', reason: 'The token service failed.' };
   if (e instanceof ActionError) return { kind: e.kind === 'transient' ? 'transient' : 'failed', reason: e.message };
