@@ -280,6 +280,8 @@ const visibleText = (page: RecordedResponse) => (/<main[^>]*>([\s\S]*)<\/main>/.
 
 test("attacker text in error / error_description is never shown: a fixed message without a state, only known codes and descriptions with one", async () => {
   const lure = 'Security alert: re-enter your password at https://evil.example';
+  // The tenant's first sign-in creates the sign-in state key (one vault write): not a change this test is about.
+  await authorize();
   const before = await snapshot();
   let refused = 0;
   // No state, a forged state, an empty one: nothing from the query reaches the page.
