@@ -45,3 +45,6 @@ export const toRunView = (r: Run) => ({
   ...(r.finishedAt ? { finishedAt: r.finishedAt } : {}),
   steps: r.steps,
 });
+
+/** A run as the API answers it. */
+export type RunView = ReturnType<typeof toRunView>;

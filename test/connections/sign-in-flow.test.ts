@@ -159,12 +159,11 @@ describe('with a connection', () => {
   test('a second connection is not the default until an admin makes it so; exactly one default remains', async () => {
     const second = await connect(CONTOSO_SVC_APPROVALS, 'Approvals');
     expect(second).toMatchObject({ displayName: 'Approvals', isDefault: false });
-    let connections: ConnectionView[];
 
     const patched = await stack.api(`connections/${second.id}`, { method: 'PATCH', body: { isDefault: true, displayName: 'Approvals bot' } });
     expect(patched.status).toBe(200);
     expect(patched.json).toMatchObject({ id: second.id, displayName: 'Approvals bot', isDefault: true });
-    connections = await listConnections();
+    const connections = await listConnections();
     expect(connections.filter((c) => c.isDefault).map((c) => c.id)).toEqual([second.id]);
 
     const back = await stack.api(`connections/${first.id}`, { method: 'PATCH', body: { isDefault: true } });

@@ -9,6 +9,7 @@ import { chromium, type Browser, type BrowserContext, type ConsoleMessage, type 
 import { CONTOSO_ADMIN, CONTOSO_SVC_WORKPOINT, CONTOSO_USER, FABRIKAM_SVC } from '../../src/local/identity-provider/directory';
 import { repoRoot, revokeLocalGrants } from '../../src/local/identity-provider/launch';
 import { startTestStack, type TestStack } from '../support/test-stack';
+import type { ConnectionView } from '../../src/connections/connection';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const shotsDir = path.join(repoRoot(), 'test-results', 'e2e');
@@ -135,7 +136,7 @@ test('an admin signs in, authorizes a connection in a new tab, and sees a run ex
   await shot(page, '06-connection-listed');
 
   // A system process whose step executes as that connection, then an event.
-  const connection = (await stack.api('connections')).json.connections.find((c: any) => c.account.username === CONTOSO_SVC_WORKPOINT.username);
+  const connection = (await stack.api('connections')).json.connections.find((c: ConnectionView) => c.account.username === CONTOSO_SVC_WORKPOINT.username);
   const process = {
     name: 'Contract intake',
     kind: 'system',

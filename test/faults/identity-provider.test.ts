@@ -11,11 +11,13 @@ import { authorizeConnection } from '../support/connections';
 import { signIn } from '../support/sign-in';
 import { useTally } from '../support/tally';
 import { startTestStack, type TestStack } from '../support/test-stack';
+import type { ConnectionView } from '../../src/connections/connection';
+import type { RunView } from '../../src/runs/run';
 
 const tally = useTally();
 let stack: TestStack;
-let workpoint: any;
-let approvals: any;
+let workpoint: ConnectionView;
+let approvals: ConnectionView;
 const PROCESS = 'two-accounts';
 
 beforeAll(async () => {
@@ -51,7 +53,7 @@ async function postEvent(itemId: string) {
 }
 
 async function runFor(itemId: string) {
-  const runs = (await stack.api(`runs?processId=${PROCESS}`)).json.runs as any[];
+  const runs = (await stack.api(`runs?processId=${PROCESS}`)).json.runs as RunView[];
   return runs.find((r) => r.event.subject.itemId === itemId);
 }
 
@@ -66,7 +68,7 @@ async function until<T>(what: string, probe: () => Promise<T | undefined | false
 }
 
 async function connectionStates() {
-  const list = (await stack.api('connections')).json.connections as any[];
+  const list = (await stack.api('connections')).json.connections as ConnectionView[];
   return list.map((c) => ({ id: c.id, status: c.status, statusReason: c.statusReason }));
 }
 
@@ -95,15 +97,15 @@ describe.each<[string, TokenEndpointFault, string]>([
     // While the provider was failing: no retry storm, the run kept waiting, nobody was marked needs_reauth.
     expect(outage).toBeGreaterThanOrEqual(600); // 2 waits of >= 250 ms and >= 500 ms before the first abandon
     expect(injected).toBeLessThanOrEqual(6);
-    const waiting = await runFor(itemId);
+    const waiting = (await runFor(itemId))!;
     expect(waiting).toMatchObject({ status: 'running' });
     expect(waiting.steps[0]).toMatchObject({ status: 'pending', attempts: 0 });
     expect((await connectionStates()).every((c) => c.status === 'active' && !c.statusReason)).toBe(true);
 
     await stack.bus.idle();
-    const run = await runFor(itemId);
+    const run = (await runFor(itemId))!;
     expect(run.status).toBe('succeeded');
-    expect(run.steps.map((s: any) => [s.id, s.status, s.attempts, s.executedAs.username])).toEqual([
+    expect(run.steps.map((s) => [s.id, s.status, s.attempts, s.executedAs?.username])).toEqual([
       ['mark', 'succeeded', 1, CONTOSO_SVC_WORKPOINT.username],
       ['stage', 'succeeded', 1, CONTOSO_SVC_APPROVALS.username],
     ]);
@@ -117,7 +119,7 @@ describe.each<[string, TokenEndpointFault, string]>([
       kind: 'fault',
       category: 'Identity provider down or failing during refresh (reset, 500, 503)',
       tried: run.steps.length,
-      handled: run.steps.filter((s: any) => s.status === 'succeeded').length,
+      handled: run.steps.filter((s) => s.status === 'succeeded').length,
       faultsInjected: injected,
       lost: Math.abs(calls.length - 2),
     });
@@ -126,7 +128,7 @@ describe.each<[string, TokenEndpointFault, string]>([
 
 test("the app's own client secret expired (AADSTS7000222): steps wait and retry, no connection changes status, one ApplicationCredentialsInvalid", async () => {
   const itemId = 'app-credentials';
-  const sent: { messageId: string; body: any }[] = [];
+  const sent: { messageId: string; body: unknown }[] = [];
   const send = stack.bus.send.bind(stack.bus);
   stack.bus.send = async (queue, messages) => {
     await send(queue, messages);
@@ -170,7 +172,7 @@ test("the app's own client secret expired (AADSTS7000222): steps wait and retry,
 
   // Once the secret is fixed the waiting run completes as the same accounts.
   await stack.bus.idle();
-  const run = await runFor(itemId);
+  const run = (await runFor(itemId))!;
   expect(run.status).toBe('succeeded');
   expect(callsFor(itemId).map((c) => c.username)).toEqual([CONTOSO_SVC_WORKPOINT.username, CONTOSO_SVC_APPROVALS.username]);
   expect((await connectionStates()).every((c) => c.status === 'active')).toBe(true);
@@ -189,7 +191,7 @@ test('a revoked grant: one token call, needs_reauth, no further calls until re-a
   const afterDead = (await stats()).total;
   expect(afterDead - before).toBe(1);
   for (const itemId of ['revoked-1', 'revoked-2']) {
-    const run = await runFor(itemId);
+    const run = (await runFor(itemId))!;
     expect(run).toMatchObject({ status: 'failed' });
     expect(run.steps[0]).toMatchObject({ status: 'failed', error: expect.stringMatching(/re-authoriz/i) });
     expect(callsFor(itemId)).toEqual([]);

@@ -11,10 +11,12 @@ import type { StandInFault } from '../../src/local/key-vault-stand-in';
 import { authorizeConnection } from '../support/connections';
 import { useTally } from '../support/tally';
 import { startTestStack, type TestStack } from '../support/test-stack';
+import type { ConnectionView } from '../../src/connections/connection';
+import type { RunView } from '../../src/runs/run';
 
 const tally = useTally();
 let stack: TestStack;
-let workpoint: any;
+let workpoint: ConnectionView;
 let secretName: string;
 const PROCESS = 'vault-steps';
 
@@ -56,8 +58,8 @@ async function postEvents(itemIds: string[]) {
 }
 
 async function runsFor(itemIds: string[]) {
-  const runs = (await stack.api(`runs?processId=${PROCESS}&limit=200`)).json.runs as any[];
-  return itemIds.map((id) => runs.find((r) => r.event.subject.itemId === id));
+  const runs = (await stack.api(`runs?processId=${PROCESS}&limit=200`)).json.runs as RunView[];
+  return itemIds.map((id) => runs.find((r) => r.event.subject.itemId === id)!);
 }
 
 async function versionValues(versions: string[]): Promise<string[]> {
@@ -107,7 +109,7 @@ test('429 with Retry-After and 503 bursts on reads and writes while steps run: e
   expect(r.faulted.map((f) => `${f.method} ${f.status}`)).toEqual(['GET 429', 'GET 429', 'PUT 503', 'PUT 503', 'PUT 429']);
   for (const run of r.runs) {
     expect(run).toMatchObject({ status: 'succeeded' });
-    expect(run.steps.map((s: any) => [s.status, s.attempts])).toEqual([
+    expect(run.steps.map((s) => [s.status, s.attempts])).toEqual([
       ['succeeded', 1],
       ['succeeded', 1],
     ]);
@@ -121,13 +123,13 @@ test('429 with Retry-After and 503 bursts on reads and writes while steps run: e
   expect(await storedCacheWorks()).toMatchObject({ ok: true });
   expect((await stack.api(`connections/${workpoint.id}`)).json.status).toBe('active');
 
-  const steps = r.runs.flatMap((run: any) => run.steps);
+  const steps = r.runs.flatMap((run: RunView) => run.steps);
   const lostVersions = Math.abs(r.newVersions.length - r.tokenCalls);
   tally.record({
     kind: 'fault',
     category: 'Key Vault 429 (Retry-After) and 503 bursts on reads and writes during steps',
     tried: steps.length,
-    handled: steps.filter((s: any) => s.status === 'succeeded').length,
+    handled: steps.filter((s) => s.status === 'succeeded').length,
     faultsInjected: r.faulted.length,
     lost: lostVersions + items.reduce((n, i) => n + Math.abs(callsFor(i).length - 2), 0),
   });
@@ -152,7 +154,7 @@ test('a write-back the vault refuses past its retries: the step completes, the r
     kind: 'fault',
     category: 'Key Vault refusing a token-cache write-back',
     tried: steps.length,
-    handled: steps.filter((s: any) => s.status === 'succeeded').length,
+    handled: steps.filter((s) => s.status === 'succeeded').length,
     faultsInjected: r.faulted.length,
     lost: (await storedCacheWorks()).ok ? 0 : 1,
   });

@@ -36,6 +36,8 @@ import {
 import { authorizeConnection } from '../support/connections';
 import { useTally } from '../support/tally';
 import { startTestStack, type RecordedResponse, type TestStack } from '../support/test-stack';
+import type { ConnectionView } from '../../src/connections/connection';
+import type { RunView } from '../../src/runs/run';
 
 const tally = useTally();
 let stack: TestStack;
@@ -121,7 +123,7 @@ async function send(method: string, path: string, authorization: string | null, 
   });
   const text = await res.text();
   stack.responses.push(text);
-  let json: any;
+  let json: RecordedResponse['json'];
   try {
     json = JSON.parse(text);
   } catch {
@@ -136,7 +138,7 @@ async function tenantAState() {
   return {
     connections: connections.json.connections,
     processes: processes.json.processes,
-    runs: runs.json.runs.map((r: any) => ({ id: r.id, status: r.status })),
+    runs: (runs.json.runs as RunView[]).map((r) => ({ id: r.id, status: r.status })),
     vaultWrites: stack.vault.counts().writes,
     vaultDeletes: stack.vault.counts().deletes,
     events: stack.bus.stats()['workpoint-events'].deliveries,
@@ -211,7 +213,7 @@ test('the control: v1.0 and v2.0 tokens signed with the test key and correct cla
   for (const [label, token] of Object.entries(controls)) {
     const res = await send('GET', 'connections', `Bearer ${token}`);
     expect({ label, status: res.status }).toEqual({ label, status: 200 });
-    expect(res.json.connections.map((c: any) => c.id)).toEqual([a.connectionId]);
+    expect((res.json.connections as ConnectionView[]).map((c) => c.id)).toEqual([a.connectionId]);
   }
   // v1.0 names the user in `upn`/`unique_name`, v2.0 in `preferred_username`: either way the admin's username is recorded.
   for (const version of [1, 2] as const) {
@@ -352,7 +354,7 @@ test("a tenant B admin cannot read or change tenant A's connections, processes a
   const own = (await send('GET', `processes/${a.processId}`, fabrikam)).json;
   expect(own).toMatchObject({ id: a.processId, draft: { name: 'Pwned' }, savedBy: FABRIKAM_ADMIN.username });
   expect((await stack.api(`processes/${a.processId}`)).json.draft.name).toBe('Payroll sync');
-  expect((await send('GET', 'runs', fabrikam)).json.runs.every((r: any) => r.id !== a.runId)).toBe(true);
+  expect(((await send('GET', 'runs', fabrikam)).json.runs as RunView[]).every((r) => r.id !== a.runId)).toBe(true);
   tally.record({ kind: 'attack', category: "Admin API: tenant B admin on tenant A's data", tried, handled: refused, faultsInjected: 0, lost: 0 });
 });
 

@@ -326,7 +326,7 @@ test('display names with markup are escaped on the success page and stay data in
   const names = ['<img src=x onerror=alert(1)>', '"><script>alert(document.cookie)</script>', "WorkPoint's <b>bot</b> & co"];
   let escaped = 0;
   // The account is free for a new connection only without one (an earlier test connected it).
-  for (const c of (await stack.api('connections')).json.connections as any[]) {
+  for (const c of (await stack.api('connections')).json.connections as ConnectionView[]) {
     if (c.account.objectId === CONTOSO_SVC_WORKPOINT.objectId) await stack.api(`connections/${c.id}?force=true`, { method: 'DELETE' });
   }
   for (const displayName of names) {

@@ -9,6 +9,7 @@ import { CONTOSO_ADMIN, CONTOSO_SVC_APPROVALS, CONTOSO_SVC_WORKPOINT, CONTOSO_US
 import { CookieJar, signIn } from '../support/sign-in';
 import { useTally } from '../support/tally';
 import { startTestStack, type RecordedResponse, type TestStack } from '../support/test-stack';
+import type { ConnectionView } from '../../src/connections/connection';
 
 const tally = useTally();
 let stack: TestStack;
@@ -28,7 +29,7 @@ async function authorize(path = 'connections/authorize'): Promise<string> {
 
 /** Connections with every field, the vault's write count, and the stored caches: a refusal changes none of them. */
 async function snapshot() {
-  const connections = (await stack.api('connections')).json.connections as any[];
+  const connections = (await stack.api('connections')).json.connections as ConnectionView[];
   const caches = await Promise.all(connections.map((c) => stack.internals.secrets.get(`conn-${c.account.tenantId}-${c.id}`)));
   return { connections, caches, writes: stack.vault.counts().writes };
 }
@@ -42,7 +43,7 @@ async function connect(user: LocalUser, jar?: CookieJar) {
   const { redirectUrl } = await signIn(await authorize(), user.username, { jar });
   const page = await stack.get(redirectUrl);
   expect(page.status).toBe(200);
-  return (await stack.api('connections')).json.connections.find((c: any) => c.account.objectId === user.objectId);
+  return ((await stack.api('connections')).json.connections as ConnectionView[]).find((c) => c.account.objectId === user.objectId);
 }
 
 test('a user and the admin signing in through "authorize" become no connection; the page names the missing role and who assigns it', async () => {
@@ -65,14 +66,14 @@ test('a user and the admin signing in through "authorize" become no connection; 
   }
   expect(await snapshot()).toEqual(before);
   // The svc-* accounts carry the role and still work.
-  expect((await connect(CONTOSO_SVC_APPROVALS)).status).toBe('active');
+  expect((await connect(CONTOSO_SVC_APPROVALS))!.status).toBe('active');
   tally.record({ kind: 'attack', category: 'Sign-in: accounts without the service-account role', tried: 2, handled: refused, faultsInjected: 0, lost: 0 });
 });
 
 test('a rewritten authorize URL (prompt=none&login_hint=victim, or prompt removed) signs a live session in silently: refused, the existing connection keeps its tokens', async () => {
   // The victim: a service account whose browser has a live sign-in session at the provider, and a connection.
   const victimBrowser = new CookieJar();
-  const victim = await connect(CONTOSO_SVC_WORKPOINT, victimBrowser);
+  const victim = (await connect(CONTOSO_SVC_WORKPOINT, victimBrowser))!;
   await nextSecond();
   let refused = 0;
   const rewrites: [string, (u: URL) => void][] = [
@@ -111,7 +112,7 @@ test('a sign-in that returns no refresh token (offline_access removed from the U
 });
 
 test('"authorize a new connection" as an account that already has one neither renames it nor replaces its tokens; re-authorize does', async () => {
-  const existing = (await stack.api('connections')).json.connections.find((c: any) => c.account.objectId === CONTOSO_SVC_APPROVALS.objectId)
+  const existing = ((await stack.api('connections')).json.connections as ConnectionView[]).find((c) => c.account.objectId === CONTOSO_SVC_APPROVALS.objectId)!
     ?? (await connect(CONTOSO_SVC_APPROVALS));
   await stack.api(`connections/${existing.id}`, { method: 'PATCH', body: { displayName: 'Approvals bot' } });
   const before = await snapshot();
@@ -128,6 +129,6 @@ test('"authorize a new connection" as an account that already has one neither re
   expect(again.status).toBe(200);
   const after = await snapshot();
   expect(after.writes).toBeGreaterThan(before.writes);
-  expect(after.connections.find((c: any) => c.id === existing.id).displayName).toBe('Approvals bot');
+  expect((after.connections as ConnectionView[]).find((c) => c.id === existing.id)!.displayName).toBe('Approvals bot');
   tally.record({ kind: 'attack', category: 'Sign-in: a new connection replacing an existing one', tried: 1, handled: 1, faultsInjected: 0, lost: 0 });
 });

@@ -10,6 +10,7 @@ import { CONTOSO_SVC_WORKPOINT } from '../../src/local/identity-provider/directo
 import { authorizeConnection } from '../support/connections';
 import { useTally } from '../support/tally';
 import { startTestStack, type TestStack } from '../support/test-stack';
+import type { RunView } from '../../src/runs/run';
 
 const tally = useTally();
 let stack: TestStack;
@@ -69,7 +70,7 @@ async function runOf(processId: keyof typeof processes, event: { data: Record<st
   const res = await post({ id, ...event, data: { kind: processes[processId].kind, ...event.data } });
   expect(res.status).toBe(202);
   await stack.bus.idle();
-  const runs = (await stack.api(`runs?processId=${processId}&limit=200`)).json.runs as any[];
+  const runs = (await stack.api(`runs?processId=${processId}&limit=200`)).json.runs as RunView[];
   const run = runs.find((r) => r.event.id === id);
   expect(run).toBeDefined();
   return run;
@@ -92,7 +93,7 @@ describe('finding 2: event data cannot re-target a graphRequest', () => {
     ];
     let refused = 0;
     for (const [, bad] of hostile) {
-      const run = await runOf('delete-item', { data: {}, subject: { ...subject, ...bad } });
+      const run = (await runOf('delete-item', { data: {}, subject: { ...subject, ...bad } }))!;
       expect(run.status).toBe('failed');
       expect(run.steps[0]).toMatchObject({ status: 'failed', attempts: 0, error: expect.stringMatching(/^Cannot fill in the inputs: path: /) });
       expect(graphCallsOf(run.id)).toEqual([]);
@@ -101,7 +102,7 @@ describe('finding 2: event data cannot re-target a graphRequest', () => {
     expect(stack.graph.calls.filter((c) => c.method === 'DELETE' && !c.path.startsWith(`/sites/${SITE}/lists/`))).toEqual([]);
 
     // The control: an ordinary subject is addressed exactly, and text that is only data is percent-encoded.
-    const ok = await runOf('delete-item', { data: {}, subject: { siteId: SITE, listId: 'Shared Documents', itemId: '7' } });
+    const ok = (await runOf('delete-item', { data: {}, subject: { siteId: SITE, listId: 'Shared Documents', itemId: '7' } }))!;
     expect(ok.status).toBe('succeeded');
     expect(graphCallsOf(ok.id)).toEqual([expect.objectContaining({ method: 'DELETE', path: `/sites/${SITE}/lists/Shared%20Documents/items/7`, query: '' })]);
 
@@ -112,7 +113,7 @@ describe('finding 2: event data cannot re-target a graphRequest', () => {
     const attempts = ['id&$expand=manager', 'id#', "id&$filter=startswith(displayName,'a')", 'id\n&x=1'];
     let handled = 0;
     for (const select of attempts) {
-      const run = await runOf('lookup-me', { data: { select } });
+      const run = (await runOf('lookup-me', { data: { select } }))!;
       const calls = graphCallsOf(run.id);
       expect(calls).toHaveLength(1);
       const query = new URLSearchParams(calls[0].query);
@@ -128,7 +129,7 @@ describe('finding 2: event data cannot re-target a graphRequest', () => {
 describe('finding 3: markup in event data is text in HTML mail', () => {
   test("values are escaped in an HTML body; the template's own markup stays", async () => {
     const phishing = '<a href="https://evil.example/reset">Your password expires: re-enter it here</a>';
-    const run = await runOf('notify-owner', { data: { title: phishing, author: `Ann<img src=x onerror="alert(1)">` } });
+    const run = (await runOf('notify-owner', { data: { title: phishing, author: `Ann<img src=x onerror="alert(1)">` } }))!;
     expect(run.status).toBe('succeeded');
     const mail = stack.graph.mail.at(-1)!;
     expect(mail.contentType).toBe('HTML');

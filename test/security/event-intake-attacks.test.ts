@@ -12,6 +12,7 @@ import { CONTOSO_SVC_WORKPOINT, TENANT_A } from '../../src/local/identity-provid
 import { authorizeConnection } from '../support/connections';
 import { useTally } from '../support/tally';
 import { startTestStack, type TestStack } from '../support/test-stack';
+import type { RunView } from '../../src/runs/run';
 
 const tally = useTally();
 let stack: TestStack;
@@ -35,7 +36,7 @@ afterAll(async () => {
 });
 
 const post = (event: Record<string, unknown>) => stack.api('events', { method: 'POST', body: { type: 'ItemCreated', subject, ...event } });
-const runsOfProcess = async (limit = 200) => (await stack.api(`runs?processId=${PROCESS}&limit=${limit}`)).json.runs as any[];
+const runsOfProcess = async (limit = 200) => (await stack.api(`runs?processId=${PROCESS}&limit=${limit}`)).json.runs as RunView[];
 
 describe('finding 6: occurredAt is data; runs are ordered by when the event was received', () => {
   test('implausible times are refused at POST /api/events (400) and dead-lettered with the reason on the queue', async () => {

@@ -8,7 +8,7 @@ import { queueNames } from '../../src/config/queues';
 import { CONTOSO_SVC_WORKPOINT, FABRIKAM_ADMIN } from '../../src/local/identity-provider/directory';
 import { authorizeConnection } from '../support/connections';
 import { useTally } from '../support/tally';
-import { startTestStack, type TestStack } from '../support/test-stack';
+import { startTestStack, type RecordedResponse, type TestStack } from '../support/test-stack';
 
 const tally = useTally();
 let stack: TestStack;
@@ -30,7 +30,7 @@ afterAll(async () => {
 const event = { type: 'ItemCreated', subject: { siteId: 's', listId: 'l', itemId: '1' }, data: {} };
 
 /** A 429 with a whole number of seconds to wait, at least 1 and at most the quota's minute. */
-const expectThrottled = (res: { status: number; headers: Headers; json: any }) => {
+const expectThrottled = (res: { status: number; headers: Headers; json: RecordedResponse['json'] }) => {
   expect(res.status).toBe(429);
   expect(res.headers.get('retry-after')).toMatch(/^[1-9][0-9]*$/);
   expect(Number(res.headers.get('retry-after'))).toBeLessThanOrEqual(60);

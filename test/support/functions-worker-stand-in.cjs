@@ -1,4 +1,3 @@
-/* eslint-disable */
 // A stand-in for the Azure Functions Node.js worker (v3.x), run as a child process so module state is clean:
 //   node functions-worker-stand-in.cjs <package dir> <requests.json>
 // It does what the worker does between the host and the app, after Azure/azure-functions-nodejs-worker (branch v3.x,

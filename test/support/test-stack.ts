@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { tableNames } from '../../src/config/settings';
 import { derive, parseState } from '../../src/connections/sign-in-state';
 import { CONTOSO_ADMIN, LOCAL_CLIENT_SECRETS, type LocalUser } from '../../src/local/identity-provider/directory';
 import { mintLocalToken, type MintLocalTokenRequest } from '../../src/local/identity-provider/launch';

@@ -13,7 +13,7 @@ const MINUTE = 60_000;
 
 function setup() {
   const bus = createLocalServiceBus([], { maxDeliveryCount: 10 });
-  const sent: { messageId: string; body: any }[] = [];
+  const sent: { messageId: string; body: unknown }[] = [];
   const send = bus.send.bind(bus);
   bus.send = async (queue, messages) => {
     await send(queue, messages);

@@ -10,10 +10,12 @@ import { getTokenStats } from '../../src/local/identity-provider/launch';
 import { claimsChallengeHeader } from '../../src/tokens/claims-challenge';
 import { authorizeConnection } from '../support/connections';
 import { startTestStack, type TestStack } from '../support/test-stack';
+import type { ConnectionView } from '../../src/connections/connection';
+import type { RunView } from '../../src/runs/run';
 
 let stack: TestStack;
-let workpoint: any;
-let approvals: any;
+let workpoint: ConnectionView;
+let approvals: ConnectionView;
 
 beforeAll(async () => {
   stack = await startTestStack();
@@ -48,7 +50,7 @@ async function run(processId: string, itemId: string) {
   });
   expect(res.status).toBe(202);
   await stack.bus.idle();
-  const runs = (await stack.api(`runs?processId=${processId}`)).json.runs as any[];
+  const runs = (await stack.api(`runs?processId=${processId}`)).json.runs as RunView[];
   return runs.find((r) => r.event.subject.itemId === itemId);
 }
 
@@ -65,7 +67,7 @@ test('a claims challenge is answered once: one token call carrying the claims, t
   // A critical event Graph learns of while the refresh token stays good (e.g. a location policy change).
   const { tokensValidFrom } = await stack.graph.revokeSessions(CONTOSO_SVC_WORKPOINT.username, { refreshTokens: false });
   const before = await stats();
-  const done = await run('cae-workpoint', 'challenged-1');
+  const done = (await run('cae-workpoint', 'challenged-1'))!;
   expect(done).toMatchObject({ status: 'succeeded' });
   expect(done.steps[0]).toMatchObject({ status: 'succeeded', attempts: 1, executedAs: { username: CONTOSO_SVC_WORKPOINT.username } });
   // The refused call is not attributed to anyone (the stand-in records accounts of accepted tokens only).
@@ -92,7 +94,7 @@ test('no loop: a challenge that stays after the new token fails the step after t
   ]);
   const before = await stats();
   try {
-    const done = await run('cae-workpoint', 'looping');
+    const done = (await run('cae-workpoint', 'looping'))!;
     expect(done).toMatchObject({ status: 'failed' });
     expect(done.steps[0]).toMatchObject({ status: 'failed', attempts: 1, error: expect.stringMatching(/claims challenge remained/) });
     expect(graphCallsFor('looping')).toHaveLength(2);
@@ -106,7 +108,7 @@ test('no loop: a challenge that stays after the new token fails the step after t
 test('a challenge that needs interaction (sessions revoked: AADSTS50173) marks the connection needs_reauth, once', async () => {
   await stack.graph.revokeSessions(CONTOSO_SVC_APPROVALS.username);
   const before = await stats();
-  const done = await run('cae-approvals', 'revoked-1');
+  const done = (await run('cae-approvals', 'revoked-1'))!;
   expect(done).toMatchObject({ status: 'failed' });
   expect(done.steps[0]).toMatchObject({ status: 'failed', error: expect.stringMatching(/AADSTS50173.*re-authorize/i) });
   expect(graphCallsFor('revoked-1').map((c) => c.status)).toEqual([401]);

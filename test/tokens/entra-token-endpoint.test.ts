@@ -73,6 +73,13 @@ const cacheOf = (msal: ConfidentialClientApplication) =>
   };
 
 /** A refresh as MSAL posts it (client_secret_post), answered as JSON with its HTTP status. */
+/** The fields of a token endpoint answer these tests read. */
+interface TokenAnswer {
+  scope: string;
+  refresh_token?: string;
+  [field: string]: unknown;
+}
+
 async function refresh(refreshToken: string, scope: string, extra: Record<string, string> = {}) {
   const res = await fetch(String(idp.openidConfiguration.token_endpoint), {
     method: 'POST',
@@ -86,7 +93,7 @@ async function refresh(refreshToken: string, scope: string, extra: Record<string
       ...extra,
     }),
   });
-  return { status: res.status, json: (await res.json()) as Record<string, any> };
+  return { status: res.status, json: (await res.json()) as TokenAnswer };
 }
 
 const sorted = (scope: string) => scope.split(' ').filter(Boolean).sort();
