@@ -5,4 +5,10 @@ import { queueFunctions } from './queue-handlers';
 import type { FunctionDefinition } from './registry';
 import { timerFunctions } from './timer-keepalive';
 
-export const functionDefinitions: FunctionDefinition[] = [...connectionFunctions, ...processFunctions, ...runFunctions, ...queueFunctions, ...timerFunctions];
+export const functionDefinitions: FunctionDefinition[] = [
+  ...connectionFunctions,
+  ...processFunctions,
+  ...runFunctions,
+  ...queueFunctions,
+  ...timerFunctions,
+];

@@ -60,7 +60,9 @@ export const connectionFunctions: HttpFunction[] = [
     const { status } = queryParams(req, listQuery);
     return json(200, { connections: (await ctx.connections.list(admin, { status })).map((c) => view(c, ctx)) });
   }),
-  adminApi('connections-get', 'GET', 'connections/{id}', async (req, admin, ctx) => json(200, view(await ctx.connections.get(admin, routeId(req)), ctx))),
+  adminApi('connections-get', 'GET', 'connections/{id}', async (req, admin, ctx) =>
+    json(200, view(await ctx.connections.get(admin, routeId(req)), ctx)),
+  ),
   adminApi('connections-update', 'PATCH', 'connections/{id}', async (req, admin, ctx) => {
     const id = routeId(req);
     const body = await readJson(req, updateBody);
@@ -72,7 +74,9 @@ export const connectionFunctions: HttpFunction[] = [
     await connections.delete(admin, id, { force: force === 'true', revokeSessions: revokeSessions === 'true' });
     return noContent();
   }),
-  adminApi('connections-usage', 'GET', 'connections/{id}/usage', async (req, admin, { connections }) => json(200, await connections.usage(admin, routeId(req)))),
+  adminApi('connections-usage', 'GET', 'connections/{id}/usage', async (req, admin, { connections }) =>
+    json(200, await connections.usage(admin, routeId(req))),
+  ),
   adminApi('connections-audit', 'GET', 'connections/{id}/audit', async (req, admin, { connections }) => {
     const id = routeId(req);
     const { limit } = queryParams(req, auditQuery);

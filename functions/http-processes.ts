@@ -5,10 +5,18 @@ import type { ProcessRecord } from '../src/processes/process-repository';
 import { adminApi } from './admin-api';
 import type { HttpFunction } from './registry';
 
-const view = (p: ProcessRecord) => ({ id: p.id, draft: p.draft, savedAt: p.savedAt, savedBy: p.savedBy, ...(p.published ? { published: p.published } : {}) });
+const view = (p: ProcessRecord) => ({
+  id: p.id,
+  draft: p.draft,
+  savedAt: p.savedAt,
+  savedBy: p.savedBy,
+  ...(p.published ? { published: p.published } : {}),
+});
 
 export const processFunctions: HttpFunction[] = [
-  adminApi('processes-list', 'GET', 'processes', async (_req, admin, { processes }) => json(200, { processes: (await processes.list(admin)).map(view) })),
+  adminApi('processes-list', 'GET', 'processes', async (_req, admin, { processes }) =>
+    json(200, { processes: (await processes.list(admin)).map(view) }),
+  ),
   adminApi('processes-get', 'GET', 'processes/{id}', async (req, admin, { processes }) =>
     json(200, view(await processes.get(admin, routeParam(req, 'id', processIdSchema)))),
   ),

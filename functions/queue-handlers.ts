@@ -39,7 +39,12 @@ export const queueFunctions: ServiceBusFunction[] = [
     handler: async (message, context) => {
       const parsed = productEventSchema.safeParse(parseBody(message));
       if (!parsed.success) {
-        return deadLetter(queueNames.events, message, context, `Not a product event: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+        return deadLetter(
+          queueNames.events,
+          message,
+          context,
+          `Not a product event: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+        );
       }
       // Accepted by the queue but too large for the run record: retrying cannot help.
       const tooLarge = eventSizeProblem(parsed.data);
@@ -57,7 +62,12 @@ export const queueFunctions: ServiceBusFunction[] = [
         throw e;
       }
       context.info(
-        logLine('Event processed', { eventId: parsed.data.id, type: parsed.data.type, runsStarted: outcome.started.length, runsNotStarted: outcome.notStarted.length }),
+        logLine('Event processed', {
+          eventId: parsed.data.id,
+          type: parsed.data.type,
+          runsStarted: outcome.started.length,
+          runsNotStarted: outcome.notStarted.length,
+        }),
       );
     },
   },
@@ -72,7 +82,11 @@ export const queueFunctions: ServiceBusFunction[] = [
       const { stepRunner, settings } = await appContext();
       const { deliveryCount, sessionId } = metadata.parse(context.triggerMetadata ?? {});
       try {
-        await stepRunner.handle(parsed.data, { deliveryCount, maxDeliveryCount: settings.SERVICE_BUS_MAX_DELIVERY_COUNT, ...(sessionId !== undefined ? { sessionId } : {}) });
+        await stepRunner.handle(parsed.data, {
+          deliveryCount,
+          maxDeliveryCount: settings.SERVICE_BUS_MAX_DELIVERY_COUNT,
+          ...(sessionId !== undefined ? { sessionId } : {}),
+        });
       } catch (e) {
         const settle = queueOutcomeOf(e);
         if (settle.action === 'dead-letter') return deadLetter(queueNames.steps, message, context, settle.reason);

@@ -61,7 +61,8 @@ for (const file of files) {
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
     console.log(`${ok ? 'pass' : 'FAIL'}  ${seconds}s  ${relative} › ${name}`);
     if (!ok) {
-      const why = ran.length === 1 ? ran[0].failureMessages.join('\n') : ran.length === 0 ? `no test ran\n${output}` : `${ran.length} tests ran`;
+      const why =
+        ran.length === 1 ? ran[0].failureMessages.join('\n') : ran.length === 0 ? `no test ran\n${output}` : `${ran.length} tests ran`;
       failures.push({ file: relative, name, why: why.split('\n').slice(0, 12).join('\n') });
     }
   }

@@ -14,7 +14,22 @@ import ts from 'typescript';
 const root = path.resolve(__dirname, '..');
 
 /** Lowest first. `app-context` is src/app-context.ts, the composition root the functions read. */
-const order = ['config', 'shared', 'adapters', 'tenants', 'processes', 'events', 'tokens', 'connections', 'actions', 'runs', 'http', 'app-context', 'functions', 'local'] as const;
+const order = [
+  'config',
+  'shared',
+  'adapters',
+  'tenants',
+  'processes',
+  'events',
+  'tokens',
+  'connections',
+  'actions',
+  'runs',
+  'http',
+  'app-context',
+  'functions',
+  'local',
+] as const;
 
 interface Import {
   from: string;
@@ -36,13 +51,15 @@ function resolve(from: string, specifier: string): string | undefined {
   if (!specifier.startsWith('.')) return undefined;
   const base = path.posix.normalize(path.posix.join(path.posix.dirname(from), specifier));
   const candidates = [base, `${base}.ts`, `${base}/index.ts`, base.replace(/\.js$/, '.ts'), base.replace(/\.mjs$/, '.mts')];
-  return candidates.find((c) => {
-    try {
-      return statSync(path.join(root, c)).isFile();
-    } catch {
-      return false;
-    }
-  }) ?? base;
+  return (
+    candidates.find((c) => {
+      try {
+        return statSync(path.join(root, c)).isFile();
+      } catch {
+        return false;
+      }
+    }) ?? base
+  );
 }
 
 function importsOf(file: string): Import[] {
@@ -62,13 +79,20 @@ function importsOf(file: string): Import[] {
       const typeOnly =
         clause !== undefined &&
         (clause.isTypeOnly ||
-          (!clause.name && clause.namedBindings !== undefined && ts.isNamedImports(clause.namedBindings) && clause.namedBindings.elements.length > 0 && clause.namedBindings.elements.every((e) => e.isTypeOnly)));
+          (!clause.name &&
+            clause.namedBindings !== undefined &&
+            ts.isNamedImports(clause.namedBindings) &&
+            clause.namedBindings.elements.length > 0 &&
+            clause.namedBindings.elements.every((e) => e.isTypeOnly)));
       add(node, node.moduleSpecifier, typeOnly);
     } else if (ts.isExportDeclaration(node)) {
       add(node, node.moduleSpecifier, node.isTypeOnly);
     } else if (ts.isImportEqualsDeclaration(node) && ts.isExternalModuleReference(node.moduleReference)) {
       add(node, node.moduleReference.expression, node.isTypeOnly);
-    } else if (ts.isCallExpression(node) && (node.expression.kind === ts.SyntaxKind.ImportKeyword || (ts.isIdentifier(node.expression) && node.expression.text === 'require'))) {
+    } else if (
+      ts.isCallExpression(node) &&
+      (node.expression.kind === ts.SyntaxKind.ImportKeyword || (ts.isIdentifier(node.expression) && node.expression.text === 'require'))
+    ) {
       add(node, node.arguments[0], false);
     } else if (ts.isImportTypeNode(node) && ts.isLiteralTypeNode(node.argument)) {
       add(node, node.argument.literal, true);
@@ -179,7 +203,9 @@ describe('dependency order', () => {
 
   it('lets the page (src/portal) take only types from the server, and nothing import the page', () => {
     const wrong = imports.filter(
-      (i) => (layerOf(i.from) === 'portal' && layerOf(i.to) !== 'portal' && !i.typeOnly) || (layerOf(i.from) !== 'portal' && layerOf(i.to) === 'portal'),
+      (i) =>
+        (layerOf(i.from) === 'portal' && layerOf(i.to) !== 'portal' && !i.typeOnly) ||
+        (layerOf(i.from) !== 'portal' && layerOf(i.to) === 'portal'),
     );
     expect(wrong.map(show)).toEqual([]);
   });

@@ -129,8 +129,7 @@ export function pathSegmentProblem(value: string): string | undefined {
 }
 
 /** Percent-encodes one path segment, keeping the `,` and `@` Graph ids are written with (as `graphPath` does). */
-export const encodePathSegment = (value: string): string =>
-  encodeURIComponent(value).replace(/%2C/gi, ',').replace(/%40/gi, '@');
+export const encodePathSegment = (value: string): string => encodeURIComponent(value).replace(/%2C/gi, ',').replace(/%40/gi, '@');
 
 /**
  * Encodes values for a Graph path (`graphPath\`/sites/${siteId}\``): each value is one segment (or part of one); a
@@ -176,8 +175,8 @@ export function sanitizeMessage(text: string, accessToken?: string): string {
   s = s
     .replace(/eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*/g, '[redacted]')
     .replace(/\bBearer\s+\S+/gi, 'Bearer [redacted]')
-      // eslint-disable-next-line no-control-regex -- finding control characters is this check's purpose
-      .replace(/[\u0000-\u001f\u007f]+/g, ' ')
+    // eslint-disable-next-line no-control-regex -- finding control characters is this check's purpose
+    .replace(/[\u0000-\u001f\u007f]+/g, ' ')
     .replace(/\s+/g, ' ')
     .trim();
   return s.length > MAX_MESSAGE_LENGTH ? `${s.slice(0, MAX_MESSAGE_LENGTH)}…` : s;

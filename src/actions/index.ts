@@ -62,7 +62,10 @@ export function validateActionInputs(name: string, inputs: unknown): TemplatePro
     }
   }
   if (name === sendMail.name && containsTemplate(valueAt(inputs, ['contentType']))) {
-    problems.push({ path: 'contentType', message: 'cannot be a placeholder: it decides whether event values in the body are escaped as HTML' });
+    problems.push({
+      path: 'contentType',
+      message: 'cannot be a placeholder: it decides whether event values in the body are escaped as HTML',
+    });
   }
   return problems;
 }

@@ -130,8 +130,7 @@ function renderGraphUrl(
   return out + text.slice(last);
 }
 
-const joinPath = (base: string, key: string | number) =>
-  typeof key === 'number' ? `${base}[${key}]` : base ? `${base}.${key}` : key;
+const joinPath = (base: string, key: string | number) => (typeof key === 'number' ? `${base}[${key}]` : base ? `${base}.${key}` : key);
 
 /** Walks every string in plain inputs (deep), with its location. */
 function walk(value: unknown, at: string, depth: number, visit: (s: string, at: string) => unknown): unknown {
@@ -247,7 +246,9 @@ export function templateProblems(inputs: unknown): TemplateProblem[] {
     if (first === 'data') continue;
     const shape = EVENT_SHAPE[first];
     const known =
-      shape === true ? second === undefined : shape !== undefined && (second === undefined || (shape[second] === true && rest.length === 0));
+      shape === true
+        ? second === undefined
+        : shape !== undefined && (second === undefined || (shape[second] === true && rest.length === 0));
     if (!known) problems.push({ path: at, message: `unknown path {{${expression}}}` });
   }
   return problems;

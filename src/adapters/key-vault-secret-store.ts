@@ -115,7 +115,9 @@ export class KeyVaultSecretStore implements SecretStore {
     return this.run('get', name, undefined, async (abortSignal) => {
       try {
         const secret = await this.client.getSecret(name, { abortSignal, ...(version ? { version } : {}) });
-        return secret.value === undefined || !secret.properties.version ? undefined : { value: secret.value, version: secret.properties.version };
+        return secret.value === undefined || !secret.properties.version
+          ? undefined
+          : { value: secret.value, version: secret.properties.version };
       } catch (e) {
         if (isSecretNotFound(e)) return undefined;
         throw e;
@@ -252,7 +254,7 @@ function toStoreError(
   if (e instanceof SecretStoreError) return e;
   const err = (typeof e === 'object' && e !== null ? e : {}) as RestErrorLike;
   const statusCode = statusOf(e);
-  const code = timedOut ? 'Timeout' : safeToken(err.code) ?? safeToken(err.details?.error?.code) ?? safeToken(err.name);
+  const code = timedOut ? 'Timeout' : (safeToken(err.code) ?? safeToken(err.details?.error?.code) ?? safeToken(err.name));
   const requestId = safeToken(err.response?.headers?.get('x-ms-request-id'));
   const retryable =
     timedOut ||

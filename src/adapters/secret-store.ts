@@ -81,14 +81,8 @@ export function connectionSecretName(tenantId: string, connectionId: string): st
   if (typeof tenantId !== 'string' || !GUID.test(tenantId)) {
     throw new RangeError('tenantId must be a GUID');
   }
-  if (
-    typeof connectionId !== 'string' ||
-    !CONNECTION_ID.test(connectionId) ||
-    connectionId.length > MAX_CONNECTION_ID
-  ) {
-    throw new RangeError(
-      `connectionId must be 1..${MAX_CONNECTION_ID} characters of lower-case letters, digits and '-'`,
-    );
+  if (typeof connectionId !== 'string' || !CONNECTION_ID.test(connectionId) || connectionId.length > MAX_CONNECTION_ID) {
+    throw new RangeError(`connectionId must be 1..${MAX_CONNECTION_ID} characters of lower-case letters, digits and '-'`);
   }
   return `${PREFIX}${tenantId.toLowerCase()}-${connectionId}`;
 }

@@ -31,7 +31,10 @@ export class ServiceBusMessageSender implements MessageSender {
    */
   constructor(fullyQualifiedNamespace: string, credential: TokenCredential, clientOptions?: ServiceBusClientOptions) {
     // The SDK prefixes `sb://` itself, so a value copied from the portal's endpoint would otherwise break it.
-    const host = fullyQualifiedNamespace.trim().replace(/^sb:\/\//i, '').replace(/\/+$/, '');
+    const host = fullyQualifiedNamespace
+      .trim()
+      .replace(/^sb:\/\//i, '')
+      .replace(/\/+$/, '');
     this.client = new ServiceBusClient(host, credential, clientOptions);
   }
 
@@ -73,10 +76,12 @@ async function sendInBatches(sender: ServiceBusSender, messages: ServiceBusMessa
   let batch = await sender.createMessageBatch();
   for (const m of messages) {
     if (batch.tryAddMessage(m)) continue;
-    if (batch.count === 0) throw new RangeError(`message ${m.messageId} is larger than the queue's maximum message size (${batch.maxSizeInBytes} bytes)`);
+    if (batch.count === 0)
+      throw new RangeError(`message ${m.messageId} is larger than the queue's maximum message size (${batch.maxSizeInBytes} bytes)`);
     await sender.sendMessages(batch);
     batch = await sender.createMessageBatch();
-    if (!batch.tryAddMessage(m)) throw new RangeError(`message ${m.messageId} is larger than the queue's maximum message size (${batch.maxSizeInBytes} bytes)`);
+    if (!batch.tryAddMessage(m))
+      throw new RangeError(`message ${m.messageId} is larger than the queue's maximum message size (${batch.maxSizeInBytes} bytes)`);
   }
   if (batch.count > 0) await sender.sendMessages(batch);
 }

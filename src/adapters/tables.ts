@@ -15,7 +15,9 @@ export function createTableFactory(
   const clients = new Map<string, Promise<TableClient>>();
   const make = async (name: string) => {
     const client = settings.TABLES_CONNECTION_STRING
-      ? TableClient.fromConnectionString(settings.TABLES_CONNECTION_STRING, name, { allowInsecureConnection: settings.CONNECTIONS_LOCAL_MODE })
+      ? TableClient.fromConnectionString(settings.TABLES_CONNECTION_STRING, name, {
+          allowInsecureConnection: settings.CONNECTIONS_LOCAL_MODE,
+        })
       : new TableClient(settings.TABLES_ENDPOINT!, name, credential);
     try {
       await client.createTable();
@@ -104,20 +106,23 @@ export function entitySizeProblem(entity: Record<string, unknown>): string | und
     if (String(entity[key] ?? '').length > tableLimits.maxKeyChars) return `${key} is longer than ${tableLimits.maxKeyChars} characters`;
   }
   // + Timestamp, which the service adds.
-  if (entries.length + 1 > tableLimits.maxProperties) return `${entries.length + 1} properties; Azure Tables allows ${tableLimits.maxProperties}`;
+  if (entries.length + 1 > tableLimits.maxProperties)
+    return `${entries.length + 1} properties; Azure Tables allows ${tableLimits.maxProperties}`;
   for (const [name, value] of entries) {
     if (typeof value === 'string' && value.length > tableLimits.maxStringChars && name !== 'partitionKey' && name !== 'rowKey') {
       return `property ${name} is ${value.length} characters; Azure Tables holds ${tableLimits.maxStringChars} per string property`;
     }
   }
   const bytes = entitySizeBytes(entity);
-  if (bytes > tableLimits.maxEntityBytes) return `the entity is ${bytes} bytes; Azure Tables holds ${tableLimits.maxEntityBytes} per entity`;
+  if (bytes > tableLimits.maxEntityBytes)
+    return `the entity is ${bytes} bytes; Azure Tables holds ${tableLimits.maxEntityBytes} per entity`;
   return undefined;
 }
 
 /** Tables' own size refusals (400 PropertyValueTooLarge / EntityTooLarge / TooManyProperties / RequestBodyTooLarge). */
 export function isSizeRefusal(e: unknown): boolean {
   if (statusOf(e) !== 400 && statusOf(e) !== 413) return false;
-  const code = (e as { details?: { odataError?: { code?: unknown } }; code?: unknown }).details?.odataError?.code ?? (e as { code?: unknown }).code;
+  const code =
+    (e as { details?: { odataError?: { code?: unknown } }; code?: unknown }).details?.odataError?.code ?? (e as { code?: unknown }).code;
   return typeof code === 'string' && /TooLarge|TooManyProperties/.test(code);
 }

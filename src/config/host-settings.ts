@@ -15,12 +15,11 @@ export interface HostSetting {
 export const hostSettings: readonly HostSetting[] = [
   {
     name: 'AzureWebJobsStorage__accountName',
-    description:
-      'Functions host storage (leases, timers, keys), identity-based: the storage account name instead of a connection string.',
+    description: 'Functions host storage (leases, timers, keys), identity-based: the storage account name instead of a connection string.',
   },
   {
     name: 'AzureWebJobsStorage__credential',
-    description: "`managedidentity`: the host authenticates to its storage with a managed identity.",
+    description: '`managedidentity`: the host authenticates to its storage with a managed identity.',
   },
   {
     name: 'AzureWebJobsStorage__clientId',

@@ -4,9 +4,7 @@ import { z } from 'zod';
  * Every setting the app reads, in one place. Names are the app-setting names (environment variables);
  * `infra/` sets the production ones and a test checks the two do not drift.
  */
-const bool = z
-  .enum(['true', 'false', '1', '0'])
-  .transform((v) => v === 'true' || v === '1');
+const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 const csv = z.string().transform((v) =>
   v
     .split(/[\s,]+/)
@@ -18,132 +16,141 @@ const anyUrl = z.url({ protocol: /^https?$/ });
 const positiveInt = z.coerce.number().int().positive();
 
 const fields = z.object({
-    /** Turns on the local-only parts (local vault credential, Azurite connection string, in-process queue). */
-    CONNECTIONS_LOCAL_MODE: bool.default(false),
+  /** Turns on the local-only parts (local vault credential, Azurite connection string, in-process queue). */
+  CONNECTIONS_LOCAL_MODE: bool.default(false),
 
-    /** Microsoft identity platform authority used for sign-in and refresh, e.g. https://login.microsoftonline.com/organizations */
-    AUTH_AUTHORITY: httpsUrl.default('https://login.microsoftonline.com/organizations'),
-    /** Extra authority hosts MSAL may trust without Microsoft instance discovery (local provider only). */
-    AUTH_KNOWN_AUTHORITIES: csv.default([]),
-    /** Application (client) id of the sign-in app registration. */
-    AUTH_CLIENT_ID: z.string().min(1),
-    /** Client secret of the sign-in app registration (a Key Vault reference in Azure). */
-    AUTH_CLIENT_SECRET: z.string().min(1),
-    /** Absolute URL of GET /api/connections/callback, registered as the redirect URI. */
-    AUTH_REDIRECT_URI: anyUrl,
-    /** Delegated scopes a connection is authorized for (offline_access, openid and profile are always added). */
-    CONNECTION_SCOPES: csv.default(['https://graph.microsoft.com/.default']),
+  /** Microsoft identity platform authority used for sign-in and refresh, e.g. https://login.microsoftonline.com/organizations */
+  AUTH_AUTHORITY: httpsUrl.default('https://login.microsoftonline.com/organizations'),
+  /** Extra authority hosts MSAL may trust without Microsoft instance discovery (local provider only). */
+  AUTH_KNOWN_AUTHORITIES: csv.default([]),
+  /** Application (client) id of the sign-in app registration. */
+  AUTH_CLIENT_ID: z.string().min(1),
+  /** Client secret of the sign-in app registration (a Key Vault reference in Azure). */
+  AUTH_CLIENT_SECRET: z.string().min(1),
+  /** Absolute URL of GET /api/connections/callback, registered as the redirect URI. */
+  AUTH_REDIRECT_URI: anyUrl,
+  /** Delegated scopes a connection is authorized for (offline_access, openid and profile are always added). */
+  CONNECTION_SCOPES: csv.default(['https://graph.microsoft.com/.default']),
 
-    /** Issuer of v2.0 admin access tokens (`ver` "2.0"); `{tenantid}` is replaced by the token's `tid`. */
-    ADMIN_TOKEN_ISSUER: z.string().min(1).default('https://login.microsoftonline.com/{tenantid}/v2.0'),
-    /** Issuer of v1.0 admin access tokens (`ver` "1.0"), Entra's default version; `{tenantid}` as above. */
-    ADMIN_TOKEN_ISSUER_V1: z.string().min(1).default('https://sts.windows.net/{tenantid}/'),
-    /**
-     * JWKS of the admin token issuer. Entra signs v1.0 and v2.0 tokens of organizational accounts with the same
-     * keys; the v2.0 document is the superset (it adds the Microsoft account keys), so one URI serves both.
-     */
-    ADMIN_TOKEN_JWKS_URI: httpsUrl.default('https://login.microsoftonline.com/common/discovery/v2.0/keys'),
-    /** Audiences admin tokens may carry: the API's App ID URI (v1.0 tokens) and client id (v2.0, and v1.0 asked for by id). */
-    ADMIN_TOKEN_AUDIENCE: csv.pipe(z.array(z.string()).min(1)),
-    /** The API's delegated permission an admin access token must carry in `scp` (ID tokens carry no `scp`). */
-    ADMIN_TOKEN_SCOPE: z.string().regex(/^[^\s]+$/, 'must be one permission name, e.g. access_as_user').default('access_as_user'),
-    /** App role an admin token must carry. */
-    ADMIN_ROLE: z.string().min(1).default('Connections.Admin'),
-    /**
-     * App role of the sign-in app (AUTH_CLIENT_ID) that designates a service account: only an account whose ID token
-     * carries it can become a connection (issue 12, finding 1). Assigned per account in Enterprise applications.
-     */
-    CONNECTION_ACCOUNT_ROLE: z.string().trim().min(1).default('Connections.ServiceAccount'),
-    /** Whether CONNECTION_ACCOUNT_ROLE is required; `false` lets any account of the tenant become a connection. */
-    CONNECTION_ACCOUNT_ROLE_REQUIRED: bool.default(true),
-    /** Sign-ins (authorize and reauthorize) one administrator may start per minute, per instance; more answer 429. */
-    AUTHORIZE_LIMIT_PER_MINUTE: positiveInt.max(1000).default(10),
+  /** Issuer of v2.0 admin access tokens (`ver` "2.0"); `{tenantid}` is replaced by the token's `tid`. */
+  ADMIN_TOKEN_ISSUER: z.string().min(1).default('https://login.microsoftonline.com/{tenantid}/v2.0'),
+  /** Issuer of v1.0 admin access tokens (`ver` "1.0"), Entra's default version; `{tenantid}` as above. */
+  ADMIN_TOKEN_ISSUER_V1: z.string().min(1).default('https://sts.windows.net/{tenantid}/'),
+  /**
+   * JWKS of the admin token issuer. Entra signs v1.0 and v2.0 tokens of organizational accounts with the same
+   * keys; the v2.0 document is the superset (it adds the Microsoft account keys), so one URI serves both.
+   */
+  ADMIN_TOKEN_JWKS_URI: httpsUrl.default('https://login.microsoftonline.com/common/discovery/v2.0/keys'),
+  /** Audiences admin tokens may carry: the API's App ID URI (v1.0 tokens) and client id (v2.0, and v1.0 asked for by id). */
+  ADMIN_TOKEN_AUDIENCE: csv.pipe(z.array(z.string()).min(1)),
+  /** The API's delegated permission an admin access token must carry in `scp` (ID tokens carry no `scp`). */
+  ADMIN_TOKEN_SCOPE: z
+    .string()
+    .regex(/^[^\s]+$/, 'must be one permission name, e.g. access_as_user')
+    .default('access_as_user'),
+  /** App role an admin token must carry. */
+  ADMIN_ROLE: z.string().min(1).default('Connections.Admin'),
+  /**
+   * App role of the sign-in app (AUTH_CLIENT_ID) that designates a service account: only an account whose ID token
+   * carries it can become a connection (issue 12, finding 1). Assigned per account in Enterprise applications.
+   */
+  CONNECTION_ACCOUNT_ROLE: z.string().trim().min(1).default('Connections.ServiceAccount'),
+  /** Whether CONNECTION_ACCOUNT_ROLE is required; `false` lets any account of the tenant become a connection. */
+  CONNECTION_ACCOUNT_ROLE_REQUIRED: bool.default(true),
+  /** Sign-ins (authorize and reauthorize) one administrator may start per minute, per instance; more answer 429. */
+  AUTHORIZE_LIMIT_PER_MINUTE: positiveInt.max(1000).default(10),
 
-    /** Table service endpoint, e.g. https://<account>.table.core.windows.net (identity-based). */
-    TABLES_ENDPOINT: anyUrl.optional(),
-    /** Azurite connection string: local mode only. */
-    TABLES_CONNECTION_STRING: z.string().min(1).optional(),
-    /** Prefix for every table name, so several instances can share one storage account (tests use it). */
-    TABLES_PREFIX: z.string().regex(/^[A-Za-z][A-Za-z0-9]{0,20}$/).optional(),
+  /** Table service endpoint, e.g. https://<account>.table.core.windows.net (identity-based). */
+  TABLES_ENDPOINT: anyUrl.optional(),
+  /** Azurite connection string: local mode only. */
+  TABLES_CONNECTION_STRING: z.string().min(1).optional(),
+  /** Prefix for every table name, so several instances can share one storage account (tests use it). */
+  TABLES_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z][A-Za-z0-9]{0,20}$/)
+    .optional(),
 
-    /** Key Vault that holds one token-cache secret per connection, e.g. https://<vault>.vault.azure.net */
-    KEY_VAULT_URI: anyUrl,
+  /** Key Vault that holds one token-cache secret per connection, e.g. https://<vault>.vault.azure.net */
+  KEY_VAULT_URI: anyUrl,
 
-    /** Microsoft Graph base URL for actions and connection tests. */
-    GRAPH_BASE_URL: anyUrl.default('https://graph.microsoft.com/v1.0'),
+  /** Microsoft Graph base URL for actions and connection tests. */
+  GRAPH_BASE_URL: anyUrl.default('https://graph.microsoft.com/v1.0'),
 
-    /** Service Bus namespace for the app's sender (the triggers read the same setting through the host). */
-    ServiceBusConnection__fullyQualifiedNamespace: z.string().min(1).optional(),
-    /** Must equal the queues' max delivery count: the last delivery of a step marks its run failed. */
-    SERVICE_BUS_MAX_DELIVERY_COUNT: positiveInt.max(2000).default(10),
+  /** Service Bus namespace for the app's sender (the triggers read the same setting through the host). */
+  ServiceBusConnection__fullyQualifiedNamespace: z.string().min(1).optional(),
+  /** Must equal the queues' max delivery count: the last delivery of a step marks its run failed. */
+  SERVICE_BUS_MAX_DELIVERY_COUNT: positiveInt.max(2000).default(10),
 
-    /**
-     * When a rotated refresh token is written back to Key Vault: `always` (providers that revoke the old
-     * one, like the local provider) or `interval` (Entra ID, where old refresh tokens stay valid: at most
-     * once per TOKEN_CACHE_WRITE_INTERVAL_SECONDS per connection, to stay under Key Vault's write limits).
-     */
-    TOKEN_CACHE_WRITE_POLICY: z.enum(['always', 'interval']).default('interval'),
-    TOKEN_CACHE_WRITE_INTERVAL_SECONDS: positiveInt.default(6 * 3600),
-    /** How long one instance may hold a connection's refresh lease (Table row + ETag). */
-    TOKEN_REFRESH_LEASE_SECONDS: positiveInt.max(120).default(15),
+  /**
+   * When a rotated refresh token is written back to Key Vault: `always` (providers that revoke the old
+   * one, like the local provider) or `interval` (Entra ID, where old refresh tokens stay valid: at most
+   * once per TOKEN_CACHE_WRITE_INTERVAL_SECONDS per connection, to stay under Key Vault's write limits).
+   */
+  TOKEN_CACHE_WRITE_POLICY: z.enum(['always', 'interval']).default('interval'),
+  TOKEN_CACHE_WRITE_INTERVAL_SECONDS: positiveInt.default(6 * 3600),
+  /** How long one instance may hold a connection's refresh lease (Table row + ETag). */
+  TOKEN_REFRESH_LEASE_SECONDS: positiveInt.max(120).default(15),
 
-    /**
-     * The identity provider's refresh-token inactivity window (Entra ID: 90 days, sliding): a refresh token
-     * unused this long dies. A connection's `reauthorizeBy` is its last refresh or sign-in plus this.
-     */
-    REFRESH_TOKEN_INACTIVITY_DAYS: positiveInt.max(3650).default(90),
-    /**
-     * When the keep-alive timer runs: NCRONTAB with seconds (`{second} {minute} {hour} {day} {month} {day-of-week}`),
-     * UTC unless WEBSITE_TIME_ZONE says otherwise. The Functions host reads it (`%KEEPALIVE_SCHEDULE%`); it is
-     * here so that it is validated and set in Bicep like every other setting.
-     */
-    KEEPALIVE_SCHEDULE: z
-      .string()
-      .trim()
-      .regex(/^[\d*,/A-Za-z-]+(\s+[\d*,/A-Za-z-]+){5}$/, 'must be an NCRONTAB expression with six fields, e.g. "0 0 3 * * *"')
-      .default('0 0 3 * * *'),
-    /** Keep-alive refreshes active connections neither refreshed nor used for this many days. */
-    KEEPALIVE_IDLE_DAYS: z.coerce.number().int().min(0).max(3650).default(14),
+  /**
+   * The identity provider's refresh-token inactivity window (Entra ID: 90 days, sliding): a refresh token
+   * unused this long dies. A connection's `reauthorizeBy` is its last refresh or sign-in plus this.
+   */
+  REFRESH_TOKEN_INACTIVITY_DAYS: positiveInt.max(3650).default(90),
+  /**
+   * When the keep-alive timer runs: NCRONTAB with seconds (`{second} {minute} {hour} {day} {month} {day-of-week}`),
+   * UTC unless WEBSITE_TIME_ZONE says otherwise. The Functions host reads it (`%KEEPALIVE_SCHEDULE%`); it is
+   * here so that it is validated and set in Bicep like every other setting.
+   */
+  KEEPALIVE_SCHEDULE: z
+    .string()
+    .trim()
+    .regex(/^[\d*,/A-Za-z-]+(\s+[\d*,/A-Za-z-]+){5}$/, 'must be an NCRONTAB expression with six fields, e.g. "0 0 3 * * *"')
+    .default('0 0 3 * * *'),
+  /** Keep-alive refreshes active connections neither refreshed nor used for this many days. */
+  KEEPALIVE_IDLE_DAYS: z.coerce.number().int().min(0).max(3650).default(14),
 
-    /**
-     * How long an instance reuses the answer to "is this tenant registered?" (Tenants table): a registration or its
-     * removal takes effect within this time. 0 reads the table on every call.
-     */
-    TENANT_REGISTRATION_CACHE_SECONDS: z.coerce.number().int().min(0).max(3600).default(60),
-    /** Per-tenant quotas, counted per instance (README "Quotas"): events a tenant may post per minute (POST /api/events). */
-    QUOTA_EVENTS_PER_MINUTE: positiveInt.max(100_000).default(600),
-    /** Connection `test` calls (each a real token refresh and Graph call) a tenant may make per minute. */
-    QUOTA_CONNECTION_TESTS_PER_MINUTE: positiveInt.max(10_000).default(30),
-    /** Processes a tenant may have (drafts and published ones count alike). */
-    QUOTA_PROCESSES_PER_TENANT: positiveInt.max(100_000).default(200),
-  });
+  /**
+   * How long an instance reuses the answer to "is this tenant registered?" (Tenants table): a registration or its
+   * removal takes effect within this time. 0 reads the table on every call.
+   */
+  TENANT_REGISTRATION_CACHE_SECONDS: z.coerce.number().int().min(0).max(3600).default(60),
+  /** Per-tenant quotas, counted per instance (README "Quotas"): events a tenant may post per minute (POST /api/events). */
+  QUOTA_EVENTS_PER_MINUTE: positiveInt.max(100_000).default(600),
+  /** Connection `test` calls (each a real token refresh and Graph call) a tenant may make per minute. */
+  QUOTA_CONNECTION_TESTS_PER_MINUTE: positiveInt.max(10_000).default(30),
+  /** Processes a tenant may have (drafts and published ones count alike). */
+  QUOTA_PROCESSES_PER_TENANT: positiveInt.max(100_000).default(200),
+});
 
 export const settingsSchema = fields.superRefine((s, ctx) => {
-    const localOnly = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
-    if (s.KEEPALIVE_IDLE_DAYS >= s.REFRESH_TOKEN_INACTIVITY_DAYS) {
-      // Otherwise refresh tokens would die of inactivity before the keep-alive ever touched them.
-      localOnly('KEEPALIVE_IDLE_DAYS', 'must be less than REFRESH_TOKEN_INACTIVITY_DAYS');
-    }
-    if (!s.TABLES_ENDPOINT && !s.TABLES_CONNECTION_STRING) {
-      localOnly('TABLES_ENDPOINT', 'TABLES_ENDPOINT is required');
-    }
-    if (s.CONNECTIONS_LOCAL_MODE) return;
-    if (!s.ServiceBusConnection__fullyQualifiedNamespace) {
-      localOnly('ServiceBusConnection__fullyQualifiedNamespace', 'is required outside local mode (the in-process bus is local only)');
-    }
-    if (s.TABLES_CONNECTION_STRING) {
-      localOnly('TABLES_CONNECTION_STRING', 'connection strings are for the local instance only; use TABLES_ENDPOINT with a managed identity');
-    }
-    if (!s.KEY_VAULT_URI.startsWith('https://')) {
-      localOnly('KEY_VAULT_URI', 'must be https outside local mode');
-    }
-    if (!s.GRAPH_BASE_URL.startsWith('https://')) {
-      localOnly('GRAPH_BASE_URL', 'must be https outside local mode');
-    }
-    if (s.AUTH_KNOWN_AUTHORITIES.length > 0) {
-      localOnly('AUTH_KNOWN_AUTHORITIES', 'a non-Microsoft authority is for the local identity provider only');
-    }
-  });
+  const localOnly = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
+  if (s.KEEPALIVE_IDLE_DAYS >= s.REFRESH_TOKEN_INACTIVITY_DAYS) {
+    // Otherwise refresh tokens would die of inactivity before the keep-alive ever touched them.
+    localOnly('KEEPALIVE_IDLE_DAYS', 'must be less than REFRESH_TOKEN_INACTIVITY_DAYS');
+  }
+  if (!s.TABLES_ENDPOINT && !s.TABLES_CONNECTION_STRING) {
+    localOnly('TABLES_ENDPOINT', 'TABLES_ENDPOINT is required');
+  }
+  if (s.CONNECTIONS_LOCAL_MODE) return;
+  if (!s.ServiceBusConnection__fullyQualifiedNamespace) {
+    localOnly('ServiceBusConnection__fullyQualifiedNamespace', 'is required outside local mode (the in-process bus is local only)');
+  }
+  if (s.TABLES_CONNECTION_STRING) {
+    localOnly(
+      'TABLES_CONNECTION_STRING',
+      'connection strings are for the local instance only; use TABLES_ENDPOINT with a managed identity',
+    );
+  }
+  if (!s.KEY_VAULT_URI.startsWith('https://')) {
+    localOnly('KEY_VAULT_URI', 'must be https outside local mode');
+  }
+  if (!s.GRAPH_BASE_URL.startsWith('https://')) {
+    localOnly('GRAPH_BASE_URL', 'must be https outside local mode');
+  }
+  if (s.AUTH_KNOWN_AUTHORITIES.length > 0) {
+    localOnly('AUTH_KNOWN_AUTHORITIES', 'a non-Microsoft authority is for the local identity provider only');
+  }
+});
 
 export type Settings = z.infer<typeof settingsSchema>;
 

@@ -75,8 +75,7 @@ export class ConnectionAuditLog {
   async list(tenantId: string, connectionId: string, limit = 100): Promise<AuditEntry[]> {
     const table = await this.tables(this.tableName);
     // '_' + 1 = '`': the key range of exactly this connection's rows (ids are fixed-length GUIDs).
-    const filter =
-      `PartitionKey eq ${odataString(tenantId)} and RowKey gt ${odataString(`${connectionId}_`)} and RowKey lt ${odataString(`${connectionId}\``)}`;
+    const filter = `PartitionKey eq ${odataString(tenantId)} and RowKey gt ${odataString(`${connectionId}_`)} and RowKey lt ${odataString(`${connectionId}\``)}`;
     const out: AuditEntry[] = [];
     for await (const page of table.listEntities<AuditRow>({ queryOptions: { filter } }).byPage({ maxPageSize: Math.min(limit, 1000) })) {
       for (const row of page) {

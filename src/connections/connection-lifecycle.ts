@@ -29,18 +29,28 @@ export interface ConnectionChange {
  * `marked_needs_reauth` / `reactivated`; a created connection is one `created` entry (its default flag in
  * the details), not also a default change. Re-authorization cannot be seen in rows, so callers add it.
  */
-export function diffConnections(before: readonly Connection[], after: readonly Connection[], extra: Partial<Record<AuditAction, AuditDetails>> = {}): ConnectionChange[] {
+export function diffConnections(
+  before: readonly Connection[],
+  after: readonly Connection[],
+  extra: Partial<Record<AuditAction, AuditDetails>> = {},
+): ConnectionChange[] {
   const changes: ConnectionChange[] = [];
   const old = new Map(before.map((c) => [c.id, c]));
   const kept = new Set(after.map((c) => c.id));
   for (const c of after) {
     const b = old.get(c.id);
     if (!b) {
-      changes.push({ connection: c, action: 'created', details: { username: c.account.username, displayName: c.displayName, isDefault: c.isDefault } });
+      changes.push({
+        connection: c,
+        action: 'created',
+        details: { username: c.account.username, displayName: c.displayName, isDefault: c.isDefault },
+      });
       continue;
     }
-    if (b.displayName !== c.displayName) changes.push({ connection: c, action: 'renamed', details: { from: b.displayName, to: c.displayName } });
-    if (b.isDefault !== c.isDefault) changes.push({ connection: c, action: 'default_changed', details: { isDefault: c.isDefault, ...extra.default_changed } });
+    if (b.displayName !== c.displayName)
+      changes.push({ connection: c, action: 'renamed', details: { from: b.displayName, to: c.displayName } });
+    if (b.isDefault !== c.isDefault)
+      changes.push({ connection: c, action: 'default_changed', details: { isDefault: c.isDefault, ...extra.default_changed } });
     if (b.status !== c.status) {
       changes.push(
         c.status === 'needs_reauth'

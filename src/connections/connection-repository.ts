@@ -1,5 +1,12 @@
 import { type TableClient, type TransactionAction } from '@azure/data-tables';
-import { getEntityOrUndefined, isConcurrencyConflict, odataString, statusOf, withoutUndefined, type TableFactory } from '../adapters/tables';
+import {
+  getEntityOrUndefined,
+  isConcurrencyConflict,
+  odataString,
+  statusOf,
+  withoutUndefined,
+  type TableFactory,
+} from '../adapters/tables';
 import type { Connection } from './connection';
 
 /** Table row: partition = tenant id, row = connection id. Only metadata, never token material. */
@@ -19,21 +26,22 @@ type ConnectionRow = {
   lastRefreshedAt?: string;
 };
 
-const toRow = (c: Connection): ConnectionRow => withoutUndefined({
-  partitionKey: c.account.tenantId,
-  rowKey: c.id,
-  displayName: c.displayName,
-  username: c.account.username,
-  objectId: c.account.objectId,
-  status: c.status,
-  statusReason: c.statusReason,
-  statusChangedAt: c.statusChangedAt,
-  isDefault: c.isDefault,
-  createdAt: c.createdAt,
-  createdBy: c.createdBy,
-  lastUsedAt: c.lastUsedAt,
-  lastRefreshedAt: c.lastRefreshedAt,
-});
+const toRow = (c: Connection): ConnectionRow =>
+  withoutUndefined({
+    partitionKey: c.account.tenantId,
+    rowKey: c.id,
+    displayName: c.displayName,
+    username: c.account.username,
+    objectId: c.account.objectId,
+    status: c.status,
+    statusReason: c.statusReason,
+    statusChangedAt: c.statusChangedAt,
+    isDefault: c.isDefault,
+    createdAt: c.createdAt,
+    createdBy: c.createdBy,
+    lastUsedAt: c.lastUsedAt,
+    lastRefreshedAt: c.lastRefreshedAt,
+  });
 
 const fromRow = (r: ConnectionRow): Connection => ({
   id: r.rowKey,
@@ -92,7 +100,6 @@ export class ConnectionRepository {
       throw e;
     }
   }
-
 
   /**
    * Every active connection of every tenant: a cross-partition scan, for the daily keep-alive only
@@ -184,4 +191,6 @@ export class ConnectionRepository {
 
 /** Someone changed the partition between our read and our batch: read again and decide again. */
 const isBatchConflict = (e: unknown) =>
-  isConcurrencyConflict(e) || statusOf(e) === 404 || /UpdateConditionNotSatisfied|EntityAlreadyExists|ResourceNotFound/.test(String((e as Error)?.message));
+  isConcurrencyConflict(e) ||
+  statusOf(e) === 404 ||
+  /UpdateConditionNotSatisfied|EntityAlreadyExists|ResourceNotFound/.test(String((e as Error)?.message));

@@ -75,8 +75,7 @@ export class ConnectionService {
       if (!connections.some((c) => c.id === id)) throw notFound();
       return connections.map((c) => {
         const isTarget = c.id === id;
-        const isDefault =
-          update.isDefault === true ? isTarget : update.isDefault === false && isTarget ? false : c.isDefault;
+        const isDefault = update.isDefault === true ? isTarget : update.isDefault === false && isTarget ? false : c.isDefault;
         return { ...c, ...(isTarget && update.displayName !== undefined ? { displayName: update.displayName } : {}), isDefault };
       });
     });
@@ -119,7 +118,11 @@ export class ConnectionService {
     await this.deps.lifecycle.record(
       admin.tenantId,
       diffConnections(before, after, {
-        deleted: { references: usage.references.length, forced: options.force === true, ...(options.revokeSessions ? { sessionsRevoked: true } : {}) },
+        deleted: {
+          references: usage.references.length,
+          forced: options.force === true,
+          ...(options.revokeSessions ? { sessionsRevoked: true } : {}),
+        },
         default_changed: { previousDefault: id, because: 'the previous default connection was deleted' },
       }),
       admin.username,

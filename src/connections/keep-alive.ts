@@ -37,8 +37,7 @@ export interface KeepAliveReport {
 const dayMs = 24 * 3600_000;
 
 /** When the refresh token was last exercised, as far as the row knows (a use implies a recent refresh). */
-const lastActivity = (c: Connection) =>
-  Math.max(Date.parse(c.lastRefreshedAt ?? c.createdAt), c.lastUsedAt ? Date.parse(c.lastUsedAt) : 0);
+const lastActivity = (c: Connection) => Math.max(Date.parse(c.lastRefreshedAt ?? c.createdAt), c.lastUsedAt ? Date.parse(c.lastUsedAt) : 0);
 
 /**
  * Keeps refresh tokens from dying of inactivity (Entra ID's sliding window) by refreshing, across all
@@ -60,7 +59,15 @@ export class KeepAlive {
     const cutoff = now.getTime() - this.deps.idleDays * dayMs;
     const active = await this.deps.connections.listActiveAcrossTenants();
     const idle = active.filter((c) => lastActivity(c) <= cutoff);
-    const report: KeepAliveReport = { at: now.toISOString(), active: active.length, idle: idle.length, refreshed: [], needsReauth: [], failed: [], purgedSignInStates: 0 };
+    const report: KeepAliveReport = {
+      at: now.toISOString(),
+      active: active.length,
+      idle: idle.length,
+      refreshed: [],
+      needsReauth: [],
+      failed: [],
+      purgedSignInStates: 0,
+    };
     const queue = [...idle];
     const worker = async () => {
       for (let c = queue.shift(); c; c = queue.shift()) await this.refresh(c, report);
@@ -78,7 +85,10 @@ export class KeepAlive {
     const tenantId = c.account.tenantId;
     try {
       // Not a use: recording it as `lastUsedAt` would make unused connections look used.
-      await this.deps.broker.getAccessToken({ tenantId, id: c.id, objectId: c.account.objectId }, { forceRefresh: true, purpose: 'keep-alive' });
+      await this.deps.broker.getAccessToken(
+        { tenantId, id: c.id, objectId: c.account.objectId },
+        { forceRefresh: true, purpose: 'keep-alive' },
+      );
       report.refreshed.push({ tenantId, id: c.id });
     } catch (e) {
       if (isDeadGrant(e)) {

@@ -22,9 +22,7 @@ export interface AuthorizeStart {
 /** The callback's query; `error_description` is deliberately not read (attacker-editable text). */
 export type CallbackQuery = { state?: string; code?: string; error?: string };
 
-export type CallbackOutcome =
-  | { ok: true; connection: Connection; reauthorized: boolean }
-  | { ok: false; refusal: SignInRefusal };
+export type CallbackOutcome = { ok: true; connection: Connection; reauthorized: boolean } | { ok: false; refusal: SignInRefusal };
 
 /** The account a sign-in proved, as its ID token names it. */
 export interface SignedInAccount {
@@ -97,14 +95,22 @@ export class SignInFlow {
     try {
       // MSAL checks the state and the id token's nonce itself when both are passed.
       result = await client.acquireTokenByCode(
-        { code: query.code, codeVerifier, nonce, state: query.state, scopes: this.deps.msal.scopes, redirectUri: this.deps.msal.redirectUri },
+        {
+          code: query.code,
+          codeVerifier,
+          nonce,
+          state: query.state,
+          scopes: this.deps.msal.scopes,
+          redirectUri: this.deps.msal.redirectUri,
+        },
         { code: query.code, state: query.state, nonce },
       );
     } catch (e) {
       return refuse(refusals.redeemFailed(describeRedeemError(e)));
     }
     const claims = (result?.idTokenClaims ?? {}) as Record<string, unknown>;
-    if (!result?.account || claims.nonce !== nonce) return refuse(refusals.redeemFailed('the sign-in response did not match this request.'));
+    if (!result?.account || claims.nonce !== nonce)
+      return refuse(refusals.redeemFailed('the sign-in response did not match this request.'));
     const objectId = String(claims.oid ?? '');
     const account: SignedInAccount = {
       tenantId: String(claims.tid ?? '').toLowerCase(),
@@ -114,7 +120,12 @@ export class SignInFlow {
     if (account.tenantId !== intent.tenantId) return refuse(refusals.otherTenant);
     const serializedCache = client.getTokenCache().serialize();
     const problem = signInProblem(
-      { username: account.username, idTokenClaims: claims, stateCreatedAt: createdAt, hasRefreshToken: refreshTokenHashOf(serializedCache) !== '' },
+      {
+        username: account.username,
+        idTokenClaims: claims,
+        stateCreatedAt: createdAt,
+        hasRefreshToken: refreshTokenHashOf(serializedCache) !== '',
+      },
       this.deps.policy,
     );
     if (problem) return refuse(problem);
@@ -162,7 +173,11 @@ export class SignInFlow {
     const decision = this.deps.startLimit?.take(`${intent.tenantId}/${intent.adminObjectId}`) ?? { allowed: true };
     if (!decision.allowed) {
       const retryAfterSeconds = Math.ceil(decision.retryAfterMs / 1000);
-      throw new AppError('throttled', `Too many sign-ins started by this administrator in the last minute; try again in ${retryAfterSeconds} s.`, { retryAfterSeconds });
+      throw new AppError(
+        'throttled',
+        `Too many sign-ins started by this administrator in the last minute; try again in ${retryAfterSeconds} s.`,
+        { retryAfterSeconds },
+      );
     }
     const started = await this.deps.signInStates.start(intent);
     const client = await this.deps.msal.create();
@@ -233,6 +248,7 @@ function describeRedeemError(e: unknown): string {
   const kind = classifyTokenError(e).kind;
   if (kind === 'transient') return 'Microsoft sign-in is temporarily unavailable; try again in a moment.';
   // The app registration's own credentials (client secret) failed: no account or sign-in can fix that.
-  if (kind === 'application_credentials') return "Microsoft sign-in refused this app's own credentials; the app's client secret needs to be renewed by its administrator.";
+  if (kind === 'application_credentials')
+    return "Microsoft sign-in refused this app's own credentials; the app's client secret needs to be renewed by its administrator.";
   return `Microsoft sign-in refused the authorization code${code ? ` (${code})` : ''}.`;
 }

@@ -72,7 +72,8 @@ export const refusals = {
     const code = /^[A-Za-z0-9_.-]{1,64}$/.test(error) ? error : undefined;
     return {
       title: error === 'access_denied' ? 'Sign-in was cancelled' : 'Sign-in did not complete',
-      whatHappened: known ?? (code ? 'Microsoft sign-in did not complete.' : 'Microsoft sign-in did not complete and returned an unrecognized error.'),
+      whatHappened:
+        known ?? (code ? 'Microsoft sign-in did not complete.' : 'Microsoft sign-in did not complete and returned an unrecognized error.'),
       whatToDo: `Sign in again as the service account and accept the requested permissions. ${startAgain}`,
       ...(code ? { providerCode: code } : {}),
     };

@@ -25,8 +25,7 @@ export interface StartedSignIn {
 }
 
 export type ConsumeResult =
-  | { ok: true; intent: SignInIntent; nonce: string; codeVerifier: string; createdAt: string }
-  | { ok: false; reason: 'unknown' | 'expired' };
+  { ok: true; intent: SignInIntent; nonce: string; codeVerifier: string; createdAt: string } | { ok: false; reason: 'unknown' | 'expired' };
 
 type StateRow = SignInIntent & { partitionKey: string; rowKey: string; expiresAt: string; createdAt?: string };
 
@@ -50,7 +49,13 @@ export class SignInStateStore {
     const now = this.now();
     const expiresAt = new Date(now + signInStateLifetimeMs).toISOString();
     // createdAt: a connection's sign-in must have happened after it (auth_time, sign-in-checks.ts).
-    const row: StateRow = { ...withoutUndefined(intent), partitionKey: intent.tenantId, rowKey: hashOf(version, random), expiresAt, createdAt: new Date(now).toISOString() };
+    const row: StateRow = {
+      ...withoutUndefined(intent),
+      partitionKey: intent.tenantId,
+      rowKey: hashOf(version, random),
+      expiresAt,
+      createdAt: new Date(now).toISOString(),
+    };
     await (await this.tables(this.tableName)).createEntity(row);
     return { state: `${intent.tenantId}.${version}.${random}`, ...derive(key, random), expiresAt };
   }
@@ -96,7 +101,6 @@ export class SignInStateStore {
     }
     return removed;
   }
-
 }
 
 /** The PKCE verifier (63 characters, RFC 7636 allows 43-128) and nonce of a state: never stored anywhere. */

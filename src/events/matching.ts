@@ -7,9 +7,7 @@ export const maxChainDepth = 5;
 
 export type { PublishedProcess };
 
-export type MatchDecision =
-  | { process: PublishedProcess; start: true }
-  | { process: PublishedProcess; start: false; reason: string };
+export type MatchDecision = { process: PublishedProcess; start: true } | { process: PublishedProcess; start: false; reason: string };
 
 /**
  * Which published system processes an event starts. Several matching triggers of one process still
@@ -25,9 +23,17 @@ export function matchEvent(event: ProductEvent, processes: readonly PublishedPro
     if (!matches) continue;
     const cause = event.causedBy;
     if (cause?.processId === d.id) {
-      decisions.push({ process, start: false, reason: `Not started: the event was caused by this process's own run ${cause.runId} (loop guard).` });
+      decisions.push({
+        process,
+        start: false,
+        reason: `Not started: the event was caused by this process's own run ${cause.runId} (loop guard).`,
+      });
     } else if (cause && cause.depth >= maxChainDepth) {
-      decisions.push({ process, start: false, reason: `Not started: the chain of runs triggering runs reached ${maxChainDepth} (loop guard).` });
+      decisions.push({
+        process,
+        start: false,
+        reason: `Not started: the chain of runs triggering runs reached ${maxChainDepth} (loop guard).`,
+      });
     } else {
       decisions.push({ process, start: true });
     }

@@ -10,8 +10,7 @@ const guid = z.uuid().transform((v) => v.toLowerCase());
  * carry a line break (a forged log line), a quote (OData) or a slash (a path). GUIDs and the product's ids fit.
  */
 export const safeIdPattern = /^[A-Za-z0-9._:-]+$/;
-export const safeId = (max: number) =>
-  z.string().min(1).max(max).regex(safeIdPattern, 'may contain only letters, digits and . _ : -');
+export const safeId = (max: number) => z.string().min(1).max(max).regex(safeIdPattern, 'may contain only letters, digits and . _ : -');
 
 /** How far ahead of this app's clock an event's time may be: clock skew between the product and Azure. */
 export const maxOccurredAtSkewMs = 5 * 60_000;
@@ -52,9 +51,7 @@ export const productEventSchema = z.object({
    * Set when the change behind the event was made by a step of a run (loop guard): the causing run,
    * its process and how many runs deep the chain is.
    */
-  causedBy: z
-    .object({ runId: safeId(64), processId: safeId(64), depth: z.number().int().min(1).max(1000) })
-    .optional(),
+  causedBy: z.object({ runId: safeId(64), processId: safeId(64), depth: z.number().int().min(1).max(1000) }).optional(),
 });
 
 export type ProductEvent = z.infer<typeof productEventSchema>;

@@ -34,6 +34,7 @@ export function errorResponse(e: unknown, context: InvocationContext): HttpRespo
   const response = errorJson(status, e.message, e.details);
   if (e.code === 'unauthenticated') return { ...response, headers: { ...response.headers, 'WWW-Authenticate': 'Bearer' } };
   // RFC 9110 10.2.3: delay-seconds, a whole number; at least 1, so a client never retries at once.
-  if (e.code === 'throttled') return { ...response, headers: { ...response.headers, 'Retry-After': String(Math.max(1, Math.ceil(e.retryAfterSeconds ?? 1))) } };
+  if (e.code === 'throttled')
+    return { ...response, headers: { ...response.headers, 'Retry-After': String(Math.max(1, Math.ceil(e.retryAfterSeconds ?? 1))) } };
   return response;
 }

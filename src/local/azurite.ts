@@ -15,7 +15,19 @@ const devKey = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K
 export async function startAzurite(options: { location?: string } = {}): Promise<LocalAzurite> {
   const entry = path.join(path.dirname(require.resolve('azurite/package.json')), 'dist', 'src', 'azurite.js');
   const storage = options.location ? ['--location', options.location] : ['--inMemoryPersistence'];
-  const args = [entry, '--silent', '--disableTelemetry', '--skipApiVersionCheck', '--blobPort', '0', '--queuePort', '0', '--tablePort', '0', ...storage];
+  const args = [
+    entry,
+    '--silent',
+    '--disableTelemetry',
+    '--skipApiVersionCheck',
+    '--blobPort',
+    '0',
+    '--queuePort',
+    '0',
+    '--tablePort',
+    '0',
+    ...storage,
+  ];
   const running = await startChild(
     process.execPath,
     args,

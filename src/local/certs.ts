@@ -29,7 +29,13 @@ export async function ensureLocalCertificate(dir = path.join(localDataDir(), 'ce
         { name: 'basicConstraints', cA: true },
         { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, keyCertSign: true },
         { name: 'extKeyUsage', serverAuth: true },
-        { name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }] },
+        {
+          name: 'subjectAltName',
+          altNames: [
+            { type: 2, value: 'localhost' },
+            { type: 7, ip: '127.0.0.1' },
+          ],
+        },
       ],
     });
     await writeFile(keyPath, pems.private, { mode: 0o600 });

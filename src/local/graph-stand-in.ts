@@ -147,7 +147,12 @@ export async function startGraphStandIn(options: GraphStandInOptions): Promise<G
    * (learn.microsoft.com/graph/api/user-revokesigninsessions; a non-admin caller gets 403 Authorization_RequestDenied).
    */
   async function revokeOwnSessions(segments: string[], account: GraphAccount, scopes: string[] | undefined) {
-    const target = segments.length === 2 && segments[0] === 'me' ? account.objectId : segments.length === 3 && segments[0] === 'users' ? segments[1] : undefined;
+    const target =
+      segments.length === 2 && segments[0] === 'me'
+        ? account.objectId
+        : segments.length === 3 && segments[0] === 'users'
+          ? segments[1]
+          : undefined;
     if (target === undefined) throw graphError(400, 'BadRequest', `Resource not found for the segment '${segments[0]}'.`);
     const self = target === account.objectId || target.toLowerCase() === account.username.toLowerCase();
     if (!scopes?.includes('User.RevokeSessions.All') || !self) {
@@ -157,9 +162,17 @@ export async function startGraphStandIn(options: GraphStandInOptions): Promise<G
     return { status: 200, json: { '@odata.context': `${BASE_PATH}/$metadata#Edm.Boolean`, value: true } };
   }
 
-  function handle(method: string, segments: string[], query: URLSearchParams, body: unknown, req: http.IncomingMessage, account: GraphAccount) {
+  function handle(
+    method: string,
+    segments: string[],
+    query: URLSearchParams,
+    body: unknown,
+    req: http.IncomingMessage,
+    account: GraphAccount,
+  ) {
     const [first, siteId, lists, listId, itemsSegment, itemId, sub, ...rest] = segments;
-    const isItem = first === 'sites' && lists === 'lists' && itemsSegment === 'items' && !!siteId && !!listId && !!itemId && rest.length === 0;
+    const isItem =
+      first === 'sites' && lists === 'lists' && itemsSegment === 'items' && !!siteId && !!listId && !!itemId && rest.length === 0;
     if (isItem) {
       const key = `${siteId}/${listId}/${itemId}`;
       if (method === 'PATCH' && sub === 'fields') {
@@ -168,7 +181,15 @@ export async function startGraphStandIn(options: GraphStandInOptions): Promise<G
         const fields = Object.fromEntries([...Object.entries(items.get(key) ?? {}), ...Object.entries(body)]);
         items.set(key, fields);
         const causedBy = parseRunMarker((n) => header(req, n));
-        options.onItemChanged?.({ siteId, listId, itemId, changed: { ...body }, fields: { ...fields }, account, ...(causedBy ? { causedBy } : {}) });
+        options.onItemChanged?.({
+          siteId,
+          listId,
+          itemId,
+          changed: { ...body },
+          fields: { ...fields },
+          account,
+          ...(causedBy ? { causedBy } : {}),
+        });
         return { status: 200, json: { '@odata.context': `${BASE_PATH}/$metadata#fields/$entity`, id: itemId, ...fields } };
       }
       if (method === 'GET' && (sub === undefined || sub === 'fields')) {
@@ -250,7 +271,17 @@ export async function startGraphStandIn(options: GraphStandInOptions): Promise<G
       call.status = e.status;
       send(
         e.status,
-        { error: { code: e.code ?? 'generalException', message: e.message, innerError: { date: new Date().toISOString(), 'request-id': requestId, ...(clientRequestId ? { 'client-request-id': clientRequestId } : {}) } } },
+        {
+          error: {
+            code: e.code ?? 'generalException',
+            message: e.message,
+            innerError: {
+              date: new Date().toISOString(),
+              'request-id': requestId,
+              ...(clientRequestId ? { 'client-request-id': clientRequestId } : {}),
+            },
+          },
+        },
         e.headers,
       );
     };
@@ -263,46 +294,55 @@ export async function startGraphStandIn(options: GraphStandInOptions): Promise<G
       if (view === 'mail') return send(200, { mail });
     }
     if (method === 'POST' && underBase && relative === '/_local/revoke-sessions') {
-      readBody(req, MAX_BODY_BYTES).then((text) => {
-        let body: { username?: unknown; refreshTokens?: unknown };
-        try {
-          body = JSON.parse(text || '{}') as typeof body;
-        } catch {
-          return sendError(graphError(400, 'BadRequest', 'The body must be JSON.'));
-        }
-        if (typeof body.username !== 'string' || (body.refreshTokens !== undefined && typeof body.refreshTokens !== 'boolean')) {
-          return sendError(graphError(400, 'BadRequest', 'Expected {username, refreshTokens?: boolean}.'));
-        }
-        revokeSessions(body.username, { refreshTokens: body.refreshTokens as boolean | undefined }).then(
-          (result) => send(200, result),
-          (e: unknown) => sendError(e instanceof HttpError ? e : graphError(502, 'BadGateway', 'The identity provider did not answer.')),
-        );
-      }, () => req.destroy());
+      readBody(req, MAX_BODY_BYTES).then(
+        (text) => {
+          let body: { username?: unknown; refreshTokens?: unknown };
+          try {
+            body = JSON.parse(text || '{}') as typeof body;
+          } catch {
+            return sendError(graphError(400, 'BadRequest', 'The body must be JSON.'));
+          }
+          if (typeof body.username !== 'string' || (body.refreshTokens !== undefined && typeof body.refreshTokens !== 'boolean')) {
+            return sendError(graphError(400, 'BadRequest', 'Expected {username, refreshTokens?: boolean}.'));
+          }
+          revokeSessions(body.username, { refreshTokens: body.refreshTokens as boolean | undefined }).then(
+            (result) => send(200, result),
+            (e: unknown) => sendError(e instanceof HttpError ? e : graphError(502, 'BadGateway', 'The identity provider did not answer.')),
+          );
+        },
+        () => req.destroy(),
+      );
       return;
     }
 
     // Over MAX_BODY_BYTES the request is dropped (no answer), as is one that fails while being read.
-    readBody(req, MAX_BODY_BYTES).then((text) => {
-      calls.push(call);
-      if (text) {
-        try {
-          call.body = JSON.parse(text);
-        } catch {
-          call.body = text;
+    readBody(req, MAX_BODY_BYTES).then(
+      (text) => {
+        calls.push(call);
+        if (text) {
+          try {
+            call.body = JSON.parse(text);
+          } catch {
+            call.body = text;
+          }
         }
-      }
-      serve(text).catch((e: unknown) => {
-        if (res.headersSent || res.destroyed) return;
-        sendError(e instanceof HttpError ? e : graphError(500, 'generalException', 'Stand-in failure.'));
-      });
-    }, () => req.destroy());
+        serve(text).catch((e: unknown) => {
+          if (res.headersSent || res.destroyed) return;
+          sendError(e instanceof HttpError ? e : graphError(500, 'generalException', 'Stand-in failure.'));
+        });
+      },
+      () => req.destroy(),
+    );
 
     async function serve(text: string): Promise<void> {
       const { account, scopes } = await authenticate(req.headers.authorization);
       Object.assign(call, account, scopes ? { scopes } : {});
 
       const fault = faults.find(
-        (f) => f.count > 0 && (f.method === undefined || f.method === method) && (f.pathPrefix === undefined || relative.startsWith(f.pathPrefix)),
+        (f) =>
+          f.count > 0 &&
+          (f.method === undefined || f.method === method) &&
+          (f.pathPrefix === undefined || relative.startsWith(f.pathPrefix)),
       );
       if (fault) {
         fault.count -= 1;

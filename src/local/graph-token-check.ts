@@ -57,12 +57,19 @@ export function createGraphTokenCheck(options: GraphTokenCheckOptions): GraphTok
   }
 
   async function authenticate(header: string | undefined): Promise<{ account: GraphAccount; scopes?: string[] }> {
-    const challenge = { 'WWW-Authenticate': 'Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize"' };
+    const challenge = {
+      'WWW-Authenticate': 'Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize"',
+    };
     const token = /^Bearer ([^\s]+)$/i.exec(header ?? '')?.[1];
     if (!token) throw graphError(401, 'InvalidAuthenticationToken', 'Access token is empty.', challenge);
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(token, jwks, { issuer: options.issuer, audience: options.audience, algorithms: ['RS256'], requiredClaims: ['exp'] }));
+      ({ payload } = await jwtVerify(token, jwks, {
+        issuer: options.issuer,
+        audience: options.audience,
+        algorithms: ['RS256'],
+        requiredClaims: ['exp'],
+      }));
     } catch (e) {
       const reason = (e as { code?: string }).code ?? 'ERR_JWT_INVALID';
       throw graphError(401, 'InvalidAuthenticationToken', `Access token validation failure (${reason}).`, challenge);

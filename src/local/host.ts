@@ -24,7 +24,12 @@ const compile = (fn: LocalHttpFunction): CompiledRoute => {
       return '([^/]+)';
     })
     .join('/');
-  return { fn, pattern: new RegExp(`^/api/${pattern}/?$`, 'i'), params, literalSegments: segments.filter((s) => !s.startsWith('{')).length };
+  return {
+    fn,
+    pattern: new RegExp(`^/api/${pattern}/?$`, 'i'),
+    params,
+    literalSegments: segments.filter((s) => !s.startsWith('{')).length,
+  };
 };
 
 /**
@@ -61,7 +66,12 @@ export function createLocalHost(
 ) {
   const maxBody = options.maxRequestBodyBytes ?? functionsHostMaxRequestBytes;
   const refuseTooLarge = (req: http.IncomingMessage, res: http.ServerResponse) => {
-    res.writeHead(413, { 'Content-Type': 'application/json', 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'no-store', Connection: 'close' });
+    res.writeHead(413, {
+      'Content-Type': 'application/json',
+      'X-Content-Type-Options': 'nosniff',
+      'Cache-Control': 'no-store',
+      Connection: 'close',
+    });
     // Hang up once the answer is out: the client may still be sending what will never be read.
     res.end(JSON.stringify({ error: { message: `The request body exceeds ${maxBody} bytes.` } }), () => req.socket.destroy());
   };
@@ -127,6 +137,10 @@ export function createLocalHost(
       await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, host, resolve));
       return `http://localhost:${(server.address() as AddressInfo).port}`;
     },
-    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }

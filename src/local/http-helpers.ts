@@ -93,10 +93,7 @@ export async function listenOnLoopback(server: AnyServer, port = 0): Promise<num
  * Listens on 127.0.0.1, then, best effort, on ::1 at the same port with a second server, so clients where
  * `localhost` resolves to ::1 first need not fall back to IPv4. Answers the port and the servers that listen.
  */
-export async function listenOnLoopbackV4AndV6(
-  createServer: () => AnyServer,
-  port = 0,
-): Promise<{ port: number; servers: AnyServer[] }> {
+export async function listenOnLoopbackV4AndV6(createServer: () => AnyServer, port = 0): Promise<{ port: number; servers: AnyServer[] }> {
   const v4 = createServer();
   const chosen = await listenOnLoopback(v4, port);
   const v6 = createServer();

@@ -91,8 +91,7 @@ const DEFAULT_TENANT = '72f988bf-0000-0000-0000-000000000000';
 /** Key Vault's errors name a code: `{error: {code, message}}`. */
 const vaultError = (status: number, code: string, message: string): HttpError => new HttpError(status, message, { code });
 
-const notFound = (name: string) =>
-  vaultError(404, 'SecretNotFound', `A secret with (name/id) ${name} was not found in this key vault.`);
+const notFound = (name: string) => vaultError(404, 'SecretNotFound', `A secret with (name/id) ${name} was not found in this key vault.`);
 
 const now = () => Math.floor(Date.now() / 1000);
 
@@ -234,7 +233,10 @@ export async function startKeyVaultStandIn(options: KeyVaultStandInOptions = {})
     const sendError = (e: HttpError) => send(e.status, { error: { code: e.code ?? 'InternalServerError', message: e.message } }, e.headers);
 
     readBody(req).then(
-      (body) => serve(body).catch((e: unknown) => sendError(e instanceof HttpError ? e : vaultError(500, 'InternalServerError', 'Stand-in failure.'))),
+      (body) =>
+        serve(body).catch((e: unknown) =>
+          sendError(e instanceof HttpError ? e : vaultError(500, 'InternalServerError', 'Stand-in failure.')),
+        ),
       () => res.destroy(),
     );
 
@@ -243,7 +245,9 @@ export async function startKeyVaultStandIn(options: KeyVaultStandInOptions = {})
       if (!auth || !/^Bearer \S+$/.test(auth)) {
         throw new HttpError(401, 'AKV10000: Request is missing a Bearer or PoP token.', {
           code: 'Unauthorized',
-          headers: { 'WWW-Authenticate': `Bearer authorization="https://login.microsoftonline.com/${tenantId}", resource="https://vault.azure.net"` },
+          headers: {
+            'WWW-Authenticate': `Bearer authorization="https://login.microsoftonline.com/${tenantId}", resource="https://vault.azure.net"`,
+          },
         });
       }
       const fault = faults.find((f) => f.count > 0 && (f.method === undefined || f.method === method));

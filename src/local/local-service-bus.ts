@@ -329,11 +329,23 @@ export function createLocalServiceBus(definitions: readonly LocalFunction[], opt
     if (json === undefined) throw new TypeError(`message ${m.messageId}: body is not JSON-serializable`);
     const props = JSON.parse(JSON.stringify(m.applicationProperties ?? {})) as StoredMessage['applicationProperties'];
     if (Buffer.byteLength(json) + Buffer.byteLength(JSON.stringify(props)) > MAX_MESSAGE_BYTES) {
-      throw new LocalServiceBusError('MessageSizeExceeded', `message ${m.messageId} exceeds ${MAX_MESSAGE_BYTES} bytes (Service Bus Standard's 256 KB message size)`);
+      throw new LocalServiceBusError(
+        'MessageSizeExceeded',
+        `message ${m.messageId} exceeds ${MAX_MESSAGE_BYTES} bytes (Service Bus Standard's 256 KB message size)`,
+      );
     }
     const due = m.scheduledEnqueueTime?.getTime();
     if (due !== undefined && Number.isNaN(due)) throw new TypeError(`message ${m.messageId}: invalid scheduledEnqueueTime`);
-    return { due, message: { messageId: m.messageId, ...(m.sessionId ? { sessionId: m.sessionId } : {}), json, applicationProperties: props, deliveryCount: 0 } };
+    return {
+      due,
+      message: {
+        messageId: m.messageId,
+        ...(m.sessionId ? { sessionId: m.sessionId } : {}),
+        json,
+        applicationProperties: props,
+        deliveryCount: 0,
+      },
+    };
   };
 
   const bus: LocalServiceBus = {

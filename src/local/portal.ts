@@ -78,11 +78,17 @@ export function createPortalListener(config: () => PortalConfig | undefined, opt
       res.end(req.method === 'HEAD' ? undefined : body);
     };
     const { pathname } = new URL(req.url ?? '/', 'http://localhost');
-    if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'text/plain; charset=utf-8', 'Method not allowed', { Allow: 'GET, HEAD' });
+    if (req.method !== 'GET' && req.method !== 'HEAD')
+      return send(405, 'text/plain; charset=utf-8', 'Method not allowed', { Allow: 'GET, HEAD' });
 
     if (pathname === '/portal/config.json') {
       const value = config();
-      if (!value) return send(503, 'application/json; charset=utf-8', JSON.stringify({ error: { message: 'The local instance is still starting.' } }));
+      if (!value)
+        return send(
+          503,
+          'application/json; charset=utf-8',
+          JSON.stringify({ error: { message: 'The local instance is still starting.' } }),
+        );
       return send(200, 'application/json; charset=utf-8', JSON.stringify(value));
     }
     if (pathname === '/favicon.ico') return send(204, 'text/plain', '');
@@ -90,8 +96,20 @@ export function createPortalListener(config: () => PortalConfig | undefined, opt
     if (!asset) return send(404, 'text/plain; charset=utf-8', 'Not found. The Connections page is at /, the API under /api/.');
     readFile(path.join(distDir, asset.file)).then(
       (body) =>
-        send(200, asset.type, body, asset.file.endsWith('.html') ? { 'Content-Security-Policy': portalContentSecurityPolicy(config()), 'X-Frame-Options': 'DENY' } : {}),
-      () => send(503, 'text/plain; charset=utf-8', `The Connections page is not built (${path.join(distDir, asset.file)} is missing): run npm run build:portal.`),
+        send(
+          200,
+          asset.type,
+          body,
+          asset.file.endsWith('.html')
+            ? { 'Content-Security-Policy': portalContentSecurityPolicy(config()), 'X-Frame-Options': 'DENY' }
+            : {},
+        ),
+      () =>
+        send(
+          503,
+          'text/plain; charset=utf-8',
+          `The Connections page is not built (${path.join(distDir, asset.file)} is missing): run npm run build:portal.`,
+        ),
     );
   };
 }

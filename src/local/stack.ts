@@ -4,7 +4,14 @@ import { loadSettings } from '../config/settings';
 import { startAzurite, type LocalAzurite } from './azurite';
 import { connectionsApp } from './connections-app';
 import { createLocalHost, type LogSink } from './host';
-import { LOCAL_API_AUDIENCE, LOCAL_API_CLIENT_ID, LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET, LOCAL_TENANTS, type LocalTenant } from './identity-provider/directory';
+import {
+  LOCAL_API_AUDIENCE,
+  LOCAL_API_CLIENT_ID,
+  LOCAL_CLIENT_ID,
+  LOCAL_CLIENT_SECRET,
+  LOCAL_TENANTS,
+  type LocalTenant,
+} from './identity-provider/directory';
 import { startIdentityProvider, type LocalIdentityProvider } from './identity-provider/launch';
 import { startGraphStandIn, type GraphStandIn } from './graph-stand-in';
 import { startKeyVaultStandIn, type KeyVaultStandIn } from './key-vault-stand-in';
@@ -118,11 +125,29 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     };
     const { context, internals } = createApp(settings, overrides);
     for (const tenant of options.registerTenants ?? LOCAL_TENANTS) {
-      await internals.tenantRegistry.register({ tenantId: tenant.id, displayName: tenant.name, by: 'local instance', consentState: 'granted' });
+      await internals.tenantRegistry.register({
+        tenantId: tenant.id,
+        displayName: tenant.name,
+        by: 'local instance',
+        consentState: 'granted',
+      });
     }
     setAppContext(context);
     if (options.portal) portalConfig = localPortalConfig(baseUrl, identityProvider.issuer);
-    return { baseUrl, ...(options.portal ? { portalUrl: portalRedirectUri(baseUrl) } : {}), env, context, internals, overrides, azurite, identityProvider, vault, graph, bus, stop };
+    return {
+      baseUrl,
+      ...(options.portal ? { portalUrl: portalRedirectUri(baseUrl) } : {}),
+      env,
+      context,
+      internals,
+      overrides,
+      azurite,
+      identityProvider,
+      vault,
+      graph,
+      bus,
+      stop,
+    };
   } catch (e) {
     await stop();
     throw e;

@@ -9,11 +9,21 @@ const instanceFile = () => path.join(localDataDir(), 'instance.json');
 
 async function main() {
   const port = Number(process.env.PORT ?? 7071);
-  const stack = await startLocalStack({ port, dataDir: path.join(localDataDir(), 'data'), identityProvider: { port: port + 1 }, portal: true });
+  const stack = await startLocalStack({
+    port,
+    dataDir: path.join(localDataDir(), 'data'),
+    identityProvider: { port: port + 1 },
+    portal: true,
+  });
   // Azurite's connection string holds only its published development key; `npm run tenant -- --local` reads it.
   const { baseUrl, identityProvider, env } = stack;
-  await writeFile(instanceFile(), JSON.stringify({ baseUrl, identityProviderUrl: identityProvider.url, tablesConnectionString: env.TABLES_CONNECTION_STRING }, null, 2));
-  const users = LOCAL_USERS.map((u) => `    ${u.username.padEnd(30)} tenant ${u.tenantId}${u.roles.length ? `  roles: ${u.roles.join(', ')}` : ''}`);
+  await writeFile(
+    instanceFile(),
+    JSON.stringify({ baseUrl, identityProviderUrl: identityProvider.url, tablesConnectionString: env.TABLES_CONNECTION_STRING }, null, 2),
+  );
+  const users = LOCAL_USERS.map(
+    (u) => `    ${u.username.padEnd(30)} tenant ${u.tenantId}${u.roles.length ? `  roles: ${u.roles.join(', ')}` : ''}`,
+  );
   console.log(`
 Connections local instance is running.
 

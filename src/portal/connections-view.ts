@@ -15,7 +15,13 @@ export function createConnectionsView(ctx: ViewContext) {
   let connections: Connection[] = [];
   let loading = false;
 
-  const nameInput = h('input', { id: 'new-connection-name', type: 'text', maxlength: 128, autocomplete: 'off', placeholder: 'e.g. WorkPoint automation' });
+  const nameInput = h('input', {
+    id: 'new-connection-name',
+    type: 'text',
+    maxlength: 128,
+    autocomplete: 'off',
+    placeholder: 'e.g. WorkPoint automation',
+  });
   const authorizeLink = h('a', { href: '#authorize', id: 'authorize-link', onclick: onAuthorize }, 'here');
   const refreshButton = h('button', { type: 'button', id: 'refresh-connections', onclick: () => void load(true) }, 'Refresh');
   const attention = h('div', { id: 'needs-reauth-summary', className: 'callout callout-warning', hidden: true });
@@ -88,7 +94,10 @@ export function createConnectionsView(ctx: ViewContext) {
     );
 
     if (connections.length === 0) {
-      replaceChildren(listRegion, h('p', { className: 'empty' }, 'No connections yet. Click “here” above to authorize the first one; it becomes the default.'));
+      replaceChildren(
+        listRegion,
+        h('p', { className: 'empty' }, 'No connections yet. Click “here” above to authorize the first one; it becomes the default.'),
+      );
       return;
     }
     const sorted = [...connections].sort((a, b) => Number(b.isDefault) - Number(a.isDefault) || a.displayName.localeCompare(b.displayName));
@@ -121,7 +130,11 @@ export function createConnectionsView(ctx: ViewContext) {
             ]
           : h('span', { className: 'badge badge-ok' }, '✓ Active'),
       ),
-      h('td', { className: 'default' }, c.isDefault ? h('span', { className: 'badge badge-default' }, '★ Default') : h('span', { className: 'muted' }, '—')),
+      h(
+        'td',
+        { className: 'default' },
+        c.isDefault ? h('span', { className: 'badge badge-default' }, '★ Default') : h('span', { className: 'muted' }, '—'),
+      ),
       h('td', { className: 'last-used' }, time(c.lastUsedAt)),
       h('td', { className: 'actions' }),
     );
@@ -136,7 +149,11 @@ export function createConnectionsView(ctx: ViewContext) {
     actions.append(
       renameButton,
       ...(c.isDefault ? [] : [button('Make default', (b) => void makeDefault(c, b))]),
-      button('Re-authorize', () => openSignInTab(() => api.reauthorize(c.id), `“${c.displayName}” (${c.account.username})`), stale ? 'primary' : undefined),
+      button(
+        'Re-authorize',
+        () => openSignInTab(() => api.reauthorize(c.id), `“${c.displayName}” (${c.account.username})`),
+        stale ? 'primary' : undefined,
+      ),
       button('Test', (b) => void test(c, b)),
       button('Delete', (b) => confirmDelete(c, b), 'danger'),
     );
@@ -201,7 +218,10 @@ export function createConnectionsView(ctx: ViewContext) {
       if (result.ok) {
         announce(`“${c.displayName}” works: Microsoft issued a token for ${c.account.username}.`, 'success');
       } else if (result.status === 'needs_reauth') {
-        announce(`“${c.displayName}” needs re-authorization: ${result.reason} Select Re-authorize and sign in as ${c.account.username}.`, 'error');
+        announce(
+          `“${c.displayName}” needs re-authorization: ${result.reason} Select Re-authorize and sign in as ${c.account.username}.`,
+          'error',
+        );
       } else {
         announce(`“${c.displayName}” could not be tested right now (${result.reason}). Nothing was changed; try again later.`, 'error');
       }
@@ -255,10 +275,16 @@ export function createConnectionsView(ctx: ViewContext) {
         usage
           ? [
               h('p', {}, `“${c.displayName}” (${c.account.username}) is used by these processes:`),
-              usage.length ? h('ul', { className: 'usage' }, ...usage.map((u) => h('li', {}, u))) : h('p', {}, 'The API did not list them.'),
+              usage.length
+                ? h('ul', { className: 'usage' }, ...usage.map((u) => h('li', {}, u)))
+                : h('p', {}, 'The API did not list them.'),
               h('p', {}, 'If you delete it anyway, their steps that run as it fail until they are changed to another connection.'),
             ]
-          : h('p', {}, `The stored sign-in of ${c.account.username} is removed from Key Vault. Processes can no longer run as this connection.`),
+          : h(
+              'p',
+              {},
+              `The stored sign-in of ${c.account.username} is removed from Key Vault. Processes can no longer run as this connection.`,
+            ),
         h('div', { className: 'dialog-actions' }, cancelButton, confirmButton),
       );
       if (!dialog.open) dialog.showModal();

@@ -45,11 +45,7 @@ function showApp(auth: AdminSession, adminAuth: AdminAuth, api: ConnectionsApi):
     adminAuth.signOut();
     showSignedOut(adminAuth, 'You are signed out of this page.');
   });
-  replaceChildren(
-    accountBox(),
-    h('span', {}, 'Signed in as ', h('strong', { id: 'admin-username' }, auth.username)),
-    signOut,
-  );
+  replaceChildren(accountBox(), h('span', {}, 'Signed in as ', h('strong', { id: 'admin-username' }, auth.username)), signOut);
 
   const ctx: ViewContext = {
     api,
@@ -74,9 +70,15 @@ function showApp(auth: AdminSession, adminAuth: AdminAuth, api: ConnectionsApi):
     { id: 'runs', label: 'Runs', view: runs },
   ] as const;
   const tabButtons = tabs.map((t) =>
-    h('button', { type: 'button', role: 'tab', id: `tab-${t.id}`, 'aria-controls': `panel-${t.id}`, 'aria-selected': 'false', tabindex: '-1' }, t.label),
+    h(
+      'button',
+      { type: 'button', role: 'tab', id: `tab-${t.id}`, 'aria-controls': `panel-${t.id}`, 'aria-selected': 'false', tabindex: '-1' },
+      t.label,
+    ),
   );
-  const panels = tabs.map((t) => h('div', { role: 'tabpanel', id: `panel-${t.id}`, 'aria-labelledby': `tab-${t.id}`, hidden: true }, t.view.element));
+  const panels = tabs.map((t) =>
+    h('div', { role: 'tabpanel', id: `panel-${t.id}`, 'aria-labelledby': `tab-${t.id}`, hidden: true }, t.view.element),
+  );
 
   const select = (index: number, focus = false) => {
     tabs.forEach((t, i) => {
@@ -91,7 +93,16 @@ function showApp(auth: AdminSession, adminAuth: AdminAuth, api: ConnectionsApi):
   tabButtons.forEach((b, i) => {
     b.addEventListener('click', () => select(i));
     b.addEventListener('keydown', (e: KeyboardEvent) => {
-      const next = e.key === 'ArrowRight' ? i + 1 : e.key === 'ArrowLeft' ? i - 1 : e.key === 'Home' ? 0 : e.key === 'End' ? tabs.length - 1 : undefined;
+      const next =
+        e.key === 'ArrowRight'
+          ? i + 1
+          : e.key === 'ArrowLeft'
+            ? i - 1
+            : e.key === 'Home'
+              ? 0
+              : e.key === 'End'
+                ? tabs.length - 1
+                : undefined;
       if (next === undefined) return;
       e.preventDefault();
       select((next + tabs.length) % tabs.length, true);

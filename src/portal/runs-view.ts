@@ -46,7 +46,10 @@ export function createRunsView(ctx: ViewContext) {
 
   function render(runs: Run[]): void {
     if (runs.length === 0) {
-      replaceChildren(list, h('p', { className: 'empty' }, 'No runs yet. Runs appear here when a product event starts a published system process.'));
+      replaceChildren(
+        list,
+        h('p', { className: 'empty' }, 'No runs yet. Runs appear here when a product event starts a published system process.'),
+      );
       return;
     }
     replaceChildren(list, h('ol', { className: 'runs' }, ...runs.map(runItem)));
@@ -96,7 +99,11 @@ export function createRunsView(ctx: ViewContext) {
         : step.status === 'skipped' || step.status === 'pending'
           ? null
           : h('span', { className: 'muted' }, 'no connection'),
-      step.error ? h('span', { className: 'step-detail error-text' }, step.error) : step.summary ? h('span', { className: 'step-detail' }, step.summary) : null,
+      step.error
+        ? h('span', { className: 'step-detail error-text' }, step.error)
+        : step.summary
+          ? h('span', { className: 'step-detail' }, step.summary)
+          : null,
     );
   }
 

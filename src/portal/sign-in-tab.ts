@@ -34,7 +34,13 @@ export function openSignInTab(start: () => Promise<AuthorizeStart>, what: string
       } else {
         // Blocked or closed already: a plain link is a fresh user gesture.
         announce(
-          h('span', {}, 'Your browser did not open the new tab. ', h('a', { href: authorizeUrl, target: '_blank', rel: 'noopener noreferrer' }, 'Open the sign-in'), ` for ${what} in a new tab, then select Refresh.`),
+          h(
+            'span',
+            {},
+            'Your browser did not open the new tab. ',
+            h('a', { href: authorizeUrl, target: '_blank', rel: 'noopener noreferrer' }, 'Open the sign-in'),
+            ` for ${what} in a new tab, then select Refresh.`,
+          ),
         );
       }
     },

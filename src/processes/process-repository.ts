@@ -1,4 +1,11 @@
-import { getEntityOrUndefined, isConcurrencyConflict, odataString, statusOf, withoutUndefined, type TableFactory } from '../adapters/tables';
+import {
+  getEntityOrUndefined,
+  isConcurrencyConflict,
+  odataString,
+  statusOf,
+  withoutUndefined,
+  type TableFactory,
+} from '../adapters/tables';
 import { ExpiringLoads } from '../shared/expiring-loads';
 import type { ProcessDefinition, PublishedProcess } from './process-definition';
 
@@ -20,7 +27,14 @@ type HeadRow = {
   publishedBy?: string;
 };
 
-type VersionRow = { partitionKey: string; rowKey: string; kind: 'version'; definitionJson: string; publishedAt: string; publishedBy: string };
+type VersionRow = {
+  partitionKey: string;
+  rowKey: string;
+  kind: 'version';
+  definitionJson: string;
+  publishedAt: string;
+  publishedBy: string;
+};
 
 export interface ProcessRecord {
   id: string;
@@ -108,7 +122,14 @@ export class ProcessRepository {
     let version = (head.publishedVersion ?? 0) + 1;
     for (; ; version++) {
       try {
-        await table.createEntity<VersionRow>({ partitionKey: tenantId, rowKey: versionKey(definition.id, version), kind: 'version', definitionJson, publishedAt, publishedBy });
+        await table.createEntity<VersionRow>({
+          partitionKey: tenantId,
+          rowKey: versionKey(definition.id, version),
+          kind: 'version',
+          definitionJson,
+          publishedAt,
+          publishedBy,
+        });
         break;
       } catch (e) {
         if (statusOf(e) !== 409 || version > (head.publishedVersion ?? 0) + 100) throw e;
@@ -119,7 +140,14 @@ export class ProcessRepository {
     while ((head.publishedVersion ?? 0) < version) {
       try {
         await table.updateEntity(
-          withoutUndefined({ partitionKey: tenantId, rowKey: definition.id, publishedVersion: version, publishedJson: definitionJson, publishedAt, publishedBy }),
+          withoutUndefined({
+            partitionKey: tenantId,
+            rowKey: definition.id,
+            publishedVersion: version,
+            publishedJson: definitionJson,
+            publishedAt,
+            publishedBy,
+          }),
           'Merge',
           { etag: head.etag },
         );
@@ -136,8 +164,9 @@ export class ProcessRepository {
   /** The latest published version of every process of the tenant (what events are matched against). */
   listPublished(tenantId: string): Promise<PublishedProcess[]> {
     return this.published.get(tenantId, async () =>
-      (await this.list(tenantId)).flatMap((p) => (p.published ? [{ definition: p.published.definition, version: p.published.version }] : [])),
+      (await this.list(tenantId)).flatMap((p) =>
+        p.published ? [{ definition: p.published.definition, version: p.published.version }] : [],
+      ),
     );
   }
-
 }

@@ -42,7 +42,10 @@ export class ProcessService {
       const count = (await this.processes.list(admin.tenantId)).length;
       if (count >= this.maxProcesses) {
         // A soft limit: two creations at the same moment may both pass, which bounds nothing less than needed.
-        throw new AppError('conflict', `Your organization already has ${count} processes, the most it may have (${this.maxProcesses}). Change an existing process, or ask your vendor to raise the limit.`);
+        throw new AppError(
+          'conflict',
+          `Your organization already has ${count} processes, the most it may have (${this.maxProcesses}). Change an existing process, or ask your vendor to raise the limit.`,
+        );
       }
     }
     return this.processes.saveDraft(admin.tenantId, definition, admin.username);

@@ -22,8 +22,10 @@ export class DeadLetterLog {
 
   async record(entry: Omit<DeadLetter, 'at' | 'bodyPreview'> & { body: unknown }): Promise<void> {
     const at = new Date().toISOString();
-    const text = typeof entry.body === 'string' ? entry.body : JSON.stringify(entry.body) ?? String(entry.body);
-    await (await this.tables(this.tableName)).createEntity({
+    const text = typeof entry.body === 'string' ? entry.body : (JSON.stringify(entry.body) ?? String(entry.body));
+    await (
+      await this.tables(this.tableName)
+    ).createEntity({
       partitionKey: entry.queue,
       rowKey: `${String(9_999_999_999_999 - Date.now()).padStart(13, '0')}-${randomUUID()}`,
       messageId: entry.messageId ?? '',

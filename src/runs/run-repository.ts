@@ -34,7 +34,10 @@ const stepsChunkChars = 32_000;
 
 /** A run that cannot be stored even with its free text bounded (it would exceed what one entity holds). */
 export class RunTooLargeError extends AppError {
-  constructor(readonly runId: string, detail: string) {
+  constructor(
+    readonly runId: string,
+    detail: string,
+  ) {
     super('too_large', `Run ${runId} cannot be stored: ${detail}.`);
     this.name = 'RunTooLargeError';
   }
@@ -94,7 +97,8 @@ async function storing<T>(run: Run, write: () => Promise<T>): Promise<T> {
   try {
     return await write();
   } catch (e) {
-    if (isSizeRefusal(e)) throw new RunTooLargeError(run.id, `Azure Tables refused it as too large (entity limit ${tableLimits.maxEntityBytes} bytes)`);
+    if (isSizeRefusal(e))
+      throw new RunTooLargeError(run.id, `Azure Tables refused it as too large (entity limit ${tableLimits.maxEntityBytes} bytes)`);
     throw e;
   }
 }
@@ -133,7 +137,12 @@ export class RunRepository {
    */
   async receivedAt(event: { tenantId: string; id: string }, now: Date): Promise<Date> {
     const table = await this.tables(this.tableName);
-    const row: ReceivedRow = { partitionKey: event.tenantId, rowKey: receivedRowKey(event.tenantId, event.id), eventId: event.id, receivedAt: now.toISOString() };
+    const row: ReceivedRow = {
+      partitionKey: event.tenantId,
+      rowKey: receivedRowKey(event.tenantId, event.id),
+      eventId: event.id,
+      receivedAt: now.toISOString(),
+    };
     try {
       await table.createEntity(row);
       return now;
@@ -147,7 +156,11 @@ export class RunRepository {
 
   /** The run an event started for a process, if the event was received and the run stored. */
   async findForEvent(tenantId: string, eventId: string, processId: string): Promise<Run | undefined> {
-    const received = await getEntityOrUndefined<ReceivedRow>(await this.tables(this.tableName), tenantId, receivedRowKey(tenantId, eventId));
+    const received = await getEntityOrUndefined<ReceivedRow>(
+      await this.tables(this.tableName),
+      tenantId,
+      receivedRowKey(tenantId, eventId),
+    );
     return received && this.get(tenantId, runIdFor({ tenantId, id: eventId }, processId, new Date(received.receivedAt)));
   }
 
@@ -170,7 +183,11 @@ export class RunRepository {
 
   async list(tenantId: string, options: { processId?: string; limit?: number } = {}): Promise<Run[]> {
     const table = await this.tables(this.tableName);
-    const filter = [`PartitionKey eq ${odataString(tenantId)}`, onlyRuns, ...(options.processId ? [`processId eq ${odataString(options.processId)}`] : [])].join(' and ');
+    const filter = [
+      `PartitionKey eq ${odataString(tenantId)}`,
+      onlyRuns,
+      ...(options.processId ? [`processId eq ${odataString(options.processId)}`] : []),
+    ].join(' and ');
     const limit = options.limit ?? 50;
     const out: Run[] = [];
     for await (const row of table.listEntities<RunRow>({ queryOptions: { filter } })) {

@@ -15,7 +15,8 @@ export function withStep(run: Run, index: number, change: Partial<StepRecord>): 
  */
 export function withOutcome(run: Run, index: number, outcome: StepOutcome, at: string): Run {
   const next = withStep(run, index, { ...withoutUndefined(outcome), finishedAt: at });
-  if (outcome.status === 'failed') return { ...next, status: 'failed', reason: `Step "${run.steps[index].id}" failed: ${outcome.error}`, finishedAt: at };
+  if (outcome.status === 'failed')
+    return { ...next, status: 'failed', reason: `Step "${run.steps[index].id}" failed: ${outcome.error}`, finishedAt: at };
   if (index === run.steps.length - 1) return { ...next, status: 'succeeded', finishedAt: at };
   return next;
 }

@@ -57,7 +57,10 @@ export function planDelivery(message: StepMessage, delivery: Delivery, run: Run 
   // duplicate or stray copy): running it would skip ahead. The earlier step enqueues this one when it finishes.
   const unfinished = run.steps.findIndex((s, i) => i < message.stepIndex && (s.status === 'pending' || s.status === 'running'));
   if (unfinished >= 0) {
-    return { kind: 'poison', reason: `step ${message.stepIndex} of run ${run.id} arrived before step ${unfinished} finished; it was not run early` };
+    return {
+      kind: 'poison',
+      reason: `step ${message.stepIndex} of run ${run.id} arrived before step ${unfinished} finished; it was not run early`,
+    };
   }
   switch (step.status) {
     case 'succeeded':

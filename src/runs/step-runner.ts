@@ -92,7 +92,14 @@ export class StepRunner {
     }
   }
 
-  private async runStep(run: Run, etag: string, index: number, process: ProcessDefinition, stepDef: StepDefinition, delivery: Delivery): Promise<void> {
+  private async runStep(
+    run: Run,
+    etag: string,
+    index: number,
+    process: ProcessDefinition,
+    stepDef: StepDefinition,
+    delivery: Delivery,
+  ): Promise<void> {
     const executor = await this.executors.resolve(run.tenantId, process, stepDef);
     if (executor.kind === 'none') return this.finish(run, etag, index, { status: 'failed', error: executor.reason });
     const executedAs = executedAsOf(executor);
@@ -157,7 +164,14 @@ export class StepRunner {
     }
   }
 
-  private async failed(run: Run, etag: string, index: number, delivery: Delivery, failure: StepFailure, executedAs: ExecutedAs): Promise<void> {
+  private async failed(
+    run: Run,
+    etag: string,
+    index: number,
+    delivery: Delivery,
+    failure: StepFailure,
+    executedAs: ExecutedAs,
+  ): Promise<void> {
     if (failure.kind === 'dead-grant') this.executors.forget(run.tenantId); // the connection's status changed
     if (failure.kind !== 'transient') return this.finish(run, etag, index, { status: 'failed', error: failure.reason, executedAs });
     // Abandoned: Service Bus redelivers it, unless this was the last delivery, which fails the step first.
@@ -175,7 +189,8 @@ export class StepRunner {
 
   private async enqueueNext(run: Run, index: number): Promise<void> {
     const next = nextStepIndex(run, index);
-    if (next !== undefined) await this.deps.sender.send(queueNames.steps, [stepMessage({ tenantId: run.tenantId, runId: run.id, stepIndex: next })]);
+    if (next !== undefined)
+      await this.deps.sender.send(queueNames.steps, [stepMessage({ tenantId: run.tenantId, runId: run.id, stepIndex: next })]);
   }
 
   private async definition(run: Run): Promise<ProcessDefinition> {

@@ -72,6 +72,8 @@ export const isAppError = (e: unknown, code?: ErrorCode): e is AppError => e ins
  * strings) redacted: for logs, where a dependency's message could echo a credential.
  */
 export function safeMessage(e: unknown): string {
-  const first = String((e as Error)?.message ?? e).split('\n')[0].slice(0, 300);
+  const first = String((e as Error)?.message ?? e)
+    .split('\n')[0]
+    .slice(0, 300);
   return first.replace(/eyJ[\w-]+\.[\w-]+\.[\w-]*/g, '[jwt]').replace(/[A-Za-z0-9_\-.~+/]{40,}/g, '[redacted]');
 }

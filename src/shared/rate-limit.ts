@@ -10,9 +10,7 @@ export class RateLimiter {
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
   private readonly perMs: number;
 
-  constructor(
-    private readonly options: { limit: number; windowMs: number; now?: () => number; maxKeys?: number },
-  ) {
+  constructor(private readonly options: { limit: number; windowMs: number; now?: () => number; maxKeys?: number }) {
     if (!(options.limit >= 1) || !(options.windowMs > 0)) throw new Error('A rate limit needs limit >= 1 and windowMs > 0.');
     this.perMs = options.limit / options.windowMs;
   }

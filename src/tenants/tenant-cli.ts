@@ -37,11 +37,16 @@ async function storage(env: NodeJS.ProcessEnv, local: boolean) {
   let connectionString = env.TABLES_CONNECTION_STRING || undefined;
   if (local) {
     const file = path.join(path.resolve(env.CONNECTIONS_LOCAL_DIR ?? '.local'), 'instance.json');
-    const instance = JSON.parse(await readFile(file, 'utf8').catch(() => { throw new UsageError('No local instance found: run `npm start` first.'); }));
+    const instance = JSON.parse(
+      await readFile(file, 'utf8').catch(() => {
+        throw new UsageError('No local instance found: run `npm start` first.');
+      }),
+    );
     connectionString = instance.tablesConnectionString;
   }
   const endpoint = env.TABLES_ENDPOINT || undefined;
-  if (!connectionString && !endpoint) throw new UsageError('Set TABLES_ENDPOINT (Azure) or TABLES_CONNECTION_STRING (Azurite), or pass --local.');
+  if (!connectionString && !endpoint)
+    throw new UsageError('Set TABLES_ENDPOINT (Azure) or TABLES_CONNECTION_STRING (Azurite), or pass --local.');
   // A connection string only ever points at Azurite here: the deployed account refuses shared keys.
   const tables = createTableFactory(
     { TABLES_ENDPOINT: endpoint, TABLES_CONNECTION_STRING: connectionString, CONNECTIONS_LOCAL_MODE: connectionString !== undefined },
@@ -73,7 +78,12 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv, out: (line: s
     case 'register': {
       if (typeof flags.name !== 'string' || !flags.name.trim()) throw new UsageError('register needs --name <display name>.');
       const consentState = consentOf(flags.consent);
-      const t = await registry.register({ tenantId: needId(), displayName: flags.name.trim(), by, ...(consentState ? { consentState } : {}) });
+      const t = await registry.register({
+        tenantId: needId(),
+        displayName: flags.name.trim(),
+        by,
+        ...(consentState ? { consentState } : {}),
+      });
       return out(`Registered tenant ${t.tenantId} (${t.displayName}), consent ${t.consentState}.`);
     }
     case 'consent': {
@@ -91,7 +101,11 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv, out: (line: s
     }
     case 'remove': {
       const removed = await registry.remove(needId());
-      return out(removed ? `Removed tenant ${tenantId}: it is refused once instances' cached checks expire.` : `Tenant ${tenantId} was not registered.`);
+      return out(
+        removed
+          ? `Removed tenant ${tenantId}: it is refused once instances' cached checks expire.`
+          : `Tenant ${tenantId} was not registered.`,
+      );
     }
   }
 }

@@ -29,7 +29,13 @@ export class CacheWriteBack {
   constructor(private readonly o: CacheWriteBackOptions) {}
 
   /** Under the lease, after a refresh produced `updated`; records on the lease what the row should say. */
-  async afterRefresh(ref: ConnectionRef, entry: MemoryEntry, lease: HeldLease, prior: LeaseRow | undefined, updated: string): Promise<void> {
+  async afterRefresh(
+    ref: ConnectionRef,
+    entry: MemoryEntry,
+    lease: HeldLease,
+    prior: LeaseRow | undefined,
+    updated: string,
+  ): Promise<void> {
     const refreshedRefreshTokenHash = refreshTokenHashOf(updated);
     const due = writeBackDue({
       policy: this.o.policy,
@@ -65,10 +71,13 @@ export class CacheWriteBack {
   private retryLater(ref: ConnectionRef, entry: MemoryEntry): void {
     if (entry.writeRetryTimer) return;
     entry.writeRetryAttempt = (entry.writeRetryAttempt ?? 0) + 1;
-    entry.writeRetryTimer = setTimeout(() => {
-      entry.writeRetryTimer = undefined;
-      void this.retry(ref, entry);
-    }, backoffDelay(entry.writeRetryAttempt, RETRY_BACKOFF));
+    entry.writeRetryTimer = setTimeout(
+      () => {
+        entry.writeRetryTimer = undefined;
+        void this.retry(ref, entry);
+      },
+      backoffDelay(entry.writeRetryAttempt, RETRY_BACKOFF),
+    );
     entry.writeRetryTimer.unref();
   }
 

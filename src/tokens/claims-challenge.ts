@@ -30,7 +30,8 @@ export function claimsChallengeOf(wwwAuthenticate: string | null | undefined): s
   const bearer = /(?:^|,)\s*Bearer\s+(.*)$/is.exec(wwwAuthenticate)?.[1];
   if (bearer === undefined) return undefined;
   const params = new Map<string, string>();
-  for (const m of bearer.matchAll(/([A-Za-z_][\w-]*)\s*=\s*"([^"]*)"/g)) if (!params.has(m[1].toLowerCase())) params.set(m[1].toLowerCase(), m[2]);
+  for (const m of bearer.matchAll(/([A-Za-z_][\w-]*)\s*=\s*"([^"]*)"/g))
+    if (!params.has(m[1].toLowerCase())) params.set(m[1].toLowerCase(), m[2]);
   const encoded = params.get('claims');
   if (params.get('error') !== 'insufficient_claims' || !encoded) return undefined;
   if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(encoded)) return undefined;

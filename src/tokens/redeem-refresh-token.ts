@@ -26,7 +26,12 @@ export async function redeemRefreshToken(
   let result;
   try {
     // Forced: the broker has already decided the cached access token will not do (its renew margin is not MSAL's).
-    result = await client.acquireTokenSilent({ account, scopes: msal.scopes, forceRefresh: true, ...(claims !== undefined ? { claims } : {}) });
+    result = await client.acquireTokenSilent({
+      account,
+      scopes: msal.scopes,
+      forceRefresh: true,
+      ...(claims !== undefined ? { claims } : {}),
+    });
   } catch (e) {
     const failure = classifyTokenError(e);
     if (failure.kind === 'dead_grant') return { dead: failure.reason };

@@ -108,7 +108,10 @@ export function cacheSource(
   if (!takeover && prior && !prior.pendingBy && memory.cacheHash !== undefined && memory.syncedHash === prior.cacheHash) {
     return decide('memory', 'the row names the version this instance last synced');
   }
-  return decide('vault', takeover ? 'a takeover: the vault may hold a version the row does not know' : 'the vault may be newer than memory');
+  return decide(
+    'vault',
+    takeover ? 'a takeover: the vault may hold a version the row does not know' : 'the vault may be newer than memory',
+  );
 }
 
 /**

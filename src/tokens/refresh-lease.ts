@@ -201,7 +201,9 @@ export class RefreshLeases {
 
   private async write(lease: HeldLease, state: LeaseState): Promise<string> {
     try {
-      const { etag } = await (await this.table()).updateEntity(entityOf(lease.tenantId, lease.connectionId, state), 'Replace', {
+      const { etag } = await (
+        await this.table()
+      ).updateEntity(entityOf(lease.tenantId, lease.connectionId, state), 'Replace', {
         etag: lease.etag,
       });
       if (!etag) throw new Error('Table service returned no ETag for the lease row');

@@ -43,7 +43,11 @@ function parse(serializedCache: string): JsonCacheSubset | undefined {
  * account id (`<objectId>.<tenantId>`) or local account id; the scopes by what Entra granted (granted-scopes.ts);
  * among several matching tokens the one that lives longest wins.
  */
-export function accessTokenIn(serializedCache: string, ref: Pick<ConnectionRef, 'tenantId' | 'objectId'>, scopes: string[]): CachedAccessToken | undefined {
+export function accessTokenIn(
+  serializedCache: string,
+  ref: Pick<ConnectionRef, 'tenantId' | 'objectId'>,
+  scopes: string[],
+): CachedAccessToken | undefined {
   const json = parse(serializedCache);
   if (!json) return undefined;
   const homeIds = new Set(

@@ -106,7 +106,9 @@ export class TokenBroker {
       return cached;
     }
     const request = { force, ...(claims !== undefined ? { claims } : {}) };
-    const token = await this.flights.run(key, request, () => this.refresh(ref, entry, { ...request, startedAt: this.now(), baselineHash: undefined }));
+    const token = await this.flights.run(key, request, () =>
+      this.refresh(ref, entry, { ...request, startedAt: this.now(), baselineHash: undefined }),
+    );
     if (options.purpose !== 'keep-alive') this.noteUsed(ref, entry);
     return token;
   }
@@ -208,7 +210,8 @@ export class TokenBroker {
       // The holder released: use its outcome when it stored one this instance can use.
       onReleased: async (row) => {
         const next = afterRelease(row, { syncedHash: entry.syncedHash, pendingWrite: entry.pendingWrite === true }).decision;
-        if (next === 'fail_dead') return this.deadGrants.fail(ref, entry, row.deadReason || DEAD_GRANT_DEFAULT_REASON, row.cacheHash, false);
+        if (next === 'fail_dead')
+          return this.deadGrants.fail(ref, entry, row.deadReason || DEAD_GRANT_DEFAULT_REASON, row.cacheHash, false);
         if (next !== 'read_vault') return undefined;
         const stored = await this.secrets.get(connectionSecretName(ref.tenantId, ref.id));
         if (stored === undefined) return undefined;
@@ -256,7 +259,11 @@ export class TokenBroker {
     flight: FlightView,
   ): Promise<Outcome> {
     // 1. Which cache is the newest: ours, or the vault's.
-    const memory = { cacheHash: entry.cache ? cacheHashOf(entry.cache) : undefined, syncedHash: entry.syncedHash, pendingWrite: entry.pendingWrite === true };
+    const memory = {
+      cacheHash: entry.cache ? cacheHashOf(entry.cache) : undefined,
+      syncedHash: entry.syncedHash,
+      pendingWrite: entry.pendingWrite === true,
+    };
     const source = cacheSource(prior, takeover, memory, this.instanceId, this.now()).decision;
     if (source === 'wait') throw transient('The newest sign-in data of this connection is not saved yet; try again shortly.');
     let cache: string;

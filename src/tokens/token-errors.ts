@@ -46,7 +46,15 @@ const deadGrantCodes = new Set([
   700084, // SPA refresh token lifetime reached
 ]);
 
-const deadErrorCodes = new Set(['invalid_grant', 'interaction_required', 'consent_required', 'login_required', 'no_tokens_found', 'no_account_found', 'bad_token']);
+const deadErrorCodes = new Set([
+  'invalid_grant',
+  'interaction_required',
+  'consent_required',
+  'login_required',
+  'no_tokens_found',
+  'no_account_found',
+  'bad_token',
+]);
 
 interface MsalLikeError {
   errorCode?: string;

@@ -59,7 +59,13 @@ describe('changeStage', () => {
     ]);
     expect(f.graph.items.get(itemKey)).toEqual({ Stage: 'Approved' });
     // What the product is expected to copy onto the event it raises for this change.
-    expect(f.changes).toEqual([expect.objectContaining({ itemId: '42', changed: { Stage: 'Approved' }, causedBy: { runId: 'run-1', processId: 'proc-1', depth: 1 } })]);
+    expect(f.changes).toEqual([
+      expect.objectContaining({
+        itemId: '42',
+        changed: { Stage: 'Approved' },
+        causedBy: { runId: 'run-1', processId: 'proc-1', depth: 1 },
+      }),
+    ]);
   });
 
   it('uses a templated stage and a custom field', async () => {
@@ -97,7 +103,9 @@ describe('updateFields', () => {
     expect(f.graph.calls).toEqual([
       expect.objectContaining({ method: 'PATCH', path: itemPath, username: CONTOSO_SVC_APPROVALS.username, runHeader: 'run-1' }),
     ]);
-    const item = await fetch(`${f.graph.url}/sites/${SITE_ID}/lists/${LIST_ID}/items/42?expand=fields`, { headers: { authorization: `Bearer ${approvals}` } });
+    const item = await fetch(`${f.graph.url}/sites/${SITE_ID}/lists/${LIST_ID}/items/42?expand=fields`, {
+      headers: { authorization: `Bearer ${approvals}` },
+    });
     expect(await item.json()).toMatchObject({ id: '42', fields: { Stage: 'Signed', Amount: 1250 } });
   });
 
@@ -113,14 +121,23 @@ describe('sendMail', () => {
   it('sends from the executing account', async () => {
     const event = productEvent();
     const inputs = renderInputs(
-      { to: '{{event.data.requester}}', subject: 'Item {{event.subject.itemId}} approved', body: '<b>{{event.data.Stage}}</b>', contentType: 'HTML' },
+      {
+        to: '{{event.data.requester}}',
+        subject: 'Item {{event.subject.itemId}} approved',
+        body: '<b>{{event.data.Stage}}</b>',
+        contentType: 'HTML',
+      },
       { event },
     ) as Record<string, unknown>;
     const result = await action('sendMail').run(invocation(f, approvals, inputs, { event }));
     expect(result.summary).toBe('Sent "Item 42 approved" to 1 recipient');
     expect(f.graph.mail).toEqual([
       expect.objectContaining({
-        from: { username: CONTOSO_SVC_APPROVALS.username, objectId: CONTOSO_SVC_APPROVALS.objectId, tenantId: CONTOSO_SVC_APPROVALS.tenantId },
+        from: {
+          username: CONTOSO_SVC_APPROVALS.username,
+          objectId: CONTOSO_SVC_APPROVALS.objectId,
+          tenantId: CONTOSO_SVC_APPROVALS.tenantId,
+        },
         to: ['requester@contoso.test'],
         subject: 'Item 42 approved',
         contentType: 'HTML',
@@ -155,7 +172,9 @@ describe('graphRequest', () => {
   });
 
   it('passes Graph’s 4xx message on and keeps big outputs recordable', async () => {
-    const error = await failure(action('graphRequest').run(invocation(f, workpoint, { method: 'POST', path: '/me/sendMail', body: { message: {} } })));
+    const error = await failure(
+      action('graphRequest').run(invocation(f, workpoint, { method: 'POST', path: '/me/sendMail', body: { message: {} } })),
+    );
     expect(error).toMatchObject({ kind: 'permanent', status: 400 });
     expect(error.message).toContain('At least one recipient is required, but none were found.');
 
@@ -170,13 +189,19 @@ it('sends the loop-guard marker on every action call', async () => {
   const seen: Record<string, string | undefined>[] = [];
   const spy: typeof fetch = async (input, init) => {
     const h = new Headers(init?.headers);
-    seen.push({ run: h.get(RUN_HEADER) ?? undefined, process: h.get(PROCESS_HEADER) ?? undefined, depth: h.get(DEPTH_HEADER) ?? undefined });
+    seen.push({
+      run: h.get(RUN_HEADER) ?? undefined,
+      process: h.get(PROCESS_HEADER) ?? undefined,
+      depth: h.get(DEPTH_HEADER) ?? undefined,
+    });
     return fetch(input, init);
   };
   await action('changeStage').run(invocation(f, workpoint, { stage: 'A' }, { causedBy, fetch: spy }));
   await action('updateFields').run(invocation(f, workpoint, { fields: { B: 1 } }, { causedBy, fetch: spy }));
   await action('sendMail').run(invocation(f, workpoint, { to: ['a@contoso.test'], subject: 's', body: 'b' }, { causedBy, fetch: spy }));
-  await action('graphRequest').run(invocation(f, workpoint, { method: 'PATCH', path: '/sites/s/lists/l/items/2/fields', body: { C: 2 } }, { causedBy, fetch: spy }));
+  await action('graphRequest').run(
+    invocation(f, workpoint, { method: 'PATCH', path: '/sites/s/lists/l/items/2/fields', body: { C: 2 } }, { causedBy, fetch: spy }),
+  );
   expect(seen).toEqual(Array(4).fill({ run: 'run-9', process: 'proc-3', depth: '2' }));
   expect(f.changes.map((c) => c.causedBy)).toEqual([causedBy, causedBy, causedBy]);
 });
@@ -191,7 +216,9 @@ it('maps an invalid token (stand-in 401) to a permanent failure', async () => {
 
 describe('validateActionInputs (process save/publish)', () => {
   it('names unknown actions and missing inputs', () => {
-    expect(validateActionInputs('launchRockets', {})).toEqual([{ path: '', message: expect.stringContaining('unknown action "launchRockets"') }]);
+    expect(validateActionInputs('launchRockets', {})).toEqual([
+      { path: '', message: expect.stringContaining('unknown action "launchRockets"') },
+    ]);
     expect(validateActionInputs('changeStage', {})).toEqual([{ path: 'stage', message: expect.any(String) }]);
     expect(validateActionInputs('sendMail', { to: [], subject: 's' }).map((p) => p.path)).toEqual(['to', 'body']);
   });
@@ -203,7 +230,9 @@ describe('validateActionInputs (process save/publish)', () => {
   });
 
   it('names bad placeholders and host-escaping Graph paths', () => {
-    expect(validateActionInputs('changeStage', { stage: '{{event.nope}}' })).toEqual([{ path: 'stage', message: 'unknown path {{event.nope}}' }]);
+    expect(validateActionInputs('changeStage', { stage: '{{event.nope}}' })).toEqual([
+      { path: 'stage', message: 'unknown path {{event.nope}}' },
+    ]);
     expect(validateActionInputs('graphRequest', { method: 'GET', path: 'https://evil.example/' })).toEqual([
       { path: 'path', message: expect.stringContaining('not an absolute URL') },
     ]);

@@ -25,7 +25,11 @@ export interface Attacker {
 export async function startAttacker(): Promise<Attacker> {
   const requests: CapturedRequest[] = [];
   const server = http.createServer((req, res) => {
-    requests.push({ method: req.method ?? '', url: req.url ?? '', ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}) });
+    requests.push({
+      method: req.method ?? '',
+      url: req.url ?? '',
+      ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
+    });
     res.writeHead(200, { 'content-type': 'application/json' }).end('{"stolen":true}');
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -78,7 +82,11 @@ export async function startActionsFixture(): Promise<ActionsFixture> {
       const key = JSON.stringify([user.username, extra]);
       const cached = tokens.get(key);
       if (cached && extra.expiresInSeconds === undefined) return cached;
-      const { access_token } = await mintLocalToken(idp.url, { username: user.username, audience: extra.audience ?? GRAPH_AUDIENCE, ...extra });
+      const { access_token } = await mintLocalToken(idp.url, {
+        username: user.username,
+        audience: extra.audience ?? GRAPH_AUDIENCE,
+        ...extra,
+      });
       tokens.set(key, access_token);
       return access_token;
     },

@@ -118,7 +118,9 @@ describe('URL confinement: the token never leaves the Graph base', () => {
   });
 
   it('checks the resolved URL, not just the text', () => {
-    expect(resolveGraphUrl('https://graph.microsoft.com/v1.0', '/sites/a,b,c/lists').href).toBe('https://graph.microsoft.com/v1.0/sites/a,b,c/lists');
+    expect(resolveGraphUrl('https://graph.microsoft.com/v1.0', '/sites/a,b,c/lists').href).toBe(
+      'https://graph.microsoft.com/v1.0/sites/a,b,c/lists',
+    );
     expect(resolveGraphUrl('https://graph.microsoft.com/v1.0/', 'me').href).toBe('https://graph.microsoft.com/v1.0/me');
     expect(() => resolveGraphUrl('https://user:pw@graph.microsoft.com/v1.0', 'me')).toThrow(ActionError);
     expect(() => resolveGraphUrl('ftp://graph.microsoft.com/v1.0', 'me')).toThrow(ActionError);
@@ -198,7 +200,9 @@ describe('throttling and failures', () => {
 
     f.reset();
     f.graph.injectFaults([{ status: 504, retryAfterSeconds: 0, count: 1 }]);
-    const error = await failure(call('/me/sendMail', { method: 'POST', body: { message: { toRecipients: [{ emailAddress: { address: 'a@b.test' } }] } } }));
+    const error = await failure(
+      call('/me/sendMail', { method: 'POST', body: { message: { toRecipients: [{ emailAddress: { address: 'a@b.test' } }] } } }),
+    );
     expect(error).toMatchObject({ kind: 'transient', status: 504 });
     expect(f.graph.calls).toHaveLength(1);
     expect(f.graph.mail).toEqual([]);
@@ -230,7 +234,10 @@ describe('throttling and failures', () => {
 
   it('turns timeouts, dropped connections and cancellation into transient errors', async () => {
     f.graph.injectFaults([{ status: 200, count: 1, delayMs: 500 }]);
-    expect(await failure(call('/me', { timeoutMs: 50 }))).toMatchObject({ kind: 'transient', message: expect.stringContaining('no answer within 50 ms') });
+    expect(await failure(call('/me', { timeoutMs: 50 }))).toMatchObject({
+      kind: 'transient',
+      message: expect.stringContaining('no answer within 50 ms'),
+    });
 
     f.graph.injectFaults([{ status: 200, count: 1, reset: true }]);
     expect(await failure(call('/me'))).toMatchObject({ kind: 'transient', message: expect.stringContaining('network error') });
@@ -253,7 +260,8 @@ describe('claims challenges (continuous access evaluation): answered once, never
     status: 401,
     count,
     code: 'InvalidAuthenticationToken',
-    message: 'Continuous access evaluation resulted in challenge with result: InteractionRequired and code: TokenIssuedBeforeRevocationTimestamp',
+    message:
+      'Continuous access evaluation resulted in challenge with result: InteractionRequired and code: TokenIssuedBeforeRevocationTimestamp',
     headers: { 'WWW-Authenticate': claimsChallengeHeader(claims) },
   });
 
@@ -295,9 +303,14 @@ describe('claims challenges (continuous access evaluation): answered once, never
     expect(await failure(call('/me'))).toMatchObject({ kind: 'permanent', status: 401 });
 
     f.reset();
-    f.graph.injectFaults([{ status: 401, count: 1, code: 'InvalidAuthenticationToken', headers: { 'WWW-Authenticate': 'Bearer realm=""' } }]);
+    f.graph.injectFaults([
+      { status: 401, count: 1, code: 'InvalidAuthenticationToken', headers: { 'WWW-Authenticate': 'Bearer realm=""' } },
+    ]);
     let asked = 0;
-    expect(await failure(call('/me', { onClaimsChallenge: async () => (asked++, token) }))).toMatchObject({ kind: 'permanent', status: 401 });
+    expect(await failure(call('/me', { onClaimsChallenge: async () => (asked++, token) }))).toMatchObject({
+      kind: 'permanent',
+      status: 401,
+    });
     expect(asked).toBe(0);
   });
 });
@@ -332,7 +345,11 @@ describe('the stand-in verifies the token like Graph', () => {
     // Same kid as the provider's key, so it is the signature check that fails.
     const { keys } = (await (await fetch(f.idp.jwksUri)).json()) as { keys: { kid: string }[] };
     const { privateKey } = await generateKeyPair('RS256');
-    const forged = await new SignJWT({ tid: CONTOSO_SVC_WORKPOINT.tenantId, oid: CONTOSO_SVC_WORKPOINT.objectId, preferred_username: CONTOSO_SVC_WORKPOINT.username })
+    const forged = await new SignJWT({
+      tid: CONTOSO_SVC_WORKPOINT.tenantId,
+      oid: CONTOSO_SVC_WORKPOINT.objectId,
+      preferred_username: CONTOSO_SVC_WORKPOINT.username,
+    })
       .setProtectedHeader({ alg: 'RS256', kid: keys[0]!.kid })
       .setIssuer(f.idp.issuer)
       .setAudience(GRAPH_AUDIENCE)
@@ -371,7 +388,9 @@ describe('helpers', () => {
 
   it('sanitizes messages: one line, bounded, tokens removed', () => {
     const jwt = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln';
-    expect(sanitizeMessage(`bad\r\ntoken ${jwt} Bearer abc secret-xyz`, 'secret-xyz')).toBe('bad token [redacted] Bearer [redacted] [redacted]');
+    expect(sanitizeMessage(`bad\r\ntoken ${jwt} Bearer abc secret-xyz`, 'secret-xyz')).toBe(
+      'bad token [redacted] Bearer [redacted] [redacted]',
+    );
     expect(sanitizeMessage('x'.repeat(1000))).toHaveLength(301);
   });
 });

@@ -56,14 +56,22 @@ describe('graphUrl context', () => {
   });
 
   it('refuses objects and lists; a whole-path placeholder is still only one segment', () => {
-    expect(problemsOf(() => render('/x/{{event.data.o}}', { o: { a: 1 } }))).toEqual(['path: {{event.data.o}} is an object; a URL takes text or a number']);
-    expect(problemsOf(() => render('/x/{{event.data.o}}', { o: [1] }))).toEqual(['path: {{event.data.o}} is a list; a URL takes text or a number']);
+    expect(problemsOf(() => render('/x/{{event.data.o}}', { o: { a: 1 } }))).toEqual([
+      'path: {{event.data.o}} is an object; a URL takes text or a number',
+    ]);
+    expect(problemsOf(() => render('/x/{{event.data.o}}', { o: [1] }))).toEqual([
+      'path: {{event.data.o}} is a list; a URL takes text or a number',
+    ]);
     expect(render('{{event.data.p}}', { p: 'me' })).toBe('me');
     expect(problemsOf(() => render('{{event.data.p}}', { p: '/me/drive' }))[0]).toContain('would add a path segment');
   });
 
   it('leaves other inputs and other actions as plain text', () => {
-    const inputs = renderActionInputs(graphRequest, { method: 'POST', path: '/me/x', body: { note: '{{event.data.v}}' } }, { event: withData({ v: 'a/b?c' }) });
+    const inputs = renderActionInputs(
+      graphRequest,
+      { method: 'POST', path: '/me/x', body: { note: '{{event.data.v}}' } },
+      { event: withData({ v: 'a/b?c' }) },
+    );
     expect(inputs.body).toEqual({ note: 'a/b?c' });
     expect(renderInputs({ path: '/x/{{event.data.v}}' }, { event: withData({ v: 'a/b' }) })).toEqual({ path: '/x/a/b' });
   });
@@ -78,7 +86,11 @@ describe('graphUrl context', () => {
 describe('html context (sendMail)', () => {
   const body = '<p>{{event.data.t}}</p><a href="https://contoso.test/items/{{event.subject.itemId}}">open</a>';
   const render = (contentType: string | undefined, t: unknown) =>
-    renderActionInputs(sendMail, { to: 'a@contoso.test', subject: 'S {{event.data.t}}', body, ...(contentType ? { contentType } : {}) }, { event: withData({ t }) });
+    renderActionInputs(
+      sendMail,
+      { to: 'a@contoso.test', subject: 'S {{event.data.t}}', body, ...(contentType ? { contentType } : {}) },
+      { event: withData({ t }) },
+    );
 
   it("escapes values in an HTML body and keeps the template's markup", () => {
     expect(render('HTML', '<script>x</script> & "q"').body).toBe(
@@ -88,7 +100,11 @@ describe('html context (sendMail)', () => {
   });
 
   it('escapes a whole-body placeholder too, and leaves Text bodies as they are', () => {
-    const inputs = renderActionInputs(sendMail, { to: 'a@contoso.test', subject: 's', body: '{{event.data.t}}', contentType: 'HTML' }, { event: withData({ t: '<i>x</i>' }) });
+    const inputs = renderActionInputs(
+      sendMail,
+      { to: 'a@contoso.test', subject: 's', body: '{{event.data.t}}', contentType: 'HTML' },
+      { event: withData({ t: '<i>x</i>' }) },
+    );
     expect(inputs.body).toBe('&lt;i&gt;x&lt;&#47;i&gt;');
     expect(render('Text', '<b>').body).toContain('<p><b></p>');
     expect(render(undefined, '<b>').body).toContain('<p><b></p>');

@@ -2,7 +2,9 @@ import { ActionError } from '../../src/actions/action';
 import { renderInputs, templatePaths, templateProblems, TemplateError } from '../../src/actions/templates';
 import { productEvent } from './fixture';
 
-const event = productEvent({ data: { Stage: 'Draft', amount: 1250, approved: false, note: null, owner: { name: 'Ann' }, tags: ['a', 'b'] } });
+const event = productEvent({
+  data: { Stage: 'Draft', amount: 1250, approved: false, note: null, owner: { name: 'Ann' }, tags: ['a', 'b'] },
+});
 const render = (inputs: unknown) => renderInputs(inputs, { event });
 
 describe('renderInputs', () => {
@@ -23,7 +25,13 @@ describe('renderInputs', () => {
   });
 
   it('keeps the type of a whole-string placeholder and copies objects', () => {
-    const out = render({ n: '{{event.data.amount}}', b: '{{event.data.approved}}', nil: '{{event.data.note}}', o: '{{event.data.owner}}', t: '{{event.data.tags.1}}' }) as Record<string, unknown>;
+    const out = render({
+      n: '{{event.data.amount}}',
+      b: '{{event.data.approved}}',
+      nil: '{{event.data.note}}',
+      o: '{{event.data.owner}}',
+      t: '{{event.data.tags.1}}',
+    }) as Record<string, unknown>;
     expect(out).toEqual({ n: 1250, b: false, nil: null, o: { name: 'Ann' }, t: 'b' });
     (out.o as { name: string }).name = 'changed';
     expect((event.data.owner as { name: string }).name).toBe('Ann');

@@ -15,8 +15,7 @@ const RETRY = { maxRetries: 3, retryDelayInMs: 5, maxRetryDelayInMs: 20 };
 const credential = new LocalStaticCredential();
 
 // Shaped like an MSAL cache so a leak would be obvious in any output.
-const cache = (tag: string) =>
-  JSON.stringify({ RefreshToken: { k: { secret: `0.AXkA-refresh-token-${tag}-${'x'.repeat(40)}` } } });
+const cache = (tag: string) => JSON.stringify({ RefreshToken: { k: { secret: `0.AXkA-refresh-token-${tag}-${'x'.repeat(40)}` } } });
 
 let vault: KeyVaultStandIn;
 let store: KeyVaultSecretStore;
@@ -201,7 +200,9 @@ describe('KeyVaultSecretStore over the real SecretClient', () => {
     const server = http.createServer((req, res) => {
       req.resume().on('end', () => {
         if (!req.headers.authorization) {
-          res.writeHead(401, { 'WWW-Authenticate': 'Bearer authorization="https://login.microsoftonline.com/t", resource="https://vault.azure.net"' });
+          res.writeHead(401, {
+            'WWW-Authenticate': 'Bearer authorization="https://login.microsoftonline.com/t", resource="https://vault.azure.net"',
+          });
           res.end();
           return;
         }
@@ -259,7 +260,10 @@ describe('the 25 KB secret value limit (25,600 bytes of UTF-8)', () => {
   });
 
   it('the stand-in refuses a value beyond the limit from any client (400 BadParameter; the service documents no code for it)', async () => {
-    const client = new SecretClient(vault.url, credential, { allowInsecureConnection: true, disableChallengeResourceVerification: true } as never);
+    const client = new SecretClient(vault.url, credential, {
+      allowInsecureConnection: true,
+      disableChallengeResourceVerification: true,
+    } as never);
     const secretName = name();
     await client.setSecret(secretName, ofBytes(MAX_SECRET_VALUE_BYTES));
     const refused = await client.setSecret(secretName, ofBytes(MAX_SECRET_VALUE_BYTES + 1)).catch((e: unknown) => e);

@@ -85,7 +85,13 @@ async function startListener(cert: { cert: string; key: string }, maxMessageSize
     }
   });
 
-  const server = container.listen({ port: 0, host: '127.0.0.1', transport: 'tls', cert: cert.cert, key: cert.key } as never) as unknown as tls.Server;
+  const server = container.listen({
+    port: 0,
+    host: '127.0.0.1',
+    transport: 'tls',
+    cert: cert.cert,
+    key: cert.key,
+  } as never) as unknown as tls.Server;
   await once(server, 'listening');
   return {
     port: (server.address() as AddressInfo).port,
@@ -124,8 +130,10 @@ beforeAll(async () => {
   // The SDK always uses TLS with a credential. Trust the local certificate for this test's connections only
   // (npm test also sets NODE_EXTRA_CA_CERTS; plain `npx jest` does not).
   const original = tls.connect;
-  connectSpy = jest.spyOn(tls, 'connect').mockImplementation(((port: number, host: string, options: tls.ConnectionOptions, cb?: () => void) =>
-    original(port, host, { ...options, ca: [cert.cert] }, cb)) as never);
+  connectSpy = jest
+    .spyOn(tls, 'connect')
+    .mockImplementation(((port: number, host: string, options: tls.ConnectionOptions, cb?: () => void) =>
+      original(port, host, { ...options, ca: [cert.cert] }, cb)) as never);
   listener = await startListener(cert, 4096);
   sender = new ServiceBusMessageSender(`sb://${NAMESPACE}/`, credential, {
     customEndpointAddress: `sb://localhost:${listener.port}`,
@@ -142,7 +150,13 @@ afterAll(async () => {
 describe('toServiceBusMessage', () => {
   it('maps body to JSON bytes and carries ids and properties', () => {
     const m = toServiceBusMessage({ messageId: 'm', sessionId: 's', body: { a: 1 }, applicationProperties: { k: true } });
-    expect(m).toEqual({ body: Buffer.from('{"a":1}'), contentType: 'application/json', messageId: 'm', sessionId: 's', applicationProperties: { k: true } });
+    expect(m).toEqual({
+      body: Buffer.from('{"a":1}'),
+      contentType: 'application/json',
+      messageId: 'm',
+      sessionId: 's',
+      applicationProperties: { k: true },
+    });
     expect(() => toServiceBusMessage({ messageId: 'u', body: undefined })).toThrow(TypeError);
   });
 });
@@ -150,7 +164,12 @@ describe('toServiceBusMessage', () => {
 describe('ServiceBusMessageSender against an AMQP listener', () => {
   it('authenticates with the token credential and sends messages with id, session id and JSON body', async () => {
     await sender.send(queueNames.steps, [
-      { messageId: 'run-1:step-a', sessionId: 'run-1', body: { runId: 'run-1', stepId: 'a' }, applicationProperties: { kind: 'step', attempt: 1 } },
+      {
+        messageId: 'run-1:step-a',
+        sessionId: 'run-1',
+        body: { runId: 'run-1', stepId: 'a' },
+        applicationProperties: { kind: 'step', attempt: 1 },
+      },
       { messageId: 'run-2:step-a', sessionId: 'run-2', body: { runId: 'run-2', stepId: 'a' } },
     ]);
     const got = listener.received.filter((r) => r.queue === queueNames.steps);
@@ -185,7 +204,10 @@ describe('ServiceBusMessageSender against an AMQP listener', () => {
   it('carries ids of 128 characters and refuses longer ones as the local bus does (the SDK checks before sending)', async () => {
     const before = listener.received.length;
     const id = messageIdFor('r'.repeat(36), 'e'.repeat(200)); // hashed to fit
-    await sender.send(queueNames.steps, [{ messageId: 'i'.repeat(128), sessionId: 's'.repeat(128), body: 1 }, { messageId: id, sessionId: 'r', body: 2 }]);
+    await sender.send(queueNames.steps, [
+      { messageId: 'i'.repeat(128), sessionId: 's'.repeat(128), body: 1 },
+      { messageId: id, sessionId: 'r', body: 2 },
+    ]);
     expect(listener.received.slice(before).map((r) => [r.message.message_id, r.message.group_id])).toEqual([
       ['i'.repeat(128), 's'.repeat(128)],
       [id, 'r'],

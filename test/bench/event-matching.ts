@@ -40,7 +40,14 @@ function processBody(i: number): ProcessBody {
     });
   }
   if (i % 7 === 0) triggers.push({ event: 'StageChanged', disabled: true });
-  if (i % 11 === 0) triggers.push({ event: 'EntityUpdated', conditions: [{ path: 'event.data.priority', op: 'exists' }, { path: 'event.data.stage', op: 'ne', value: 'Draft' }] });
+  if (i % 11 === 0)
+    triggers.push({
+      event: 'EntityUpdated',
+      conditions: [
+        { path: 'event.data.priority', op: 'exists' },
+        { path: 'event.data.stage', op: 'ne', value: 'Draft' },
+      ],
+    });
   return {
     name: `Bench matching ${i}`,
     kind: 'system',
@@ -127,7 +134,12 @@ export async function eventMatching(stack: TestStack): Promise<Figure> {
   await uncached.listPublished(TENANT_B.id); // warm
   const listMs: number[] = [];
   for (let r = 0; r < 5; r++) listMs.push((await timed(() => uncached.listPublished(TENANT_B.id))).ms);
-  const processor = new EventProcessor({ processes: repository, runs: ctx.runs, connections: stack.internals.connectionRepository, sender: new CapturingSender() });
+  const processor = new EventProcessor({
+    processes: repository,
+    runs: ctx.runs,
+    connections: stack.internals.connectionRepository,
+    sender: new CapturingSender(),
+  });
   const handle = async (i: number) => {
     const event = productEventSchema.parse(JSON.parse(eventJson(i)));
     await processor.handle({ ...event, id: `${event.id}-${process.hrtime.bigint()}` });

@@ -111,7 +111,12 @@ export function sampleMemory(intervalMs = 20) {
 export async function signInCache(msal: MsalClients, user: LocalUser): Promise<string> {
   const client = await msal.create();
   const { verifier, challenge } = await new CryptoProvider().generatePkceCodes();
-  const url = await client.getAuthCodeUrl({ scopes: msal.scopes, redirectUri: msal.redirectUri, codeChallenge: challenge, codeChallengeMethod: 'S256' });
+  const url = await client.getAuthCodeUrl({
+    scopes: msal.scopes,
+    redirectUri: msal.redirectUri,
+    codeChallenge: challenge,
+    codeChallengeMethod: 'S256',
+  });
   const code = new URL((await signIn(url, user.username)).redirectUrl).searchParams.get('code');
   if (!code) throw new Error(`sign-in of ${user.username} returned no code`);
   await client.acquireTokenByCode({ code, scopes: msal.scopes, redirectUri: msal.redirectUri, codeVerifier: verifier });
@@ -170,7 +175,8 @@ export async function prepareRuns(
       data: data(i),
     };
     const outcome = await events.handle(event);
-    if (outcome.started.length !== 1) throw new Error(`event ${i} started ${outcome.started.length} runs (expected 1): ${JSON.stringify(outcome)}`);
+    if (outcome.started.length !== 1)
+      throw new Error(`event ${i} started ${outcome.started.length} runs (expected 1): ${JSON.stringify(outcome)}`);
   });
   if (sender.messages.length !== count) throw new Error(`expected ${count} first steps, captured ${sender.messages.length}`);
   return sender.messages;

@@ -73,7 +73,8 @@ export async function refreshBurst(stack: TestStack): Promise<Figure> {
     const singleMs = performance.now() - t1;
     const singleCalls = await refreshCalls();
     const singleVault = stack.vault.counts();
-    if (new Set(single.map((t) => t.token)).size !== 1 || single[0].token === before.token) throw new Error('single burst: expected one new token');
+    if (new Set(single.map((t) => t.token)).size !== 1 || single[0].token === before.token)
+      throw new Error('single burst: expected one new token');
 
     // --- four instances ---
     note(`refresh_burst: ${BURST} concurrent calls on each of ${INSTANCES} instances`);

@@ -25,7 +25,10 @@ const all = ['cold_import', 'step_overhead', 'memory', 'token_calls', 'refresh_b
 
 function selected(): Set<string> {
   const arg = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length) ?? process.env.BENCH_ONLY ?? '';
-  const names = arg.split(',').map((s) => s.trim()).filter(Boolean);
+  const names = arg
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const unknown = names.filter((n) => !(all as readonly string[]).includes(n) && n !== 'step_overhead_graph_latency');
   if (unknown.length) throw new Error(`unknown figure(s) ${unknown.join(', ')}; known: ${all.join(', ')}, step_overhead_graph_latency`);
   const chosen = new Set(names.length ? names : all);

@@ -50,7 +50,13 @@ const processBody: ProcessBody = {
   ],
 };
 /** What those steps send, in order (s1's template rendered for title "NDA"). */
-const stepBodies: Record<string, unknown>[] = [{ Title: 'Seen: NDA' }, { Stage: 'Review' }, { Reviewed: true }, { Stage: 'Done' }, { Closed: true, Score: 5 }];
+const stepBodies: Record<string, unknown>[] = [
+  { Title: 'Seen: NDA' },
+  { Stage: 'Review' },
+  { Reviewed: true },
+  { Stage: 'Done' },
+  { Closed: true, Score: 5 },
+];
 
 export interface StepOverheadResult {
   figures: Figure[];
@@ -102,7 +108,9 @@ async function engineRun(
   const after = stack.bus.stats()[queueNames.steps];
   checkGraphCalls(stack, steps, 'engine');
   if (after.completed - before.completed !== steps || after.abandoned !== before.abandoned || after.deadLettered !== before.deadLettered) {
-    throw new Error(`engine: ${after.completed - before.completed} of ${steps} step messages completed, ${after.abandoned - before.abandoned} abandoned`);
+    throw new Error(
+      `engine: ${after.completed - before.completed} of ${steps} step messages completed, ${after.abandoned - before.abandoned} abandoned`,
+    );
   }
   return { ms, steps, inFlightPeak: peak, memory };
 }
@@ -138,7 +146,15 @@ async function directRun(stack: TestStack, token: string, calls: number, latency
 
 type Bucket = 'tablesRead' | 'tablesWrite' | 'token' | 'action' | 'queueSend' | 'stepRunner' | 'connectionPatch';
 type Times = Record<Bucket, number[]>;
-const newTimes = (): Times => ({ tablesRead: [], tablesWrite: [], token: [], action: [], queueSend: [], stepRunner: [], connectionPatch: [] });
+const newTimes = (): Times => ({
+  tablesRead: [],
+  tablesWrite: [],
+  token: [],
+  action: [],
+  queueSend: [],
+  stepRunner: [],
+  connectionPatch: [],
+});
 
 /**
  * Wraps the collaborators the StepRunner uses (the very objects the app context handed it) so each kind of work is
@@ -182,7 +198,8 @@ function timeSplit(times: Times, steps: number, engineMs: number, directMs: numb
   const perStep = (xs: number[]) => round(sum(xs) / steps, 2);
   const slotMs = (engineMs * BUS_CONCURRENCY) / steps;
   const stepRunnerMs = sum(times.stepRunner) / steps;
-  const measured = sum([...times.tablesRead, ...times.tablesWrite, ...times.token, ...times.action, ...times.queueSend, ...times.connectionPatch]) / steps;
+  const measured =
+    sum([...times.tablesRead, ...times.tablesWrite, ...times.token, ...times.action, ...times.queueSend, ...times.connectionPatch]) / steps;
   const tablesMs = (sum(times.tablesRead) + sum(times.tablesWrite) + sum(times.connectionPatch)) / steps;
   return {
     slot_ms_per_step: round(slotMs, 2),
@@ -250,7 +267,9 @@ async function measureVariant(stack: TestStack, token: string, v: Variant, batch
     for (const k of Object.keys(times) as Bucket[]) times[k].push(...probe.times[k]);
   };
   for (let r = 0; r < v.rounds; r++) {
-    note(`step_overhead: graph +${v.latencyMs} ms, round ${r + 1}/${v.rounds}: ${callsPerRound} direct calls and ${callsPerRound} engine steps`);
+    note(
+      `step_overhead: graph +${v.latencyMs} ms, round ${r + 1}/${v.rounds}: ${callsPerRound} direct calls and ${callsPerRound} engine steps`,
+    );
     if (r % 2 === 0) {
       await direct(r);
       await engine(r);
@@ -323,7 +342,8 @@ export async function stepOverhead(stack: TestStack): Promise<StepOverheadResult
     {
       name: 'step_overhead',
       ...a.figure,
-      target: 'the 1.2x target applies to step_overhead_graph_latency (action call dominates); here the stand-in answers in about a millisecond, so the ratio is the engine cost itself, mostly Azurite',
+      target:
+        'the 1.2x target applies to step_overhead_graph_latency (action call dominates); here the stand-in answers in about a millisecond, so the ratio is the engine cost itself, mostly Azurite',
       warmup,
     },
     {

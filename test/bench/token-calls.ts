@@ -15,7 +15,13 @@ import { performance } from 'node:perf_hooks';
 import { createApp, setAppContext } from '../../src/app-context';
 import { queueNames } from '../../src/config/queues';
 import type { Connection } from '../../src/connections/connection';
-import { CONTOSO_ADMIN, CONTOSO_SVC_APPROVALS, CONTOSO_SVC_WORKPOINT, CONTOSO_USER, TENANT_A } from '../../src/local/identity-provider/directory';
+import {
+  CONTOSO_ADMIN,
+  CONTOSO_SVC_APPROVALS,
+  CONTOSO_SVC_WORKPOINT,
+  CONTOSO_USER,
+  TENANT_A,
+} from '../../src/local/identity-provider/directory';
 import { getTokenStats, resetTokenStats } from '../../src/local/identity-provider/launch';
 import type { ProcessBody } from '../../src/processes/process-definition';
 import { MsalClients } from '../../src/tokens/msal-clients';

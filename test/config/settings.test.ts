@@ -51,7 +51,9 @@ describe('an unresolved Key Vault reference', () => {
       '@microsoft.keyvault(SecretUri=https://kv.vault.azure.net/secrets/x)',
       '  @Microsoft.KeyVault(SecretUri=https://kv.vault.azure.net/secrets/x)',
     ]) {
-      expect(problemsOf({ ...azure(), AUTH_CLIENT_SECRET: value })).toEqual([expect.stringMatching(/^AUTH_CLIENT_SECRET: .*unresolved Key Vault reference/)]);
+      expect(problemsOf({ ...azure(), AUTH_CLIENT_SECRET: value })).toEqual([
+        expect.stringMatching(/^AUTH_CLIENT_SECRET: .*unresolved Key Vault reference/),
+      ]);
     }
   });
 
@@ -65,7 +67,9 @@ describe('an unresolved Key Vault reference', () => {
   });
 
   test('every setting is checked', () => {
-    const checked = settingNames.filter((name) => problemsOf({ ...azure(), [name]: reference }).some((p) => p.startsWith(`${name}: `) && /Key Vault reference/.test(p)));
+    const checked = settingNames.filter((name) =>
+      problemsOf({ ...azure(), [name]: reference }).some((p) => p.startsWith(`${name}: `) && /Key Vault reference/.test(p)),
+    );
     expect(checked).toEqual(settingNames);
   });
 });

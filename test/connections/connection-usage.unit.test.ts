@@ -47,8 +47,12 @@ describe('connectionUsage', () => {
   });
 
   test('a draft that differs from the published version is scanned on its own', () => {
-    const processes = [record(definition('p', { steps: [action('new', target)] }), { version: 1, definition: definition('p', { steps: [action('old')] }) })];
-    expect(connectionUsage(target, false, processes).references).toEqual([{ processId: 'p', processName: 'Process p', version: 'draft', stepId: 'new', via: 'executeAs' }]);
+    const processes = [
+      record(definition('p', { steps: [action('new', target)] }), { version: 1, definition: definition('p', { steps: [action('old')] }) }),
+    ];
+    expect(connectionUsage(target, false, processes).references).toEqual([
+      { processId: 'p', processName: 'Process p', version: 'draft', stepId: 'new', via: 'executeAs' },
+    ]);
   });
 
   test('the default connection is referenced by the action steps of system processes that name no connection', () => {
@@ -57,14 +61,18 @@ describe('connectionUsage', () => {
       record(definition('user', { kind: 'user', triggers: undefined, steps: [action('user-step')] })),
       record(definition('run-as-other', { runAs: other, steps: [action('covered')] })),
     ];
-    expect(connectionUsage(target, true, processes).references).toEqual([{ processId: 'sys', processName: 'Process sys', version: 'draft', stepId: 'implicit', via: 'default' }]);
+    expect(connectionUsage(target, true, processes).references).toEqual([
+      { processId: 'sys', processName: 'Process sys', version: 'draft', stepId: 'implicit', via: 'default' },
+    ]);
     // Not the default: the same processes reference it nowhere.
     expect(connectionUsage(target, false, processes).references).toEqual([]);
   });
 
   test('a process runAs the default connection is one runAs reference, and its steps are not counted again as default', () => {
     const processes = [record(definition('p', { runAs: target, steps: [action('a'), action('b')] }))];
-    expect(connectionUsage(target, true, processes).references).toEqual([{ processId: 'p', processName: 'Process p', version: 'draft', via: 'runAs' }]);
+    expect(connectionUsage(target, true, processes).references).toEqual([
+      { processId: 'p', processName: 'Process p', version: 'draft', via: 'runAs' },
+    ]);
   });
 
   test('no processes, no references', () => {

@@ -7,9 +7,25 @@ import { queueNames } from '../../src/config/queues';
 import { tableNames } from '../../src/config/settings';
 import type { ConnectionView } from '../../src/connections/connection';
 import { KeepAlive } from '../../src/connections/keep-alive';
-import { CONTOSO_ADMIN, CONTOSO_SVC_APPROVALS, CONTOSO_SVC_WORKPOINT, FABRIKAM_ADMIN, FABRIKAM_SVC, TENANT_A, type LocalUser } from '../../src/local/identity-provider/directory';
+import {
+  CONTOSO_ADMIN,
+  CONTOSO_SVC_APPROVALS,
+  CONTOSO_SVC_WORKPOINT,
+  FABRIKAM_ADMIN,
+  FABRIKAM_SVC,
+  TENANT_A,
+  type LocalUser,
+} from '../../src/local/identity-provider/directory';
 import { getTokenStats, revokeLocalGrants, setTokenEndpointFault } from '../../src/local/identity-provider/launch';
-import { auditOf, authorizeConnection, getConnection, listConnections, observeConnectionEvents, usageOf, type ConnectionNotice } from '../support/connections';
+import {
+  auditOf,
+  authorizeConnection,
+  getConnection,
+  listConnections,
+  observeConnectionEvents,
+  usageOf,
+  type ConnectionNotice,
+} from '../support/connections';
 import { latestRun, postEvent } from '../support/runs';
 import { signIn } from '../support/sign-in';
 import { startTestStack, type TestStack } from '../support/test-stack';
@@ -40,7 +56,8 @@ function stackPerDescribe(): Setup {
   return setup;
 }
 
-const tokenCalls = async (stack: TestStack, user: LocalUser) => (await getTokenStats(stack.identityProvider.url)).byUsername[user.username] ?? 0;
+const tokenCalls = async (stack: TestStack, user: LocalUser) =>
+  (await getTokenStats(stack.identityProvider.url)).byUsername[user.username] ?? 0;
 
 const keepAliveTimer = () => functionDefinitions.find((f): f is TimerFunction => f.kind === 'timer' && f.name === 'connections-keepalive')!;
 
@@ -105,7 +122,12 @@ describe('health, filters and edits', () => {
     }
     expect(workpoint.isDefault).toBe(true);
     expect(await auditOf(setup.stack, workpoint.id)).toEqual([
-      { at: workpoint.createdAt, action: 'created', by: CONTOSO_ADMIN.username, details: { username: CONTOSO_SVC_WORKPOINT.username, displayName: 'WorkPoint', isDefault: true } },
+      {
+        at: workpoint.createdAt,
+        action: 'created',
+        by: CONTOSO_ADMIN.username,
+        details: { username: CONTOSO_SVC_WORKPOINT.username, displayName: 'WorkPoint', isDefault: true },
+      },
     ]);
     expect(setup.notices).toEqual([]); // creation is not a status change
   });
@@ -176,7 +198,13 @@ describe('keep-alive', () => {
     const calls = await Promise.all(users.map((u) => tokenCalls(stack, u)));
     const before = await getConnection(stack, workpoint.id);
     const report = await keepAlive.run();
-    expect(report).toMatchObject({ active: 3, idle: 1, refreshed: [{ tenantId: TENANT_A.id, id: workpoint.id }], needsReauth: [], failed: [] });
+    expect(report).toMatchObject({
+      active: 3,
+      idle: 1,
+      refreshed: [{ tenantId: TENANT_A.id, id: workpoint.id }],
+      needsReauth: [],
+      failed: [],
+    });
     // A forced refresh: one token-endpoint call, even though the sign-in's access token was still fresh.
     expect(await Promise.all(users.map((u) => tokenCalls(stack, u)))).toEqual([calls[0] + 1, calls[1], calls[2]]);
     await new Promise((r) => setTimeout(r, 50)); // the broker reports uses asynchronously
@@ -255,11 +283,19 @@ describe('keep-alive', () => {
         },
       ]);
       const [marked] = await auditOf(stack, approvals.id);
-      expect(marked).toEqual({ at: dead.statusChangedAt, action: 'marked_needs_reauth', by: 'system', details: { reason: dead.statusReason! } });
+      expect(marked).toEqual({
+        at: dead.statusChangedAt,
+        action: 'marked_needs_reauth',
+        by: 'system',
+        details: { reason: dead.statusReason! },
+      });
 
       // Seeing it dead again (next keep-alive skips it; a test call finds it dead) records nothing more.
       await runKeepAliveTimer();
-      expect((await stack.api(`connections/${approvals.id}/test`, { method: 'POST' })).json).toMatchObject({ ok: false, status: 'needs_reauth' });
+      expect((await stack.api(`connections/${approvals.id}/test`, { method: 'POST' })).json).toMatchObject({
+        ok: false,
+        status: 'needs_reauth',
+      });
       expect(notices).toHaveLength(1);
       expect((await auditOf(stack, approvals.id)).filter((e) => e.action === 'marked_needs_reauth')).toHaveLength(1);
     });
@@ -283,7 +319,11 @@ describe('keep-alive', () => {
       });
       const [reactivated, reauthorized] = await auditOf(stack, approvals.id);
       expect(reactivated).toMatchObject({ action: 'reactivated', by: CONTOSO_ADMIN.username, details: { from: 'needs_reauth' } });
-      expect(reauthorized).toMatchObject({ action: 'reauthorized', by: CONTOSO_ADMIN.username, details: { username: CONTOSO_SVC_APPROVALS.username } });
+      expect(reauthorized).toMatchObject({
+        action: 'reauthorized',
+        by: CONTOSO_ADMIN.username,
+        details: { username: CONTOSO_SVC_APPROVALS.username },
+      });
     });
   });
 });
@@ -311,12 +351,20 @@ function tenantWithProcesses(setup: Setup) {
     const { stack } = setup;
     Object.assign(made, await twoConnections(stack));
     await liveALife(stack, made.workpoint, made.approvals);
-    for (const [id, body] of [['intake', intake(made.approvals.id)], ['nightly', nightly]] as const) {
+    for (const [id, body] of [
+      ['intake', intake(made.approvals.id)],
+      ['nightly', nightly],
+    ] as const) {
       expect((await stack.api(`processes/${id}`, { method: 'PUT', body })).status).toBe(200);
       expect((await stack.api(`processes/${id}/publish`, { method: 'POST' })).status).toBe(200);
     }
     // A draft only, naming approvals as the process's identity.
-    const draft = { name: 'Draft', kind: 'user', runAs: made.approvals.id, steps: [{ id: 'x', type: 'action', action: 'changeStage', inputs: { stage: 'A' } }] };
+    const draft = {
+      name: 'Draft',
+      kind: 'user',
+      runAs: made.approvals.id,
+      steps: [{ id: 'x', type: 'action', action: 'changeStage', inputs: { stage: 'A' } }],
+    };
     expect((await stack.api('processes/draft-only', { method: 'PUT', body: draft })).status).toBe(200);
   });
   return made;
@@ -406,7 +454,14 @@ describe('after a forced delete', () => {
       at: deletion.body.at,
       action: 'deleted',
       by: CONTOSO_ADMIN.username,
-      details: { username: CONTOSO_SVC_APPROVALS.username, displayName: 'Approvals bot', status: 'active', wasDefault: false, references: 3, forced: true },
+      details: {
+        username: CONTOSO_SVC_APPROVALS.username,
+        displayName: 'Approvals bot',
+        status: 'active',
+        wasDefault: false,
+        references: 3,
+        forced: true,
+      },
     });
     expect(entries.map((e) => [e.action, e.by])).toEqual([
       ['deleted', CONTOSO_ADMIN.username],
@@ -431,7 +486,9 @@ describe('after a forced delete', () => {
     const { approvals } = made;
     const publish = await stack.api('processes/intake/publish', { method: 'POST' });
     expect(publish.status).toBe(422);
-    expect(publish.json.errors).toEqual([{ path: 'steps[1].permissions.executeAs', message: expect.stringContaining('does not exist in this tenant') }]);
+    expect(publish.json.errors).toEqual([
+      { path: 'steps[1].permissions.executeAs', message: expect.stringContaining('does not exist in this tenant') },
+    ]);
 
     await postEvent(stack, 'ItemCreated');
     const run = await latestRun(stack, 'intake');
@@ -481,7 +538,10 @@ describe('after a forced delete', () => {
 
     const refused = await stack.api(`connections/${workpoint.id}`, { method: 'DELETE' });
     expect(refused.status).toBe(409);
-    expect(refused.json.usage).toMatchObject({ isDefault: true, references: expect.arrayContaining([expect.objectContaining({ via: 'default' })]) });
+    expect(refused.json.usage).toMatchObject({
+      isDefault: true,
+      references: expect.arrayContaining([expect.objectContaining({ via: 'default' })]),
+    });
     expect((await stack.api(`connections/${workpoint.id}?force=true`, { method: 'DELETE' })).status).toBe(204);
 
     expect((await listConnections(stack)).map((c) => [c.id, c.isDefault])).toEqual([[approvals2.id, true]]);
@@ -509,7 +569,9 @@ describe('marking needs_reauth', () => {
     const { stack, notices } = setup;
     const approvals = await authorizeConnection(stack, CONTOSO_SVC_APPROVALS, 'Approvals');
     const results = await Promise.all(
-      [1, 2, 3].map(() => stack.internals.connectionLifecycle.markNeedsReauth({ tenantId: TENANT_A.id, id: approvals.id }, 'Revoked (test).')),
+      [1, 2, 3].map(() =>
+        stack.internals.connectionLifecycle.markNeedsReauth({ tenantId: TENANT_A.id, id: approvals.id }, 'Revoked (test).'),
+      ),
     );
     expect(results.filter(Boolean)).toHaveLength(1);
     expect(notices.map((n) => [n.body.connectionId, n.body.to])).toEqual([[approvals.id, 'needs_reauth']]);

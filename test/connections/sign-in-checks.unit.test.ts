@@ -16,7 +16,7 @@ test('a fresh sign-in of a service account with a refresh token passes', () => {
   expect(signInProblem(evidence({}), policy)).toBeUndefined();
 });
 
-test('auth_time in the state\'s own second counts as fresh (it has whole seconds); a second earlier does not', () => {
+test("auth_time in the state's own second counts as fresh (it has whole seconds); a second earlier does not", () => {
   expect(signInProblem(evidence({ auth_time: stateSecond }), policy)).toBeUndefined();
   expect(signInProblem(evidence({ auth_time: stateSecond - 1 }), policy)?.title).toBe('Sign in again');
 });

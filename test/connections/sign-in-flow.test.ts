@@ -144,7 +144,6 @@ describe('authorizing a connection', () => {
     const tokens = await storedTokens(TENANT_A.id, first.id);
     expect(Object.keys(tokens?.RefreshToken ?? {})).toHaveLength(1);
   });
-
 });
 
 describe('with a connection', () => {
@@ -160,7 +159,10 @@ describe('with a connection', () => {
     const second = await connect(CONTOSO_SVC_APPROVALS, 'Approvals');
     expect(second).toMatchObject({ displayName: 'Approvals', isDefault: false });
 
-    const patched = await stack.api(`connections/${second.id}`, { method: 'PATCH', body: { isDefault: true, displayName: 'Approvals bot' } });
+    const patched = await stack.api(`connections/${second.id}`, {
+      method: 'PATCH',
+      body: { isDefault: true, displayName: 'Approvals bot' },
+    });
     expect(patched.status).toBe(200);
     expect(patched.json).toMatchObject({ id: second.id, displayName: 'Approvals bot', isDefault: true });
     const connections = await listConnections();
@@ -263,7 +265,11 @@ describe('the callback refuses, with an error page and nothing stored', () => {
       stack.internals.signInStateKeys,
       () => Date.now() - 11 * 60_000,
     );
-    const started = await past.start({ tenantId: TENANT_A.id, adminObjectId: CONTOSO_ADMIN.objectId, adminUsername: CONTOSO_ADMIN.username });
+    const started = await past.start({
+      tenantId: TENANT_A.id,
+      adminObjectId: CONTOSO_ADMIN.objectId,
+      adminUsername: CONTOSO_ADMIN.username,
+    });
     await expectNothingChanged(async () => {
       const res = await stack.get(`${stack.baseUrl}/api/connections/callback?state=${encodeURIComponent(started.state)}&code=abc`);
       expect(res.status).toBe(400);
@@ -319,7 +325,9 @@ describe('the admin API', () => {
     expect((await stack.api('connections', { token: null })).status).toBe(401);
     expect((await stack.api('connections', { token: 'not.a.jwt' })).status).toBe(401);
     expect((await stack.api('connections', { token: await stack.tokenFor(CONTOSO_ADMIN, { expiresInSeconds: -120 }) })).status).toBe(401);
-    expect((await stack.api('connections', { token: await stack.tokenFor(CONTOSO_ADMIN, { audience: 'api://someone-else' }) })).status).toBe(401);
+    expect(
+      (await stack.api('connections', { token: await stack.tokenFor(CONTOSO_ADMIN, { audience: 'api://someone-else' }) })).status,
+    ).toBe(401);
     const noRole = await stack.api('connections', { token: await stack.tokenFor(CONTOSO_USER) });
     expect(noRole.status).toBe(403);
     expect(noRole.json.error.message).toContain('Connections.Admin');
@@ -336,7 +344,9 @@ describe('the admin API', () => {
     ]) {
       expect((await stack.api(`connections/${someone.id}${path}`, { method, token: fabrikam })).status).toBe(404);
     }
-    expect((await stack.api(`connections/${someone.id}`, { method: 'PATCH', body: { isDefault: true }, token: fabrikam })).status).toBe(404);
+    expect((await stack.api(`connections/${someone.id}`, { method: 'PATCH', body: { isDefault: true }, token: fabrikam })).status).toBe(
+      404,
+    );
     expect((await stack.api(`connections/${someone.id}`)).status).toBe(200);
   });
 

@@ -11,7 +11,12 @@ import { LocalStaticCredential } from '../../src/local/local-credential';
 
 let vault: KeyVaultStandIn;
 const store = () =>
-  new KeyVaultSecretStore({ vaultUrl: vault.url, credential: new LocalStaticCredential(), local: true, retry: { maxRetries: 0, retryDelayInMs: 1, maxRetryDelayInMs: 1 } });
+  new KeyVaultSecretStore({
+    vaultUrl: vault.url,
+    credential: new LocalStaticCredential(),
+    local: true,
+    retry: { maxRetries: 0, retryDelayInMs: 1, maxRetryDelayInMs: 1 },
+  });
 
 beforeEach(async () => {
   vault = await startKeyVaultStandIn();
@@ -28,7 +33,7 @@ test('the first use creates the key in the vault; another instance then uses the
   expect(vault.secretVersions(SIGN_IN_STATE_KEY_SECRET)).toHaveLength(1);
 });
 
-test('two instances creating the key at once each keep a usable version: each verifies the other\'s states', async () => {
+test("two instances creating the key at once each keep a usable version: each verifies the other's states", async () => {
   // Both read "no key" before either writes: each waits for the other's read to finish.
   let release!: () => void;
   const bothRead = new Promise<void>((resolve) => (release = resolve));

@@ -98,7 +98,8 @@ function built(): AzdPackage {
 function worker(): WorkerResult {
   built();
   const result = loaded!;
-  if (result.loadError || result.fatal) throw new Error(`the worker could not load the package: ${result.loadError ?? result.fatal}\n${result.stderr}`);
+  if (result.loadError || result.fatal)
+    throw new Error(`the worker could not load the package: ${result.loadError ?? result.fatal}\n${result.stderr}`);
   return result;
 }
 
@@ -126,7 +127,9 @@ describe('the deploy package azd builds', () => {
     expect(p.bytes).toBeLessThan(maxPackageBytes);
     expect(p.deflatedBytes).toBeLessThan(maxDeflatedBytes);
     // The measured figures go into README's "Deploy to Azure" section.
-    console.log(`deploy package: ${p.files.length} files, ${(p.bytes / 1e6).toFixed(2)} MB, ${(p.deflatedBytes / 1e6).toFixed(2)} MB deflated; steps: ${p.steps.join(' -> ')}`);
+    console.log(
+      `deploy package: ${p.files.length} files, ${(p.bytes / 1e6).toFixed(2)} MB, ${(p.deflatedBytes / 1e6).toFixed(2)} MB deflated; steps: ${p.steps.join(' -> ')}`,
+    );
   });
 });
 
@@ -175,7 +178,13 @@ describe('the deploy package loaded the way the Functions worker loads it', () =
           break;
         case 'timer':
           expect(bindings).toEqual([
-            { name: expect.stringMatching(/^timerTrigger[0-9a-f]+$/), type: 'timerTrigger', direction: 'in', schedule: f.schedule, properties: noDeferredBinding },
+            {
+              name: expect.stringMatching(/^timerTrigger[0-9a-f]+$/),
+              type: 'timerTrigger',
+              direction: 'in',
+              schedule: f.schedule,
+              properties: noDeferredBinding,
+            },
           ]);
           break;
       }
@@ -200,7 +209,9 @@ describe('the deploy package loaded the way the Functions worker loads it', () =
       expect(settings.has(`${prefix}__clientId`)).toBe(true);
       expect(settings.has(prefix)).toBe(false); // a connection string would win over the identity
     }
-    const referenced = bindings.flatMap((b) => Object.values(b).flatMap((v) => (typeof v === 'string' ? [...v.matchAll(/%([^%]+)%/g)].map((m) => m[1]) : [])));
+    const referenced = bindings.flatMap((b) =>
+      Object.values(b).flatMap((v) => (typeof v === 'string' ? [...v.matchAll(/%([^%]+)%/g)].map((m) => m[1]) : [])),
+    );
     expect(referenced).toEqual(['KEEPALIVE_SCHEDULE']);
     for (const name of referenced) expect(settings.has(name)).toBe(true);
   });
@@ -260,11 +271,21 @@ describe('the deploy package loaded the way the Functions worker loads it', () =
       const [outcome] = result.invocations;
       // Returning completes the message: it must not be retried.
       expect(outcome.error).toBeUndefined();
-      expect(outcome.logs?.map((l) => l.message)).toContainEqual(expect.stringContaining(`Dead-lettered a message {"queue":"process-steps","messageId":"${runId}:0"`));
-      const table = TableClient.fromConnectionString(azurite.connectionString, tableNames({ TABLES_PREFIX: prefix }).deadLetters, { allowInsecureConnection: true });
+      expect(outcome.logs?.map((l) => l.message)).toContainEqual(
+        expect.stringContaining(`Dead-lettered a message {"queue":"process-steps","messageId":"${runId}:0"`),
+      );
+      const table = TableClient.fromConnectionString(azurite.connectionString, tableNames({ TABLES_PREFIX: prefix }).deadLetters, {
+        allowInsecureConnection: true,
+      });
       const rows = [];
       for await (const row of table.listEntities<{ messageId: string; reason: string }>()) rows.push(row);
-      expect(rows).toEqual([expect.objectContaining({ partitionKey: 'process-steps', messageId: `${runId}:0`, reason: expect.stringContaining('session "another-run"') })]);
+      expect(rows).toEqual([
+        expect.objectContaining({
+          partitionKey: 'process-steps',
+          messageId: `${runId}:0`,
+          reason: expect.stringContaining('session "another-run"'),
+        }),
+      ]);
     });
   });
 });

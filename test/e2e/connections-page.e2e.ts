@@ -14,13 +14,15 @@ import type { ConnectionView } from '../../src/connections/connection';
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const shotsDir = path.join(repoRoot(), 'test-results', 'e2e');
 
-
 /** Clicking Close closes the tab itself, which can end the click before Playwright sees it finish. */
 async function closeTab(tab: Page) {
   const closed = tab.waitForEvent('close');
-  await tab.getByRole('button', { name: 'Close' }).click({ noWaitAfter: true }).catch((e: Error) => {
-    if (!/closed/i.test(e.message)) throw e;
-  });
+  await tab
+    .getByRole('button', { name: 'Close' })
+    .click({ noWaitAfter: true })
+    .catch((e: Error) => {
+      if (!/closed/i.test(e.message)) throw e;
+    });
   await closed;
 }
 
@@ -67,11 +69,23 @@ beforeAll(async () => {
     chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
     }),
   ]);
   // The local identity provider's certificate is self-signed (the Node side trusts it via NODE_EXTRA_CA_CERTS).
-  context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1366, height: 768 }, locale: 'en-US', timezoneId: 'UTC' });
+  context = await browser.newContext({
+    ignoreHTTPSErrors: true,
+    viewport: { width: 1366, height: 768 },
+    locale: 'en-US',
+    timezoneId: 'UTC',
+  });
   page = await context.newPage();
   page.on('console', recordConsole('page'));
   page.on('pageerror', (e) => consoleErrors.push(`[page] ${e.message}`));
@@ -92,7 +106,11 @@ test('the page is served with a strict CSP and its config names the portal clien
   expect(csp).not.toContain('unsafe-inline');
   expect(await res.text()).not.toMatch(/<script>|style=/);
   const config = await (await fetch(`${stack.baseUrl}/portal/config.json`)).json();
-  expect(config).toMatchObject({ authority: stack.identityProvider.issuer, apiBase: `${stack.baseUrl}/api`, scope: expect.stringContaining('api://') });
+  expect(config).toMatchObject({
+    authority: stack.identityProvider.issuer,
+    apiBase: `${stack.baseUrl}/api`,
+    scope: expect.stringContaining('api://'),
+  });
   expect(JSON.stringify(config)).not.toMatch(/secret/i);
 });
 
@@ -136,16 +154,33 @@ test('an admin signs in, authorizes a connection in a new tab, and sees a run ex
   await shot(page, '06-connection-listed');
 
   // A system process whose step executes as that connection, then an event.
-  const connection = (await stack.api('connections')).json.connections.find((c: ConnectionView) => c.account.username === CONTOSO_SVC_WORKPOINT.username);
+  const connection = (await stack.api('connections')).json.connections.find(
+    (c: ConnectionView) => c.account.username === CONTOSO_SVC_WORKPOINT.username,
+  );
   const process = {
     name: 'Contract intake',
     kind: 'system',
     triggers: [{ event: 'ItemCreated' }],
-    steps: [{ id: 'mark-received', type: 'action', action: 'updateFields', inputs: { fields: { Status: 'Received' } }, permissions: { executeAs: connection.id } }],
+    steps: [
+      {
+        id: 'mark-received',
+        type: 'action',
+        action: 'updateFields',
+        inputs: { fields: { Status: 'Received' } },
+        permissions: { executeAs: connection.id },
+      },
+    ],
   };
   expect((await stack.api('processes/contract-intake', { method: 'PUT', body: process })).status).toBe(200);
   expect((await stack.api('processes/contract-intake/publish', { method: 'POST' })).status).toBe(200);
-  const event = await stack.api('events', { method: 'POST', body: { type: 'ItemCreated', subject: { siteId: 'contoso.sharepoint.com,site-1', listId: 'list-1', itemId: '42' }, data: { title: 'NDA' } } });
+  const event = await stack.api('events', {
+    method: 'POST',
+    body: {
+      type: 'ItemCreated',
+      subject: { siteId: 'contoso.sharepoint.com,site-1', listId: 'list-1', itemId: '42' },
+      data: { title: 'NDA' },
+    },
+  });
   expect(event.status).toBe(202);
   await stack.bus.idle();
 
@@ -153,7 +188,9 @@ test('an admin signs in, authorizes a connection in a new tab, and sees a run ex
   const run = page.locator('li.run', { hasText: 'contract-intake' });
   await run.waitFor();
   await run.getByText(`executed as ${CONTOSO_SVC_WORKPOINT.username}`).waitFor();
-  expect(await run.textContent()).toMatch(/Succeeded[\s\S]*mark-received \(updateFields\) ✓ succeeded executed as svc-workpoint@contoso\.test/);
+  expect(await run.textContent()).toMatch(
+    /Succeeded[\s\S]*mark-received \(updateFields\) ✓ succeeded executed as svc-workpoint@contoso\.test/,
+  );
   await shot(page, '07-runs-executed-as');
 
   // Back on Connections, "last used" now has a date.
@@ -169,7 +206,9 @@ test('a connection whose grant died stands out after Test, and Re-authorize brin
   await page.locator('#needs-reauth-summary', { hasText: 'Action needed' }).waitFor();
   await shot(page, '08-needs-reauth');
 
-  const tab = await newTabFrom(() => row('WorkPoint automation').getByRole('button', { name: 'Re-authorize WorkPoint automation' }).click());
+  const tab = await newTabFrom(() =>
+    row('WorkPoint automation').getByRole('button', { name: 'Re-authorize WorkPoint automation' }).click(),
+  );
   expect(await tab.getByLabel('Username').inputValue()).toBe(CONTOSO_SVC_WORKPOINT.username); // login_hint
   await tab.getByRole('button', { name: 'Sign in' }).click();
   await tab.getByRole('heading', { name: 'Connection re-authorized' }).waitFor();

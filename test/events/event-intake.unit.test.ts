@@ -17,10 +17,14 @@ class RecordingSender implements MessageSender {
 }
 
 const posted = (change: Record<string, unknown> = {}): PostedEvent =>
-  postedEventSchema.parse({ type: 'ItemCreated', subject: { siteId: 'contoso.sharepoint.com,site-1', listId: 'contracts', itemId: 42 }, ...change });
+  postedEventSchema.parse({
+    type: 'ItemCreated',
+    subject: { siteId: 'contoso.sharepoint.com,site-1', listId: 'contracts', itemId: 42 },
+    ...change,
+  });
 
 describe('queuePostedEvent: an admin posts an event for their tenant', () => {
-  test('an omitted id and time become a new id and now; the tenant is the admin\'s', async () => {
+  test("an omitted id and time become a new id and now; the tenant is the admin's", async () => {
     const sender = new RecordingSender();
     const event = await queuePostedEvent(posted(), tenantId, { sender, now: () => frozenNow, newId });
     expect(event).toEqual({
@@ -40,12 +44,19 @@ describe('queuePostedEvent: an admin posts an event for their tenant', () => {
     await queuePostedEvent(own, tenantId, { sender, now: () => frozenNow, newId });
     await queuePostedEvent(own, tenantId, { sender, now: () => new Date(frozenNow.getTime() + 60_000), newId: () => 'another' });
     expect(sender.sent.map((s) => s.message.messageId)).toEqual([`${tenantId}:item-42-created`, `${tenantId}:item-42-created`]);
-    expect(sender.sent.map((s) => (s.message.body as { occurredAt: string }).occurredAt)).toEqual(['2025-02-28T09:30:00+01:00', '2025-02-28T09:30:00+01:00']);
+    expect(sender.sent.map((s) => (s.message.body as { occurredAt: string }).occurredAt)).toEqual([
+      '2025-02-28T09:30:00+01:00',
+      '2025-02-28T09:30:00+01:00',
+    ]);
   });
 
   test('a posted body cannot name another tenant or claim to be caused by a run', () => {
-    expect(postedEventSchema.safeParse({ ...posted(), tenantId: '33333333-3333-4333-8333-333333333333' }).data).not.toHaveProperty('tenantId');
-    expect(postedEventSchema.safeParse({ ...posted(), causedBy: { runId: 'r', processId: 'p', depth: 1 } }).data).not.toHaveProperty('causedBy');
+    expect(postedEventSchema.safeParse({ ...posted(), tenantId: '33333333-3333-4333-8333-333333333333' }).data).not.toHaveProperty(
+      'tenantId',
+    );
+    expect(postedEventSchema.safeParse({ ...posted(), causedBy: { runId: 'r', processId: 'p', depth: 1 } }).data).not.toHaveProperty(
+      'causedBy',
+    );
   });
 
   test('an event too large for a run record is refused as too_large and nothing is sent', async () => {

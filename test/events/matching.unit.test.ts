@@ -23,8 +23,12 @@ describe('matchEvent', () => {
   test('starts each system process with an enabled trigger of the event type whose conditions hold', () => {
     const processes = [
       published('plain'),
-      published('contracts', { triggers: [{ event: 'ItemCreated', conditions: [{ path: 'event.data.contentType', op: 'eq', value: 'Contract' }] }] }),
-      published('invoices', { triggers: [{ event: 'ItemCreated', conditions: [{ path: 'event.data.contentType', op: 'eq', value: 'Invoice' }] }] }),
+      published('contracts', {
+        triggers: [{ event: 'ItemCreated', conditions: [{ path: 'event.data.contentType', op: 'eq', value: 'Contract' }] }],
+      }),
+      published('invoices', {
+        triggers: [{ event: 'ItemCreated', conditions: [{ path: 'event.data.contentType', op: 'eq', value: 'Invoice' }] }],
+      }),
       published('other-type', { triggers: [{ event: 'StageChanged' }] }),
       published('disabled', { triggers: [{ event: 'ItemCreated', disabled: true }] }),
       published('no-triggers', { triggers: undefined }),
@@ -61,7 +65,9 @@ describe('matchEvent', () => {
   test(`loop guard: a chain ${maxChainDepth} runs deep starts nothing more; one less still starts`, () => {
     const processes = [published('a')];
     const deep = matchEvent(event({ causedBy: { runId: 'r', processId: 'b', depth: maxChainDepth } }), processes);
-    expect(deep).toEqual([{ process: processes[0], start: false, reason: expect.stringContaining(`reached ${maxChainDepth} (loop guard)`) }]);
+    expect(deep).toEqual([
+      { process: processes[0], start: false, reason: expect.stringContaining(`reached ${maxChainDepth} (loop guard)`) },
+    ]);
     const shallower = matchEvent(event({ causedBy: { runId: 'r', processId: 'b', depth: maxChainDepth - 1 } }), processes);
     expect(shallower).toEqual([{ process: processes[0], start: true }]);
   });
@@ -72,7 +78,9 @@ describe('matchEvent', () => {
   });
 
   test('conditions see the event under "event"', () => {
-    const bySubject = published('by-subject', { triggers: [{ event: 'ItemCreated', conditions: [{ path: 'event.subject.listId', op: 'in', value: ['list-1'] }] }] });
+    const bySubject = published('by-subject', {
+      triggers: [{ event: 'ItemCreated', conditions: [{ path: 'event.subject.listId', op: 'in', value: ['list-1'] }] }],
+    });
     expect(started(matchEvent(event(), [bySubject]))).toEqual(['by-subject']);
     expect(started(matchEvent(event({ subject: { siteId: 'site-1', listId: 'list-2', itemId: '7' } }), [bySubject]))).toEqual([]);
   });

@@ -22,22 +22,36 @@ describe('occurredAtProblem (frozen clock)', () => {
 });
 
 describe('productEventSchema', () => {
-  const event = { id: 'evt-1', type: 'ItemCreated', tenantId: 'a0c0a0c0-0000-4000-8000-00000000000a', occurredAt: new Date().toISOString(), subject: { siteId: 's', listId: 'l', itemId: 1 } };
+  const event = {
+    id: 'evt-1',
+    type: 'ItemCreated',
+    tenantId: 'a0c0a0c0-0000-4000-8000-00000000000a',
+    occurredAt: new Date().toISOString(),
+    subject: { siteId: 's', listId: 'l', itemId: 1 },
+  };
   const issues = (e: unknown) => productEventSchema.safeParse(e).error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
 
   it('takes ids of letters, digits and . _ : - (GUIDs, product ids) up to 128 characters', () => {
-    for (const id of ['evt-1', 'A.b_c:d-9', 'ab0c1d2e-0000-4000-8000-00000000000a', 'x'.repeat(128)]) expect(issues({ ...event, id })).toBeUndefined();
+    for (const id of ['evt-1', 'A.b_c:d-9', 'ab0c1d2e-0000-4000-8000-00000000000a', 'x'.repeat(128)])
+      expect(issues({ ...event, id })).toBeUndefined();
   });
 
-  it.each([['evt\n[error] keepalive: forged'], ['a\rb'], ['a\u2028b'], ["a' or 1 eq 1"], ['a/b'], ['a b'], ['ä'], ['']])('refuses the id %j', (id) => {
-    const found = issues({ ...event, id });
-    expect(found?.length).toBeGreaterThan(0);
-    expect(found!.every((i) => i.startsWith('id: '))).toBe(true);
-  });
+  it.each([['evt\n[error] keepalive: forged'], ['a\rb'], ['a\u2028b'], ["a' or 1 eq 1"], ['a/b'], ['a b'], ['ä'], ['']])(
+    'refuses the id %j',
+    (id) => {
+      const found = issues({ ...event, id });
+      expect(found?.length).toBeGreaterThan(0);
+      expect(found!.every((i) => i.startsWith('id: '))).toBe(true);
+    },
+  );
 
   it('refuses unsafe ids in causedBy and implausible times', () => {
-    expect(issues({ ...event, causedBy: { runId: 'r\nx', processId: 'p', depth: 1 } })).toEqual([expect.stringMatching(/^causedBy.runId: /)]);
-    expect(issues({ ...event, occurredAt: '2300-01-01T00:00:00Z' })).toEqual([expect.stringMatching(/^occurredAt: must not be more than 5 minutes ahead/)]);
+    expect(issues({ ...event, causedBy: { runId: 'r\nx', processId: 'p', depth: 1 } })).toEqual([
+      expect.stringMatching(/^causedBy.runId: /),
+    ]);
+    expect(issues({ ...event, occurredAt: '2300-01-01T00:00:00Z' })).toEqual([
+      expect.stringMatching(/^occurredAt: must not be more than 5 minutes ahead/),
+    ]);
   });
 });
 

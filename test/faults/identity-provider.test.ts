@@ -88,7 +88,12 @@ describe.each<[string, TokenEndpointFault, string]>([
     await postEvent(itemId);
 
     // Let the first step fail through one whole delivery (3 tries with backoff) and into the second one.
-    await until('a second delivery of the step', async () => stack.bus.stats()[queueNames.steps].abandoned > busBefore.abandoned && faulted(await stats(), statusKey) - faulted(before, statusKey) >= 4);
+    await until(
+      'a second delivery of the step',
+      async () =>
+        stack.bus.stats()[queueNames.steps].abandoned > busBefore.abandoned &&
+        faulted(await stats(), statusKey) - faulted(before, statusKey) >= 4,
+    );
     const during = await stats();
     await setTokenEndpointFault(stack.identityProvider.url, null);
     const outage = Date.now() - started;
@@ -143,7 +148,11 @@ test("the app's own client secret expired (AADSTS7000222): steps wait and retry,
 
     // The admin's "test" says what is wrong, and that it is not the connection.
     const tested = await stack.api(`connections/${workpoint.id}/test`, { method: 'POST' });
-    expect(tested.json).toEqual({ ok: false, status: 'unavailable', reason: expect.stringMatching(/app's own credentials.*AADSTS7000222.*client secret/) });
+    expect(tested.json).toEqual({
+      ok: false,
+      status: 'unavailable',
+      reason: expect.stringMatching(/app's own credentials.*AADSTS7000222.*client secret/),
+    });
     // Keep-alive (every connection idle): both fail for now, neither is marked.
     const report = await new KeepAlive({
       connections: stack.internals.connectionRepository,
@@ -165,7 +174,13 @@ test("the app's own client secret expired (AADSTS7000222): steps wait and retry,
   expect(sent).toEqual([
     {
       messageId: expect.stringMatching(/^ApplicationCredentialsInvalid:c0c0c0c0-0000-4000-8000-00000000c11e:\d+$/),
-      body: { type: 'ApplicationCredentialsInvalid', clientId: 'c0c0c0c0-0000-4000-8000-00000000c11e', aadsts: 7000222, reason: expect.stringContaining('AADSTS7000222'), at: expect.any(String) },
+      body: {
+        type: 'ApplicationCredentialsInvalid',
+        clientId: 'c0c0c0c0-0000-4000-8000-00000000c11e',
+        aadsts: 7000222,
+        reason: expect.stringContaining('AADSTS7000222'),
+        at: expect.any(String),
+      },
     },
   ]);
   expect(stack.logs.filter((l) => l.startsWith('[error]') && l.includes('ApplicationCredentialsInvalid'))).toHaveLength(1);
@@ -176,7 +191,14 @@ test("the app's own client secret expired (AADSTS7000222): steps wait and retry,
   expect(run.status).toBe('succeeded');
   expect(callsFor(itemId).map((c) => c.username)).toEqual([CONTOSO_SVC_WORKPOINT.username, CONTOSO_SVC_APPROVALS.username]);
   expect((await connectionStates()).every((c) => c.status === 'active')).toBe(true);
-  tally.record({ kind: 'fault', category: "App's client secret expired during steps (invalid_client)", tried: 2, handled: 2, faultsInjected: refused, lost: 0 });
+  tally.record({
+    kind: 'fault',
+    category: "App's client secret expired during steps (invalid_client)",
+    tried: 2,
+    handled: 2,
+    faultsInjected: refused,
+    lost: 0,
+  });
 });
 
 test('a revoked grant: one token call, needs_reauth, no further calls until re-authorized; then steps run again', async () => {

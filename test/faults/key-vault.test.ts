@@ -65,7 +65,9 @@ async function runsFor(itemIds: string[]) {
 async function versionValues(versions: string[]): Promise<string[]> {
   return Promise.all(
     versions.map(async (v) => {
-      const res = await fetch(`${stack.vault.url}/secrets/${secretName}/${v}?api-version=7.5`, { headers: { Authorization: 'Bearer local' } });
+      const res = await fetch(`${stack.vault.url}/secrets/${secretName}/${v}?api-version=7.5`, {
+        headers: { Authorization: 'Bearer local' },
+      });
       return ((await res.json()) as { value: string }).value;
     }),
   );

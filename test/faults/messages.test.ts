@@ -51,7 +51,13 @@ const callsFor = (itemId: string) => stack.graph.calls.filter((c) => c.path.incl
 
 /** An event that starts a run of PROCESS. */
 function newEvent(itemId: string) {
-  return { id: randomUUID(), occurredAt: new Date().toISOString(), type: 'ItemCreated', subject: subjectOf(itemId), data: { kind: 'three' } };
+  return {
+    id: randomUUID(),
+    occurredAt: new Date().toISOString(),
+    type: 'ItemCreated',
+    subject: subjectOf(itemId),
+    data: { kind: 'three' },
+  };
 }
 
 /** The run an event started (its id derives from when the event was received, so it is known only then). */
@@ -106,10 +112,12 @@ test('duplicate and out-of-order step messages: no step is skipped, run early or
     stepMessage(runId, 2, 'stray-c', 'another-session'), // a copy outside the run's session: refused
   ]);
   // Another instance handed step c while a is still running: refused, not run ahead of a and b.
-  const direct = await stack.context.stepRunner.handle({ tenantId: TENANT_A.id, runId, stepIndex: 2 }, { deliveryCount: 1, maxDeliveryCount: 10 }).then(
-    () => undefined,
-    (e: unknown) => e,
-  );
+  const direct = await stack.context.stepRunner
+    .handle({ tenantId: TENANT_A.id, runId, stepIndex: 2 }, { deliveryCount: 1, maxDeliveryCount: 10 })
+    .then(
+      () => undefined,
+      (e: unknown) => e,
+    );
   expect(direct).toBeInstanceOf(PoisonMessageError);
   expect((direct as PoisonMessageError).reason).toMatch(/step 2 of run .* arrived before step [01] finished/);
   await stack.bus.idle();
@@ -176,7 +184,14 @@ test('a crash between the action call and the write that records it: the redeliv
   expect(run.steps.slice(1).map((s) => s.status)).toEqual(['pending', 'pending']);
   expect(stack.logs.some((l) => l.includes('Step failed unexpectedly') && l.includes('simulated crash'))).toBe(true);
 
-  tally.record({ kind: 'fault', category: 'Crash between an action and its audit write', tried: 1, handled: 1, faultsInjected: 1, lost: calls.length - 1 });
+  tally.record({
+    kind: 'fault',
+    category: 'Crash between an action and its audit write',
+    tried: 1,
+    handled: 1,
+    faultsInjected: 1,
+    lost: calls.length - 1,
+  });
 });
 
 test('poison messages are recorded with a reason at the first delivery and block nothing', async () => {
@@ -197,7 +212,14 @@ test('poison messages are recorded with a reason at the first delivery and block
     ['array-body', [a, r, 0]],
     ['number-body', 42],
   ];
-  const event = { id: randomUUID(), type: 'ItemCreated', tenantId: a, occurredAt: new Date().toISOString(), subject: subjectOf('p'), data: {} };
+  const event = {
+    id: randomUUID(),
+    type: 'ItemCreated',
+    tenantId: a,
+    occurredAt: new Date().toISOString(),
+    subject: subjectOf('p'),
+    data: {},
+  };
   const events: [string, unknown][] = [
     ['tenant-not-guid', { ...event, tenantId: 'contoso' }],
     ['no-subject', { ...event, subject: undefined }],
@@ -211,9 +233,16 @@ test('poison messages are recorded with a reason at the first delivery and block
   const busBefore = stack.bus.stats();
   await stack.bus.send(
     queueNames.steps,
-    steps.map(([id, body, session]) => ({ body, messageId: `poison-${id}`, sessionId: session ?? (typeof body === 'object' && body && 'runId' in body ? String((body as { runId: unknown }).runId) : r) })),
+    steps.map(([id, body, session]) => ({
+      body,
+      messageId: `poison-${id}`,
+      sessionId: session ?? (typeof body === 'object' && body && 'runId' in body ? String((body as { runId: unknown }).runId) : r),
+    })),
   );
-  await stack.bus.send(queueNames.events, events.map(([id, body]) => ({ body, messageId: `poison-${id}` })));
+  await stack.bus.send(
+    queueNames.events,
+    events.map(([id, body]) => ({ body, messageId: `poison-${id}` })),
+  );
   // A stale step message of a finished run: completed, nothing runs.
   await stack.bus.send(queueNames.steps, [stepMessage(r, 1, 'stale-step')]);
   await stack.bus.idle();
@@ -253,7 +282,11 @@ test('a run Azure Tables refuses as too large: the event is dead-lettered with t
   const refusal = Object.assign(new RestError('The entity is larger than the maximum size permitted.', { statusCode: 400 }), {
     details: { odataError: { code: 'EntityTooLarge' } },
   });
-  table.createEntity = async function (this: typeof table, entity: Parameters<typeof createEntity>[0], options?: Parameters<typeof createEntity>[1]) {
+  table.createEntity = async function (
+    this: typeof table,
+    entity: Parameters<typeof createEntity>[0],
+    options?: Parameters<typeof createEntity>[1],
+  ) {
     const { eventJson } = entity as { eventJson?: unknown };
     if (typeof eventJson === 'string' && eventJson.includes(event.id)) throw refusal;
     return createEntity.call(this, entity, options);
@@ -270,7 +303,9 @@ test('a run Azure Tables refuses as too large: the event is dead-lettered with t
   expect(after.deliveries - before.deliveries).toBe(1);
   expect(after.abandoned).toBe(before.abandoned);
   const dead = await deadLettersSince(queueNames.events, deadBefore);
-  expect(dead).toEqual([expect.objectContaining({ reason: expect.stringMatching(/^Run .* cannot be stored: Azure Tables refused it as too large/) })]);
+  expect(dead).toEqual([
+    expect.objectContaining({ reason: expect.stringMatching(/^Run .* cannot be stored: Azure Tables refused it as too large/) }),
+  ]);
   expect(await runOfEvent(event.id)).toBeUndefined();
   expect(callsFor('too-large-1')).toEqual([]);
   tally.record({ kind: 'fault', category: 'Messages too large to store', tried: 1, handled: 1, faultsInjected: 1, lost: 0 });
@@ -286,18 +321,40 @@ test('an event for an unknown tenant starts nothing and crashes nothing: dead-le
   const logsBefore = stack.logs.length;
   const runsBefore = (await stack.context.runs.list(TENANT_A.id, { limit: 1000 })).length;
   const deadBefore = await deadLetterCount(queueNames.events);
-  await stack.bus.send(queueNames.events, events.map((e) => ({ body: e, messageId: `${e.tenantId}:${e.id}` })));
+  await stack.bus.send(
+    queueNames.events,
+    events.map((e) => ({ body: e, messageId: `${e.tenantId}:${e.id}` })),
+  );
   await stack.bus.idle();
 
   for (const e of events) expect(await stack.context.runs.list(e.tenantId)).toEqual([]);
-  expect(stack.logs.slice(logsBefore).some((l) => l.includes(`Event processed {"eventId":"${events[1].id}","type":"ItemCreated","runsStarted":0`))).toBe(true);
-  const dead = (await stack.context.deadLetters.list(queueNames.events, 10_000)).slice(0, (await deadLetterCount(queueNames.events)) - deadBefore);
-  expect(dead).toEqual([expect.objectContaining({ messageId: `${unknownTenant}:${events[0].id}`, reason: expect.stringContaining(`register tenant ${unknownTenant}`) })]);
+  expect(
+    stack.logs
+      .slice(logsBefore)
+      .some((l) => l.includes(`Event processed {"eventId":"${events[1].id}","type":"ItemCreated","runsStarted":0`)),
+  ).toBe(true);
+  const dead = (await stack.context.deadLetters.list(queueNames.events, 10_000)).slice(
+    0,
+    (await deadLetterCount(queueNames.events)) - deadBefore,
+  );
+  expect(dead).toEqual([
+    expect.objectContaining({
+      messageId: `${unknownTenant}:${events[0].id}`,
+      reason: expect.stringContaining(`register tenant ${unknownTenant}`),
+    }),
+  ]);
   expect((await stack.context.runs.list(TENANT_A.id, { limit: 1000 })).length).toBe(runsBefore);
   expect(stack.logs.slice(logsBefore).filter((l) => l.startsWith('[error]'))).toEqual([]);
   expect(callsFor('u')).toEqual([]);
 
-  tally.record({ kind: 'fault', category: 'Events for an unknown tenant', tried: events.length, handled: events.length, faultsInjected: events.length, lost: 0 });
+  tally.record({
+    kind: 'fault',
+    category: 'Events for an unknown tenant',
+    tried: events.length,
+    handled: events.length,
+    faultsInjected: events.length,
+    lost: 0,
+  });
 });
 
 test('two instances refreshing the same connection at once: one token call, both get a valid token', async () => {
@@ -316,7 +373,13 @@ test('two instances refreshing the same connection at once: one token call, both
     expect(callsAfter - callsBefore).toBe(1);
     expect(stack.vault.secretVersions(secretName).length - versionsBefore).toBe(1);
     for (const { token } of tokens) {
-      const me = (await graphRequest({ graphBaseUrl: stack.graph.url, accessToken: token, method: 'GET', path: '/me', idempotencyKey: 'two-instances' })) as {
+      const me = (await graphRequest({
+        graphBaseUrl: stack.graph.url,
+        accessToken: token,
+        method: 'GET',
+        path: '/me',
+        idempotencyKey: 'two-instances',
+      })) as {
         userPrincipalName: string;
       };
       expect(me.userPrincipalName).toBe(CONTOSO_SVC_WORKPOINT.username);

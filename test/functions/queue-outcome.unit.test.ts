@@ -5,7 +5,10 @@ import { AppError } from '../../src/shared/errors';
 
 describe('what a queue delivery does with an error', () => {
   it('dead-letters what can never be processed, with the reason', () => {
-    expect(queueOutcomeOf(new PoisonMessageError('run r1 does not exist'))).toEqual({ action: 'dead-letter', reason: 'run r1 does not exist' });
+    expect(queueOutcomeOf(new PoisonMessageError('run r1 does not exist'))).toEqual({
+      action: 'dead-letter',
+      reason: 'run r1 does not exist',
+    });
     const tooLarge = new RunTooLargeError('r1', 'it is 70000 bytes');
     expect(queueOutcomeOf(tooLarge)).toEqual({ action: 'dead-letter', reason: tooLarge.message });
   });

@@ -4,7 +4,11 @@ import { errorResponse } from '../../src/http/errors';
 import { AppError } from '../../src/shared/errors';
 
 const logged: string[] = [];
-const context = { functionName: 'connections-get', invocationId: 'inv-1', error: (m: string) => logged.push(m) } as unknown as InvocationContext;
+const context = {
+  functionName: 'connections-get',
+  invocationId: 'inv-1',
+  error: (m: string) => logged.push(m),
+} as unknown as InvocationContext;
 
 describe('the HTTP answer to an error', () => {
   beforeEach(() => (logged.length = 0));
@@ -17,12 +21,17 @@ describe('the HTTP answer to an error', () => {
     ['unavailable', 503],
     ['misconfigured', 503],
   ] as const)('%s is %i with {error: {message}}', (code, status) => {
-    expect(errorResponse(new AppError(code, 'Said to the caller.'), context)).toMatchObject({ status, jsonBody: { error: { message: 'Said to the caller.' } } });
+    expect(errorResponse(new AppError(code, 'Said to the caller.'), context)).toMatchObject({
+      status,
+      jsonBody: { error: { message: 'Said to the caller.' } },
+    });
   });
 
   it('keeps details of a bad request', () => {
     const details = [{ path: 'query.status', message: 'Invalid option' }];
-    expect(errorResponse(new AppError('bad_request', 'Invalid query.', { details }), context).jsonBody).toEqual({ error: { message: 'Invalid query.', details } });
+    expect(errorResponse(new AppError('bad_request', 'Invalid query.', { details }), context).jsonBody).toEqual({
+      error: { message: 'Invalid query.', details },
+    });
   });
 
   it('asks for a bearer token with 401', () => {
@@ -35,7 +44,9 @@ describe('the HTTP answer to an error', () => {
     const res = errorResponse(new AppError('throttled', 'Too many events.', { retryAfterSeconds: 11.2 }), context);
     expect(res).toMatchObject({ status: 429, jsonBody: { error: { message: 'Too many events.' } } });
     expect(res.headers).toMatchObject({ 'Retry-After': '12', 'Cache-Control': 'no-store' });
-    expect(errorResponse(new AppError('throttled', 'Slow down.', { retryAfterSeconds: 0 }), context).headers).toMatchObject({ 'Retry-After': '1' });
+    expect(errorResponse(new AppError('throttled', 'Slow down.', { retryAfterSeconds: 0 }), context).headers).toMatchObject({
+      'Retry-After': '1',
+    });
   });
 
   it('lists validation problems as errors with 422 (contract)', () => {
@@ -47,7 +58,11 @@ describe('the HTTP answer to an error', () => {
   });
 
   it('sends the usage along with 409 for a connection in use', () => {
-    const usage = { connectionId: 'c1', isDefault: true, references: [{ processId: 'p', processName: 'P', version: 'draft' as const, via: 'default' as const }] };
+    const usage = {
+      connectionId: 'c1',
+      isDefault: true,
+      references: [{ processId: 'p', processName: 'P', version: 'draft' as const, via: 'default' as const }],
+    };
     const res = errorResponse(new ConnectionInUseError(usage), context);
     expect(res.status).toBe(409);
     expect(res.jsonBody).toEqual({ error: { message: expect.stringContaining('1 process reference(s)') }, usage });

@@ -69,7 +69,9 @@ async function authorizeUrl(msal: ConfidentialClientApplication, extra: { loginH
 }
 
 /** The full connection sign-in, as the callback would do it. */
-async function connect(user: LocalUser): Promise<{ msal: ConfidentialClientApplication; result: AuthenticationResult; nonce: string; cache: string }> {
+async function connect(
+  user: LocalUser,
+): Promise<{ msal: ConfidentialClientApplication; result: AuthenticationResult; nonce: string; cache: string }> {
   const msal = new ConfidentialClientApplication(msalConfig());
   const { url, verifier, state, nonce } = await authorizeUrl(msal);
   const { redirectUrl } = await signIn(url, user.username);
@@ -78,7 +80,10 @@ async function connect(user: LocalUser): Promise<{ msal: ConfidentialClientAppli
   expect(callback.searchParams.get('state')).toBe(state);
   const code = callback.searchParams.get('code');
   expect(code).toBeTruthy();
-  const result = await msal.acquireTokenByCode({ code: code!, scopes, redirectUri, codeVerifier: verifier, state, nonce }, { code: code!, state });
+  const result = await msal.acquireTokenByCode(
+    { code: code!, scopes, redirectUri, codeVerifier: verifier, state, nonce },
+    { code: code!, state },
+  );
   return { msal, result, nonce, cache: msal.getTokenCache().serialize() };
 }
 
@@ -138,7 +143,13 @@ test('a specific Graph scope gives scp with just that permission', async () => {
   const { verifier, challenge } = await crypto.generatePkceCodes();
   const sites = [`${GRAPH_AUDIENCE}/Sites.ReadWrite.All`];
   // MSAL's select_account prompt is accepted (shown as a fresh sign-in form).
-  const url = await msal.getAuthCodeUrl({ scopes: sites, redirectUri, codeChallenge: challenge, codeChallengeMethod: 'S256', prompt: 'select_account' });
+  const url = await msal.getAuthCodeUrl({
+    scopes: sites,
+    redirectUri,
+    codeChallenge: challenge,
+    codeChallengeMethod: 'S256',
+    prompt: 'select_account',
+  });
   const code = new URL((await signIn(url, FABRIKAM_SVC.username)).redirectUrl).searchParams.get('code')!;
   const result = await msal.acquireTokenByCode({ code, scopes: sites, redirectUri, codeVerifier: verifier });
   expect(decodeJwt(result.accessToken)).toMatchObject({ aud: GRAPH_AUDIENCE, scp: 'Sites.ReadWrite.All', tid: FABRIKAM_SVC.tenantId });
@@ -233,7 +244,12 @@ test('/local/tokens mints a token that verifies against the JWKS', async () => {
     ver: '2.0',
   });
 
-  const custom = await mintLocalToken(idp.url, { username: FABRIKAM_SVC.username, audience: 'api://other', roles: ['X'], expiresInSeconds: -60 });
+  const custom = await mintLocalToken(idp.url, {
+    username: FABRIKAM_SVC.username,
+    audience: 'api://other',
+    roles: ['X'],
+    expiresInSeconds: -60,
+  });
   await expect(jwtVerify(custom.access_token, jwks, { issuer: idp.issuer, audience: 'api://other' })).rejects.toMatchObject({
     code: 'ERR_JWT_EXPIRED',
   });

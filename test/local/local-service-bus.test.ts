@@ -2,7 +2,13 @@ import { InvocationContext } from '@azure/functions';
 import type { FunctionDefinition, ServiceBusFunction } from '../../functions/registry';
 import { queueNames, type QueueName } from '../../src/config/queues';
 import { messageIdFor } from '../../src/adapters/message-queue';
-import { createLocalServiceBus, LocalServiceBusError, MAX_MESSAGE_BYTES, type LocalServiceBus, type LocalServiceBusOptions } from '../../src/local/local-service-bus';
+import {
+  createLocalServiceBus,
+  LocalServiceBusError,
+  MAX_MESSAGE_BYTES,
+  type LocalServiceBus,
+  type LocalServiceBusOptions,
+} from '../../src/local/local-service-bus';
 
 const STEPS = queueNames.steps; // session-enabled
 const EVENTS = queueNames.events; // plain
@@ -45,7 +51,9 @@ describe('local Service Bus', () => {
         context.log('hello from', context.functionName);
       }),
     ]);
-    await b.send(STEPS, [{ messageId: 'm1', sessionId: 'run-1', body: { step: 's1', at: new Date(0) }, applicationProperties: { RunId: 'run-1', attempt: 2 } }]);
+    await b.send(STEPS, [
+      { messageId: 'm1', sessionId: 'run-1', body: { step: 's1', at: new Date(0) }, applicationProperties: { RunId: 'run-1', attempt: 2 } },
+    ]);
     await b.idle();
 
     expect(ctx).toBeInstanceOf(InvocationContext);
@@ -83,7 +91,10 @@ describe('local Service Bus', () => {
     body.list.push(2);
     appProps.k = 'changed';
     await b.idle();
-    expect(bodies).toEqual([{ n: 1, list: [1] }, { n: 1, list: [1] }]);
+    expect(bodies).toEqual([
+      { n: 1, list: [1] },
+      { n: 1, list: [1] },
+    ]);
   });
 
   it('handles a session strictly in order, one at a time, while sessions run in parallel', async () => {
@@ -111,7 +122,10 @@ describe('local Service Bus', () => {
     const sessions = ['a', 'b', 'c', 'd', 'e'];
     // Interleaved across sessions and sent in several calls.
     for (let i = 0; i < 12; i++) {
-      await b.send(STEPS, sessions.map((s) => ({ messageId: `${s}-${i}`, sessionId: s, body: { session: s, i } })));
+      await b.send(
+        STEPS,
+        sessions.map((s) => ({ messageId: `${s}-${i}`, sessionId: s, body: { session: s, i } })),
+      );
     }
     await b.idle();
     for (const s of sessions) expect(order.get(s)).toEqual([...Array(12).keys()]);
@@ -156,7 +170,10 @@ describe('local Service Bus', () => {
       ],
       { concurrency: 3 },
     );
-    await b.send(EVENTS, [...Array(10).keys()].map((i) => ({ messageId: `e${i}`, body: i })));
+    await b.send(
+      EVENTS,
+      [...Array(10).keys()].map((i) => ({ messageId: `e${i}`, body: i })),
+    );
     await b.idle();
     expect(max).toBe(3);
     expect(b.stats()[EVENTS].completed).toBe(10);
@@ -292,7 +309,9 @@ describe('local Service Bus', () => {
     // 256 KB of body and properties (here: the JSON string's quotes and "{}") is accepted; one byte more is refused.
     const atSize = 'x'.repeat(MAX_MESSAGE_BYTES - 4);
     await b.send(STEPS, [{ messageId: 'at-size', sessionId: 'r', body: atSize }]);
-    await expect(b.send(STEPS, [{ messageId: 'beyond-size', sessionId: 'r', body: `${atSize}x` }])).rejects.toMatchObject({ code: 'MessageSizeExceeded' });
+    await expect(b.send(STEPS, [{ messageId: 'beyond-size', sessionId: 'r', body: `${atSize}x` }])).rejects.toMatchObject({
+      code: 'MessageSizeExceeded',
+    });
     await b.idle();
     expect(got).toEqual(['ids', atSize]);
   });
@@ -314,8 +333,12 @@ describe('local Service Bus', () => {
   });
 
   it('rejects trigger definitions that disagree with the queue session setting', () => {
-    expect(() => createLocalServiceBus([{ ...trigger(EVENTS, async () => {}), isSessionsEnabled: true }], { maxDeliveryCount: 1 })).toThrow(/isSessionsEnabled/);
-    expect(() => createLocalServiceBus([{ ...trigger(STEPS, async () => {}), isSessionsEnabled: false }], { maxDeliveryCount: 1 })).toThrow(/isSessionsEnabled/);
+    expect(() => createLocalServiceBus([{ ...trigger(EVENTS, async () => {}), isSessionsEnabled: true }], { maxDeliveryCount: 1 })).toThrow(
+      /isSessionsEnabled/,
+    );
+    expect(() => createLocalServiceBus([{ ...trigger(STEPS, async () => {}), isSessionsEnabled: false }], { maxDeliveryCount: 1 })).toThrow(
+      /isSessionsEnabled/,
+    );
   });
 
   it('delivers scheduled messages no earlier than their time, in session order after what was waiting', async () => {

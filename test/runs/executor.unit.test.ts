@@ -1,6 +1,13 @@
 import type { Connection } from '../../src/connections/connection';
 import type { ProcessDefinition, StepDefinition } from '../../src/processes/process-definition';
-import { chooseExecutor, executedAsOf, ExecutorResolver, noConnectionMessage, notExecutableMessage, type ExecutorChoice } from '../../src/runs/executor';
+import {
+  chooseExecutor,
+  executedAsOf,
+  ExecutorResolver,
+  noConnectionMessage,
+  notExecutableMessage,
+  type ExecutorChoice,
+} from '../../src/runs/executor';
 
 const tenantId = '11111111-1111-4111-8111-111111111111';
 const ids = {
@@ -28,7 +35,13 @@ const contracts = connection(ids.contracts, 'contracts');
 const archive = connection(ids.archive, 'archive');
 
 const step = (change: Partial<StepDefinition> = {}): StepDefinition => ({ id: 'notify', type: 'action', action: 'sendMail', ...change });
-const process = (change: Partial<ProcessDefinition> = {}): ProcessDefinition => ({ id: 'nda', name: 'NDA', kind: 'system', steps: [step()], ...change });
+const process = (change: Partial<ProcessDefinition> = {}): ProcessDefinition => ({
+  id: 'nda',
+  name: 'NDA',
+  kind: 'system',
+  steps: [step()],
+  ...change,
+});
 
 const connectionOf = (choice: ExecutorChoice) => (choice.kind === 'connection' ? choice.connection.id : choice.reason);
 
@@ -74,7 +87,10 @@ describe('chooseExecutor: who executes a step', () => {
       reason: 'The connection "contracts" (contracts@contoso.com) needs re-authorization.',
     });
     const staleDefault = connection(ids.approvals, 'approvals', { isDefault: true, status: 'needs_reauth' });
-    expect(chooseExecutor(process(), step(), [staleDefault, contracts])).toMatchObject({ kind: 'none', reason: expect.stringContaining('needs re-authorization') });
+    expect(chooseExecutor(process(), step(), [staleDefault, contracts])).toMatchObject({
+      kind: 'none',
+      reason: expect.stringContaining('needs re-authorization'),
+    });
   });
 
   test('form steps have no executor, whatever the process names', () => {
@@ -83,7 +99,10 @@ describe('chooseExecutor: who executes a step', () => {
   });
 
   test('the audit records the connection and its account', () => {
-    expect(executedAsOf({ kind: 'connection', connection: contracts })).toEqual({ connectionId: ids.contracts, username: 'contracts@contoso.com' });
+    expect(executedAsOf({ kind: 'connection', connection: contracts })).toEqual({
+      connectionId: ids.contracts,
+      username: 'contracts@contoso.com',
+    });
   });
 });
 

@@ -51,7 +51,13 @@ const intakeV1 = (approvalsId: string) => ({
   steps: [
     { id: 'mark', type: 'action', action: 'updateFields', inputs: { fields: { Title: 'Received: {{event.data.title}}' } } },
     { id: 'stage', type: 'action', action: 'changeStage', inputs: { stage: 'Legal review' }, permissions: { executeAs: approvalsId } },
-    { id: 'mail', type: 'action', action: 'sendMail', inputs: { to: ['legal@contoso.test'], subject: 'x', body: 'y' }, conditions: [{ path: 'event.data.urgent', op: 'eq', value: true }] },
+    {
+      id: 'mail',
+      type: 'action',
+      action: 'sendMail',
+      inputs: { to: ['legal@contoso.test'], subject: 'x', body: 'y' },
+      conditions: [{ path: 'event.data.urgent', op: 'eq', value: true }],
+    },
   ],
 });
 
@@ -127,7 +133,9 @@ describe('saving and publishing', () => {
     expect((await stack.api('processes/ghost', { method: 'PUT', body })).status).toBe(200);
     const res = await stack.api('processes/ghost/publish', { method: 'POST' });
     expect(res.status).toBe(422);
-    expect(res.json.errors).toEqual([{ path: 'steps[0].permissions.executeAs', message: expect.stringContaining('does not exist in this tenant') }]);
+    expect(res.json.errors).toEqual([
+      { path: 'steps[0].permissions.executeAs', message: expect.stringContaining('does not exist in this tenant') },
+    ]);
   });
 });
 
@@ -161,8 +169,12 @@ describe('a published system process', () => {
     expect(run.steps[1].executedAs).toEqual({ connectionId: approvals.id, username: CONTOSO_SVC_APPROVALS.username });
     for (const s of run.steps.slice(0, 2)) expect(Date.parse(s.finishedAt!)).toBeGreaterThanOrEqual(Date.parse(s.startedAt!));
 
-    expect(callsBy(firstCalls, CONTOSO_SVC_WORKPOINT.username).map((c) => [c.method, c.body])).toEqual([['PATCH', { Title: 'Received: NDA' }]]);
-    expect(callsBy(firstCalls, CONTOSO_SVC_APPROVALS.username).map((c) => [c.method, c.body])).toEqual([['PATCH', { Stage: 'Legal review' }]]);
+    expect(callsBy(firstCalls, CONTOSO_SVC_WORKPOINT.username).map((c) => [c.method, c.body])).toEqual([
+      ['PATCH', { Title: 'Received: NDA' }],
+    ]);
+    expect(callsBy(firstCalls, CONTOSO_SVC_APPROVALS.username).map((c) => [c.method, c.body])).toEqual([
+      ['PATCH', { Stage: 'Legal review' }],
+    ]);
     expect(firstCalls.every((c) => c.path.includes(`/sites/${subject.siteId}/lists/${subject.listId}/items/${subject.itemId}`))).toBe(true);
 
     const connections = await listConnections(stack);
@@ -206,7 +218,15 @@ describe('delivery: loop guard, redelivery, poison messages, transient and dead 
     await postEvent(stack, 'ItemCreated', { contentType: 'Contract' });
     const [latest] = await runsOf(stack, 'contract-intake');
     expect(latest.status).toBe('succeeded');
-    const caused = { id: randomUUID(), type: 'ItemCreated', tenantId: TENANT_A.id, occurredAt: new Date().toISOString(), subject, data: { contentType: 'Contract' }, causedBy: { runId: latest.id, processId: 'contract-intake', depth: 1 } };
+    const caused = {
+      id: randomUUID(),
+      type: 'ItemCreated',
+      tenantId: TENANT_A.id,
+      occurredAt: new Date().toISOString(),
+      subject,
+      data: { contentType: 'Contract' },
+      causedBy: { runId: latest.id, processId: 'contract-intake', depth: 1 },
+    };
     stack.graph.calls.length = 0;
     await stack.bus.send(queueNames.events, [{ body: caused, messageId: caused.id }]);
     await stack.bus.idle();
@@ -217,7 +237,14 @@ describe('delivery: loop guard, redelivery, poison messages, transient and dead 
 
   test('a redelivered event or step message executes no action twice', async () => {
     const { stack } = setup;
-    const event = { id: randomUUID(), type: 'ItemCreated', tenantId: TENANT_A.id, occurredAt: new Date().toISOString(), subject, data: { contentType: 'Contract' } };
+    const event = {
+      id: randomUUID(),
+      type: 'ItemCreated',
+      tenantId: TENANT_A.id,
+      occurredAt: new Date().toISOString(),
+      subject,
+      data: { contentType: 'Contract' },
+    };
     stack.graph.calls.length = 0;
     // Different message ids defeat duplicate detection: the engine itself must be idempotent.
     await stack.bus.send(queueNames.events, [{ body: event, messageId: 'a' }]);
@@ -225,7 +252,9 @@ describe('delivery: loop guard, redelivery, poison messages, transient and dead 
     await stack.bus.idle();
     const [run] = await runsOf(stack, 'contract-intake');
     expect(run.status).toBe('succeeded');
-    await stack.bus.send(queueNames.steps, [{ body: { tenantId: TENANT_A.id, runId: run.id, stepIndex: 0 }, messageId: 'again', sessionId: run.id }]);
+    await stack.bus.send(queueNames.steps, [
+      { body: { tenantId: TENANT_A.id, runId: run.id, stepIndex: 0 }, messageId: 'again', sessionId: run.id },
+    ]);
     await stack.bus.idle();
     expect(stack.graph.calls).toHaveLength(1);
   });
@@ -235,7 +264,11 @@ describe('delivery: loop guard, redelivery, poison messages, transient and dead 
     await stack.bus.send(queueNames.steps, [{ body: { hello: 'world' }, messageId: 'poison-1', sessionId: 'poison' }]);
     await stack.bus.send(queueNames.events, [{ body: 'not json at all', messageId: 'poison-2' }]);
     await stack.bus.send(queueNames.steps, [
-      { body: { tenantId: TENANT_A.id, runId: '0000000000000-0000000000000000', stepIndex: 0 }, messageId: 'poison-3', sessionId: '0000000000000-0000000000000000' },
+      {
+        body: { tenantId: TENANT_A.id, runId: '0000000000000-0000000000000000', stepIndex: 0 },
+        messageId: 'poison-3',
+        sessionId: '0000000000000-0000000000000000',
+      },
     ]);
     await stack.bus.idle();
     const steps = await stack.context.deadLetters.list(queueNames.steps);

@@ -5,7 +5,14 @@
  */
 import type { TokenCredential } from '@azure/identity';
 import { randomUUID } from 'node:crypto';
-import { createTableFactory, entitySizeBytes, entitySizeProblem, isSizeRefusal, tableLimits, type TableFactory } from '../../src/adapters/tables';
+import {
+  createTableFactory,
+  entitySizeBytes,
+  entitySizeProblem,
+  isSizeRefusal,
+  tableLimits,
+  type TableFactory,
+} from '../../src/adapters/tables';
 import { maxEventChars, type ProductEvent } from '../../src/events/product-event';
 import { startAzurite, type LocalAzurite } from '../../src/local/azurite';
 import { recordLimits, truncated } from '../../src/runs/record-limits';
@@ -39,16 +46,29 @@ function eventOf(dataChars = 0): ProductEvent {
 }
 
 function runOf(event: ProductEvent, steps: StepRecord[]): Run {
-  return { id: runIdFor(event, 'p', new Date()), tenantId, processId: 'p', processVersion: 1, event, status: 'running', createdAt: new Date().toISOString(), steps };
+  return {
+    id: runIdFor(event, 'p', new Date()),
+    tenantId,
+    processId: 'p',
+    processVersion: 1,
+    event,
+    status: 'running',
+    createdAt: new Date().toISOString(),
+    steps,
+  };
 }
 
 test('Azurite refuses a string property beyond 32K characters, as Azure Tables does, and the app recognizes the refusal', async () => {
   const table = await tables('azuritelimits');
   await table.createEntity({ partitionKey: 'p', rowKey: 'at', s: 'x'.repeat(tableLimits.maxStringChars) });
-  const refused = await table.createEntity({ partitionKey: 'p', rowKey: 'beyond', s: 'x'.repeat(tableLimits.maxStringChars + 1) }).catch((e: unknown) => e);
+  const refused = await table
+    .createEntity({ partitionKey: 'p', rowKey: 'beyond', s: 'x'.repeat(tableLimits.maxStringChars + 1) })
+    .catch((e: unknown) => e);
   expect(refused).toMatchObject({ statusCode: 400, details: { odataError: { code: 'PropertyValueTooLarge' } } });
   expect(isSizeRefusal(refused)).toBe(true);
-  expect(entitySizeProblem({ partitionKey: 'p', rowKey: 'beyond', s: 'x'.repeat(tableLimits.maxStringChars + 1) })).toMatch(/32768 per string property/);
+  expect(entitySizeProblem({ partitionKey: 'p', rowKey: 'beyond', s: 'x'.repeat(tableLimits.maxStringChars + 1) })).toMatch(
+    /32768 per string property/,
+  );
 });
 
 test('the entity limits Azurite does not enforce are checked before writing: 1 MiB, 255 properties, 1 KiB keys', () => {
@@ -60,7 +80,10 @@ test('the entity limits Azurite does not enforce are checked before writing: 1 M
   // 1 MiB by the documented formula: at the limit and one byte (half a character) beyond.
   const base = { partitionKey: 'p', rowKey: 'r', a: '' };
   const fill = (tableLimits.maxEntityBytes - entitySizeBytes(base)) / 2;
-  const chunks = (chars: number) => Object.fromEntries(Array.from({ length: Math.ceil(chars / 30_000) }, (_, i) => [`c${i}`, 'x'.repeat(Math.min(30_000, chars - i * 30_000))]));
+  const chunks = (chars: number) =>
+    Object.fromEntries(
+      Array.from({ length: Math.ceil(chars / 30_000) }, (_, i) => [`c${i}`, 'x'.repeat(Math.min(30_000, chars - i * 30_000))]),
+    );
   const atLimit = { partitionKey: 'p', rowKey: 'r', ...chunks(fill - 2000) };
   const slack = tableLimits.maxEntityBytes - entitySizeBytes(atLimit);
   const exact = { ...atLimit, z: 'x'.repeat((slack - (8 + 2 + 4)) / 2) };
@@ -83,7 +106,11 @@ test('long step errors and summaries are cut with a marker; the run is stored an
   expect(stored.steps[1].error!.length).toBeLessThanOrEqual(recordLimits.stepErrorChars);
   expect(stored.steps[1].error!.length).toBeGreaterThan(recordLimits.stepErrorChars - 5);
   // What was called (the start) and the service's message (the end) both stay.
-  expect(stored.steps[1].error).toMatch(new RegExp(`^Graph PATCH /sites/x -> HTTP 400 invalidRequest: e+ … \\[\\d+ of ${error.length} characters cut\\] … e+ The item is locked\\.$`));
+  expect(stored.steps[1].error).toMatch(
+    new RegExp(
+      `^Graph PATCH /sites/x -> HTTP 400 invalidRequest: e+ … \\[\\d+ of ${error.length} characters cut\\] … e+ The item is locked\\.$`,
+    ),
+  );
   expect(stored.reason!.length).toBeLessThanOrEqual(recordLimits.runReasonChars);
   expect(stored.reason).toMatch(/^Step "b" failed: Graph PATCH.* characters cut\] … e+ The item is locked\.$/);
 });
@@ -119,10 +146,16 @@ test('a run of 100 steps with full-length summaries and errors and the largest e
   expect(await runs.create(run)).toBe(true);
   const stored = (await runs.get(tenantId, run.id))!;
   expect(stored.steps).toHaveLength(100);
-  expect(stored.steps.every((s) => s.summary!.length <= recordLimits.stepSummaryChars && s.error!.length <= recordLimits.stepErrorChars)).toBe(true);
+  expect(
+    stored.steps.every((s) => s.summary!.length <= recordLimits.stepSummaryChars && s.error!.length <= recordLimits.stepErrorChars),
+  ).toBe(true);
   expect(stored.event).toEqual(event);
   // Updates go through the same bounds.
-  const done = await runs.update(tenantId, run.id, (r) => ({ ...r, status: 'succeeded', steps: r.steps.map((s) => ({ ...s, summary: 'x'.repeat(9000) })) }));
+  const done = await runs.update(tenantId, run.id, (r) => ({
+    ...r,
+    status: 'succeeded',
+    steps: r.steps.map((s) => ({ ...s, summary: 'x'.repeat(9000) })),
+  }));
   expect(done?.status).toBe('succeeded');
   expect((await runs.get(tenantId, run.id))!.steps[99].summary).toMatch(/of 9000 characters cut/);
 });

@@ -29,7 +29,12 @@ function run(statuses: StepStatus[], change: Partial<Run> = {}): Run {
     event,
     status: 'running',
     createdAt: '2025-03-01T11:59:30.000Z',
-    steps: statuses.map((status, i): StepRecord => ({ id: `step-${i}`, action: 'sendMail', status, attempts: status === 'pending' ? 0 : 1 })),
+    steps: statuses.map((status, i): StepRecord => ({
+      id: `step-${i}`,
+      action: 'sendMail',
+      status,
+      attempts: status === 'pending' ? 0 : 1,
+    })),
     ...change,
   };
 }
@@ -55,7 +60,7 @@ describe('planDelivery: what a step message means for its run', () => {
     expect(planDelivery(message(1), first, r)).toEqual({ kind: 'plan-step', step: r.steps[1] });
   });
 
-  test('a message outside its run\'s session is poison, whatever the run says', () => {
+  test("a message outside its run's session is poison, whatever the run says", () => {
     const plan = planDelivery(message(0), { ...first, sessionId: 'another-run' }, run(['pending']));
     expect(plan).toEqual({ kind: 'poison', reason: 'the message came in session "another-run", not its run\'s session' });
   });
@@ -66,7 +71,10 @@ describe('planDelivery: what a step message means for its run', () => {
 
   test('a run that does not exist, or a step it does not have, is poison', () => {
     expect(planDelivery(message(0), first, undefined)).toEqual({ kind: 'poison', reason: `run ${runId} does not exist` });
-    expect(planDelivery(message(3), first, run(['succeeded', 'succeeded', 'pending']))).toEqual({ kind: 'poison', reason: `run ${runId} has no step 3` });
+    expect(planDelivery(message(3), first, run(['succeeded', 'succeeded', 'pending']))).toEqual({
+      kind: 'poison',
+      reason: `run ${runId} has no step 3`,
+    });
   });
 
   test('a message for a later step while an earlier one is unfinished is not run early', () => {
@@ -122,11 +130,14 @@ describe('planStep: what a due step does', () => {
 });
 
 describe('failures while running a step', () => {
-  const deadGrant = new TokenAcquisitionError({ kind: 'dead_grant', reason: 'The connection needs re-authorization: the grant was revoked.' });
+  const deadGrant = new TokenAcquisitionError({
+    kind: 'dead_grant',
+    reason: 'The connection needs re-authorization: the grant was revoked.',
+  });
   const outage = new TokenAcquisitionError({ kind: 'transient', reason: 'Sign-in service temporarily unavailable (HTTP 503).' });
   const appCredentials = new TokenAcquisitionError({ kind: 'application_credentials', reason: 'The app could not sign in.' });
 
-  test('a dead grant is final; outages and the app\'s own credentials are transient', () => {
+  test("a dead grant is final; outages and the app's own credentials are transient", () => {
     for (const during of ['token', 'action'] as const) {
       expect(stepFailure(deadGrant, during)).toEqual({ kind: 'dead-grant', reason: deadGrant.failure.reason });
       expect(stepFailure(outage, during)).toEqual({ kind: 'transient', reason: outage.failure.reason });
@@ -135,28 +146,55 @@ describe('failures while running a step', () => {
   });
 
   test('an unexpected error while getting the token is transient and says nothing of its own message', () => {
-    expect(stepFailure(new Error('socket hang up at https://login.example/?code=secret'), 'token')).toEqual({ kind: 'transient', reason: 'The token service failed.' });
+    expect(stepFailure(new Error('socket hang up at https://login.example/?code=secret'), 'token')).toEqual({
+      kind: 'transient',
+      reason: 'The token service failed.',
+    });
   });
 
   test("an action's own errors keep their kind and message; anything else fails without echoing it", () => {
-    expect(stepFailure(new ActionError('transient', 'Graph throttled the call.'), 'action')).toEqual({ kind: 'transient', reason: 'Graph throttled the call.' });
-    expect(stepFailure(new ActionError('permanent', 'The list does not exist.'), 'action')).toEqual({ kind: 'failed', reason: 'The list does not exist.' });
-    expect(stepFailure(new TypeError('x is undefined; token=eyJ...'), 'action')).toEqual({ kind: 'failed', reason: 'The action failed unexpectedly.' });
+    expect(stepFailure(new ActionError('transient', 'Graph throttled the call.'), 'action')).toEqual({
+      kind: 'transient',
+      reason: 'Graph throttled the call.',
+    });
+    expect(stepFailure(new ActionError('permanent', 'The list does not exist.'), 'action')).toEqual({
+      kind: 'failed',
+      reason: 'The list does not exist.',
+    });
+    expect(stepFailure(new TypeError('x is undefined; token=eyJ...'), 'action')).toEqual({
+      kind: 'failed',
+      reason: 'The action failed unexpectedly.',
+    });
   });
 
   test('a transient failure is retried by redelivery until the last delivery, which gives up saying how often it tried', () => {
     expect(afterTransientFailure(first, 'Graph throttled the call.')).toEqual({ kind: 'retry' });
     expect(afterTransientFailure({ ...first, deliveryCount: 9 }, 'x')).toEqual({ kind: 'retry' });
-    expect(afterTransientFailure(last, 'Graph throttled the call.')).toEqual({ kind: 'give-up', reason: 'Gave up after 10 attempts: Graph throttled the call.' });
+    expect(afterTransientFailure(last, 'Graph throttled the call.')).toEqual({
+      kind: 'give-up',
+      reason: 'Gave up after 10 attempts: Graph throttled the call.',
+    });
   });
 });
 
 describe('recording an outcome (frozen clock)', () => {
   test('a succeeded middle step is recorded and the run goes on to the next step', () => {
-    const next = withOutcome(run(['succeeded', 'running', 'pending']), 1, { status: 'succeeded', summary: 'Sent.', executedAs: undefined }, frozenNow);
+    const next = withOutcome(
+      run(['succeeded', 'running', 'pending']),
+      1,
+      { status: 'succeeded', summary: 'Sent.', executedAs: undefined },
+      frozenNow,
+    );
     expect(next.status).toBe('running');
     expect(next.finishedAt).toBeUndefined();
-    expect(next.steps[1]).toEqual({ id: 'step-1', action: 'sendMail', status: 'succeeded', summary: 'Sent.', finishedAt: frozenNow, attempts: 1 });
+    expect(next.steps[1]).toEqual({
+      id: 'step-1',
+      action: 'sendMail',
+      status: 'succeeded',
+      summary: 'Sent.',
+      finishedAt: frozenNow,
+      attempts: 1,
+    });
     expect(Object.hasOwn(next.steps[1], 'executedAs')).toBe(false);
     expect(nextStepIndex(next, 1)).toBe(2);
   });
@@ -171,7 +209,12 @@ describe('recording an outcome (frozen clock)', () => {
 
   test('a failed step fails the run with a reason that names the step, and nothing more is enqueued', () => {
     const executedAs = { connectionId: 'aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa', username: 'approvals@contoso.com' };
-    const next = withOutcome(run(['running', 'pending']), 0, { status: 'failed', error: 'The list does not exist.', executedAs }, frozenNow);
+    const next = withOutcome(
+      run(['running', 'pending']),
+      0,
+      { status: 'failed', error: 'The list does not exist.', executedAs },
+      frozenNow,
+    );
     expect(next).toMatchObject({ status: 'failed', reason: 'Step "step-0" failed: The list does not exist.', finishedAt: frozenNow });
     expect(next.steps[0]).toMatchObject({ status: 'failed', error: 'The list does not exist.', executedAs, finishedAt: frozenNow });
     expect(next.steps[1].status).toBe('pending');

@@ -9,7 +9,8 @@ const delivery = (deliveryCount: number) => ({ deliveryCount, maxDeliveryCount: 
 
 describe('tokenRetryDelay: retries of a step token within one delivery', () => {
   test('waits grow per try, and later deliveries start where earlier ones stopped', () => {
-    const waits = (count: number) => [1, 2].map((attempt) => Math.round(tokenRetryDelay(policy, delivery(count), attempt, outage, ceiling)!));
+    const waits = (count: number) =>
+      [1, 2].map((attempt) => Math.round(tokenRetryDelay(policy, delivery(count), attempt, outage, ceiling)!));
     expect(waits(1)).toEqual([500, 1000]);
     expect(waits(2)).toEqual([1000, 2000]);
     expect(waits(5)).toEqual([8000, 8000]);

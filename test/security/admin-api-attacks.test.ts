@@ -84,7 +84,12 @@ beforeAll(async () => {
   expect((await stack.api(`processes/${a.processId}`, { method: 'PUT', body: process })).status).toBe(200);
   expect((await stack.api(`processes/${a.processId}/publish`, { method: 'POST' })).status).toBe(200);
   expect(
-    (await stack.api('events', { method: 'POST', body: { type: 'ItemCreated', subject: { siteId: 's', listId: 'l', itemId: '1' }, data: {} } })).status,
+    (
+      await stack.api('events', {
+        method: 'POST',
+        body: { type: 'ItemCreated', subject: { siteId: 's', listId: 'l', itemId: '1' }, data: {} },
+      })
+    ).status,
   ).toBe(202);
   await stack.bus.idle();
   a.runId = (await stack.api('runs')).json.runs[0].id;
@@ -95,7 +100,9 @@ afterAll(async () => {
 });
 
 /** Every admin route the app registers, with tenant A's ids filled in. */
-function adminRoutes(ids: { connection: string; process: string; run: string } = { connection: a.connectionId, process: a.processId, run: a.runId }) {
+function adminRoutes(
+  ids: { connection: string; process: string; run: string } = { connection: a.connectionId, process: a.processId, run: a.runId },
+) {
   const routes = functionDefinitions.filter((d): d is HttpFunction => d.kind === 'http' && d.name !== 'connections-callback');
   return routes.flatMap((fn) =>
     fn.methods.map((method) => {
@@ -109,7 +116,11 @@ function adminRoutes(ids: { connection: string; process: string; run: string } =
 const bodies: Record<string, unknown> = {
   'connections/authorize': { displayName: 'Injected' },
   'connections/{id}': { displayName: 'Pwned', isDefault: true },
-  'processes/{id}': { name: 'Pwned', kind: 'user', steps: [{ id: 'x', type: 'action', action: 'changeStage', inputs: { stage: 'Pwned' } }] },
+  'processes/{id}': {
+    name: 'Pwned',
+    kind: 'user',
+    steps: [{ id: 'x', type: 'action', action: 'changeStage', inputs: { stage: 'Pwned' } }],
+  },
   events: { type: 'ItemCreated', subject: { siteId: 's', listId: 'l', itemId: 'pwn' }, data: {} },
 };
 const bodyFor = (method: string, route: string) => (method === 'GET' || method === 'DELETE' ? undefined : (bodies[route] ?? {}));
@@ -118,7 +129,10 @@ async function send(method: string, path: string, authorization: string | null, 
   const body = route ? bodyFor(method, route) : undefined;
   const res = await fetch(`${stack.baseUrl}/api/${path}`, {
     method,
-    headers: { ...(authorization !== null ? { authorization } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    headers: {
+      ...(authorization !== null ? { authorization } : {}),
+      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+    },
     body: body !== undefined ? JSON.stringify(body) : undefined,
   });
   const text = await res.text();
@@ -217,7 +231,11 @@ test('the control: v1.0 and v2.0 tokens signed with the test key and correct cla
   }
   // v1.0 names the user in `upn`/`unique_name`, v2.0 in `preferred_username`: either way the admin's username is recorded.
   for (const version of [1, 2] as const) {
-    const draft = { name: `Saved with a v${version}.0 token`, kind: 'user', steps: [{ id: 'x', type: 'action', action: 'changeStage', inputs: { stage: 'S' } }] };
+    const draft = {
+      name: `Saved with a v${version}.0 token`,
+      kind: 'user',
+      steps: [{ id: 'x', type: 'action', action: 'changeStage', inputs: { stage: 'S' } }],
+    };
     const token = await stack.tokenFor(CONTOSO_ADMIN, { version });
     const saved = await stack.api(`processes/named-by-v${version}`, { method: 'PUT', body: draft, token });
     expect(saved.json).toMatchObject({ savedBy: CONTOSO_ADMIN.username });
@@ -248,21 +266,37 @@ test('bad tokens are refused on every admin route (401, or 403 without the admin
     ['no expiry', `Bearer ${await forge({ exp: null })}`, 401],
     ['wrong audience', `Bearer ${await stack.tokenFor(CONTOSO_ADMIN, { audience: 'api://someone-else' })}`, 401],
     ["a Graph token (a connection's token replayed)", `Bearer ${await stack.tokenFor(CONTOSO_ADMIN, { audience: GRAPH_AUDIENCE })}`, 401],
-    ['wrong issuer (Entra for the same tenant)', `Bearer ${await forge({ iss: `https://login.microsoftonline.com/${TENANT_A.id}/v2.0` })}`, 401],
+    [
+      'wrong issuer (Entra for the same tenant)',
+      `Bearer ${await forge({ iss: `https://login.microsoftonline.com/${TENANT_A.id}/v2.0` })}`,
+      401,
+    ],
     ['wrong issuer (another local provider)', `Bearer ${await forge({ iss: 'https://localhost:1/organizations/v2.0' })}`, 401],
     ['v1.0 token with the v2.0 issuer', `Bearer ${await forge({ version: 1, iss: issuerOf(2) })}`, 401],
     ['v2.0 token with the v1.0 issuer', `Bearer ${await forge({ version: 2, iss: issuerOf(1) })}`, 401],
     ['v1.0 issuer of another tenant', `Bearer ${await forge({ version: 1, iss: issuerOf(1, TENANT_B.id) })}`, 401],
-    ['v1.0 issuer of Entra (sts.windows.net) for the same tenant', `Bearer ${await forge({ version: 1, iss: `https://sts.windows.net/${TENANT_A.id}/` })}`, 401],
+    [
+      'v1.0 issuer of Entra (sts.windows.net) for the same tenant',
+      `Bearer ${await forge({ version: 1, iss: `https://sts.windows.net/${TENANT_A.id}/` })}`,
+      401,
+    ],
     ['no ver', `Bearer ${await forge({ drop: ['ver'] })}`, 401],
     ['unknown ver', `Bearer ${await forge({ claims: { ver: '3.0' } })}`, 401],
     ['v1.0 token, wrong audience', `Bearer ${await stack.tokenFor(CONTOSO_ADMIN, { version: 1, audience: 'api://someone-else' })}`, 401],
-    ["an ID token for the admin page (aud: the API's client id, admin role, nonce)", `Bearer ${await stack.tokenFor(CONTOSO_ADMIN, { kind: 'id' })}`, 401],
+    [
+      "an ID token for the admin page (aud: the API's client id, admin role, nonce)",
+      `Bearer ${await stack.tokenFor(CONTOSO_ADMIN, { kind: 'id' })}`,
+      401,
+    ],
     ['an ID token with the scope added (nonce)', `Bearer ${await forge({ claims: { nonce: 'n-0S6_WzA2Mj' } })}`, 401],
     ['no scp (v2.0)', `Bearer ${await stack.tokenFor(CONTOSO_ADMIN, { scp: null })}`, 401],
     ['no scp (v1.0)', `Bearer ${await stack.tokenFor(CONTOSO_ADMIN, { version: 1, scp: null })}`, 401],
     ['scp not a string', `Bearer ${await forge({ claims: { scp: [LOCAL_API_SCOPE] } })}`, 401],
-    ['app-only token (roles, no scp; client credentials)', `Bearer ${await forge({ drop: ['scp', 'preferred_username', 'name'], claims: { idtyp: 'app' } })}`, 401],
+    [
+      'app-only token (roles, no scp; client credentials)',
+      `Bearer ${await forge({ drop: ['scp', 'preferred_username', 'name'], claims: { idtyp: 'app' } })}`,
+      401,
+    ],
     ["scp without the API's scope", `Bearer ${await stack.tokenFor(CONTOSO_ADMIN, { scp: 'Other.Read' })}`, 403],
     ['scp with a longer name that starts like the scope', `Bearer ${await forge({ claims: { scp: `${LOCAL_API_SCOPE}_all` } })}`, 403],
     ['alg none, no signature', `Bearer ${noneHeader}.${vp}.`, 401],
@@ -271,12 +305,28 @@ test('bad tokens are refused on every admin route (401, or 403 without the admin
     ["another key under the provider's kid", `Bearer ${await forge({ key: attackerKey, header: { kid: providerKid } })}`, 401],
     ['another key, unknown kid', `Bearer ${await forge({ key: attackerKey, header: { kid: randomUUID() } })}`, 401],
     ['another key, no kid', `Bearer ${await forge({ key: attackerKey, header: { kid: undefined } })}`, 401],
-    ['jku pointing at the attacker', `Bearer ${await forge({ key: attackerKey, header: { kid: 'evil', jku: 'https://evil.test/keys' } })}`, 401],
+    [
+      'jku pointing at the attacker',
+      `Bearer ${await forge({ key: attackerKey, header: { kid: 'evil', jku: 'https://evil.test/keys' } })}`,
+      401,
+    ],
     ['kid that is not a string', `Bearer ${await forge({ key: attackerKey, header: { kid: { $ne: null } } })}`, 401],
     ['kid with path characters', `Bearer ${await forge({ key: attackerKey, header: { kid: '../../../../dev/null' } })}`, 401],
-    ['unknown critical header', `Bearer ${await forge({ header: { crit: ['x-must-understand'], 'x-must-understand': true }, crit: { 'x-must-understand': true } })}`, 401],
-    ['payload swapped (user gets the role)', `Bearer ${tamper(await stack.tokenFor(CONTOSO_USER), (p) => (p.roles = ['Connections.Admin']))}`, 401],
-    ['payload swapped (tenant B admin claims tenant A)', `Bearer ${tamper(await stack.tokenFor(FABRIKAM_ADMIN), (p) => (p.tid = TENANT_A.id))}`, 401],
+    [
+      'unknown critical header',
+      `Bearer ${await forge({ header: { crit: ['x-must-understand'], 'x-must-understand': true }, crit: { 'x-must-understand': true } })}`,
+      401,
+    ],
+    [
+      'payload swapped (user gets the role)',
+      `Bearer ${tamper(await stack.tokenFor(CONTOSO_USER), (p) => (p.roles = ['Connections.Admin']))}`,
+      401,
+    ],
+    [
+      'payload swapped (tenant B admin claims tenant A)',
+      `Bearer ${tamper(await stack.tokenFor(FABRIKAM_ADMIN), (p) => (p.tid = TENANT_A.id))}`,
+      401,
+    ],
     ['header swapped to another alg', `Bearer ${b64({ alg: 'RS512', kid: providerKid })}.${vp}.${valid.split('.')[2]}`, 401],
     ['no tid', `Bearer ${await forge({ drop: ['tid'] })}`, 401],
     ['tid not a GUID', `Bearer ${await forge({ claims: { tid: "a0c0a0c0' or ''='" } })}`, 401],
@@ -298,7 +348,11 @@ test('bad tokens are refused on every admin route (401, or 403 without the admin
     for (const r of routes) {
       tried++;
       const res = await send(r.method, r.path, authorization, r.route);
-      if (res.status === expected && typeof res.json?.error?.message === 'string' && (expected !== 401 || res.headers.get('www-authenticate') === 'Bearer')) {
+      if (
+        res.status === expected &&
+        typeof res.json?.error?.message === 'string' &&
+        (expected !== 401 || res.headers.get('www-authenticate') === 'Bearer')
+      ) {
         refused++;
       } else {
         wrong.push(`${label}: ${r.method} ${r.route} -> ${res.status} ${res.text.slice(0, 120)}`);
@@ -355,7 +409,14 @@ test("a tenant B admin cannot read or change tenant A's connections, processes a
   expect(own).toMatchObject({ id: a.processId, draft: { name: 'Pwned' }, savedBy: FABRIKAM_ADMIN.username });
   expect((await stack.api(`processes/${a.processId}`)).json.draft.name).toBe('Payroll sync');
   expect(((await send('GET', 'runs', fabrikam)).json.runs as RunView[]).every((r) => r.id !== a.runId)).toBe(true);
-  tally.record({ kind: 'attack', category: "Admin API: tenant B admin on tenant A's data", tried, handled: refused, faultsInjected: 0, lost: 0 });
+  tally.record({
+    kind: 'attack',
+    category: "Admin API: tenant B admin on tenant A's data",
+    tried,
+    handled: refused,
+    faultsInjected: 0,
+    lost: 0,
+  });
 });
 
 test('ids and queries with OData filter syntax or path characters are refused (400/404), never widen a query, never fail (5xx)', async () => {
@@ -387,7 +448,12 @@ test('ids and queries with OData filter syntax or path characters are refused (4
       tried++;
       const raw = id.startsWith('%') || id.includes('%2') ? id : encodeURIComponent(id);
       const res = await send(r.method, r.route.replace('{id}', raw), admin, r.route);
-      if ((res.status === 400 || res.status === 404 || res.status === 405) && !res.text.includes('"connections":[') && !res.text.includes(CONTOSO_SVC_WORKPOINT.username)) refused++;
+      if (
+        (res.status === 400 || res.status === 404 || res.status === 405) &&
+        !res.text.includes('"connections":[') &&
+        !res.text.includes(CONTOSO_SVC_WORKPOINT.username)
+      )
+        refused++;
       else wrong.push(`${r.method} ${r.route} id=${JSON.stringify(id.slice(0, 40))} -> ${res.status} ${res.text.slice(0, 160)}`);
     }
   }
@@ -412,7 +478,14 @@ test('ids and queries with OData filter syntax or path characters are refused (4
   }
   expect(wrong).toEqual([]);
   expect(await tenantAState()).toEqual(before);
-  tally.record({ kind: 'attack', category: 'Admin API: OData syntax and path characters in ids and queries', tried, handled: refused, faultsInjected: 0, lost: 0 });
+  tally.record({
+    kind: 'attack',
+    category: 'Admin API: OData syntax and path characters in ids and queries',
+    tried,
+    handled: refused,
+    faultsInjected: 0,
+    lost: 0,
+  });
 });
 
 test('admin API answers carry nosniff and no-store, errors included', async () => {
@@ -430,5 +503,12 @@ test('admin API answers carry nosniff and no-store, errors included', async () =
     expect(res.headers.get('content-type')).toMatch(/^application\/json/);
     ok++;
   }
-  tally.record({ kind: 'attack', category: 'Admin API answers, errors included: JSON, nosniff, no-store', tried: checks.length, handled: ok, faultsInjected: 0, lost: 0 });
+  tally.record({
+    kind: 'attack',
+    category: 'Admin API answers, errors included: JSON, nosniff, no-store',
+    tried: checks.length,
+    handled: ok,
+    faultsInjected: 0,
+    lost: 0,
+  });
 });

@@ -30,7 +30,11 @@ const providers: Partial<Record<1 | 2, LocalIdentityProvider>> = {};
 beforeAll(async () => {
   const [v1, v2] = await Promise.all(
     ([1, 2] as const).map((apiAccessTokenVersion) =>
-      startIdentityProvider({ redirectUris: ['http://localhost:9/callback'], portalRedirectUris: [PORTAL_REDIRECT], apiAccessTokenVersion }),
+      startIdentityProvider({
+        redirectUris: ['http://localhost:9/callback'],
+        portalRedirectUris: [PORTAL_REDIRECT],
+        apiAccessTokenVersion,
+      }),
     ),
   );
   providers[1] = v1;
@@ -95,7 +99,7 @@ async function statusOf(promise: Promise<unknown>): Promise<number> {
 }
 
 describe.each([1, 2] as const)('an API registration that asks for v%s.0 access tokens', (version) => {
-  test('the access token from the admin page sign-in has Entra\'s shape of that version and is accepted', async () => {
+  test("the access token from the admin page sign-in has Entra's shape of that version and is accepted", async () => {
     const idp = providers[version]!;
     const { access_token } = await portalSignIn(idp, CONTOSO_ADMIN.username);
     const claims = decodeJwt(access_token);
@@ -112,7 +116,14 @@ describe.each([1, 2] as const)('an API registration that asks for v%s.0 access t
       });
       for (const claim of ['azp', 'preferred_username', 'client_id', 'scope']) expect(claims).not.toHaveProperty(claim);
     } else {
-      expect(claims).toMatchObject({ ...common, ver: '2.0', iss: idp.issuer, aud: LOCAL_API_CLIENT_ID, azp: LOCAL_PORTAL_CLIENT_ID, preferred_username: CONTOSO_ADMIN.username });
+      expect(claims).toMatchObject({
+        ...common,
+        ver: '2.0',
+        iss: idp.issuer,
+        aud: LOCAL_API_CLIENT_ID,
+        azp: LOCAL_PORTAL_CLIENT_ID,
+        preferred_username: CONTOSO_ADMIN.username,
+      });
       for (const claim of ['appid', 'upn', 'unique_name', 'client_id', 'scope']) expect(claims).not.toHaveProperty(claim);
     }
     const authenticate = createAdminAuthenticator(settingsFor(idp));

@@ -7,7 +7,15 @@
  * re-authorization as another account are in test/connections/sign-in-flow.test.ts.)
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { CONTOSO_ADMIN, CONTOSO_SVC_APPROVALS, CONTOSO_SVC_WORKPOINT, FABRIKAM_ADMIN, FABRIKAM_SVC, TENANT_A, TENANT_B } from '../../src/local/identity-provider/directory';
+import {
+  CONTOSO_ADMIN,
+  CONTOSO_SVC_APPROVALS,
+  CONTOSO_SVC_WORKPOINT,
+  FABRIKAM_ADMIN,
+  FABRIKAM_SVC,
+  TENANT_A,
+  TENANT_B,
+} from '../../src/local/identity-provider/directory';
 import { tableNames } from '../../src/config/settings';
 import type { ConnectionView } from '../../src/connections/connection';
 import { SignInStateStore } from '../../src/connections/sign-in-state';
@@ -121,7 +129,12 @@ test('forged and expired states: well-formed, other partitions, odd shapes — a
     refused++;
   }
   // A genuine state that expired a second ago.
-  const past = new SignInStateStore(stack.internals.tables, tableNames(stack.context.settings).signInStates, stack.internals.signInStateKeys, () => Date.now() - 10 * 60_000 - 1000);
+  const past = new SignInStateStore(
+    stack.internals.tables,
+    tableNames(stack.context.settings).signInStates,
+    stack.internals.signInStateKeys,
+    () => Date.now() - 10 * 60_000 - 1000,
+  );
   const expired = await past.start({ tenantId: TENANT_A.id, adminObjectId: CONTOSO_ADMIN.objectId, adminUsername: CONTOSO_ADMIN.username });
   const late = await callback({ state: expired.state, code: 'a-code-that-would-have-been-valid' });
   expect(late.status).toBe(400);
@@ -137,7 +150,14 @@ test('forged and expired states: well-formed, other partitions, odd shapes — a
   // None of it consumed the real state: its own sign-in still completes.
   const { authorizeUrl: again } = await authorize();
   expect(new URL(again).searchParams.get('state')).not.toBe(real);
-  tally.record({ kind: 'attack', category: 'Callback: forged, expired, cross-partition and malformed states', tried: forged.length + missing.length + 1, handled: refused, faultsInjected: 0, lost: 0 });
+  tally.record({
+    kind: 'attack',
+    category: 'Callback: forged, expired, cross-partition and malformed states',
+    tried: forged.length + missing.length + 1,
+    handled: refused,
+    faultsInjected: 0,
+    lost: 0,
+  });
 });
 
 test("a state minted for tenant A with the partition changed to B does not consume A's state, which still works", async () => {
@@ -154,7 +174,14 @@ test("a state minted for tenant A with the partition changed to B does not consu
   const legit = await open(url.href);
   expect(legit.status).toBe(200);
   expect((await snapshot()).b).toEqual(before.b);
-  tally.record({ kind: 'attack', category: 'Callback: forged, expired, cross-partition and malformed states', tried: 1, handled: 1, faultsInjected: 0, lost: 0 });
+  tally.record({
+    kind: 'attack',
+    category: 'Callback: forged, expired, cross-partition and malformed states',
+    tried: 1,
+    handled: 1,
+    faultsInjected: 0,
+    lost: 0,
+  });
 });
 
 test("an authorization code replayed with another sign-in's state is refused and stores nothing", async () => {
@@ -219,7 +246,14 @@ test('a tampered nonce or PKCE challenge in the authorize URL: the code is issue
     expect(await snapshot()).toEqual(before);
     refused++;
   }
-  tally.record({ kind: 'attack', category: 'Callback: mismatched nonce or PKCE challenge', tried: tamper.length, handled: refused, faultsInjected: 0, lost: 0 });
+  tally.record({
+    kind: 'attack',
+    category: 'Callback: mismatched nonce or PKCE challenge',
+    tried: tamper.length,
+    handled: refused,
+    faultsInjected: 0,
+    lost: 0,
+  });
 });
 
 const payloads = [
@@ -246,7 +280,9 @@ function inert(page: RecordedResponse): boolean {
   if (main === undefined) return false;
   const tags = [...main.matchAll(/<\/?([A-Za-z][A-Za-z0-9-]*)/g)].map((m) => m[1].toLowerCase());
   const own = new Set(['h1', 'p', 'q', 'strong', 'em', 'button']);
-  return tags.every((t) => own.has(t)) && (page.text.match(/<script/gi) ?? []).length === 1 && (page.text.match(/<meta/gi) ?? []).length === 2;
+  return (
+    tags.every((t) => own.has(t)) && (page.text.match(/<script/gi) ?? []).length === 1 && (page.text.match(/<meta/gi) ?? []).length === 2
+  );
 }
 
 test('code injection through error and error_description is shown escaped, never as markup or headers', async () => {
@@ -272,13 +308,20 @@ test('code injection through error and error_description is shown escaped, never
   // Neither the description nor the code of a callback without a state is shown at all (finding 5, below).
   const shown = await callback({ error: 'access_denied', error_description: '<script>alert(1)</script>' });
   expect(shown.text).not.toContain('alert(1)');
-  tally.record({ kind: 'attack', category: 'Callback: markup and header injection via error / error_description', tried, handled: refused, faultsInjected: 0, lost: 0 });
+  tally.record({
+    kind: 'attack',
+    category: 'Callback: markup and header injection via error / error_description',
+    tried,
+    handled: refused,
+    faultsInjected: 0,
+    lost: 0,
+  });
 });
 
 /** The text of the page's <main>, tags removed: what a reader sees. */
 const visibleText = (page: RecordedResponse) => (/<main[^>]*>([\s\S]*)<\/main>/.exec(page.text)?.[1] ?? '').replace(/<[^>]*>/g, ' ');
 
-test("attacker text in error / error_description is never shown: a fixed message without a state, only known codes and descriptions with one", async () => {
+test('attacker text in error / error_description is never shown: a fixed message without a state, only known codes and descriptions with one', async () => {
   const lure = 'Security alert: re-enter your password at https://evil.example';
   // The tenant's first sign-in creates the sign-in state key (one vault write): not a change this test is about.
   await authorize();
@@ -303,9 +346,21 @@ test("attacker text in error / error_description is never shown: a fixed message
   }
   // With a genuine state the provider's code is shown when it looks like one, the description only from a known list.
   const withState: { query: Record<string, string>; shows: string[]; hides: string[] }[] = [
-    { query: { error: 'access_denied', error_description: lure }, shows: ['You cancelled the sign-in'], hides: ['evil.example', 'Security alert'] },
-    { query: { error: 'consent_required', error_description: lure }, shows: ['consent_required'], hides: ['evil.example', 'Security alert'] },
-    { query: { error: 'temporarily_unavailable.v2', error_description: lure }, shows: ['temporarily_unavailable.v2'], hides: ['evil.example'] },
+    {
+      query: { error: 'access_denied', error_description: lure },
+      shows: ['You cancelled the sign-in'],
+      hides: ['evil.example', 'Security alert'],
+    },
+    {
+      query: { error: 'consent_required', error_description: lure },
+      shows: ['consent_required'],
+      hides: ['evil.example', 'Security alert'],
+    },
+    {
+      query: { error: 'temporarily_unavailable.v2', error_description: lure },
+      shows: ['temporarily_unavailable.v2'],
+      hides: ['evil.example'],
+    },
     { query: { error: lure, error_description: 'x' }, shows: [], hides: ['evil.example', 'Security alert'] },
     { query: { error: 'a'.repeat(65) }, shows: [], hides: ['a'.repeat(65)] },
   ];
@@ -319,7 +374,14 @@ test("attacker text in error / error_description is never shown: a fixed message
     refused++;
   }
   expect(await snapshot()).toEqual(before);
-  tally.record({ kind: 'attack', category: 'Callback: attacker text via error / error_description', tried: stateless.length + withState.length, handled: refused, faultsInjected: 0, lost: 0 });
+  tally.record({
+    kind: 'attack',
+    category: 'Callback: attacker text via error / error_description',
+    tried: stateless.length + withState.length,
+    handled: refused,
+    faultsInjected: 0,
+    lost: 0,
+  });
 });
 
 test('display names with markup are escaped on the success page and stay data in JSON', async () => {
@@ -336,7 +398,15 @@ test('display names with markup are escaped on the success page and stay data in
     expect(page.status).toBe(200);
     expect(page.text).toContain('Connection');
     expect(inert(page)).toBe(true);
-    expect(page.text).toContain(displayName.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;').replace(/\//g, '&#47;'));
+    expect(page.text).toContain(
+      displayName
+        .replace(/&/g, '&amp;')
+        .replace(/</g, '&lt;')
+        .replace(/>/g, '&gt;')
+        .replace(/"/g, '&quot;')
+        .replace(/'/g, '&#39;')
+        .replace(/\//g, '&#47;'),
+    );
     expect(page.text).toContain(CONTOSO_SVC_WORKPOINT.username);
     const list = await stack.api('connections');
     expect(list.headers.get('content-type')).toMatch(/^application\/json/);
@@ -347,13 +417,22 @@ test('display names with markup are escaped on the success page and stay data in
     expect((await stack.api(`connections/${connection!.id}?force=true`, { method: 'DELETE' })).status).toBe(204);
     escaped++;
   }
-  tally.record({ kind: 'attack', category: 'Success page: markup in display names', tried: names.length, handled: escaped, faultsInjected: 0, lost: 0 });
+  tally.record({
+    kind: 'attack',
+    category: 'Success page: markup in display names',
+    tried: names.length,
+    handled: escaped,
+    faultsInjected: 0,
+    lost: 0,
+  });
 });
 
 test('every callback page sent the security headers, and its only script is the one the CSP allows', async () => {
   // Pages of its own, so that this test also checks each kind when it runs alone: success, refusal, provider error.
   // A new connection never takes over an account's existing one: free the account first if an earlier test used it.
-  const existing = ((await stack.api('connections')).json.connections as ConnectionView[]).find((c) => c.account.username === CONTOSO_SVC_APPROVALS.username);
+  const existing = ((await stack.api('connections')).json.connections as ConnectionView[]).find(
+    (c) => c.account.username === CONTOSO_SVC_APPROVALS.username,
+  );
   if (existing) expect((await stack.api(`connections/${existing.id}?force=true`, { method: 'DELETE' })).status).toBe(204);
   const own = [
     await signInAndOpen(CONTOSO_SVC_APPROVALS.username, 'Headers'),
@@ -367,7 +446,14 @@ test('every callback page sent the security headers, and its only script is the 
     ok++;
   }
   expect(ok).toBeGreaterThanOrEqual(own.length);
-  tally.record({ kind: 'attack', category: 'Callback pages: CSP, nosniff, no-store, no referrer', tried: pages.length, handled: ok, faultsInjected: 0, lost: 0 });
+  tally.record({
+    kind: 'attack',
+    category: 'Callback pages: CSP, nosniff, no-store, no referrer',
+    tried: pages.length,
+    handled: ok,
+    faultsInjected: 0,
+    lost: 0,
+  });
 });
 
 test("this file's logs and responses hold none of the tokens, codes and verifiers it handled", async () => {
@@ -381,7 +467,8 @@ test("this file's logs and responses hold none of the tokens, codes and verifier
     }
   }
   const kinds = new Set(stack.secretsSeen.values());
-  for (const kind of ['authorization code', 'PKCE verifier', 'admin access token', 'client secret', 'RefreshToken', 'AccessToken']) expect(kinds).toContain(kind);
+  for (const kind of ['authorization code', 'PKCE verifier', 'admin access token', 'client secret', 'RefreshToken', 'AccessToken'])
+    expect(kinds).toContain(kind);
   const logs = stack.logs.join('\n');
   const responses = stack.responses.join('\n');
   for (const [value, kind] of stack.secretsSeen) {

@@ -5,7 +5,13 @@
  * sign-in without a refresh token, and "authorize a new connection" landing on an account that already has one.
  * Every refusal must store nothing and change no connection.
  */
-import { CONTOSO_ADMIN, CONTOSO_SVC_APPROVALS, CONTOSO_SVC_WORKPOINT, CONTOSO_USER, type LocalUser } from '../../src/local/identity-provider/directory';
+import {
+  CONTOSO_ADMIN,
+  CONTOSO_SVC_APPROVALS,
+  CONTOSO_SVC_WORKPOINT,
+  CONTOSO_USER,
+  type LocalUser,
+} from '../../src/local/identity-provider/directory';
 import { CookieJar, signIn } from '../support/sign-in';
 import { useTally } from '../support/tally';
 import { startTestStack, type RecordedResponse, type TestStack } from '../support/test-stack';
@@ -34,7 +40,8 @@ async function snapshot() {
   return { connections, caches, writes: stack.vault.counts().writes };
 }
 
-const mainText = (page: RecordedResponse) => (/<main[^>]*>([\s\S]*)<\/main>/.exec(page.text)?.[1] ?? '').replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ');
+const mainText = (page: RecordedResponse) =>
+  (/<main[^>]*>([\s\S]*)<\/main>/.exec(page.text)?.[1] ?? '').replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ');
 
 /** Waits for the next whole second: `auth_time` has seconds, so a session must be a second older than a state to be older at all. */
 const nextSecond = () => new Promise((r) => setTimeout(r, 1005 - (Date.now() % 1000)));
@@ -67,7 +74,14 @@ test('a user and the admin signing in through "authorize" become no connection; 
   expect(await snapshot()).toEqual(before);
   // The svc-* accounts carry the role and still work.
   expect((await connect(CONTOSO_SVC_APPROVALS))!.status).toBe('active');
-  tally.record({ kind: 'attack', category: 'Sign-in: accounts without the service-account role', tried: 2, handled: refused, faultsInjected: 0, lost: 0 });
+  tally.record({
+    kind: 'attack',
+    category: 'Sign-in: accounts without the service-account role',
+    tried: 2,
+    handled: refused,
+    faultsInjected: 0,
+    lost: 0,
+  });
 });
 
 test('a rewritten authorize URL (prompt=none&login_hint=victim, or prompt removed) signs a live session in silently: refused, the existing connection keeps its tokens', async () => {
@@ -77,7 +91,10 @@ test('a rewritten authorize URL (prompt=none&login_hint=victim, or prompt remove
   await nextSecond();
   let refused = 0;
   const rewrites: [string, (u: URL) => void][] = [
-    ['prompt=none&login_hint', (u) => (u.searchParams.set('prompt', 'none'), u.searchParams.set('login_hint', CONTOSO_SVC_WORKPOINT.username))],
+    [
+      'prompt=none&login_hint',
+      (u) => (u.searchParams.set('prompt', 'none'), u.searchParams.set('login_hint', CONTOSO_SVC_WORKPOINT.username)),
+    ],
     ['prompt removed', (u) => u.searchParams.delete('prompt')],
   ];
   for (const [name, rewrite] of rewrites) {
@@ -86,7 +103,10 @@ test('a rewritten authorize URL (prompt=none&login_hint=victim, or prompt remove
       rewrite(url);
       const before = await snapshot();
       const forms: string[] = [];
-      const { redirectUrl } = await signIn(url.href, CONTOSO_SVC_WORKPOINT.username, { jar: victimBrowser, onForm: (html) => forms.push(html) });
+      const { redirectUrl } = await signIn(url.href, CONTOSO_SVC_WORKPOINT.username, {
+        jar: victimBrowser,
+        onForm: (html) => forms.push(html),
+      });
       // The provider signed the session in without showing anything: the attack works up to the callback.
       expect(forms).toHaveLength(0);
       const page = await stack.get(redirectUrl);
@@ -96,12 +116,26 @@ test('a rewritten authorize URL (prompt=none&login_hint=victim, or prompt remove
       refused++;
     }
   }
-  tally.record({ kind: 'attack', category: 'Sign-in: silent sign-in of a live session (prompt rewritten)', tried: rewrites.length * 2, handled: refused, faultsInjected: 0, lost: 0 });
+  tally.record({
+    kind: 'attack',
+    category: 'Sign-in: silent sign-in of a live session (prompt rewritten)',
+    tried: rewrites.length * 2,
+    handled: refused,
+    faultsInjected: 0,
+    lost: 0,
+  });
 });
 
 test('a sign-in that returns no refresh token (offline_access removed from the URL) is refused, not stored', async () => {
   const url = new URL(await authorize());
-  url.searchParams.set('scope', url.searchParams.get('scope')!.split(' ').filter((s) => s !== 'offline_access').join(' '));
+  url.searchParams.set(
+    'scope',
+    url.searchParams
+      .get('scope')!
+      .split(' ')
+      .filter((s) => s !== 'offline_access')
+      .join(' '),
+  );
   const before = await snapshot();
   const { redirectUrl } = await signIn(url.href, CONTOSO_SVC_APPROVALS.username);
   const page = await stack.get(redirectUrl);
@@ -112,8 +146,10 @@ test('a sign-in that returns no refresh token (offline_access removed from the U
 });
 
 test('"authorize a new connection" as an account that already has one neither renames it nor replaces its tokens; re-authorize does', async () => {
-  const existing = ((await stack.api('connections')).json.connections as ConnectionView[]).find((c) => c.account.objectId === CONTOSO_SVC_APPROVALS.objectId)!
-    ?? (await connect(CONTOSO_SVC_APPROVALS));
+  const existing =
+    ((await stack.api('connections')).json.connections as ConnectionView[]).find(
+      (c) => c.account.objectId === CONTOSO_SVC_APPROVALS.objectId,
+    )! ?? (await connect(CONTOSO_SVC_APPROVALS));
   await stack.api(`connections/${existing.id}`, { method: 'PATCH', body: { displayName: 'Approvals bot' } });
   const before = await snapshot();
   const start = await stack.api('connections/authorize', { method: 'POST', body: { displayName: 'Hijacked name' } });
@@ -125,10 +161,19 @@ test('"authorize a new connection" as an account that already has one neither re
   expect(text).toContain('Re-authorize');
   expect(await snapshot()).toEqual(before);
   // Re-authorization of that very connection still replaces its tokens and keeps its name and id.
-  const again = await stack.get((await signIn(await authorize(`connections/${existing.id}/reauthorize`), CONTOSO_SVC_APPROVALS.username)).redirectUrl);
+  const again = await stack.get(
+    (await signIn(await authorize(`connections/${existing.id}/reauthorize`), CONTOSO_SVC_APPROVALS.username)).redirectUrl,
+  );
   expect(again.status).toBe(200);
   const after = await snapshot();
   expect(after.writes).toBeGreaterThan(before.writes);
   expect((after.connections as ConnectionView[]).find((c) => c.id === existing.id)!.displayName).toBe('Approvals bot');
-  tally.record({ kind: 'attack', category: 'Sign-in: a new connection replacing an existing one', tried: 1, handled: 1, faultsInjected: 0, lost: 0 });
+  tally.record({
+    kind: 'attack',
+    category: 'Sign-in: a new connection replacing an existing one',
+    tried: 1,
+    handled: 1,
+    faultsInjected: 0,
+    lost: 0,
+  });
 });

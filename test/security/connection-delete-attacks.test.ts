@@ -47,11 +47,21 @@ test("delete overwrites the secret's current version with an empty cache, then d
   expect((await stack.api(`connections/${connection.id}`, { method: 'DELETE' })).status).toBe(204);
   // One more version (the empty cache), written before the DELETE.
   expect(stack.vault.secretVersions(name).length).toBe(versions + 1);
-  const calls = stack.vault.requests.slice(requestsBefore).filter((r) => r.path.startsWith(`/secrets/${name}`)).map((r) => r.method);
+  const calls = stack.vault.requests
+    .slice(requestsBefore)
+    .filter((r) => r.path.startsWith(`/secrets/${name}`))
+    .map((r) => r.method);
   expect(calls).toEqual(['PUT', 'DELETE']);
   const last = writes.filter((w) => w.name === name).at(-1)!;
   expect(refreshTokensIn(last.value)).toBe(0);
-  tally.record({ kind: 'attack', category: 'Delete: refresh token left in the soft-deleted secret', tried: 1, handled: 1, faultsInjected: 0, lost: 0 });
+  tally.record({
+    kind: 'attack',
+    category: 'Delete: refresh token left in the soft-deleted secret',
+    tried: 1,
+    handled: 1,
+    faultsInjected: 0,
+    lost: 0,
+  });
 });
 
 test("delete with revokeSessions=true revokes the account's sessions with its own token: the old refresh token is dead", async () => {
@@ -60,7 +70,9 @@ test("delete with revokeSessions=true revokes the account's sessions with its ow
   expect((await stack.api(`connections/${connection.id}?revokeSessions=maybe`, { method: 'DELETE' })).status).toBe(400);
   const res = await stack.api(`connections/${connection.id}?revokeSessions=true`, { method: 'DELETE' });
   expect(res.status).toBe(204);
-  const graphCalls = (await (await fetch(`${stack.graph.url}/_local/calls`)).json()) as { calls: { method: string; path: string; status: number; username?: string }[] };
+  const graphCalls = (await (await fetch(`${stack.graph.url}/_local/calls`)).json()) as {
+    calls: { method: string; path: string; status: number; username?: string }[];
+  };
   expect(graphCalls.calls.filter((c) => c.path === '/me/revokeSignInSessions')).toEqual([
     expect.objectContaining({ method: 'POST', status: 200, username: CONTOSO_SVC_APPROVALS.username }),
   ]);
@@ -68,12 +80,25 @@ test("delete with revokeSessions=true revokes the account's sessions with its ow
   expect(await redeemRefreshToken(msal, ref, cache, undefined)).toEqual({ dead: expect.any(String) });
   const audit = await stack.api(`connections/${connection.id}/audit`);
   expect(audit.json.entries[0]).toMatchObject({ action: 'deleted', details: expect.objectContaining({ sessionsRevoked: true }) });
-  tally.record({ kind: 'attack', category: 'Delete: refresh token left in the soft-deleted secret', tried: 1, handled: 1, faultsInjected: 0, lost: 0 });
+  tally.record({
+    kind: 'attack',
+    category: 'Delete: refresh token left in the soft-deleted secret',
+    tried: 1,
+    handled: 1,
+    faultsInjected: 0,
+    lost: 0,
+  });
 });
 
 test("the Graph stand-in, as Graph: revokeSignInSessions needs User.RevokeSessions.All and works on the caller's own account only", async () => {
   const token = async (scp: string | null) =>
-    (await mintLocalToken(stack.identityProvider.url, { username: CONTOSO_SVC_WORKPOINT.username, audience: 'https://graph.microsoft.com', scp })).access_token;
+    (
+      await mintLocalToken(stack.identityProvider.url, {
+        username: CONTOSO_SVC_WORKPOINT.username,
+        audience: 'https://graph.microsoft.com',
+        scp,
+      })
+    ).access_token;
   const post = async (path: string, bearer: string) =>
     (await fetch(`${stack.graph.url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${bearer}` } })).status;
   expect(await post('/me/revokeSignInSessions', await token('User.Read'))).toBe(403);

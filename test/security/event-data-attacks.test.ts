@@ -22,7 +22,10 @@ const processes = {
   // The shape from the review: delete the list item the event is about.
   'delete-item': {
     kind: 'delete',
-    step: { action: 'graphRequest', inputs: { method: 'DELETE', path: '/sites/{{event.subject.siteId}}/lists/{{event.subject.listId}}/items/{{event.subject.itemId}}' } },
+    step: {
+      action: 'graphRequest',
+      inputs: { method: 'DELETE', path: '/sites/{{event.subject.siteId}}/lists/{{event.subject.listId}}/items/{{event.subject.itemId}}' },
+    },
   },
   'lookup-me': {
     kind: 'lookup',
@@ -95,7 +98,11 @@ describe('finding 2: event data cannot re-target a graphRequest', () => {
     for (const [, bad] of hostile) {
       const run = (await runOf('delete-item', { data: {}, subject: { ...subject, ...bad } }))!;
       expect(run.status).toBe('failed');
-      expect(run.steps[0]).toMatchObject({ status: 'failed', attempts: 0, error: expect.stringMatching(/^Cannot fill in the inputs: path: /) });
+      expect(run.steps[0]).toMatchObject({
+        status: 'failed',
+        attempts: 0,
+        error: expect.stringMatching(/^Cannot fill in the inputs: path: /),
+      });
       expect(graphCallsOf(run.id)).toEqual([]);
       if (run.status === 'failed' && graphCallsOf(run.id).length === 0) refused++;
     }
@@ -104,9 +111,18 @@ describe('finding 2: event data cannot re-target a graphRequest', () => {
     // The control: an ordinary subject is addressed exactly, and text that is only data is percent-encoded.
     const ok = (await runOf('delete-item', { data: {}, subject: { siteId: SITE, listId: 'Shared Documents', itemId: '7' } }))!;
     expect(ok.status).toBe('succeeded');
-    expect(graphCallsOf(ok.id)).toEqual([expect.objectContaining({ method: 'DELETE', path: `/sites/${SITE}/lists/Shared%20Documents/items/7`, query: '' })]);
+    expect(graphCallsOf(ok.id)).toEqual([
+      expect.objectContaining({ method: 'DELETE', path: `/sites/${SITE}/lists/Shared%20Documents/items/7`, query: '' }),
+    ]);
 
-    tally.record({ kind: 'attack', category: 'Event data re-targeting Graph paths and queries', tried: hostile.length, handled: refused, faultsInjected: 0, lost: 0 });
+    tally.record({
+      kind: 'attack',
+      category: 'Event data re-targeting Graph paths and queries',
+      tried: hostile.length,
+      handled: refused,
+      faultsInjected: 0,
+      lost: 0,
+    });
   });
 
   test('a value rendered into the query is one query value: it adds no parameters', async () => {
@@ -122,7 +138,14 @@ describe('finding 2: event data cannot re-target a graphRequest', () => {
       expect(query.get('$select')).toBe(select.replaceAll("'", "''"));
       if (run.status === 'succeeded' && [...query.keys()].length === 1) handled++;
     }
-    tally.record({ kind: 'attack', category: 'Event data re-targeting Graph paths and queries', tried: attempts.length, handled, faultsInjected: 0, lost: 0 });
+    tally.record({
+      kind: 'attack',
+      category: 'Event data re-targeting Graph paths and queries',
+      tried: attempts.length,
+      handled,
+      faultsInjected: 0,
+      lost: 0,
+    });
   });
 });
 
@@ -140,6 +163,13 @@ describe('finding 3: markup in event data is text in HTML mail', () => {
     expect(mail.content).not.toMatch(/<a |<img /);
     // The subject is plain text in Outlook: it keeps the text as it is.
     expect(mail.subject).toBe(`New item: ${phishing}`);
-    tally.record({ kind: 'attack', category: 'HTML injection into mail sent as a service account', tried: 2, handled: mail.content.includes('<a ') ? 0 : 2, faultsInjected: 0, lost: 0 });
+    tally.record({
+      kind: 'attack',
+      category: 'HTML injection into mail sent as a service account',
+      tried: 2,
+      handled: mail.content.includes('<a ') ? 0 : 2,
+      faultsInjected: 0,
+      lost: 0,
+    });
   });
 });

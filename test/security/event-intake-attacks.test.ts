@@ -40,7 +40,12 @@ const runsOfProcess = async (limit = 200) => (await stack.api(`runs?processId=${
 
 describe('finding 6: occurredAt is data; runs are ordered by when the event was received', () => {
   test('implausible times are refused at POST /api/events (400) and dead-lettered with the reason on the queue', async () => {
-    const times = ['2300-01-01T00:00:00Z', '1969-12-31T23:59:59Z', '1999-12-31T23:59:59Z', new Date(Date.now() + 60 * 60_000).toISOString()];
+    const times = [
+      '2300-01-01T00:00:00Z',
+      '1969-12-31T23:59:59Z',
+      '1999-12-31T23:59:59Z',
+      new Date(Date.now() + 60 * 60_000).toISOString(),
+    ];
     let refused = 0;
     for (const occurredAt of times) {
       const res = await post({ id: randomUUID(), occurredAt, data: { kind: 'mark' } });
@@ -66,7 +71,14 @@ describe('finding 6: occurredAt is data; runs are ordered by when the event was 
       if (letter) refused++;
     }
     expect((await runsOfProcess()).length).toBe(runsBefore);
-    tally.record({ kind: 'attack', category: 'Implausible event times (run ids, run order)', tried: times.length * 2, handled: refused, faultsInjected: 0, lost: 0 });
+    tally.record({
+      kind: 'attack',
+      category: 'Implausible event times (run ids, run order)',
+      tried: times.length * 2,
+      handled: refused,
+      faultsInjected: 0,
+      lost: 0,
+    });
   });
 
   test('a late event (occurred hours ago, received now) is listed first, keeps its occurredAt and runs; a slightly early clock does not jump the queue', async () => {
@@ -88,12 +100,26 @@ describe('finding 6: occurredAt is data; runs are ordered by when the event was 
     expect(runs.map((r) => r.event.id)).toEqual([lateId, early.json.id, firstId]);
     expect(runs[0].event.occurredAt).toBe(late);
     expect(runs.every((r) => r.status === 'succeeded')).toBe(true);
-    tally.record({ kind: 'attack', category: 'Implausible event times (run ids, run order)', tried: 1, handled: runs[1].event.id === early.json.id ? 1 : 0, faultsInjected: 0, lost: 0 });
+    tally.record({
+      kind: 'attack',
+      category: 'Implausible event times (run ids, run order)',
+      tried: 1,
+      handled: runs[1].event.id === early.json.id ? 1 : 0,
+      faultsInjected: 0,
+      lost: 0,
+    });
   });
 });
 
 describe('finding 7: ids cannot forge log lines', () => {
-  const forged = ['evt-1\n[error] keepalive: Connection 1 of tenant x needs re-authorization', 'evt-2\r[error] forged', 'evt-3\u2028forged', "evt-4' or 1 eq 1", 'evt/5', 'evt 6'];
+  const forged = [
+    'evt-1\n[error] keepalive: Connection 1 of tenant x needs re-authorization',
+    'evt-2\r[error] forged',
+    'evt-3\u2028forged',
+    "evt-4' or 1 eq 1",
+    'evt/5',
+    'evt 6',
+  ];
 
   test('an event id outside [A-Za-z0-9._:-] is refused with 400 at POST /api/events and nothing is queued', async () => {
     const logsBefore = stack.logs.length;
@@ -106,7 +132,14 @@ describe('finding 7: ids cannot forge log lines', () => {
     }
     await stack.bus.idle();
     expect(stack.logs.slice(logsBefore).filter((l) => /[\r\n\u2028\u2029]/.test(l))).toEqual([]);
-    tally.record({ kind: 'attack', category: 'Log forging through ids', tried: forged.length, handled: refused, faultsInjected: 0, lost: 0 });
+    tally.record({
+      kind: 'attack',
+      category: 'Log forging through ids',
+      tried: forged.length,
+      handled: refused,
+      faultsInjected: 0,
+      lost: 0,
+    });
   });
 
   test('on the queue such ids are dead-lettered, and every caller-supplied value is logged JSON-encoded on one line', async () => {

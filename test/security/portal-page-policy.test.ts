@@ -39,7 +39,10 @@ test('the page carries its own CSP: served without headers, it still refuses inj
   const p = policy ?? new Map();
   // What an injection into the page would try, and whether the page's own policy refuses it.
   const attempts: [string, boolean][] = [
-    ['inline <script> or on* handler', !sourcesFor(p, 'script-src').some((s) => ["'unsafe-inline'", "'unsafe-eval'", '*', 'https:', 'http:', 'data:'].includes(s))],
+    [
+      'inline <script> or on* handler',
+      !sourcesFor(p, 'script-src').some((s) => ["'unsafe-inline'", "'unsafe-eval'", '*', 'https:', 'http:', 'data:'].includes(s)),
+    ],
     ['<script src> from another origin', allowsOnly(sourcesFor(p, 'script-src'), ["'self'"])],
     ['inline <style> or style attribute', allowsOnly(sourcesFor(p, 'style-src'), ["'self'"])],
     ['<object>/<embed> plugin', allowsOnly(sourcesFor(p, 'object-src'), ["'none'"])],
@@ -60,11 +63,26 @@ test('the page carries its own CSP: served without headers, it still refuses inj
   // The page itself needs nothing the policy refuses.
   expect(html).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>|<style|\sstyle=|\son[a-z]+=/i);
 
-  tally.record({ kind: 'attack', category: 'Connections page served without the local headers (CSP in the page)', tried: attempts.length, handled: attempts.filter(([, r]) => r).length, faultsInjected: 0, lost: 0 });
+  tally.record({
+    kind: 'attack',
+    category: 'Connections page served without the local headers (CSP in the page)',
+    tried: attempts.length,
+    handled: attempts.filter(([, r]) => r).length,
+    faultsInjected: 0,
+    lost: 0,
+  });
 });
 
 test("the local server's header stays the stricter one: the same directives, connect-src narrowed to the API and the provider, frames refused", () => {
-  const header = parse(portalContentSecurityPolicy({ authority: 'https://login.example/t/v2.0', clientId: 'c', scope: 's', apiBase: 'https://api.example/api', redirectUri: 'https://page.example/' }));
+  const header = parse(
+    portalContentSecurityPolicy({
+      authority: 'https://login.example/t/v2.0',
+      clientId: 'c',
+      scope: 's',
+      apiBase: 'https://api.example/api',
+      redirectUri: 'https://page.example/',
+    }),
+  );
   const meta = metaPolicy() ?? new Map();
   for (const [directive, sources] of meta) {
     if (directive === 'connect-src') continue;

@@ -51,12 +51,20 @@ test('events posted beyond the per-minute quota get 429 with Retry-After and are
   await stack.bus.idle();
   expect(stack.bus.stats()[queueNames.events].deliveries).toBe(queued);
   expect((await stack.api('events', { method: 'POST', body: event, token: await stack.tokenFor(FABRIKAM_ADMIN) })).status).toBe(202);
-  tally.record({ kind: 'attack', category: 'Quotas: events, connection tests, processes per tenant', tried: flood, handled: refused, faultsInjected: 0, lost: 0 });
+  tally.record({
+    kind: 'attack',
+    category: 'Quotas: events, connection tests, processes per tenant',
+    tried: flood,
+    handled: refused,
+    faultsInjected: 0,
+    lost: 0,
+  });
 });
 
 test('connection tests beyond the per-minute quota get 429 with Retry-After and reach neither the identity provider nor Graph', async () => {
   const connection = await authorizeConnection(stack, CONTOSO_SVC_WORKPOINT, 'WorkPoint');
-  for (let i = 0; i < limits.tests; i++) expect((await stack.api(`connections/${connection.id}/test`, { method: 'POST' })).json.ok).toBe(true);
+  for (let i = 0; i < limits.tests; i++)
+    expect((await stack.api(`connections/${connection.id}/test`, { method: 'POST' })).json.ok).toBe(true);
   const graphCalls = (await (await fetch(`${stack.graph.url}/_local/calls`)).json()).length;
   const flood = 10;
   let refused = 0;
@@ -66,7 +74,14 @@ test('connection tests beyond the per-minute quota get 429 with Retry-After and 
     if (res.status === 429) refused++;
   }
   expect((await (await fetch(`${stack.graph.url}/_local/calls`)).json()).length).toBe(graphCalls);
-  tally.record({ kind: 'attack', category: 'Quotas: events, connection tests, processes per tenant', tried: flood, handled: refused, faultsInjected: 0, lost: 0 });
+  tally.record({
+    kind: 'attack',
+    category: 'Quotas: events, connection tests, processes per tenant',
+    tried: flood,
+    handled: refused,
+    faultsInjected: 0,
+    lost: 0,
+  });
 });
 
 test('a tenant cannot create more processes than its quota (409 naming the limit), but may still change its processes; steps per process stay bounded at 100', async () => {
@@ -75,7 +90,8 @@ test('a tenant cannot create more processes than its quota (409 naming the limit
     kind: 'user',
     steps: Array.from({ length: steps }, (_, i) => ({ id: `s${i}`, type: 'action', action: 'changeStage', inputs: { stage: 'S' } })),
   });
-  for (let i = 0; i < limits.processes; i++) expect((await stack.api(`processes/p${i}`, { method: 'PUT', body: body(`P${i}`) })).status).toBe(200);
+  for (let i = 0; i < limits.processes; i++)
+    expect((await stack.api(`processes/p${i}`, { method: 'PUT', body: body(`P${i}`) })).status).toBe(200);
   let refused = 0;
   for (const id of ['p-over-1', 'p-over-2']) {
     const res = await stack.api(`processes/${id}`, { method: 'PUT', body: body('Over') });
@@ -90,6 +106,15 @@ test('a tenant cannot create more processes than its quota (409 naming the limit
   if (tooManySteps.status === 400) refused++;
   expect((await stack.api('processes')).json.processes).toHaveLength(limits.processes);
   // Another tenant has its own count.
-  expect((await stack.api('processes/p-fabrikam', { method: 'PUT', body: body('F'), token: await stack.tokenFor(FABRIKAM_ADMIN) })).status).toBe(200);
-  tally.record({ kind: 'attack', category: 'Quotas: events, connection tests, processes per tenant', tried: 3, handled: refused, faultsInjected: 0, lost: 0 });
+  expect(
+    (await stack.api('processes/p-fabrikam', { method: 'PUT', body: body('F'), token: await stack.tokenFor(FABRIKAM_ADMIN) })).status,
+  ).toBe(200);
+  tally.record({
+    kind: 'attack',
+    category: 'Quotas: events, connection tests, processes per tenant',
+    tried: 3,
+    handled: refused,
+    faultsInjected: 0,
+    lost: 0,
+  });
 });

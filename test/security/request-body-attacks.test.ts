@@ -32,15 +32,29 @@ test('the app refuses a declared Content-Length over its limit with 413 before r
   const declared = [262_145, 10 * 1024 * 1024, 2 ** 40];
   let refused = 0;
   for (const length of declared) {
-    const req = new HttpRequest({ method: 'POST', url: 'http://localhost/api/events', headers: { 'content-length': String(length) }, body: { string: '{}' } });
+    const req = new HttpRequest({
+      method: 'POST',
+      url: 'http://localhost/api/events',
+      headers: { 'content-length': String(length) },
+      body: { string: '{}' },
+    });
     expect(await refusalOf(readJson(req, z.object({}).loose()))).toBe('too_large');
     expect(req.bodyUsed).toBe(false);
     if (!req.bodyUsed) refused++;
   }
   // Without a declared length the body is read up to the limit and no further: one byte over is refused.
-  const undeclared = new HttpRequest({ method: 'POST', url: 'http://localhost/api/events', body: { string: JSON.stringify({ pad: 'x'.repeat(262_144) }) } });
+  const undeclared = new HttpRequest({
+    method: 'POST',
+    url: 'http://localhost/api/events',
+    body: { string: JSON.stringify({ pad: 'x'.repeat(262_144) }) },
+  });
   expect(await refusalOf(readJson(undeclared, z.object({}).loose()))).toBe('too_large');
-  const atLimit = new HttpRequest({ method: 'POST', url: 'http://localhost/api/events', headers: { 'content-length': '262144' }, body: { string: JSON.stringify({ pad: 'x'.repeat(262_144 - 10) }) } });
+  const atLimit = new HttpRequest({
+    method: 'POST',
+    url: 'http://localhost/api/events',
+    headers: { 'content-length': '262144' },
+    body: { string: JSON.stringify({ pad: 'x'.repeat(262_144 - 10) }) },
+  });
   expect(await refusalOf(readJson(atLimit, z.object({ pad: z.string() })))).toBe('accepted');
   tally.record({ kind: 'attack', category, tried: declared.length + 1, handled: refused + 1, faultsInjected: 0, lost: 0 });
 });
@@ -79,7 +93,11 @@ describe('the local host', () => {
   /** Sends only the head of a request that declares `length` bytes, and returns the status line the host answers with. */
   const declareOnly = (length: number) =>
     new Promise<string>((resolve, reject) => {
-      const socket = net.connect(port, '127.0.0.1', () => socket.write(`POST /api/echo HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n\r\n{"a":`));
+      const socket = net.connect(port, '127.0.0.1', () =>
+        socket.write(
+          `POST /api/echo HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n\r\n{"a":`,
+        ),
+      );
       let text = '';
       socket.on('data', (d) => {
         text += d.toString('latin1');
@@ -107,11 +125,14 @@ describe('the local host', () => {
     const total = 1024 * 1024;
     let written = 0;
     const res = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = http.request({ host: '127.0.0.1', port: smallPort, method: 'POST', path: '/api/echo', headers: { 'Content-Type': 'application/json' } }, (r) => {
-        let body = '';
-        r.on('data', (d) => (body += d));
-        r.on('end', () => resolve({ status: r.statusCode ?? 0, body }));
-      });
+      const req = http.request(
+        { host: '127.0.0.1', port: smallPort, method: 'POST', path: '/api/echo', headers: { 'Content-Type': 'application/json' } },
+        (r) => {
+          let body = '';
+          r.on('data', (d) => (body += d));
+          r.on('end', () => resolve({ status: r.statusCode ?? 0, body }));
+        },
+      );
       req.on('error', (e) => (written < total ? undefined : reject(e))); // the host hangs up on the rest: expected
       const chunk = Buffer.alloc(16 * 1024, 'x');
       const pump = () => {

@@ -23,7 +23,8 @@ afterAll(async () => {
 async function stateRows(): Promise<{ partitionKey: string; expiresAt: string }[]> {
   const table = await stack.internals.tables(tableNames(stack.context.settings).signInStates);
   const rows: { partitionKey: string; expiresAt: string }[] = [];
-  for await (const row of table.listEntities<{ expiresAt: string }>()) rows.push({ partitionKey: row.partitionKey!, expiresAt: row.expiresAt });
+  for await (const row of table.listEntities<{ expiresAt: string }>())
+    rows.push({ partitionKey: row.partitionKey!, expiresAt: row.expiresAt });
   return rows;
 }
 
@@ -35,7 +36,10 @@ test('a burst of authorize and reauthorize calls by one admin: the limit, then 4
   let refused = 0;
   const burst = 30;
   for (let i = 0; i < burst; i++) {
-    const res = i % 2 ? await stack.api(`connections/${connection.id}/reauthorize`, { method: 'POST' }) : await stack.api('connections/authorize', { method: 'POST', body: {} });
+    const res =
+      i % 2
+        ? await stack.api(`connections/${connection.id}/reauthorize`, { method: 'POST' })
+        : await stack.api('connections/authorize', { method: 'POST', body: {} });
     if (res.status === 200) {
       allowed++;
       continue;
@@ -51,14 +55,28 @@ test('a burst of authorize and reauthorize calls by one admin: the limit, then 4
   expect(refused).toBe(burst - (LIMIT - 1));
   expect((await stateRows()).length).toBe(rowsBefore + LIMIT - 1);
   // Another admin (here: of another tenant) has a window of its own.
-  expect((await stack.api('connections/authorize', { method: 'POST', body: {}, token: await stack.tokenFor(FABRIKAM_ADMIN) })).status).toBe(200);
+  expect((await stack.api('connections/authorize', { method: 'POST', body: {}, token: await stack.tokenFor(FABRIKAM_ADMIN) })).status).toBe(
+    200,
+  );
   expect(CONTOSO_ADMIN.tenantId).toBe(TENANT_A.id);
-  tally.record({ kind: 'attack', category: 'Authorize: bursts of sign-in starts', tried: refused, handled: refused, faultsInjected: 0, lost: 0 });
+  tally.record({
+    kind: 'attack',
+    category: 'Authorize: bursts of sign-in starts',
+    tried: refused,
+    handled: refused,
+    faultsInjected: 0,
+    lost: 0,
+  });
 });
 
 test('expired sign-in states are purged by the keep-alive run; live ones stay', async () => {
   const names = tableNames(stack.context.settings);
-  const past = new SignInStateStore(stack.internals.tables, names.signInStates, stack.internals.signInStateKeys, () => Date.now() - 11 * 60_000);
+  const past = new SignInStateStore(
+    stack.internals.tables,
+    names.signInStates,
+    stack.internals.signInStateKeys,
+    () => Date.now() - 11 * 60_000,
+  );
   const expiredCount = 40;
   for (let i = 0; i < expiredCount; i++) {
     await past.start({ tenantId: TENANT_A.id, adminObjectId: CONTOSO_ADMIN.objectId, adminUsername: CONTOSO_ADMIN.username });
@@ -80,5 +98,12 @@ test('expired sign-in states are purged by the keep-alive run; live ones stay', 
   // The live state is still there: the callback finds and consumes it (a cancelled sign-in, not an unknown link).
   const outcome = await stack.context.signIn.complete({ state: live.state, error: 'access_denied' });
   expect(outcome).toMatchObject({ ok: false, refusal: { title: 'Sign-in was cancelled' } });
-  tally.record({ kind: 'attack', category: 'Sign-in states: expired rows purged', tried: expiredCount, handled: expiredCount, faultsInjected: 0, lost: 0 });
+  tally.record({
+    kind: 'attack',
+    category: 'Sign-in states: expired rows purged',
+    tried: expiredCount,
+    handled: expiredCount,
+    faultsInjected: 0,
+    lost: 0,
+  });
 });

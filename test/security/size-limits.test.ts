@@ -61,7 +61,14 @@ test('event ids up to 128 characters are accepted and start their run; longer on
   const tooLong = await stack.api('events', { method: 'POST', body: eventOfSize(600, 'i'.repeat(129)) });
   expect(tooLong.status).toBe(400);
   expect(tooLong.json.error.details).toEqual([{ path: 'body.id', message: expect.stringMatching(/128/) }]);
-  tally.record({ kind: 'attack', category: 'Over-long ids and oversized payloads (Azure limits)', tried: 1, handled: 1, faultsInjected: 0, lost: 0 });
+  tally.record({
+    kind: 'attack',
+    category: 'Over-long ids and oversized payloads (Azure limits)',
+    tried: 1,
+    handled: 1,
+    faultsInjected: 0,
+    lost: 0,
+  });
 });
 
 test(`an event of ${maxEventChars} characters runs; one character more is refused with 413 naming the limit, and nothing is queued`, async () => {
@@ -85,7 +92,14 @@ test(`an event of ${maxEventChars} characters runs; one character more is refuse
   // Larger than the API's request body limit: refused before it is parsed.
   const huge = await stack.api('events', { method: 'POST', body: eventOfSize(300_000) });
   expect(huge.status).toBe(413);
-  tally.record({ kind: 'attack', category: 'Over-long ids and oversized payloads (Azure limits)', tried: 2, handled: 2, faultsInjected: 0, lost: 0 });
+  tally.record({
+    kind: 'attack',
+    category: 'Over-long ids and oversized payloads (Azure limits)',
+    tried: 2,
+    handled: 2,
+    faultsInjected: 0,
+    lost: 0,
+  });
 });
 
 test('an oversized event arriving on the queue is dead-lettered with the reason at its first delivery, never retried', async () => {
@@ -97,18 +111,32 @@ test('an oversized event arriving on the queue is dead-lettered with the reason 
   const after = stack.bus.stats()[queueNames.events];
   expect(after.deliveries - before.deliveries).toBe(1);
   expect(after.abandoned).toBe(before.abandoned);
-  const dead = (await stack.context.deadLetters.list(queueNames.events, 10_000)).slice(0, (await deadLetterCount(queueNames.events)) - deadBefore);
-  expect(dead).toEqual([expect.objectContaining({ messageId: `oversized-${event.id}`, reason: expect.stringContaining(String(maxEventChars)) })]);
+  const dead = (await stack.context.deadLetters.list(queueNames.events, 10_000)).slice(
+    0,
+    (await deadLetterCount(queueNames.events)) - deadBefore,
+  );
+  expect(dead).toEqual([
+    expect.objectContaining({ messageId: `oversized-${event.id}`, reason: expect.stringContaining(String(maxEventChars)) }),
+  ]);
   expect(await runOf(event)).toBeUndefined();
   tally.record({ kind: 'fault', category: 'Messages too large to store', tried: 1, handled: 1, faultsInjected: 1, lost: 0 });
 });
 
 test(`a process definition of ${maxDefinitionChars} characters saves; one more is refused with 422 naming the limit; a huge body gets 413`, async () => {
-  const base = { name: 'Big', kind: 'system', description: '', triggers: [{ event: 'ItemCreated' }], steps: [{ id: 'mark', type: 'action', action: 'updateFields', inputs: { fields: { Seen: true } } }] };
+  const base = {
+    name: 'Big',
+    kind: 'system',
+    description: '',
+    triggers: [{ event: 'ItemCreated' }],
+    steps: [{ id: 'mark', type: 'action', action: 'updateFields', inputs: { fields: { Seen: true } } }],
+  };
   const sized = (chars: number) => {
     const stored = JSON.stringify({ ...base, id: 'big' }).length;
     // The description is capped at 2000 characters; the rest goes into the inputs of the step.
-    return { ...base, steps: [{ ...base.steps[0], inputs: { fields: { Seen: true, Notes: 'n'.repeat(chars - stored - ',"Notes":""'.length) } } }] };
+    return {
+      ...base,
+      steps: [{ ...base.steps[0], inputs: { fields: { Seen: true, Notes: 'n'.repeat(chars - stored - ',"Notes":""'.length) } } }],
+    };
   };
   const saved = await stack.api('processes/big', { method: 'PUT', body: sized(maxDefinitionChars) });
   expect(saved.status).toBe(200);
@@ -122,5 +150,12 @@ test(`a process definition of ${maxDefinitionChars} characters saves; one more i
   const huge = await stack.api('processes/big3', { method: 'PUT', body: sized(400_000) });
   expect(huge.status).toBe(413);
   expect(huge.json.error.message).toMatch(/262144 bytes/);
-  tally.record({ kind: 'attack', category: 'Over-long ids and oversized payloads (Azure limits)', tried: 2, handled: 2, faultsInjected: 0, lost: 0 });
+  tally.record({
+    kind: 'attack',
+    category: 'Over-long ids and oversized payloads (Azure limits)',
+    tried: 2,
+    handled: 2,
+    faultsInjected: 0,
+    lost: 0,
+  });
 });

@@ -34,7 +34,12 @@ afterAll(async () => {
 const adminRoutes = () =>
   functionDefinitions
     .filter((d): d is HttpFunction => d.kind === 'http' && d.name !== 'connections-callback')
-    .flatMap((fn) => fn.methods.map((method) => ({ method: String(method), path: fn.route.replace(/\{id\}/g, fn.route.startsWith('connections/') ? randomUUID() : 'p-1') })));
+    .flatMap((fn) =>
+      fn.methods.map((method) => ({
+        method: String(method),
+        path: fn.route.replace(/\{id\}/g, fn.route.startsWith('connections/') ? randomUUID() : 'p-1'),
+      })),
+    );
 
 const bodyOf = (method: string, route: string) =>
   method === 'GET' || method === 'DELETE'
@@ -48,7 +53,11 @@ const bodyOf = (method: string, route: string) =>
 /** Runs the operator command the README documents, against the stack's Azurite and table prefix. */
 const tenantCommand = (...args: string[]) =>
   promisify(execFile)(process.execPath, [path.join(__dirname, '../../dist/src/tenants/tenant-cli.js'), ...args], {
-    env: { PATH: process.env.PATH ?? '', TABLES_CONNECTION_STRING: stack.env.TABLES_CONNECTION_STRING, TABLES_PREFIX: stack.env.TABLES_PREFIX },
+    env: {
+      PATH: process.env.PATH ?? '',
+      TABLES_CONNECTION_STRING: stack.env.TABLES_CONNECTION_STRING,
+      TABLES_PREFIX: stack.env.TABLES_PREFIX,
+    },
   });
 
 test('an admin of an unregistered tenant gets 403 naming the tenant on every admin route, and nothing is stored', async () => {
@@ -66,7 +75,14 @@ test('an admin of an unregistered tenant gets 403 naming the tenant on every adm
   expect(await stack.internals.connectionRepository.list(TENANT_B.id)).toEqual([]);
   // The registered tenant is served as before.
   expect((await stack.api('connections')).status).toBe(200);
-  tally.record({ kind: 'attack', category: 'Unregistered tenant: admin API, events, sign-in', tried: routes.length, handled: refused, faultsInjected: 0, lost: 0 });
+  tally.record({
+    kind: 'attack',
+    category: 'Unregistered tenant: admin API, events, sign-in',
+    tried: routes.length,
+    handled: refused,
+    faultsInjected: 0,
+    lost: 0,
+  });
 });
 
 test("an unregistered tenant's events on the queue are dead-lettered with the reason and start nothing", async () => {
@@ -79,7 +95,10 @@ test("an unregistered tenant's events on the queue are dead-lettered with the re
     subject: { siteId: 's', listId: 'l', itemId: '1' },
     data: {},
   }));
-  await stack.bus.send(queueNames.events, events.map((e) => ({ body: e, messageId: `unregistered-${e.id}` })));
+  await stack.bus.send(
+    queueNames.events,
+    events.map((e) => ({ body: e, messageId: `unregistered-${e.id}` })),
+  );
   await stack.bus.idle();
   const dead = (await stack.context.deadLetters.list(queueNames.events, 10_000)).slice(0, -deadBefore || undefined);
   let refused = 0;
@@ -89,7 +108,14 @@ test("an unregistered tenant's events on the queue are dead-lettered with the re
     if (letter) refused++;
     expect(await stack.context.runs.list(e.tenantId)).toEqual([]);
   }
-  tally.record({ kind: 'attack', category: 'Unregistered tenant: admin API, events, sign-in', tried: events.length, handled: refused, faultsInjected: 0, lost: 0 });
+  tally.record({
+    kind: 'attack',
+    category: 'Unregistered tenant: admin API, events, sign-in',
+    tried: events.length,
+    handled: refused,
+    faultsInjected: 0,
+    lost: 0,
+  });
 });
 
 test('the operator command registers a tenant, which is then served; a sign-in completed after its removal is refused', async () => {
@@ -112,5 +138,12 @@ test('the operator command registers a tenant, which is then served; a sign-in c
   expect(page.text).toMatch(notRegistered);
   expect(await stack.internals.connectionRepository.list(TENANT_B.id)).toEqual([]);
   expect((await stack.api('connections', { token })).status).toBe(403);
-  tally.record({ kind: 'attack', category: 'Unregistered tenant: admin API, events, sign-in', tried: 2, handled: 2, faultsInjected: 0, lost: 0 });
+  tally.record({
+    kind: 'attack',
+    category: 'Unregistered tenant: admin API, events, sign-in',
+    tried: 2,
+    handled: 2,
+    faultsInjected: 0,
+    lost: 0,
+  });
 });

@@ -91,7 +91,9 @@ export function packageAsAzd(projectRoot: string, serviceName: string, options: 
   const ignore = existsSync(ignoreFile) ? parseFuncIgnore(readFileSync(ignoreFile, 'utf8')) : undefined;
   const files: string[] = [];
   copyFiltered(packageDir, packageDir, target, { ignore, remoteBuild: service.remoteBuild }, files);
-  steps.push(`zip ${path.relative(projectRoot, packageDir) || '.'} (${files.length} files${ignore ? ', filtered by its .funcignore' : ''})`);
+  steps.push(
+    `zip ${path.relative(projectRoot, packageDir) || '.'} (${files.length} files${ignore ? ', filtered by its .funcignore' : ''})`,
+  );
   let bytes = 0;
   let deflatedBytes = 0;
   for (const f of files) {

@@ -9,7 +9,12 @@ import { signIn } from './sign-in';
 import type { TestStack } from './test-stack';
 
 /** Authorizes a connection the way an admin does: authorize, sign in as `user`, open the callback. */
-export async function authorizeConnection(stack: TestStack, user: LocalUser, displayName?: string, admin: LocalUser = CONTOSO_ADMIN): Promise<ConnectionView> {
+export async function authorizeConnection(
+  stack: TestStack,
+  user: LocalUser,
+  displayName?: string,
+  admin: LocalUser = CONTOSO_ADMIN,
+): Promise<ConnectionView> {
   const token = await stack.tokenFor(admin);
   const start = await stack.api('connections/authorize', { method: 'POST', body: displayName ? { displayName } : {}, token });
   if (start.status !== 200) throw new Error(`authorize answered ${start.status}`);
@@ -62,7 +67,8 @@ export function observeConnectionEvents(stack: TestStack): ConnectionNotice[] {
   const send = stack.bus.send.bind(stack.bus);
   stack.bus.send = async (queue: QueueName, messages: OutgoingMessage[]) => {
     await send(queue, messages);
-    if (queue === queueNames.connectionEvents) for (const m of messages) notices.push({ body: m.body as ConnectionStatusChanged, messageId: m.messageId });
+    if (queue === queueNames.connectionEvents)
+      for (const m of messages) notices.push({ body: m.body as ConnectionStatusChanged, messageId: m.messageId });
   };
   return notices;
 }

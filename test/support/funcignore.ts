@@ -98,7 +98,10 @@ function fnmatch(glob: string, text: string, pathname: boolean): boolean {
       const end = glob.indexOf(']', i + 2);
       if (end < 0) source += '\\[';
       else {
-        const body = glob.slice(i + 1, end).replace(/^!/, '^').replace(/\\/g, '\\\\');
+        const body = glob
+          .slice(i + 1, end)
+          .replace(/^!/, '^')
+          .replace(/\\/g, '\\\\');
         source += `[${body}]`;
         i = end;
       }

@@ -157,10 +157,19 @@ async function main() {
   indexingLocked = true; // the host's FunctionsMetadataRequest: registrations end here
   result.programmingModel = programmingModel && { name: programmingModel.name, version: programmingModel.version };
   result.capabilities = programmingModel?.getCapabilities
-    ? await programmingModel.getCapabilities({ RawHttpBodyBytes: 'true', RpcHttpBodyOnly: 'true', UseNullableValueDictionaryForHttp: 'true', TypedDataCollection: 'true' })
+    ? await programmingModel.getCapabilities({
+        RawHttpBodyBytes: 'true',
+        RpcHttpBodyOnly: 'true',
+        UseNullableValueDictionaryForHttp: 'true',
+        TypedDataCollection: 'true',
+      })
     : undefined;
   result.hooks = Object.fromEntries(Object.entries(hooks).map(([name, list]) => [name, list.length]));
-  result.functions = Object.values(functions).map(({ metadata }) => ({ name: metadata.name, functionId: metadata.functionId, rawBindings: metadata.rawBindings }));
+  result.functions = Object.values(functions).map(({ metadata }) => ({
+    name: metadata.name,
+    functionId: metadata.functionId,
+    rawBindings: metadata.rawBindings,
+  }));
   for (const request of requests.invocations) result.invocations.push(await invoke(request));
   return result;
 }

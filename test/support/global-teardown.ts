@@ -47,7 +47,14 @@ export interface ReliabilitySummary {
   fullRun: boolean;
   whyNotFull: string[];
   rows: Row[];
-  logScan: { stacks: number; logLines: number; responses: number; secretsChecked: Record<string, number>; leaks: string[]; harvestErrors: string[] };
+  logScan: {
+    stacks: number;
+    logLines: number;
+    responses: number;
+    secretsChecked: Record<string, number>;
+    leaks: string[];
+    harvestErrors: string[];
+  };
 }
 
 const readJsonFiles = <T>(dir: string, runner: number): T[] => {
@@ -116,7 +123,14 @@ export function summarize(tallies: TallyFile[], stacks: StackLeakReport[], why: 
     }
   }
 
-  const logScan: ReliabilitySummary['logScan'] = { stacks: stacks.length, logLines: 0, responses: 0, secretsChecked: {}, leaks: [], harvestErrors: [] };
+  const logScan: ReliabilitySummary['logScan'] = {
+    stacks: stacks.length,
+    logLines: 0,
+    responses: 0,
+    secretsChecked: {},
+    leaks: [],
+    harvestErrors: [],
+  };
   for (const s of stacks) {
     logScan.logLines += s.logLines;
     logScan.responses += s.responses;
@@ -133,7 +147,8 @@ export function summarize(tallies: TallyFile[], stacks: StackLeakReport[], why: 
 }
 
 const n = (v: number) => v.toLocaleString('en-US');
-const sum = (rows: Row[], k: keyof Pick<Row, 'tests' | 'tried' | 'handled' | 'faultsInjected' | 'lost'>) => rows.reduce((a, r) => a + r[k], 0);
+const sum = (rows: Row[], k: keyof Pick<Row, 'tests' | 'tried' | 'handled' | 'faultsInjected' | 'lost'>) =>
+  rows.reduce((a, r) => a + r[k], 0);
 
 export function renderSection(s: ReliabilitySummary): string {
   const faults = s.rows.filter((r) => r.kind === 'fault');
@@ -198,7 +213,9 @@ export default async function globalTeardown(globalConfig: Config.GlobalConfig):
   writeFileSync(path.join(resultsDir(), 'reliability.json'), `${JSON.stringify(summary, null, 2)}\n`);
 
   if (summary.logScan.leaks.length) {
-    throw new Error(`Secrets found in captured logs or responses (see test-results/reliability.json):\n  ${summary.logScan.leaks.join('\n  ')}`);
+    throw new Error(
+      `Secrets found in captured logs or responses (see test-results/reliability.json):\n  ${summary.logScan.leaks.join('\n  ')}`,
+    );
   }
   if (!summary.fullRun) {
     if (tallies.length) console.log(`\nREADME "Reliability and security" not rewritten: ${summary.whyNotFull.join('; ')}.`);
@@ -218,7 +235,9 @@ export default async function globalTeardown(globalConfig: Config.GlobalConfig):
   // `npm test` never rewrites tracked files; it fails when the counts the README states are no longer this run's.
   // The log-capture line counts log lines and answers, which vary with timing, so only `npm run report` refreshes it.
   if (withoutVolatileLines(after) !== withoutVolatileLines(before)) {
-    throw new Error('README "Reliability and security" is stale: the fault and attack counts changed. Run `npm run report` and commit README.md.');
+    throw new Error(
+      'README "Reliability and security" is stale: the fault and attack counts changed. Run `npm run report` and commit README.md.',
+    );
   }
 }
 

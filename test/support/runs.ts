@@ -8,7 +8,12 @@ export type { RunView };
 export const testSubject = { siteId: 'contoso.sharepoint.com,site-1', listId: 'list-1', itemId: '7' };
 
 /** POSTs a product event, expects 202, waits until the bus has handled everything it caused; answers the event id. */
-export async function postEvent(stack: TestStack, type: string, data: Record<string, unknown> = {}, extra: Record<string, unknown> = {}): Promise<string> {
+export async function postEvent(
+  stack: TestStack,
+  type: string,
+  data: Record<string, unknown> = {},
+  extra: Record<string, unknown> = {},
+): Promise<string> {
   const res = await stack.api('events', { method: 'POST', body: { type, subject: testSubject, data, ...extra } });
   if (res.status !== 202) throw new Error(`POST events answered ${res.status}: ${res.text}`);
   await stack.bus.idle();

@@ -100,13 +100,17 @@ export async function startTestStack(options: LocalStackOptions = {}): Promise<T
     secretsSeen,
     tokenFor,
     async stop() {
-      const report = await scanForLeaks(stack, testFile, logs, responses, secretsSeen).catch(
-        (e: unknown): StackLeakReport => ({ ...emptyReport(testFile, logs, responses), harvestError: String((e as Error)?.message ?? e).slice(0, 200) }),
-      );
+      const report = await scanForLeaks(stack, testFile, logs, responses, secretsSeen).catch((e: unknown): StackLeakReport => ({
+        ...emptyReport(testFile, logs, responses),
+        harvestError: String((e as Error)?.message ?? e).slice(0, 200),
+      }));
       try {
         const dir = path.join(resultsDir(), 'stacks');
         mkdirSync(dir, { recursive: true });
-        writeFileSync(path.join(dir, `${report.runner}-${fileSlug(testFile)}-${randomBytes(3).toString('hex')}.json`), JSON.stringify(report));
+        writeFileSync(
+          path.join(dir, `${report.runner}-${fileSlug(testFile)}-${randomBytes(3).toString('hex')}.json`),
+          JSON.stringify(report),
+        );
       } catch {
         // Reporting must never break a test's teardown.
       }
@@ -123,7 +127,8 @@ export async function startTestStack(options: LocalStackOptions = {}): Promise<T
         body: init.rawBody ?? (init.body !== undefined ? JSON.stringify(init.body) : undefined),
       });
       const recorded = await record(res);
-      if (typeof recorded.json?.authorizeUrl === 'string') await noteState(URL.parse(recorded.json.authorizeUrl)?.searchParams.get('state'));
+      if (typeof recorded.json?.authorizeUrl === 'string')
+        await noteState(URL.parse(recorded.json.authorizeUrl)?.searchParams.get('state'));
       return recorded;
     },
     async get(url) {
@@ -147,7 +152,13 @@ const emptyReport = (testFile: string, logs: string[], responses: string[]): Sta
 });
 
 /** Adds every token of every stored version of every secret the vault served, then searches logs and responses. */
-async function scanForLeaks(stack: LocalStack, testFile: string, logs: string[], responses: string[], secretsSeen: Map<string, string>): Promise<StackLeakReport> {
+async function scanForLeaks(
+  stack: LocalStack,
+  testFile: string,
+  logs: string[],
+  responses: string[],
+  secretsSeen: Map<string, string>,
+): Promise<StackLeakReport> {
   const names = new Set<string>();
   for (const r of stack.vault.requests) {
     const m = /^\/secrets\/([0-9A-Za-z-]{1,127})(\/|$)/.exec(r.path);
@@ -155,7 +166,9 @@ async function scanForLeaks(stack: LocalStack, testFile: string, logs: string[],
   }
   for (const name of names) {
     for (const version of stack.vault.secretVersions(name)) {
-      const res = await fetch(`${stack.vault.url}/secrets/${name}/${version}?api-version=7.5`, { headers: { Authorization: 'Bearer local' } });
+      const res = await fetch(`${stack.vault.url}/secrets/${name}/${version}?api-version=7.5`, {
+        headers: { Authorization: 'Bearer local' },
+      });
       if (!res.ok) continue; // soft-deleted meanwhile
       const { value } = (await res.json()) as { value?: string };
       let cache: Record<string, Record<string, { secret?: string }>>;
@@ -164,7 +177,11 @@ async function scanForLeaks(stack: LocalStack, testFile: string, logs: string[],
       } catch {
         continue;
       }
-      for (const [section, kind] of [['AccessToken', 'access token'], ['RefreshToken', 'refresh token'], ['IdToken', 'id token']] as const) {
+      for (const [section, kind] of [
+        ['AccessToken', 'access token'],
+        ['RefreshToken', 'refresh token'],
+        ['IdToken', 'id token'],
+      ] as const) {
         for (const entry of Object.values(cache?.[section] ?? {})) if (entry?.secret) secretsSeen.set(entry.secret, kind);
       }
     }

@@ -52,7 +52,11 @@ export interface WorkerResult {
 
 const standIn = path.join(__dirname, 'functions-worker-stand-in.cjs');
 
-export async function runInWorkerStandIn(appDir: string, env: Record<string, string>, invocations: HostInvocation[] = []): Promise<WorkerResult> {
+export async function runInWorkerStandIn(
+  appDir: string,
+  env: Record<string, string>,
+  invocations: HostInvocation[] = [],
+): Promise<WorkerResult> {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'worker-requests-'));
   const requestsFile = path.join(tmp, 'requests.json');
   writeFileSync(requestsFile, JSON.stringify({ invocations }));

@@ -15,7 +15,9 @@ describe('TenantQuotas', () => {
     }
     expect(thrown).toBeInstanceOf(AppError);
     expect(thrown).toMatchObject({ code: 'throttled', retryAfterSeconds: 30, retryable: true, fault: 'caller' });
-    expect((thrown as Error).message).toBe('Your organization has posted 2 events in the last minute, the most it may post per minute. Try again in 30 s.');
+    expect((thrown as Error).message).toBe(
+      'Your organization has posted 2 events in the last minute, the most it may post per minute. Try again in 30 s.',
+    );
     expect(() => quotas.spend('events', 'b')).not.toThrow();
     expect(() => quotas.spend('connectionTests', 'a')).not.toThrow();
     now += 30_000;

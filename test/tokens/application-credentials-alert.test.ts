@@ -21,14 +21,16 @@ function setup() {
   };
   let now = Date.parse('2026-11-30T10:03:00Z');
   const logs: string[] = [];
-  const instance = () => new ApplicationCredentialsAlert({ sender: bus, clientId: CLIENT_ID, logError: (m) => logs.push(m), now: () => now });
+  const instance = () =>
+    new ApplicationCredentialsAlert({ sender: bus, clientId: CLIENT_ID, logError: (m) => logs.push(m), now: () => now });
   return { bus, sent, logs, instance, advance: (ms: number) => (now += ms) };
 }
 
 test('many failures on one instance: one message, one error line; again after the period', async () => {
   const { bus, sent, logs, instance, advance } = setup();
   const alert = instance();
-  for (let i = 0; i < 50; i++) await alert.raise("Microsoft Entra ID refused the app's own credentials (invalid_client, AADSTS7000222)", 7000222);
+  for (let i = 0; i < 50; i++)
+    await alert.raise("Microsoft Entra ID refused the app's own credentials (invalid_client, AADSTS7000222)", 7000222);
   expect(sent).toHaveLength(1);
   expect(sent[0].body).toEqual({
     type: 'ApplicationCredentialsInvalid',

@@ -27,13 +27,19 @@ test('what the Graph stand-in sends is read back', () => {
 
 test.each([
   ['no header', undefined],
-  ['a plain Bearer challenge (missing or invalid token)', 'Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize"'],
+  [
+    'a plain Bearer challenge (missing or invalid token)',
+    'Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize"',
+  ],
   ['another error', `Bearer error="invalid_token", claims="${CAE_EXAMPLE}"`],
   ['insufficient_claims without claims', 'Bearer error="insufficient_claims"'],
   ['claims that are not base64 of JSON', 'Bearer error="insufficient_claims", claims="not base64!"'],
   ['claims that are JSON but not an object', `Bearer error="insufficient_claims", claims="${Buffer.from('[1,2]').toString('base64')}"`],
   ['another scheme', `Basic error="insufficient_claims", claims="${CAE_EXAMPLE}"`],
-  ['an oversized header', `Bearer error="insufficient_claims", claims="${Buffer.from(JSON.stringify({ access_token: { x: 'y'.repeat(20_000) } })).toString('base64')}"`],
+  [
+    'an oversized header',
+    `Bearer error="insufficient_claims", claims="${Buffer.from(JSON.stringify({ access_token: { x: 'y'.repeat(20_000) } })).toString('base64')}"`,
+  ],
 ])('not a claims challenge: %s', (_label, header) => {
   expect(claimsChallengeOf(header)).toBeUndefined();
 });

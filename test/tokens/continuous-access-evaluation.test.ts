@@ -46,7 +46,11 @@ const graphCallsFor = (itemId: string) => stack.graph.calls.filter((c) => c.path
 async function run(processId: string, itemId: string) {
   const res = await stack.api('events', {
     method: 'POST',
-    body: { type: 'ItemCreated', subject: { siteId: 'contoso.sharepoint.com,site-1', listId: 'list-1', itemId }, data: { process: processId } },
+    body: {
+      type: 'ItemCreated',
+      subject: { siteId: 'contoso.sharepoint.com,site-1', listId: 'list-1', itemId },
+      data: { process: processId },
+    },
   });
   expect(res.status).toBe(202);
   await stack.bus.idle();
@@ -90,7 +94,13 @@ test('a claims challenge is answered once: one token call carrying the claims, t
 test('no loop: a challenge that stays after the new token fails the step after two Graph calls and one token call', async () => {
   const challenge = claimsChallengeHeader({ access_token: { nbf: { essential: true, value: String(Math.floor(Date.now() / 1000)) } } });
   stack.graph.injectFaults([
-    { status: 401, count: 50, pathPrefix: '/sites/contoso.sharepoint.com,site-1/lists/list-1/items/looping/', code: 'InvalidAuthenticationToken', headers: { 'WWW-Authenticate': challenge } },
+    {
+      status: 401,
+      count: 50,
+      pathPrefix: '/sites/contoso.sharepoint.com,site-1/lists/list-1/items/looping/',
+      code: 'InvalidAuthenticationToken',
+      headers: { 'WWW-Authenticate': challenge },
+    },
   ]);
   const before = await stats();
   try {

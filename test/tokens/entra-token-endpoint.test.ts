@@ -57,7 +57,11 @@ const msalConfig = (auth: { clientCapabilities?: string[] } = {}): Configuration
 });
 
 /** Signs `user` in for `scopes` with MSAL's auth code flow; returns the client (its cache holds the tokens). */
-async function signedIn(user: LocalUser, scopes: string[], auth: { clientCapabilities?: string[] } = {}): Promise<ConfidentialClientApplication> {
+async function signedIn(
+  user: LocalUser,
+  scopes: string[],
+  auth: { clientCapabilities?: string[] } = {},
+): Promise<ConfidentialClientApplication> {
   const msal = new ConfidentialClientApplication(msalConfig(auth));
   const { verifier, challenge } = await new CryptoProvider().generatePkceCodes();
   const url = await msal.getAuthCodeUrl({ scopes, redirectUri, codeChallenge: challenge, codeChallengeMethod: 'S256' });
@@ -138,7 +142,9 @@ describe("the app's own credentials refused, as Entra answers it", () => {
     expect(wrong.status).toBe(401);
     expect(wrong.json).toMatchObject({
       error: 'invalid_client',
-      error_description: expect.stringMatching(/^AADSTS7000215: Invalid client secret provided\. .*\r\nTrace ID: [\w-]+\r\nCorrelation ID: [\w-]+\r\nTimestamp: /s),
+      error_description: expect.stringMatching(
+        /^AADSTS7000215: Invalid client secret provided\. .*\r\nTrace ID: [\w-]+\r\nCorrelation ID: [\w-]+\r\nTimestamp: /s,
+      ),
       error_codes: [7000215],
     });
     expect(wrong.json.error_description).not.toContain('an-old-secret');
@@ -167,7 +173,9 @@ describe("the app's own credentials refused, as Entra answers it", () => {
     } finally {
       await setTokenEndpointFault(idp.url, null);
     }
-    await expect(msal.acquireTokenSilent({ account, scopes: [GRAPH_DEFAULT], forceRefresh: true })).resolves.toMatchObject({ accessToken: expect.any(String) });
+    await expect(msal.acquireTokenSilent({ account, scopes: [GRAPH_DEFAULT], forceRefresh: true })).resolves.toMatchObject({
+      accessToken: expect.any(String),
+    });
   });
 
   test('fault injection refuses codes it cannot answer like Entra', async () => {
@@ -180,7 +188,8 @@ describe('client capabilities and claims (continuous access evaluation)', () => 
     const stats0 = await getTokenStats(idp.url);
     const cae = await signedIn(CONTOSO_SVC_WORKPOINT, [GRAPH_DEFAULT], { clientCapabilities: ['CP1'] });
     const plain = await signedIn(CONTOSO_SVC_WORKPOINT, [GRAPH_DEFAULT]);
-    const tokenOf = (msal: ConfidentialClientApplication) => Object.values(JSON.parse(msal.getTokenCache().serialize()).AccessToken as Record<string, { secret: string }>)[0].secret;
+    const tokenOf = (msal: ConfidentialClientApplication) =>
+      Object.values(JSON.parse(msal.getTokenCache().serialize()).AccessToken as Record<string, { secret: string }>)[0].secret;
     expect(decodeJwt(tokenOf(cae))).toMatchObject({ xms_cc: ['cp1'] });
     expect(decodeJwt(tokenOf(plain)).xms_cc).toBeUndefined();
     // MSAL sent the capability as a claims request on the code redemption (msal-common addClaims).
@@ -212,7 +221,10 @@ describe('client capabilities and claims (continuous access evaluation)', () => 
   test('a claims parameter that is not a JSON object is refused (AADSTS90100), the refresh token unharmed', async () => {
     const msal = await signedIn(CONTOSO_SVC_WORKPOINT, [GRAPH_DEFAULT]);
     const [rt] = Object.values(cacheOf(msal).RefreshToken);
-    expect(await refresh(rt.secret, GRAPH_DEFAULT, { claims: 'not json' })).toMatchObject({ status: 400, json: { error: 'invalid_request', error_codes: [90100] } });
+    expect(await refresh(rt.secret, GRAPH_DEFAULT, { claims: 'not json' })).toMatchObject({
+      status: 400,
+      json: { error: 'invalid_request', error_codes: [90100] },
+    });
     expect((await refresh(rt.secret, GRAPH_DEFAULT)).status).toBe(200);
   });
 });

@@ -13,13 +13,21 @@ const GRAPH_DEFAULT = ['https://graph.microsoft.com/.default'];
 
 describe('a cached token covers the request when Entra granted it, in the shapes Entra answers', () => {
   test.each([
-    ['Graph permissions unprefixed, with OIDC scopes', 'Files.ReadWrite.All Sites.ReadWrite.All User.Read profile openid email', GRAPH_DEFAULT],
+    [
+      'Graph permissions unprefixed, with OIDC scopes',
+      'Files.ReadWrite.All Sites.ReadWrite.All User.Read profile openid email',
+      GRAPH_DEFAULT,
+    ],
     ['Graph permissions unprefixed, one of them', 'User.Read', GRAPH_DEFAULT],
     ['Graph permissions unprefixed, any case', 'user.read OPENID', GRAPH_DEFAULT],
     ['Graph permissions prefixed (what older stand-ins answered)', 'https://graph.microsoft.com/User.Read openid', GRAPH_DEFAULT],
-    ['an explicit Graph permission asked prefixed, granted unprefixed', 'User.Read Sites.ReadWrite.All openid', ['https://graph.microsoft.com/User.Read']],
+    [
+      'an explicit Graph permission asked prefixed, granted unprefixed',
+      'User.Read Sites.ReadWrite.All openid',
+      ['https://graph.microsoft.com/User.Read'],
+    ],
     ['an explicit Graph permission asked unprefixed, granted unprefixed', 'User.Read openid', ['User.Read', 'openid', 'offline_access']],
-    ["Graph named by its app id", 'User.Read', ['00000003-0000-0000-c000-000000000000/.default']],
+    ['Graph named by its app id', 'User.Read', ['00000003-0000-0000-c000-000000000000/.default']],
     ['another API keeps its App ID URI', 'api://connections-local/access_as_user openid profile', ['api://connections-local/.default']],
   ])('%s', (_label, target, scopes) => {
     expect(coversScopes(target, scopes)).toBe(true);

@@ -18,7 +18,11 @@ import {
 const NOW = Date.parse('2025-06-01T12:00:00Z');
 const RENEW_MS = 300_000;
 const ME = 'host-a:101:beef';
-const token = (expiresInMs: number, cachedAgoMs = 60_000) => ({ token: 't', expiresOn: new Date(NOW + expiresInMs), cachedAt: NOW - cachedAgoMs });
+const token = (expiresInMs: number, cachedAgoMs = 60_000) => ({
+  token: 't',
+  expiresOn: new Date(NOW + expiresInMs),
+  cachedAt: NOW - cachedAgoMs,
+});
 const flight = (f: Partial<FlightView> = {}): FlightView => ({ startedAt: NOW - 1000, force: false, baselineHash: 'v1', ...f });
 
 describe('isFresh: a cached token serves only beyond the renew margin', () => {
@@ -88,7 +92,12 @@ describe('signedInAgain: when a connection found dead lives again', () => {
 });
 
 describe('cacheSource: memory or vault, under the lease', () => {
-  const row = (r: Partial<{ cacheHash: string; pendingBy: string; pendingSince: number }> = {}) => ({ cacheHash: 'v1', pendingBy: '', pendingSince: 0, ...r });
+  const row = (r: Partial<{ cacheHash: string; pendingBy: string; pendingSince: number }> = {}) => ({
+    cacheHash: 'v1',
+    pendingBy: '',
+    pendingSince: 0,
+    ...r,
+  });
   const synced: MemoryView = { cacheHash: 'v1', syncedHash: 'v1', pendingWrite: false };
 
   test('memory when the row names the version this instance last synced and the last holder released cleanly', () => {
@@ -102,7 +111,7 @@ describe('cacheSource: memory or vault, under the lease', () => {
     expect(cacheSource(row(), false, { cacheHash: undefined, syncedHash: 'v1', pendingWrite: false }, ME, NOW).decision).toBe('vault');
   });
 
-  test("wait while another instance holds the only copy of a rotated refresh token, within the grace period", () => {
+  test('wait while another instance holds the only copy of a rotated refresh token, within the grace period', () => {
     const pending = row({ cacheHash: 'v9', pendingBy: 'host-b:7:cafe', pendingSince: NOW - PENDING_GRACE_MS + 1 });
     expect(cacheSource(pending, false, synced, ME, NOW).decision).toBe('wait');
     // After the grace period the vault's copy is used again (that instance is presumed gone).
@@ -118,7 +127,12 @@ describe('cacheSource: memory or vault, under the lease', () => {
 });
 
 describe('afterRelease: a waiter whose holder let go', () => {
-  const released = (r: Partial<{ cacheHash: string; deadHash: string; pendingBy: string }> = {}) => ({ cacheHash: 'v2', deadHash: '', pendingBy: '', ...r });
+  const released = (r: Partial<{ cacheHash: string; deadHash: string; pendingBy: string }> = {}) => ({
+    cacheHash: 'v2',
+    deadHash: '',
+    pendingBy: '',
+    ...r,
+  });
   const memory = { syncedHash: 'v1', pendingWrite: false };
 
   test('reads the vault once when the holder stored a version this instance has not seen', () => {

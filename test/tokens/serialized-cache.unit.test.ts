@@ -38,7 +38,9 @@ function cacheWith(ats: At[], refreshTokens: string[] = ['rt-1']): string {
       },
     ]),
   );
-  const RefreshToken = Object.fromEntries(refreshTokens.map((secret, i) => [`rt-${i}`, { home_account_id: home, credential_type: 'RefreshToken', secret }]));
+  const RefreshToken = Object.fromEntries(
+    refreshTokens.map((secret, i) => [`rt-${i}`, { home_account_id: home, credential_type: 'RefreshToken', secret }]),
+  );
   return JSON.stringify({
     Account: { [`${home}-login.microsoftonline.com-${tenantId}`]: { home_account_id: home, local_account_id: objectId, realm: tenantId } },
     AccessToken,

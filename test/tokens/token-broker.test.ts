@@ -242,7 +242,9 @@ test('4 cold instances forcing a refresh at once: one token call, the others use
   const instances = [instance(), instance(), instance(), instance()];
   await resetCounts();
 
-  const tokens = await Promise.all(instances.flatMap((b) => Array.from({ length: 50 }, () => b.getAccessToken(ref, { forceRefresh: true }))));
+  const tokens = await Promise.all(
+    instances.flatMap((b) => Array.from({ length: 50 }, () => b.getAccessToken(ref, { forceRefresh: true }))),
+  );
   expect(new Set(tokens.map((t) => t.token)).size).toBe(1);
   expect(await refreshCalls()).toBe(1);
   expect(vault.counts()).toEqual({ reads: 4, writes: 1, deletes: 0 });
@@ -334,7 +336,10 @@ test('token endpoint 500 or unreachable: transient, never grantDead; the next ca
   await resetCounts();
 
   await setTokenEndpointFault(idp.url, { status: 500, count: 1 });
-  expect(await failureOf(a.getAccessToken(ref, { forceRefresh: true }))).toEqual({ kind: 'transient', reason: expect.stringMatching(/temporarily/) });
+  expect(await failureOf(a.getAccessToken(ref, { forceRefresh: true }))).toEqual({
+    kind: 'transient',
+    reason: expect.stringMatching(/temporarily/),
+  });
   // MSAL would replay the 500 for 60 s within one instance (errorCode ''); a fresh MSAL instance per refresh does not.
   await expect(a.getAccessToken(ref, { forceRefresh: true })).resolves.toMatchObject({ token: expect.any(String) });
 
@@ -358,7 +363,11 @@ test("the app's own credentials refused (expired secret, 7000222): never grantDe
   try {
     for (const broker of [a, b, a]) {
       const failure = await failureOf(broker.getAccessToken(ref, { forceRefresh: true }));
-      expect(failure).toEqual({ kind: 'application_credentials', code: 7000222, reason: expect.stringMatching(/app's own credentials.*AADSTS7000222/) });
+      expect(failure).toEqual({
+        kind: 'application_credentials',
+        code: 7000222,
+        reason: expect.stringMatching(/app's own credentials.*AADSTS7000222/),
+      });
     }
   } finally {
     await setTokenEndpointFault(idp.url, null);
@@ -366,7 +375,8 @@ test("the app's own credentials refused (expired secret, 7000222): never grantDe
   // Each failure is reported (the receiver deduplicates); none is a dead grant, here or on the lease row.
   expect([...a.recorded.applicationCredentials, ...b.recorded.applicationCredentials]).toHaveLength(3);
   expect([...a.recorded.grantDead, ...b.recorded.grantDead]).toEqual([]);
-  for (const broker of [a, b]) await expect(broker.getAccessToken(ref, { forceRefresh: true })).resolves.toMatchObject({ token: expect.any(String) });
+  for (const broker of [a, b])
+    await expect(broker.getAccessToken(ref, { forceRefresh: true })).resolves.toMatchObject({ token: expect.any(String) });
   await storedRefreshTokenWorks(ref);
 });
 
@@ -503,7 +513,10 @@ test('the lease: one winner among concurrent takers; released rows are reusable;
   const a = instance();
   await a.storeSignIn(ref, cache);
   await a.getAccessToken(ref, { forceRefresh: true });
-  const stored = JSON.parse((await secrets.get(connectionSecretName(ref.tenantId, ref.id)))!) as Record<string, Record<string, { secret?: string }>>;
+  const stored = JSON.parse((await secrets.get(connectionSecretName(ref.tenantId, ref.id)))!) as Record<
+    string,
+    Record<string, { secret?: string }>
+  >;
   const tokenSecrets = ['AccessToken', 'RefreshToken', 'IdToken'].flatMap((k) => Object.values(stored[k] ?? {}).map((t) => t.secret!));
   expect(tokenSecrets.length).toBeGreaterThanOrEqual(3);
   const row = JSON.stringify(await (await leaseTable()).getEntity(ref.tenantId, ref.id));

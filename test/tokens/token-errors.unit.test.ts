@@ -19,9 +19,24 @@ function answered(status: number, error: string, code: number | undefined, descr
 
 describe('the app registration refused: application credentials, whatever the connection', () => {
   test.each([
-    [401, 'invalid_client', 7000215, "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app 'c0c0'."],
-    [401, 'invalid_client', 7000222, "AADSTS7000222: The provided client secret keys for app 'c0c0' are expired. Visit the Azure portal to create new keys for your app."],
-    [401, 'invalid_client', 7000218, "AADSTS7000218: The request body must contain the following parameter: 'client_assertion' or 'client_secret'."],
+    [
+      401,
+      'invalid_client',
+      7000215,
+      "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app 'c0c0'.",
+    ],
+    [
+      401,
+      'invalid_client',
+      7000222,
+      "AADSTS7000222: The provided client secret keys for app 'c0c0' are expired. Visit the Azure portal to create new keys for your app.",
+    ],
+    [
+      401,
+      'invalid_client',
+      7000218,
+      "AADSTS7000218: The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+    ],
     [400, 'unauthorized_client', 700016, "AADSTS700016: Application with identifier 'c0c0' was not found in the directory 'Contoso'."],
     [401, 'invalid_client', 700027, 'AADSTS700027: Client assertion failed signature validation.'],
     [400, 'unauthorized_client', 7000112, "AADSTS7000112: Application 'c0c0' is disabled."],
@@ -38,9 +53,21 @@ describe('the app registration refused: application credentials, whatever the co
 
 describe('other answers keep their meaning', () => {
   test.each([
-    ['invalid_grant 70008', answered(400, 'invalid_grant', 70008, 'AADSTS70008: The provided authorization code or refresh token has expired due to inactivity.'), 'dead_grant'],
-    ['invalid_grant 50173', answered(400, 'invalid_grant', 50173, 'AADSTS50173: The provided grant has expired due to it being revoked.'), 'dead_grant'],
-    ['interaction_required', new InteractionRequiredAuthError('interaction_required', 'c', 'AADSTS50076: MFA required', '', '', '', '', '50076'), 'dead_grant'],
+    [
+      'invalid_grant 70008',
+      answered(400, 'invalid_grant', 70008, 'AADSTS70008: The provided authorization code or refresh token has expired due to inactivity.'),
+      'dead_grant',
+    ],
+    [
+      'invalid_grant 50173',
+      answered(400, 'invalid_grant', 50173, 'AADSTS50173: The provided grant has expired due to it being revoked.'),
+      'dead_grant',
+    ],
+    [
+      'interaction_required',
+      new InteractionRequiredAuthError('interaction_required', 'c', 'AADSTS50076: MFA required', '', '', '', '', '50076'),
+      'dead_grant',
+    ],
     ['HTTP 500', answered(500, 'server_error', undefined, 'boom'), 'transient'],
     ['HTTP 429', answered(429, 'temporarily_unavailable', undefined, 'slow down'), 'transient'],
   ])('%s', (_label, error, kind) => {
@@ -57,7 +84,10 @@ describe('what MSAL and the network throw besides server answers', () => {
 
   test('a dead grant names the code and asks to re-authorize; it never quotes the description', () => {
     const failure = classifyTokenError(answered(400, 'invalid_grant', 70008, 'AADSTS70008: secret-looking detail eyJabc.def'));
-    expect(failure).toEqual({ kind: 'dead_grant', reason: expect.stringContaining('invalid_grant (AADSTS70008). Re-authorize the connection.') });
+    expect(failure).toEqual({
+      kind: 'dead_grant',
+      reason: expect.stringContaining('invalid_grant (AADSTS70008). Re-authorize the connection.'),
+    });
     expect(failure.reason).not.toContain('eyJ');
   });
 

@@ -133,6 +133,11 @@ export const LOCAL_API_SCOPE = 'access_as_user';
 export const GRAPH_AUDIENCE = 'https://graph.microsoft.com';
 
 /** Delegated Graph permissions "consented" for the app: what a `/.default` request expands to in `scp`. */
-export const LOCAL_GRAPH_CONSENTED_SCOPES: readonly string[] = ['Files.ReadWrite.All', 'Sites.ReadWrite.All', 'User.Read', 'User.RevokeSessions.All'];
+export const LOCAL_GRAPH_CONSENTED_SCOPES: readonly string[] = [
+  'Files.ReadWrite.All',
+  'Sites.ReadWrite.All',
+  'User.Read',
+  'User.RevokeSessions.All',
+];
 /** Delegated API permissions exposed by the Connections API registration. */
 export const LOCAL_API_CONSENTED_SCOPES: readonly string[] = [LOCAL_API_SCOPE];

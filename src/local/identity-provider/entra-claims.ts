@@ -120,7 +120,13 @@ export function shapeAccessTokenJwt(
     for (const claim of foreignClaims) delete jwt.payload[claim];
     Object.assign(
       jwt.payload,
-      apiTokenClaims({ version: shape.apiTokenVersion, user, clientId: String(token.clientId), v2Issuer: shape.v2Issuer, providerUrl: shape.providerUrl }),
+      apiTokenClaims({
+        version: shape.apiTokenVersion,
+        user,
+        clientId: String(token.clientId),
+        v2Issuer: shape.v2Issuer,
+        providerUrl: shape.providerUrl,
+      }),
     );
   }
   return jwt;

@@ -93,7 +93,9 @@ export function entraTokenError(code: number, clientId: string): EntraTokenError
  * challenges): the access-token claims asked for, and whether the client declared the CP1 capability
  * (`access_token.xms_cc.values`). Undefined when absent; 'invalid' when not a JSON object (Entra: AADSTS90100).
  */
-export function requestedClaims(claims: string | null | undefined): { accessToken: Record<string, unknown>; cp1: boolean } | 'invalid' | undefined {
+export function requestedClaims(
+  claims: string | null | undefined,
+): { accessToken: Record<string, unknown>; cp1: boolean } | 'invalid' | undefined {
   if (claims === null || claims === undefined) return undefined;
   let value: unknown;
   try {

@@ -104,15 +104,16 @@ async function call(url: string, init?: { method: 'GET' | 'POST'; body?: unknown
       body: init?.body === undefined ? undefined : JSON.stringify(init.body),
     });
   } catch (e) {
-    throw new Error(`${url}: ${(e as Error).message} (is NODE_EXTRA_CA_CERTS set to the local CA? run via scripts/with-local-ca.mjs)`, { cause: e });
+    throw new Error(`${url}: ${(e as Error).message} (is NODE_EXTRA_CA_CERTS set to the local CA? run via scripts/with-local-ca.mjs)`, {
+      cause: e,
+    });
   }
   if (!res.ok) throw new Error(`${init?.method ?? 'GET'} ${url}: HTTP ${res.status} ${await res.text()}`);
   return res;
 }
 
 const getJson = async <T>(url: string): Promise<T> => (await (await call(url)).json()) as T;
-const postJson = async <T>(url: string, body: unknown): Promise<T> =>
-  (await (await call(url, { method: 'POST', body })).json()) as T;
+const postJson = async <T>(url: string, body: unknown): Promise<T> => (await (await call(url, { method: 'POST', body })).json()) as T;
 
 export interface MintLocalTokenRequest {
   username: string;
@@ -160,5 +161,7 @@ export const setTokenEndpointFault = (url: string, fault: TokenEndpointFault): P
  * once the boundary (`tokensValidFrom`, epoch seconds) has passed. The Graph stand-in's `/_local/revoke-sessions`
  * calls this and then challenges the account's older CAE tokens.
  */
-export const revokeLocalSessions = (url: string, username: string): Promise<{ username: string; objectId: string; tokensValidFrom: number }> =>
-  postJson(`${url}/local/revoke-sessions`, { username });
+export const revokeLocalSessions = (
+  url: string,
+  username: string,
+): Promise<{ username: string; objectId: string; tokensValidFrom: number }> => postJson(`${url}/local/revoke-sessions`, { username });

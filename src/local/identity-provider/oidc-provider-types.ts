@@ -39,7 +39,12 @@ export interface Provider {
   use(fn: (ctx: KoaContext, next: () => Promise<void>) => Promise<void>): void;
   on(event: string, listener: (...args: any[]) => void): void;
   interactionDetails(req: IncomingMessage, res: ServerResponse): Promise<InteractionDetails>;
-  interactionFinished(req: IncomingMessage, res: ServerResponse, result: object, opts?: { mergeWithLastSubmission?: boolean }): Promise<void>;
+  interactionFinished(
+    req: IncomingMessage,
+    res: ServerResponse,
+    result: object,
+    opts?: { mergeWithLastSubmission?: boolean },
+  ): Promise<void>;
   Grant: any;
   Client: { prototype: { clientId: string; compareClientSecret(actual: string): Promise<boolean> | boolean } };
   RefreshToken: { find(value: string, opts?: { ignoreExpiration?: boolean }): Promise<{ accountId?: string; iat?: number } | undefined> };

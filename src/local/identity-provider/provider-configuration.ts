@@ -5,8 +5,23 @@
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { JWK } from 'jose';
-import { appRolesFor, findUserByObjectId, LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET, LOCAL_CLIENT_SECRETS, LOCAL_PORTAL_CLIENT_ID } from './directory';
-import { accessTokenClaims, accountClaims, RESOURCES, resourceOf, shapeAccessTokenJwt, type IssuedToken, type JwtShape } from './entra-claims';
+import {
+  appRolesFor,
+  findUserByObjectId,
+  LOCAL_CLIENT_ID,
+  LOCAL_CLIENT_SECRET,
+  LOCAL_CLIENT_SECRETS,
+  LOCAL_PORTAL_CLIENT_ID,
+} from './directory';
+import {
+  accessTokenClaims,
+  accountClaims,
+  RESOURCES,
+  resourceOf,
+  shapeAccessTokenJwt,
+  type IssuedToken,
+  type JwtShape,
+} from './entra-claims';
 import { errorPage } from './interactions';
 import type { KoaContext, OidcModule, Provider } from './oidc-provider-types';
 import type { AccountStore } from './store';
@@ -90,7 +105,11 @@ function configuration(errors: OidcModule['errors'], settings: ProviderSettings)
           if (!consented) throw new errors.InvalidTarget(`unknown resource ${indicator}`);
           const known = new Set([`${indicator}/.default`, ...consented.map((s) => `${indicator}/${s}`)]);
           // Accept whatever permission of this resource was asked for (Entra would check the registration).
-          for (const source of [ctx.oidc?.params?.scope, ctx.oidc?.entities.AuthorizationCode?.scope, ctx.oidc?.entities.RefreshToken?.scope]) {
+          for (const source of [
+            ctx.oidc?.params?.scope,
+            ctx.oidc?.entities.AuthorizationCode?.scope,
+            ctx.oidc?.entities.RefreshToken?.scope,
+          ]) {
             for (const s of String(source ?? '').split(' ')) if (s.startsWith(`${indicator}/`)) known.add(s);
           }
           return {

@@ -95,12 +95,19 @@ export async function startIdentityProviderServer(options: IdentityProviderOptio
     route(req, res).catch((e: unknown) => {
       const status = e instanceof HttpError ? e.status : 500;
       if (status === 500) console.error('local identity provider:', e);
-      if (!res.headersSent) sendJson(res, status, { error: status === 500 ? 'server_error' : 'invalid_request', error_description: String((e as Error)?.message ?? e) });
+      if (!res.headersSent)
+        sendJson(res, status, {
+          error: status === 500 ? 'server_error' : 'invalid_request',
+          error_description: String((e as Error)?.message ?? e),
+        });
       else res.end();
     });
   };
   // Loopback only: this provider signs in anyone who types a username.
-  const { port, servers } = await listenOnLoopbackV4AndV6(() => https.createServer({ cert: options.cert, key: options.key }, listener), options.port);
+  const { port, servers } = await listenOnLoopbackV4AndV6(
+    () => https.createServer({ cert: options.cert, key: options.key }, listener),
+    options.port,
+  );
   const url = `https://localhost:${port}`;
   const issuer = `${url}${MOUNT}`;
 

@@ -12,10 +12,7 @@ import { ENTRA_ERROR_CODES } from './entra-token-errors';
  * `count` limits the fault to that many token requests (all until cleared when omitted); `'down'` resets connections.
  */
 export type TokenEndpointFault =
-  | null
-  | 'down'
-  | { status: number; count?: number; retryAfterSeconds?: number }
-  | { aadsts: number; count?: number };
+  null | 'down' | { status: number; count?: number; retryAfterSeconds?: number } | { aadsts: number; count?: number };
 
 const SHAPES = "tokenEndpoint must be null, 'down', {status: 400-599, count?, retryAfterSeconds?} or {aadsts, count?}";
 

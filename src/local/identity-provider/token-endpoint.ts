@@ -41,7 +41,8 @@ export async function replayTokenRequest(req: IncomingMessage): Promise<Incoming
   return replay;
 }
 
-const tokenParams = (ctx: KoaContext | undefined): URLSearchParams | undefined => (ctx?.req as TokenRequestMessage | undefined)?.tokenParams;
+const tokenParams = (ctx: KoaContext | undefined): URLSearchParams | undefined =>
+  (ctx?.req as TokenRequestMessage | undefined)?.tokenParams;
 
 /** Whether the token request declared the CP1 client capability (MSAL's `clientCapabilities`, sent in `claims`). */
 export function clientDeclaredCp1(ctx: KoaContext | undefined): boolean {
@@ -84,7 +85,8 @@ export function shapeTokenEndpoint(provider: Provider, state: TokenEndpointState
       answer(ctx, error);
     };
     const claims = requestedClaims(params.get('claims'));
-    if (claims && claims !== 'invalid') for (const name of Object.keys(claims.accessToken)) stats.claims[name] = (stats.claims[name] ?? 0) + 1;
+    if (claims && claims !== 'invalid')
+      for (const name of Object.keys(claims.accessToken)) stats.claims[name] = (stats.claims[name] ?? 0) + 1;
 
     const fault = faults.take();
     if (fault === 'down') {

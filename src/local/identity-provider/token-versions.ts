@@ -62,4 +62,14 @@ export function apiTokenClaims({ version, user, clientId, v2Issuer, providerUrl 
 }
 
 /** Claims that belong to the other version (or to no Entra access token), removed when a token is reshaped. */
-export const foreignClaims = ['appid', 'appidacr', 'upn', 'unique_name', 'azp', 'azpacr', 'preferred_username', 'client_id', 'scope'] as const;
+export const foreignClaims = [
+  'appid',
+  'appidacr',
+  'upn',
+  'unique_name',
+  'azp',
+  'azpacr',
+  'preferred_username',
+  'client_id',
+  'scope',
+] as const;

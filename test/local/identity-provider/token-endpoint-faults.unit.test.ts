@@ -22,7 +22,11 @@ describe('POST /local/faults body (tokenEndpoint)', () => {
   });
 
   test('a status fault keeps only what it names', () => {
-    expect(parseTokenEndpointFault({ status: 503, count: 2, retryAfterSeconds: 0, extra: true })).toEqual({ status: 503, count: 2, retryAfterSeconds: 0 });
+    expect(parseTokenEndpointFault({ status: 503, count: 2, retryAfterSeconds: 0, extra: true })).toEqual({
+      status: 503,
+      count: 2,
+      retryAfterSeconds: 0,
+    });
     expect(parseTokenEndpointFault({ status: 400 })).toEqual({ status: 400 });
   });
 
