@@ -22,16 +22,7 @@ export interface TenantRegistration {
 }
 
 /** Table row: partition = tenant id, row = `registration`. */
-type TenantRow = {
-  partitionKey: string;
-  rowKey: string;
-  displayName: string;
-  registeredAt: string;
-  registeredBy: string;
-  consentState: ConsentState;
-  consentChangedAt: string;
-  consentChangedBy: string;
-};
+type TenantRow = Omit<TenantRegistration, 'tenantId'> & { partitionKey: string; rowKey: string };
 
 const ROW = 'registration';
 
