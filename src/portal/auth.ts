@@ -154,13 +154,12 @@ export class AdminAuth {
     if (!pending || pending.state !== q.get('state')) {
       throw new SignInError('This sign-in response does not match a sign-in started from this tab. Sign in again.');
     }
-    if (q.get('error')) {
-      const description = q.get('error_description');
-      throw new SignInError(
-        q.get('error') === 'access_denied'
-          ? 'The sign-in was cancelled.'
-          : `Sign-in failed: ${q.get('error')}${description ? ` (${description})` : ''}.`,
-      );
+    const error = q.get('error');
+    if (error) {
+      // As on the callback page (issue 12, finding 5): the query is attacker-writable, so `error_description` is never
+      // shown and the code only when it looks like one.
+      const code = /^[A-Za-z0-9_.-]{1,64}$/.test(error) ? ` (${error})` : '';
+      throw new SignInError(error === 'access_denied' ? 'The sign-in was cancelled.' : `Sign-in failed${code}. Sign in again.`);
     }
     const meta = await this.metadata();
     let res: Response;
