@@ -4,6 +4,7 @@ import { runFunctions } from './http-runs';
 import { queueFunctions } from './queue-handlers';
 import type { FunctionDefinition } from './registry';
 import { timerFunctions } from './timer-keepalive';
+import { maintenanceFunctions } from './timer-maintenance';
 
 export const functionDefinitions: FunctionDefinition[] = [
   ...connectionFunctions,
@@ -11,4 +12,5 @@ export const functionDefinitions: FunctionDefinition[] = [
   ...runFunctions,
   ...queueFunctions,
   ...timerFunctions,
+  ...maintenanceFunctions,
 ];

@@ -91,6 +91,24 @@ param keepAliveSchedule string = '0 0 3 * * *'
 @maxValue(60)
 param keepAliveIdleDays int = 14
 
+@description('When the maintenance timer runs (outbox of connection notifications, retention): NCRONTAB with seconds, UTC. Keep it more often than the queues\' 10-minute duplicate detection window.')
+param maintenanceSchedule string = '0 */5 * * * *'
+
+@description('Runs are deleted this many days after they were created.')
+@minValue(1)
+@maxValue(3650)
+param runRetentionDays int = 30
+
+@description('Recorded dead letters (table DeadLetters) are deleted this many days after they were recorded.')
+@minValue(1)
+@maxValue(3650)
+param deadLetterRetentionDays int = 14
+
+@description('Connection audit entries are deleted this many days after the change they record.')
+@minValue(1)
+@maxValue(3650)
+param auditRetentionDays int = 400
+
 @description('Per-tenant quota, counted per instance: events a tenant may post per minute through POST /api/events.')
 @minValue(1)
 param quotaEventsPerMinute int = 600
@@ -295,6 +313,10 @@ module functionApp 'modules/function-app.bicep' = {
     tokenCacheWriteIntervalSeconds: tokenCacheWriteIntervalSeconds
     keepAliveSchedule: keepAliveSchedule
     keepAliveIdleDays: keepAliveIdleDays
+    maintenanceSchedule: maintenanceSchedule
+    runRetentionDays: runRetentionDays
+    deadLetterRetentionDays: deadLetterRetentionDays
+    auditRetentionDays: auditRetentionDays
     quotaEventsPerMinute: quotaEventsPerMinute
     quotaConnectionTestsPerMinute: quotaConnectionTestsPerMinute
     quotaProcessesPerTenant: quotaProcessesPerTenant

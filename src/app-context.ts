@@ -9,11 +9,14 @@ import { revokeSignInSessions } from './actions/revoke-sign-in-sessions';
 import { loadSettings, tableNames, type Settings } from './config/settings';
 import { ConnectionAuditLog } from './connections/connection-audit';
 import { ConnectionLifecycle } from './connections/connection-lifecycle';
+import { ConnectionOutbox } from './connections/connection-outbox';
 import { ConnectionRepository } from './connections/connection-repository';
 import { ConnectionService } from './connections/connection-service';
 import { KeepAlive } from './connections/keep-alive';
 import { SignInFlow } from './connections/sign-in-flow';
 import { SignInStateStore } from './connections/sign-in-state';
+import { safeMessage } from './shared/errors';
+import { logLine } from './shared/log-line';
 import { RateLimiter } from './shared/rate-limit';
 import { VaultSignInStateKeys, type SignInStateKeys } from './connections/sign-in-state-key';
 import { connectionBookkeeping } from './connections/token-bookkeeping';
@@ -22,6 +25,7 @@ import { ProcessRepository } from './processes/process-repository';
 import { ProcessService } from './processes/process-service';
 import { DeadLetterLog } from './runs/dead-letters';
 import { EventProcessor } from './runs/event-processor';
+import { Retention } from './runs/retention';
 import { RunRepository } from './runs/run-repository';
 import { StepRunner } from './runs/step-runner';
 import { TenantAccess } from './tenants/tenant-access';
@@ -45,6 +49,10 @@ export interface AppContext {
   /** Authorizing a connection: start a sign-in, complete it at the callback. */
   signIn: SignInFlow;
   keepAlive: KeepAlive;
+  /** Connection notifications a crash or a failed send left in the outbox (the maintenance timer delivers them). */
+  connectionOutbox: ConnectionOutbox;
+  /** Deletes runs, dead letters and audit entries past their retention (the maintenance timer). */
+  retention: Retention;
   processes: ProcessService;
   runs: RunRepository;
   /** Sends messages to the queues (Service Bus; the in-process bus locally). */
@@ -86,12 +94,24 @@ export function createApp(settings: Settings, overrides: AppContextOverrides = {
   const connectionRepository = new ConnectionRepository(tables, names.connections);
   const messageSender = overrides.sender ?? new ServiceBusMessageSender(serviceBusNamespace(settings), credential);
   const connectionAudit = new ConnectionAuditLog(tables, names.connectionAudit);
-  const connectionLifecycle = new ConnectionLifecycle({ connections: connectionRepository, audit: connectionAudit, sender: messageSender });
+  const logError = overrides.logError ?? ((message: string) => console.error(message));
+  const connectionOutbox = new ConnectionOutbox({ tables, tableName: names.connections, audit: connectionAudit, sender: messageSender });
+  const connectionLifecycle = new ConnectionLifecycle({
+    connections: connectionRepository,
+    outbox: connectionOutbox,
+    deliveryFailed: (tenantId, e) =>
+      logError(
+        logLine('Connection notifications left in the outbox (delivered by the next change or timer run)', {
+          tenantId,
+          error: safeMessage(e),
+        }),
+      ),
+  });
   const msal = new MsalClients(settings);
   const credentialsAlert = new ApplicationCredentialsAlert({
     sender: messageSender,
     clientId: settings.AUTH_CLIENT_ID,
-    logError: overrides.logError ?? ((message) => console.error(message)),
+    logError,
   });
   const broker = new TokenBroker({
     secrets,
@@ -150,6 +170,15 @@ export function createApp(settings: Settings, overrides: AppContextOverrides = {
       { names: actionNames, validateInputs: validateActionInputs },
       settings.QUOTA_PROCESSES_PER_TENANT,
     ),
+    connectionOutbox,
+    retention: new Retention({
+      tables,
+      rules: [
+        { name: 'runs', table: names.runs, timeProperties: ['createdAt', 'receivedAt'], days: settings.RUN_RETENTION_DAYS },
+        { name: 'deadLetters', table: names.deadLetters, timeProperties: ['at'], days: settings.DEAD_LETTER_RETENTION_DAYS },
+        { name: 'audit', table: names.connectionAudit, timeProperties: ['at'], days: settings.AUDIT_RETENTION_DAYS },
+      ],
+    }),
     runs,
     messageSender,
     eventProcessor: new EventProcessor({ processes: processRepository, runs, connections: connectionRepository, sender: messageSender }),

@@ -91,6 +91,18 @@ param keepAliveSchedule string
 @description('Days without refresh or use after which the keep-alive refreshes a connection (KEEPALIVE_IDLE_DAYS).')
 param keepAliveIdleDays int
 
+@description('NCRONTAB schedule of the maintenance timer: outbox delivery and retention (MAINTENANCE_SCHEDULE).')
+param maintenanceSchedule string
+
+@description('Days a run is kept (RUN_RETENTION_DAYS).')
+param runRetentionDays int
+
+@description('Days a recorded dead letter is kept (DEAD_LETTER_RETENTION_DAYS).')
+param deadLetterRetentionDays int
+
+@description('Days a connection audit entry is kept (AUDIT_RETENTION_DAYS).')
+param auditRetentionDays int
+
 @description('Events a tenant may post per minute through POST /api/events, per instance (QUOTA_EVENTS_PER_MINUTE).')
 param quotaEventsPerMinute int
 
@@ -268,6 +280,11 @@ var appSettingValues = {
   // Also read by the host: the keep-alive timer's schedule is '%KEEPALIVE_SCHEDULE%', so it must always be set.
   KEEPALIVE_SCHEDULE: keepAliveSchedule
   KEEPALIVE_IDLE_DAYS: string(keepAliveIdleDays)
+  // Also read by the host: the maintenance timer's schedule is '%MAINTENANCE_SCHEDULE%', so it must always be set.
+  MAINTENANCE_SCHEDULE: maintenanceSchedule
+  RUN_RETENTION_DAYS: string(runRetentionDays)
+  DEAD_LETTER_RETENTION_DAYS: string(deadLetterRetentionDays)
+  AUDIT_RETENTION_DAYS: string(auditRetentionDays)
   // A registration (npm run tenant) or its removal takes effect on every instance within this time.
   TENANT_REGISTRATION_CACHE_SECONDS: '60'
   QUOTA_EVENTS_PER_MINUTE: string(quotaEventsPerMinute)

@@ -108,6 +108,23 @@ const fields = z.object({
     .default('0 0 3 * * *'),
   /** Keep-alive refreshes active connections neither refreshed nor used for this many days. */
   KEEPALIVE_IDLE_DAYS: z.coerce.number().int().min(0).max(3650).default(14),
+  /**
+   * When the maintenance timer runs (NCRONTAB with seconds, read by the host as `%MAINTENANCE_SCHEDULE%`): it delivers
+   * connection notifications a crash left in the outbox and deletes data past its retention, in bounded batches.
+   * Every 5 minutes by default: more often than the queues' duplicate detection window (PT10M), so a notification
+   * resent after a crash between its send and the outbox cleanup is still dropped as a duplicate.
+   */
+  MAINTENANCE_SCHEDULE: z
+    .string()
+    .trim()
+    .regex(/^[\d*,/A-Za-z-]+(\s+[\d*,/A-Za-z-]+){5}$/, 'must be an NCRONTAB expression with six fields, e.g. "0 */5 * * * *"')
+    .default('0 */5 * * * *'),
+  /** Runs (and the received-time rows of their events) are deleted this many days after they were created. */
+  RUN_RETENTION_DAYS: positiveInt.max(3650).default(30),
+  /** Recorded dead letters (table DeadLetters) are deleted this many days after they were recorded. */
+  DEAD_LETTER_RETENTION_DAYS: positiveInt.max(3650).default(14),
+  /** Connection audit entries are deleted this many days after the change they record. */
+  AUDIT_RETENTION_DAYS: positiveInt.max(3650).default(400),
 
   /**
    * How long an instance reuses the answer to "is this tenant registered?" (Tenants table): a registration or its

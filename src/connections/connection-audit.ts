@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { TransactionAction } from '@azure/data-tables';
 import { odataString, type TableFactory } from '../adapters/tables';
 
@@ -43,7 +43,7 @@ const invertedTime = (at: string) => String(MAX_MS - Date.parse(at)).padStart(16
 
 /**
  * The audit log of connection changes (table `ConnectionAudit`): partition = tenant, row =
- * `<connectionId>_<inverted ms>_<inverted index><random>`, so one connection's entries are one key range,
+ * `<connectionId>_<inverted ms>_<inverted index><hash of the change>`, so one connection's entries are one key range,
  * newest first, and outlive the connection itself. Entries of one change are written in one batch; the
  * inverted index keeps their order when they share a millisecond.
  */
@@ -53,20 +53,27 @@ export class ConnectionAuditLog {
     private readonly tableName: string,
   ) {}
 
-  async record(tenantId: string, entries: (AuditEntry & { connectionId: string })[]): Promise<void> {
+  /**
+   * Records the entries of one change exactly once however often it is called with the same `changeKey` (the
+   * connection outbox row that carries them, connection-outbox.ts): their row keys derive from it, and rows are
+   * upserted, so a delivery repeated after a crash rewrites the same rows.
+   */
+  async recordOnce(tenantId: string, changeKey: string, entries: (AuditEntry & { connectionId: string })[]): Promise<void> {
+    const suffix = (i: number) => createHash('sha256').update(`${tenantId}|${changeKey}|${i}`).digest('hex').slice(0, 8);
     if (entries.length === 0) return;
     if (entries.length > 99) throw new RangeError('at most 99 audit entries per change');
     const actions: TransactionAction[] = entries.map((e, i) => [
-      'create',
+      'upsert',
       {
         partitionKey: tenantId,
-        rowKey: `${e.connectionId}_${invertedTime(e.at)}_${String(99 - i).padStart(2, '0')}${randomBytes(4).toString('hex')}`,
+        rowKey: `${e.connectionId}_${invertedTime(e.at)}_${String(99 - i).padStart(2, '0')}${suffix(i)}`,
         connectionId: e.connectionId,
         at: e.at,
         action: e.action,
         by: e.by,
         detailsJson: JSON.stringify(e.details),
       } satisfies AuditRow,
+      'Replace',
     ]);
     await (await this.tables(this.tableName)).submitTransaction(actions);
   }

@@ -1,7 +1,6 @@
-import type { MessageSender } from '../adapters/message-queue';
-import { queueNames } from '../config/queues';
 import type { Connection, ConnectionStatus } from './connection';
-import { SYSTEM_ACTOR, type AuditAction, type AuditDetails, type ConnectionAuditLog } from './connection-audit';
+import { SYSTEM_ACTOR, type AuditAction, type AuditDetails } from './connection-audit';
+import type { ConnectionOutbox, OutboxEntry } from './connection-outbox';
 import type { ConnectionRepository } from './connection-repository';
 
 /** Message on queue `connection-events` (contract): one per status change of a connection. */
@@ -72,17 +71,53 @@ export function diffConnections(
 }
 
 export interface ConnectionLifecycleDeps {
-  connections: ConnectionRepository;
-  audit: ConnectionAuditLog;
-  sender: MessageSender;
+  connections: Pick<ConnectionRepository, 'transition' | 'changeTenant'>;
+  outbox: Pick<ConnectionOutbox, 'deliverTenant'>;
   now?: () => Date;
+  /** A delivery that failed after the change was stored: the notification stays in the outbox (logged, not thrown). */
+  deliveryFailed?: (tenantId: string, error: unknown) => void;
 }
 
 /**
- * Records connection changes: an audit entry per change, and a `ConnectionStatusChanged` message per status
- * change. Callers pass only changes they actually wrote (a conditional write they won), so each change is
- * recorded and announced once; the message id is stable per change, so a resend is dropped by Service Bus
- * duplicate detection.
+ * What a batch of changes must tell the world: one audit entry per change, one `ConnectionStatusChanged` message per
+ * status change. Undefined when there is nothing to tell. The message id is stable per change
+ * (`<connectionId>:<to>:<at ms>`), so a resend is dropped by Service Bus duplicate detection.
+ */
+export function outboxEntryFor(tenantId: string, changes: readonly ConnectionChange[], by: string, at: string): OutboxEntry | undefined {
+  if (changes.length === 0) return undefined;
+  const messages = changes.flatMap((c) => {
+    const status = statusChange(c);
+    if (!status) return [];
+    const body: ConnectionStatusChanged = {
+      type: 'ConnectionStatusChanged',
+      tenantId,
+      connectionId: c.connection.id,
+      displayName: c.connection.displayName,
+      username: c.connection.account.username,
+      ...status,
+      at,
+    };
+    return [
+      {
+        body,
+        messageId: `${c.connection.id}:${status.to}:${Date.parse(at)}`,
+        applicationProperties: { type: body.type, tenantId, to: status.to },
+      },
+    ];
+  });
+  return {
+    at,
+    audit: changes.map((c) => ({ connectionId: c.connection.id, at, action: c.action, by, details: c.details })),
+    messages,
+  };
+}
+
+/**
+ * Changes connections and records what changed: the audit entries and `ConnectionStatusChanged` messages of a change
+ * are written into the tenant's outbox in the same Tables transaction as the change (connection-outbox.ts), then
+ * delivered. Only a write that won its ETag check records anything, so each change is recorded and announced once;
+ * a crash or a failed send after the write leaves the outbox row, which the tenant's next change and the maintenance
+ * timer deliver.
  */
 export class ConnectionLifecycle {
   private readonly now: () => Date;
@@ -98,42 +133,43 @@ export class ConnectionLifecycle {
    */
   async markNeedsReauth(ref: { tenantId: string; id: string }, reason: string, by = SYSTEM_ACTOR): Promise<boolean> {
     const at = this.now().toISOString();
-    const changed = await this.deps.connections.transition(ref.tenantId, ref.id, (c) =>
-      c.status === 'needs_reauth' ? undefined : { ...c, status: 'needs_reauth', statusReason: reason, statusChangedAt: at },
+    const changed = await this.deps.connections.transition(
+      ref.tenantId,
+      ref.id,
+      (c) => (c.status === 'needs_reauth' ? undefined : { ...c, status: 'needs_reauth', statusReason: reason, statusChangedAt: at }),
+      (before, after) => outboxEntryFor(ref.tenantId, diffConnections([before], [after]), by, at),
     );
     if (!changed) return false;
-    await this.record(ref.tenantId, diffConnections([changed.before], [changed.after]), by, at);
+    await this.deliver(ref.tenantId);
     return true;
   }
 
-  /** Audits `changes` (one batch per tenant) and announces their status changes. */
-  async record(tenantId: string, changes: readonly ConnectionChange[], by: string, at = this.now().toISOString()): Promise<void> {
-    if (changes.length === 0) return;
-    await this.deps.audit.record(
-      tenantId,
-      changes.map((c) => ({ connectionId: c.connection.id, at, action: c.action, by, details: c.details })),
+  /**
+   * ConnectionRepository.changeTenant, recording the changes `describe` finds between the rows it read and the rows it
+   * wrote (by default diffConnections) with the write itself.
+   */
+  async changeTenant(
+    tenantId: string,
+    change: (connections: Connection[]) => Connection[],
+    record: { by: string; at?: string; describe?: (before: readonly Connection[], after: readonly Connection[]) => ConnectionChange[] },
+  ): Promise<{ before: Connection[]; after: Connection[] }> {
+    const at = record.at ?? this.now().toISOString();
+    const describe = record.describe ?? ((before, after) => diffConnections(before, after));
+    const result = await this.deps.connections.changeTenant(tenantId, change, (before, after) =>
+      outboxEntryFor(tenantId, describe(before, after), record.by, at),
     );
-    const messages = changes.flatMap((c) => {
-      const status = statusChange(c);
-      if (!status) return [];
-      const body: ConnectionStatusChanged = {
-        type: 'ConnectionStatusChanged',
-        tenantId,
-        connectionId: c.connection.id,
-        displayName: c.connection.displayName,
-        username: c.connection.account.username,
-        ...status,
-        at,
-      };
-      return [
-        {
-          body,
-          messageId: `${c.connection.id}:${status.to}:${Date.parse(at)}`,
-          applicationProperties: { type: body.type, tenantId, to: status.to },
-        },
-      ];
-    });
-    if (messages.length) await this.deps.sender.send(queueNames.connectionEvents, messages);
+    await this.deliver(tenantId);
+    return result;
+  }
+
+  /** Delivers the tenant's pending outbox rows (this change's and any a crash left). Never throws: they stay pending. */
+  async deliver(tenantId: string): Promise<void> {
+    try {
+      const { failed } = await this.deps.outbox.deliverTenant(tenantId);
+      if (failed) this.deps.deliveryFailed?.(tenantId, new Error(`${failed} connection notification(s) left pending`));
+    } catch (e) {
+      this.deps.deliveryFailed?.(tenantId, e);
+    }
   }
 }
 

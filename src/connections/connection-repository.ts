@@ -8,8 +8,12 @@ import {
   type TableFactory,
 } from '../adapters/tables';
 import type { Connection } from './connection';
+import { connectionRowsFilter, outboxRow, type OutboxEntry } from './connection-outbox';
 
-/** Table row: partition = tenant id, row = connection id. Only metadata, never token material. */
+/**
+ * Table row: partition = tenant id, row = connection id. Only metadata, never token material. The tenant's partition
+ * also holds the outbox rows of its changes (connection-outbox.ts), written in the same transaction as the change.
+ */
 type ConnectionRow = {
   partitionKey: string;
   rowKey: string;
@@ -70,7 +74,7 @@ export class ConnectionRepository {
   async list(tenantId: string): Promise<Connection[]> {
     const table = await this.table();
     const out: Connection[] = [];
-    for await (const row of table.listEntities<ConnectionRow>({ queryOptions: { filter: `PartitionKey eq ${odataString(tenantId)}` } })) {
+    for await (const row of table.listEntities<ConnectionRow>({ queryOptions: { filter: tenantConnections(tenantId) } })) {
       out.push(fromRow(row as ConnectionRow));
     }
     return out.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
@@ -108,7 +112,9 @@ export class ConnectionRepository {
   async listActiveAcrossTenants(): Promise<Connection[]> {
     const table = await this.table();
     const out: Connection[] = [];
-    for await (const row of table.listEntities<ConnectionRow>({ queryOptions: { filter: `status eq 'active'` } })) {
+    for await (const row of table.listEntities<ConnectionRow>({
+      queryOptions: { filter: `status eq 'active' and ${connectionRowsFilter}` },
+    })) {
       out.push(fromRow(row as ConnectionRow));
     }
     return out;
@@ -124,6 +130,7 @@ export class ConnectionRepository {
     tenantId: string,
     id: string,
     change: (connection: Connection) => Connection | undefined,
+    outbox?: (before: Connection, after: Connection) => OutboxEntry | undefined,
   ): Promise<{ before: Connection; after: Connection } | undefined> {
     const table = await this.table();
     for (let attempt = 0; ; attempt++) {
@@ -132,12 +139,19 @@ export class ConnectionRepository {
       const before = fromRow(row as unknown as ConnectionRow);
       const after = change(before);
       if (!after || JSON.stringify(after) === JSON.stringify(before)) return undefined;
+      const entry = outbox?.(before, after);
       try {
-        await table.updateEntity(toRow(after), 'Replace', { etag: row.etag });
+        // With an outbox entry, one transaction: the change and what it must announce are stored together or not at all.
+        if (entry)
+          await table.submitTransaction([
+            ['update', toRow(after), 'Replace', { etag: row.etag }],
+            ['create', outboxRow(tenantId, entry)],
+          ]);
+        else await table.updateEntity(toRow(after), 'Replace', { etag: row.etag });
         return { before, after };
       } catch (e) {
         if (statusOf(e) === 404) return undefined;
-        if (attempt >= 5 || !isConcurrencyConflict(e)) throw e;
+        if (attempt >= 5 || !isBatchConflict(e)) throw e;
       }
     }
   }
@@ -156,11 +170,12 @@ export class ConnectionRepository {
   async changeTenant(
     tenantId: string,
     change: (connections: Connection[]) => Connection[],
+    outbox?: (before: Connection[], after: Connection[]) => OutboxEntry | undefined,
   ): Promise<{ before: Connection[]; after: Connection[] }> {
     const table = await this.table();
     for (let attempt = 0; ; attempt++) {
       const rows: (ConnectionRow & { etag: string })[] = [];
-      for await (const row of table.listEntities<ConnectionRow>({ queryOptions: { filter: `PartitionKey eq ${odataString(tenantId)}` } })) {
+      for await (const row of table.listEntities<ConnectionRow>({ queryOptions: { filter: tenantConnections(tenantId) } })) {
         rows.push(row as ConnectionRow & { etag: string });
       }
       const before = new Map(rows.map((r) => [r.rowKey, r]));
@@ -179,6 +194,8 @@ export class ConnectionRepository {
         else if (JSON.stringify(fromRow(old)) !== JSON.stringify(c)) actions.push(['update', row, 'Replace', { etag: old.etag }]);
       }
       if (actions.length === 0) return { before: current, after };
+      const entry = outbox?.(current, after);
+      if (entry) actions.push(['create', outboxRow(tenantId, entry)]);
       try {
         await table.submitTransaction(actions);
         return { before: current, after };
@@ -188,6 +205,9 @@ export class ConnectionRepository {
     }
   }
 }
+
+/** The tenant's connection rows (not its outbox rows). */
+const tenantConnections = (tenantId: string) => `PartitionKey eq ${odataString(tenantId)} and ${connectionRowsFilter}`;
 
 /** Someone changed the partition between our read and our batch: read again and decide again. */
 const isBatchConflict = (e: unknown) =>

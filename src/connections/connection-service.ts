@@ -71,15 +71,18 @@ export class ConnectionService {
 
   async update(admin: Admin, id: string, update: ConnectionUpdate): Promise<Connection> {
     await this.get(admin, id);
-    const { before, after } = await this.deps.connections.changeTenant(admin.tenantId, (connections) => {
-      if (!connections.some((c) => c.id === id)) throw notFound();
-      return connections.map((c) => {
-        const isTarget = c.id === id;
-        const isDefault = update.isDefault === true ? isTarget : update.isDefault === false && isTarget ? false : c.isDefault;
-        return { ...c, ...(isTarget && update.displayName !== undefined ? { displayName: update.displayName } : {}), isDefault };
-      });
-    });
-    await this.deps.lifecycle.record(admin.tenantId, diffConnections(before, after), admin.username);
+    const { after } = await this.deps.lifecycle.changeTenant(
+      admin.tenantId,
+      (connections) => {
+        if (!connections.some((c) => c.id === id)) throw notFound();
+        return connections.map((c) => {
+          const isTarget = c.id === id;
+          const isDefault = update.isDefault === true ? isTarget : update.isDefault === false && isTarget ? false : c.isDefault;
+          return { ...c, ...(isTarget && update.displayName !== undefined ? { displayName: update.displayName } : {}), isDefault };
+        });
+      },
+      { by: admin.username },
+    );
     return after.find((c) => c.id === id)!;
   }
 
@@ -107,25 +110,28 @@ export class ConnectionService {
     await this.deps.secrets.delete(secretName);
     // Also drops the lease row, so other instances stop using tokens they still hold for it.
     await this.deps.broker.discard({ tenantId: admin.tenantId, id });
-    const { before, after } = await this.deps.connections.changeTenant(admin.tenantId, (all) => {
-      // Gone already: a concurrent delete won, and it alone records and announces the deletion.
-      const target = all.find((c) => c.id === id);
-      if (!target) throw notFound();
-      const rest = all.filter((c) => c.id !== id);
-      if (target.isDefault && rest.length > 0 && !rest.some((c) => c.isDefault)) rest[0] = { ...rest[0], isDefault: true };
-      return rest;
-    });
-    await this.deps.lifecycle.record(
+    await this.deps.lifecycle.changeTenant(
       admin.tenantId,
-      diffConnections(before, after, {
-        deleted: {
-          references: usage.references.length,
-          forced: options.force === true,
-          ...(options.revokeSessions ? { sessionsRevoked: true } : {}),
-        },
-        default_changed: { previousDefault: id, because: 'the previous default connection was deleted' },
-      }),
-      admin.username,
+      (all) => {
+        // Gone already: a concurrent delete won, and it alone records and announces the deletion.
+        const target = all.find((c) => c.id === id);
+        if (!target) throw notFound();
+        const rest = all.filter((c) => c.id !== id);
+        if (target.isDefault && rest.length > 0 && !rest.some((c) => c.isDefault)) rest[0] = { ...rest[0], isDefault: true };
+        return rest;
+      },
+      {
+        by: admin.username,
+        describe: (before, after) =>
+          diffConnections(before, after, {
+            deleted: {
+              references: usage.references.length,
+              forced: options.force === true,
+              ...(options.revokeSessions ? { sessionsRevoked: true } : {}),
+            },
+            default_changed: { previousDefault: id, because: 'the previous default connection was deleted' },
+          }),
+      },
     );
   }
 

@@ -36,7 +36,7 @@ export interface SignInFlowDeps {
   signInStates: SignInStateStore;
   msal: MsalClients;
   broker: Pick<TokenBroker, 'storeSignIn'>;
-  lifecycle: Pick<ConnectionLifecycle, 'record'>;
+  lifecycle: Pick<ConnectionLifecycle, 'changeTenant'>;
   /** Whether the vendor still serves the state's tenant (registration may end while a sign-in is under way). */
   tenants: Pick<TenantAccess, 'isServed'>;
   /** Which accounts may become connections. */
@@ -146,25 +146,30 @@ export class SignInFlow {
     const { tenantId } = account;
     // Tokens first: a connection row never points at a secret that was not written.
     await this.deps.broker.storeSignIn({ tenantId, id: connection.id, objectId: account.objectId }, serializedCache);
-    const { before, after } = await this.deps.connections.changeTenant(tenantId, (all) => {
-      const others = all.filter((c) => c.id !== connection.id);
-      const current = all.find((c) => c.id === connection.id);
-      const isDefault = current ? current.isDefault : !others.some((c) => c.isDefault);
-      // The status history is the stored row's, not the one read before the code was redeemed.
-      const statusChangedAt = current?.status === 'active' ? current.statusChangedAt : now;
-      return [...others, { ...connection, isDefault, statusChangedAt }];
-    });
-    const saved = after.find((c) => c.id === connection.id)!;
-    const wasStored = before.some((c) => c.id === connection.id);
-    await this.deps.lifecycle.record(
+    const { after } = await this.deps.lifecycle.changeTenant(
       tenantId,
-      [
-        ...(wasStored ? [{ connection: saved, action: 'reauthorized' as const, details: { username: account.username } }] : []),
-        ...diffConnections(before, after),
-      ],
-      intent.adminUsername,
-      now,
+      (all) => {
+        const others = all.filter((c) => c.id !== connection.id);
+        const current = all.find((c) => c.id === connection.id);
+        const isDefault = current ? current.isDefault : !others.some((c) => c.isDefault);
+        // The status history is the stored row's, not the one read before the code was redeemed.
+        const statusChangedAt = current?.status === 'active' ? current.statusChangedAt : now;
+        return [...others, { ...connection, isDefault, statusChangedAt }];
+      },
+      {
+        by: intent.adminUsername,
+        at: now,
+        describe: (before, after) => {
+          const saved = after.find((c) => c.id === connection.id)!;
+          const wasStored = before.some((c) => c.id === connection.id);
+          return [
+            ...(wasStored ? [{ connection: saved, action: 'reauthorized' as const, details: { username: account.username } }] : []),
+            ...diffConnections(before, after),
+          ];
+        },
+      },
     );
+    const saved = after.find((c) => c.id === connection.id)!;
     return { ok: true, connection: saved, reauthorized: existing !== undefined };
   }
 

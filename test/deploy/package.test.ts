@@ -47,6 +47,10 @@ const computedSettingValues: Record<string, string> = {
   TOKEN_CACHE_WRITE_INTERVAL_SECONDS: '21600',
   KEEPALIVE_SCHEDULE: '0 0 3 * * *',
   KEEPALIVE_IDLE_DAYS: '14',
+  MAINTENANCE_SCHEDULE: '0 */5 * * * *',
+  RUN_RETENTION_DAYS: '30',
+  DEAD_LETTER_RETENTION_DAYS: '14',
+  AUDIT_RETENTION_DAYS: '400',
   QUOTA_EVENTS_PER_MINUTE: '600',
   QUOTA_CONNECTION_TESTS_PER_MINUTE: '30',
   QUOTA_PROCESSES_PER_TENANT: '200',
@@ -193,6 +197,7 @@ describe('the deploy package loaded the way the Functions worker loads it', () =
     expect(registered.get('steps-run')?.[0]).toMatchObject({ queueName: 'process-steps', isSessionsEnabled: true });
     expect(registered.get('events-process')?.[0]).toMatchObject({ queueName: 'workpoint-events', isSessionsEnabled: false });
     expect(registered.get('connections-keepalive')?.[0]).toMatchObject({ schedule: '%KEEPALIVE_SCHEDULE%' });
+    expect(registered.get('connections-maintenance')?.[0]).toMatchObject({ schedule: '%MAINTENANCE_SCHEDULE%' });
     expect(registered.get('connections-get')?.[0]).toMatchObject({ methods: ['GET'], route: 'connections/{id}' });
   });
 
@@ -212,7 +217,7 @@ describe('the deploy package loaded the way the Functions worker loads it', () =
     const referenced = bindings.flatMap((b) =>
       Object.values(b).flatMap((v) => (typeof v === 'string' ? [...v.matchAll(/%([^%]+)%/g)].map((m) => m[1]) : [])),
     );
-    expect(referenced).toEqual(['KEEPALIVE_SCHEDULE']);
+    expect(referenced).toEqual(['KEEPALIVE_SCHEDULE', 'MAINTENANCE_SCHEDULE']);
     for (const name of referenced) expect(settings.has(name)).toBe(true);
   });
 
