@@ -11,6 +11,9 @@ export interface DeadLetter {
 }
 
 /**
+ * Rows: partition = queue, row = inverted time + random (newest first), `at` = when recorded; deleted after
+ * DEAD_LETTER_RETENTION_DAYS by the maintenance timer (retention.ts).
+ *
  * Messages that can never be processed (malformed, pointing at nothing) are recorded here with the
  * reason and completed, instead of being retried until Service Bus gives up without saying why.
  */
@@ -18,16 +21,18 @@ export class DeadLetterLog {
   constructor(
     private readonly tables: TableFactory,
     private readonly tableName: string,
+    private readonly now: () => Date = () => new Date(),
   ) {}
 
   async record(entry: Omit<DeadLetter, 'at' | 'bodyPreview'> & { body: unknown }): Promise<void> {
-    const at = new Date().toISOString();
+    const now = this.now();
+    const at = now.toISOString();
     const text = typeof entry.body === 'string' ? entry.body : (JSON.stringify(entry.body) ?? String(entry.body));
     await (
       await this.tables(this.tableName)
     ).createEntity({
       partitionKey: entry.queue,
-      rowKey: `${String(9_999_999_999_999 - Date.now()).padStart(13, '0')}-${randomUUID()}`,
+      rowKey: `${String(9_999_999_999_999 - now.getTime()).padStart(13, '0')}-${randomUUID()}`,
       messageId: entry.messageId ?? '',
       reason: entry.reason.slice(0, 1000),
       bodyPreview: text.slice(0, 2000),
