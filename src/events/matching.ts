@@ -7,7 +7,9 @@ export const maxChainDepth = 5;
 
 export type { PublishedProcess };
 
-export type MatchDecision = { process: PublishedProcess; start: true } | { process: PublishedProcess; start: false; reason: string };
+export type MatchDecision =
+  /** `allowSelfTrigger`: a matching trigger opted out of the loop guard by identity (src/runs/loop-guard.ts). */
+  { process: PublishedProcess; start: true; allowSelfTrigger?: true } | { process: PublishedProcess; start: false; reason: string };
 
 /**
  * Which published system processes an event starts. Several matching triggers of one process still
@@ -19,8 +21,8 @@ export function matchEvent(event: ProductEvent, processes: readonly PublishedPro
   for (const process of processes) {
     const d = process.definition;
     if (d.kind !== 'system') continue;
-    const matches = (d.triggers ?? []).some((t) => !t.disabled && t.event === event.type && conditionsHold(t.conditions, scope));
-    if (!matches) continue;
+    const matching = (d.triggers ?? []).filter((t) => !t.disabled && t.event === event.type && conditionsHold(t.conditions, scope));
+    if (matching.length === 0) continue;
     const cause = event.causedBy;
     if (cause?.processId === d.id) {
       decisions.push({
@@ -35,7 +37,11 @@ export function matchEvent(event: ProductEvent, processes: readonly PublishedPro
         reason: `Not started: the chain of runs triggering runs reached ${maxChainDepth} (loop guard).`,
       });
     } else {
-      decisions.push({ process, start: true });
+      decisions.push({
+        process,
+        start: true,
+        ...(matching.some((t) => t.allowSelfTrigger === true) ? { allowSelfTrigger: true as const } : {}),
+      });
     }
   }
   return decisions;

@@ -52,6 +52,8 @@ export const productEventSchema = z.object({
    * its process and how many runs deep the chain is.
    */
   causedBy: z.object({ runId: safeId(64), processId: safeId(64), depth: z.number().int().min(1).max(1000) }).optional(),
+  /** The Entra account (object id) that made the change behind the event: the loop guard by identity (src/runs/loop-guard.ts). */
+  actor: z.object({ objectId: guid }).optional(),
 });
 
 export type ProductEvent = z.infer<typeof productEventSchema>;

@@ -29,6 +29,8 @@ export const triggerSchema = z.strictObject({
   event: z.enum(eventTypes),
   disabled: z.boolean().optional(),
   conditions,
+  /** Start even when the event's actor is an account this process's steps run as (the loop guard by identity is off). */
+  allowSelfTrigger: z.boolean().optional(),
 });
 
 /** A process as saved with `PUT /api/processes/{id}` (contract). */

@@ -5,6 +5,7 @@ import { matchEvent, type PublishedProcess } from '../events/matching';
 import type { ProductEvent } from '../events/product-event';
 import type { ProcessRepository } from '../processes/process-repository';
 import { noConnectionMessage } from './executor';
+import { selfTriggerReason } from './loop-guard';
 import type { Run } from './run';
 import { runIdFor, type RunRepository } from './run-repository';
 import { stepMessage } from './step-message';
@@ -36,7 +37,8 @@ export class EventProcessor {
     const decisions = matchEvent(event, published);
     const outcome: EventOutcome = { started: [], notStarted: [] };
     if (decisions.length === 0) return outcome;
-    const hasConnection = (await this.deps.connections.list(event.tenantId)).length > 0;
+    const connections = await this.deps.connections.list(event.tenantId);
+    const hasConnection = connections.length > 0;
     const clock = this.deps.now?.() ?? new Date();
     const now = clock.toISOString();
     // Runs are ordered by when the event was received; its occurredAt is the sender's and stays data.
@@ -45,14 +47,17 @@ export class EventProcessor {
     for (const decision of decisions) {
       const { definition, version } = decision.process;
       const id = runIdFor(event, definition.id, receivedAt);
-      const reason = !decision.start ? decision.reason : !hasConnection ? noConnectionMessage : undefined;
+      const guarded = decision.start
+        ? selfTriggerReason(event, definition, connections, decision.allowSelfTrigger === true)
+        : decision.reason;
+      const reason = guarded ?? (!hasConnection ? noConnectionMessage : undefined);
       const run: Run = {
         id,
         tenantId: event.tenantId,
         processId: definition.id,
         processVersion: version,
         event,
-        status: !decision.start ? 'not_started' : reason ? 'failed' : 'running',
+        status: guarded ? 'not_started' : reason ? 'failed' : 'running',
         ...(reason ? { reason, finishedAt: now } : {}),
         createdAt: now,
         steps: definition.steps.map((s) => ({ id: s.id, ...(s.action ? { action: s.action } : {}), status: 'pending', attempts: 0 })),
