@@ -86,9 +86,10 @@ export interface LocalServiceBus extends MessageSender {
   close(): Promise<void>;
   /**
    * Stops the way a killed process stops, for tests of what a restart finds: nothing is delivered, settled or
-   * written any more; handlers still running are left to themselves.
+   * written any more; handlers still running are left to themselves. Resolves once the writes already issued have
+   * landed (as requests a killed process had sent still reach the store), so the next start finds them.
    */
-  halt(): void;
+  halt(): Promise<void>;
 }
 
 type Timed = Map<NodeJS.Timeout, { due: number; message: StoredMessage }>;
@@ -210,16 +211,21 @@ function buildBus(definitions: readonly LocalFunction[], options: LocalServiceBu
   const write = (m: StoredMessage, op: 'update' | 'remove', deadLetter?: PersistedDeadLetter): Promise<void> => {
     if (!store || halted) return Promise.resolve();
     const snapshot = toPersisted(m, deadLetter);
+    // A write issued before a halt still lands, as bytes already sent by a process that is then killed do.
     const next = (writes.get(m.key) ?? Promise.resolve())
-      .then(() => (halted ? undefined : op === 'update' ? store.update(snapshot) : store.remove(snapshot)))
+      .then(() => (op === 'update' ? store.update(snapshot) : store.remove(snapshot)))
       .catch((e: unknown) => log('warning', m.queue, `could not store the state of message ${m.messageId}: ${describeError(e)}`));
     writes.set(m.key, next);
-    void next.then(() => writes.get(m.key) === next && writes.delete(m.key));
+    void next.then(() => {
+      if (writes.get(m.key) === next) writes.delete(m.key);
+      if (writes.size === 0) checkIdle();
+    });
     return next;
   };
 
   const isIdle = (horizonMs: number) => {
     const horizon = Date.now() + horizonMs;
+    if (writes.size > 0) return false;
     for (const q of queues.values()) {
       if (q.inFlight.size > 0) return false;
       if (!q.trigger) continue; // nothing will ever consume it; waiting would never end
@@ -289,32 +295,38 @@ function buildBus(definitions: readonly LocalFunction[], options: LocalServiceBu
     return write(m, 'update', { reason: 'MaxDeliveryCountExceeded', description, deadLetteredAt: deadLetteredAt.toISOString() });
   };
 
-  /** A delivery ended without completing (abandoned, handler outlived the lock, or the lock of a dead process expired). */
-  const releaseUncompleted = async (q: Queue, m: AvailableMessage) => {
-    if (m.deliveryCount >= maxDeliveryCount) return deadLetter(q, m);
+  /**
+   * A delivery ended without completing (abandoned, handler outlived the lock, or the lock of a dead process expired).
+   * Memory changes at once; the store's write follows in this message's write order.
+   */
+  const releaseUncompleted = (q: Queue, m: AvailableMessage) => {
+    if (m.deliveryCount >= maxDeliveryCount) return void deadLetter(q, m);
     m.lockedUntil = undefined;
-    await write(m, 'update');
+    void write(m, 'update');
     insertAvailable(q, m);
   };
 
-  const settle = async (q: Queue, m: AvailableMessage, outcome: 'complete' | 'abandon') => {
+  const settle = (q: Queue, m: AvailableMessage, outcome: 'complete' | 'abandon') => {
+    if (m.sessionId !== undefined) q.lockedSessions.delete(m.sessionId);
     if (outcome === 'complete') {
-      await write(m, 'remove');
+      // Not awaited (it would delay the session's next message by a store round trip): a crash before it lands
+      // redelivers the message after the restart, which at-least-once allows (a completion can be lost in Azure too).
+      void write(m, 'remove');
       q.stats.completed++;
     } else {
       if (m.deliveryCount < maxDeliveryCount) q.stats.abandoned++;
-      await releaseUncompleted(q, m);
+      releaseUncompleted(q, m);
     }
-    // The session is free only once the outcome is stored, as the broker settles before the next message of a session.
-    if (m.sessionId !== undefined) q.lockedSessions.delete(m.sessionId);
   };
 
   const deliver = (q: Queue, trigger: LocalServiceBusTrigger, m: AvailableMessage) => {
     m.deliveryCount++;
     q.stats.deliveries++;
     m.lockedUntil = Date.now() + queueLockMs;
-    // Stored before the handler sees it: a crash during the delivery still counts it.
-    const locked = write(m, 'update');
+    // Issued before the handler runs, not awaited (a store round trip per delivery would slow every step): the
+    // handler's own first call to storage goes out after it, so a crash during the handler's work still counts the
+    // delivery and finds the message locked.
+    void write(m, 'update');
     const invocationId = randomUUID();
     const lockedUntil = new Date(Date.now() + lockDurationMs);
     const triggerMetadata = camelKeys({
@@ -345,7 +357,7 @@ function buildBus(definitions: readonly LocalFunction[], options: LocalServiceBu
       logHandler: (level: LogLevel, ...args: unknown[]) => log(level, trigger.name, args.map(String).join(' ')),
     });
 
-    const run = locked.then(() =>
+    const run = Promise.resolve().then(() =>
       halted
         ? new Promise<never>(() => undefined) // a killed process calls nothing any more
         : new Promise<'complete' | 'abandon' | 'lockLost'>((resolve) => {
@@ -376,13 +388,13 @@ function buildBus(definitions: readonly LocalFunction[], options: LocalServiceBu
               });
           }),
     );
-    const tracked: Promise<void> = run.then(async (outcome) => {
-      if (halted) return void q.inFlight.delete(tracked);
+    const tracked: Promise<void> = run.then((outcome) => {
+      q.inFlight.delete(tracked);
+      if (halted) return;
       if (outcome === 'lockLost') {
         log('warning', trigger.name, `lock on ${m.messageId} expired after ${lockDurationMs} ms; the message is redelivered`);
       }
-      await settle(q, m, outcome === 'complete' ? 'complete' : 'abandon');
-      q.inFlight.delete(tracked);
+      settle(q, m, outcome === 'complete' ? 'complete' : 'abandon');
       pump(q);
       checkIdle();
     });
@@ -405,11 +417,11 @@ function buildBus(definitions: readonly LocalFunction[], options: LocalServiceBu
   /** A restored message still locked by a delivery of the process that died: it and its session wait for the lock to expire. */
   const hold = (q: Queue, m: AvailableMessage, until: number) => {
     if (m.sessionId !== undefined) q.lockedSessions.add(m.sessionId);
-    const timer = setTimeout(async () => {
+    const timer = setTimeout(() => {
       q.held.delete(timer);
       log('warning', q.trigger?.name ?? q.name, `lock on ${m.messageId} held by an earlier process expired; the message is redelivered`);
-      await releaseUncompleted(q, m);
       if (m.sessionId !== undefined) q.lockedSessions.delete(m.sessionId);
+      releaseUncompleted(q, m);
       pump(q);
       checkIdle();
     }, until - Date.now());
@@ -457,7 +469,7 @@ function buildBus(definitions: readonly LocalFunction[], options: LocalServiceBu
       else if (m.lockedUntil > now) hold(q, available, m.lockedUntil);
       else expiredLocks.push([q, available]);
     }
-    for (const [q, m] of expiredLocks) await releaseUncompleted(q, m);
+    for (const [q, m] of expiredLocks) releaseUncompleted(q, m);
     dueWhileDown.sort(([, a], [, b]) => (a.scheduledEnqueueTime ?? 0) - (b.scheduledEnqueueTime ?? 0));
     for (const [q, m] of dueWhileDown) enqueueScheduled(q, m);
     await Promise.all(writes.values());
@@ -547,13 +559,14 @@ function buildBus(definitions: readonly LocalFunction[], options: LocalServiceBu
       await Promise.all(writes.values());
     },
 
-    halt() {
+    async halt() {
       halted = true;
       closed = true;
       for (const q of queues.values()) {
         for (const timer of [...q.scheduled.keys(), ...q.held.keys()]) clearTimeout(timer);
       }
       checkIdle();
+      await Promise.all(writes.values());
     },
   };
   return { bus, restore };

@@ -1,7 +1,8 @@
 /**
  * The local bus with its store in Azurite: what a process that dies leaves behind is what Service Bus would still hold
  * (issue 16, item 5). Each test "kills" a bus with halt() (nothing more is settled or written, as after SIGKILL) and
- * opens another on the same table, as `npm start` does after a crash.
+ * opens another on the same table, as `npm start` does after a crash. (A real SIGKILL of the whole local instance is in
+ * test/faults/local-instance-crash.test.ts.)
  */
 import { InvocationContext } from '@azure/functions';
 import { randomBytes } from 'node:crypto';
@@ -85,7 +86,7 @@ test('a message accepted before the process died is delivered after the restart,
     { messageId: 'e1', body: { n: 1 }, applicationProperties: { kind: 'event' } },
     { messageId: 'e2', body: { n: 2 } },
   ]);
-  first.halt();
+  await first.halt();
 
   const got: Delivery[] = [];
   const second = await open([trigger(EVENTS, record(got))]);
@@ -96,7 +97,7 @@ test('a message accepted before the process died is delivered after the restart,
     ['e1', { n: 1 }, 1],
     ['e2', { n: 2 }, 1],
   ]);
-  second.halt();
+  await second.halt();
 
   // Completed messages are gone from the store: a third start delivers nothing.
   const again: Delivery[] = [];
@@ -115,7 +116,7 @@ test('keeps the order of a session across a restart', async () => {
       { messageId: `b-${i}`, sessionId: 'b', body: i },
     ]);
   }
-  first.halt();
+  await first.halt();
   const got: Delivery[] = [];
   const second = await open(
     [
@@ -151,7 +152,7 @@ test('a delivery cut off by the crash: the message and its session stay locked u
   ]);
   await inFlight;
   const lockedBy = Date.now(); // the delivery took its lock before this
-  first.halt();
+  await first.halt();
 
   const got: Delivery[] = [];
   const second = await open([trigger(STEPS, record(got))], { queueLockDurationMs: lockMs });
@@ -189,7 +190,7 @@ test('a lock renewed while the handler runs keeps the message locked after a cra
   await first.send(EVENTS, [{ messageId: 'long', body: 'long' }]);
   await inFlight;
   await sleep(lockMs * 2); // the handler runs on; its lock is renewed
-  first.halt();
+  await first.halt();
   const renewedAt = Date.now();
   const got: Delivery[] = [];
   const second = await open([trigger(EVENTS, record(got))], { queueLockDurationMs: lockMs });
@@ -222,11 +223,11 @@ test('crashes at the last delivery dead-letter the message, and the dead letter 
   const one = await crashOnce();
   await one.bus.send(EVENTS, [{ messageId: 'poison', body: { p: 1 }, applicationProperties: { why: 'crash' } }]);
   await one.inFlight;
-  one.bus.halt();
+  await one.bus.halt();
   // After the lock expired, delivery 2 (the last) dies too.
   const two = await crashOnce();
   await two.inFlight;
-  two.bus.halt();
+  await two.bus.halt();
   // The third process finds the lock of the last delivery expired: dead letter, no third delivery.
   const got: Delivery[] = [];
   const three = await open([trigger(EVENTS, record(got))], { maxDeliveryCount: 2, queueLockDurationMs: lockMs });
@@ -242,7 +243,7 @@ test('crashes at the last delivery dead-letter the message, and the dead letter 
     applicationProperties: { why: 'crash' },
   };
   expect(three.deadLetters()).toEqual([expect.objectContaining(expected)]);
-  three.halt();
+  await three.halt();
   const four = await open([trigger(EVENTS, record(got))], { maxDeliveryCount: 2 });
   four.resume();
   await four.idle();
@@ -257,7 +258,7 @@ test('scheduled messages keep their enqueue time across a restart; one due while
     { messageId: 'soon', sessionId: 'r', body: 'soon', scheduledEnqueueTime: new Date(t0 + 100) },
     { messageId: 'later', sessionId: 'r', body: 'later', scheduledEnqueueTime: new Date(t0 + 600) },
   ]);
-  first.halt();
+  await first.halt();
   await sleep(200); // "soon" comes due while no process runs
   const got: Delivery[] = [];
   const second = await open([trigger(STEPS, record(got))]);
@@ -274,7 +275,7 @@ test('duplicate detection keeps its window across a restart', async () => {
   first.resume();
   await first.send(EVENTS, [{ messageId: 'once', body: 1 }]);
   await first.idle();
-  first.halt();
+  await first.halt();
   const second = await open([trigger(EVENTS, record(got))], { duplicateDetectionWindowMs: 60_000 });
   second.resume();
   await second.send(EVENTS, [{ messageId: 'once', body: 2 }]);
@@ -287,7 +288,7 @@ test('a 256 KB message and its properties come back intact from the store', asyn
   const body = { text: 'é'.repeat(MAX_MESSAGE_BYTES / 2 - 40) }; // two bytes each in UTF-8: at the limit
   const first = await openLocalServiceBus([trigger(EVENTS, never)], { maxDeliveryCount: 5, store });
   await first.send(EVENTS, [{ messageId: 'big', body, applicationProperties: { a: 'x', n: 3, b: true } }]);
-  first.halt();
+  await first.halt();
   const got: { body: unknown; props: unknown }[] = [];
   const second = await open([
     trigger(EVENTS, async (b, context) => void got.push({ body: b, props: meta(context).applicationProperties })),
