@@ -14,6 +14,10 @@
  * Tables limits (learn.microsoft.com/rest/api/storageservices/understanding-the-table-service-data-model): a string
  * property holds at most 64 KiB (32 K UTF-16 characters), an entity 1 MiB, a transaction 100 entities and 4 MiB. A
  * message body (up to 256 KB) is therefore split across several properties.
+ *
+ * Every string property the caller chose is ASCII (the body base64 of its UTF-8, ids as hex of their UTF-16 code
+ * units): Azurite 3.35 answers an entity-group transaction holding U+2028 in a property with "An error occurred while
+ * processing this request" (found by test/security/event-intake-attacks.test.ts, whose event ids carry it).
  */
 import { TableClient, type TableEntity, type TransactionAction } from '@azure/data-tables';
 import { createHash } from 'node:crypto';
@@ -76,8 +80,12 @@ const duplicateRow = (messageId: string) => `d-${createHash('sha256').update(mes
 
 type Row = TableEntity<Record<string, unknown>>;
 
+/** Four hex digits per UTF-16 code unit: ASCII, lossless for any string (a lone surrogate included). */
+const encodeId = (id: string) => Array.from({ length: id.length }, (_, i) => id.charCodeAt(i).toString(16).padStart(4, '0')).join('');
+const decodeId = (v: unknown) => String.fromCharCode(...(String(v).match(/.{4}/g) ?? []).map((h) => parseInt(h, 16)));
+
 function toEntity(m: PersistedMessage): Row {
-  const data = JSON.stringify({ json: m.json, applicationProperties: m.applicationProperties });
+  const data = Buffer.from(JSON.stringify({ json: m.json, applicationProperties: m.applicationProperties })).toString('base64');
   const chunks: Record<string, string> = {};
   for (let i = 0, n = 0; i < data.length || n === 0; i += CHUNK_CHARS, n++) chunks[`data${n}`] = data.slice(i, i + CHUNK_CHARS);
   return {
@@ -85,15 +93,15 @@ function toEntity(m: PersistedMessage): Row {
     rowKey: messageRow(m.key),
     kind: 'message',
     key: m.key,
-    messageId: m.messageId,
-    ...(m.sessionId !== undefined ? { sessionId: m.sessionId } : {}),
+    messageId: encodeId(m.messageId),
+    ...(m.sessionId !== undefined ? { sessionId: encodeId(m.sessionId) } : {}),
     chunks: Object.keys(chunks).length,
     ...chunks,
     deliveryCount: m.deliveryCount,
     ...(m.sequenceNumber !== undefined ? { sequenceNumber: m.sequenceNumber, enqueuedTimeUtc: m.enqueuedTimeUtc } : {}),
     ...(m.scheduledEnqueueTime !== undefined ? { scheduledEnqueueTime: m.scheduledEnqueueTime } : {}),
     ...(m.lockedUntil !== undefined ? { lockedUntil: m.lockedUntil } : {}),
-    ...(m.deadLetter ? { deadLetterJson: JSON.stringify(m.deadLetter) } : {}),
+    ...(m.deadLetter ? { deadLetterJson: Buffer.from(JSON.stringify(m.deadLetter)).toString('base64') } : {}),
   };
 }
 
@@ -104,22 +112,27 @@ function fromEntity(e: Row): PersistedMessage {
   const chunks = numberOf(e.chunks) ?? 0;
   let data = '';
   for (let n = 0; n < chunks; n++) data += String(e[`data${n}`] ?? '');
-  const { json, applicationProperties } = JSON.parse(data) as Pick<PersistedMessage, 'json' | 'applicationProperties'>;
+  const { json, applicationProperties } = JSON.parse(Buffer.from(data, 'base64').toString('utf8')) as Pick<
+    PersistedMessage,
+    'json' | 'applicationProperties'
+  >;
   const sequenceNumber = numberOf(e.sequenceNumber);
   const scheduledEnqueueTime = numberOf(e.scheduledEnqueueTime);
   const lockedUntil = numberOf(e.lockedUntil);
   return {
     key: String(e.key),
     queue: e.partitionKey,
-    messageId: String(e.messageId),
-    ...(typeof e.sessionId === 'string' ? { sessionId: e.sessionId } : {}),
+    messageId: decodeId(e.messageId),
+    ...(typeof e.sessionId === 'string' ? { sessionId: decodeId(e.sessionId) } : {}),
     json,
     applicationProperties,
     deliveryCount: numberOf(e.deliveryCount) ?? 0,
     ...(sequenceNumber !== undefined ? { sequenceNumber, enqueuedTimeUtc: String(e.enqueuedTimeUtc) } : {}),
     ...(scheduledEnqueueTime !== undefined ? { scheduledEnqueueTime } : {}),
     ...(lockedUntil !== undefined ? { lockedUntil } : {}),
-    ...(typeof e.deadLetterJson === 'string' ? { deadLetter: JSON.parse(e.deadLetterJson) as PersistedDeadLetter } : {}),
+    ...(typeof e.deadLetterJson === 'string'
+      ? { deadLetter: JSON.parse(Buffer.from(e.deadLetterJson, 'base64').toString('utf8')) as PersistedDeadLetter }
+      : {}),
   };
 }
 
@@ -157,7 +170,7 @@ export async function createTableBusStore(connectionString: string, tableName: s
       for await (const e of client.listEntities<Record<string, unknown>>()) {
         if (e.kind === 'message') messages.push(fromEntity(e as Row));
         else if (e.kind === 'duplicate')
-          duplicates.push({ queue: e.partitionKey!, messageId: String(e.messageId), until: numberOf(e.until) ?? 0 });
+          duplicates.push({ queue: e.partitionKey!, messageId: decodeId(e.messageId), until: numberOf(e.until) ?? 0 });
       }
       return { messages, duplicates };
     },
@@ -168,7 +181,7 @@ export async function createTableBusStore(connectionString: string, tableName: s
           partitionKey: queue,
           rowKey: duplicateRow(d.messageId),
           kind: 'duplicate',
-          messageId: d.messageId,
+          messageId: encodeId(d.messageId),
           until: d.until,
         })),
         ...messages.map(toEntity),
