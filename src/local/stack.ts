@@ -17,7 +17,8 @@ import { startGraphStandIn, type GraphStandIn } from './graph-stand-in';
 import { startKeyVaultStandIn, type KeyVaultStandIn } from './key-vault-stand-in';
 import { LocalStaticCredential } from './local-credential';
 import type { LocalApp } from './local-functions';
-import { createLocalServiceBus, type LocalServiceBus } from './local-service-bus';
+import { createTableBusStore } from './local-bus-store';
+import { openLocalServiceBus, type LocalServiceBus } from './local-service-bus';
 import { createPortalListener, localPortalConfig, portalRedirectUri, type PortalConfig } from './portal';
 
 export interface LocalStackOptions {
@@ -36,6 +37,8 @@ export interface LocalStackOptions {
   portal?: boolean;
   /** Tenants registered at start, as the vendor's operator registers customers in Azure; both local tenants by default. */
   registerTenants?: readonly LocalTenant[];
+  /** The queues' lock duration (default PT1M, as infra sets it): how long a message a crashed process held stays locked. */
+  busLockDurationMs?: number;
 }
 
 export interface LocalStack {
@@ -111,10 +114,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ...options.env,
     };
     const settings = loadSettings(env);
-    const bus = createLocalServiceBus(app.functions, {
+    // The bus keeps its messages in Azurite (on disk with a dataDir): a message accepted before a crash is delivered
+    // after the restart, as Service Bus keeps it in Azure. Deliveries start once the app context is set (resume below).
+    const bus = await openLocalServiceBus(app.functions, {
       maxDeliveryCount: settings.SERVICE_BUS_MAX_DELIVERY_COUNT,
       serviceBusConnection: app.serviceBusConnection,
       log: options.log,
+      ...(options.busLockDurationMs !== undefined ? { queueLockDurationMs: options.busLockDurationMs } : {}),
+      store: await createTableBusStore(azurite.connectionString, `${settings.TABLES_PREFIX ?? ''}LocalServiceBus`),
     });
     stoppers.push(bus.close);
     const overrides: AppContextOverrides = {
@@ -133,6 +140,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       });
     }
     setAppContext(context);
+    bus.resume();
     if (options.portal) portalConfig = localPortalConfig(baseUrl, identityProvider.issuer);
     return {
       baseUrl,

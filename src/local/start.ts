@@ -9,11 +9,19 @@ const instanceFile = () => path.join(localDataDir(), 'instance.json');
 
 async function main() {
   const port = Number(process.env.PORT ?? 7071);
+  // Local-instance options (not app settings): the queues' lock duration (how long a message the instance was handling
+  // when it died stays locked; PT1M as in Azure by default), and a Graph of one's own in place of the stand-in.
+  const lockSeconds = process.env.CONNECTIONS_LOCAL_BUS_LOCK_SECONDS;
+  if (lockSeconds !== undefined && !(Number(lockSeconds) > 0))
+    throw new Error('CONNECTIONS_LOCAL_BUS_LOCK_SECONDS must be a positive number');
+  const graphUrl = process.env.GRAPH_BASE_URL;
   const stack = await startLocalStack({
     port,
     dataDir: path.join(localDataDir(), 'data'),
     identityProvider: { port: port + 1 },
     portal: true,
+    ...(lockSeconds ? { busLockDurationMs: Number(lockSeconds) * 1000 } : {}),
+    ...(graphUrl ? { env: { GRAPH_BASE_URL: graphUrl } } : {}),
   });
   // Azurite's connection string holds only its published development key; `npm run tenant -- --local` reads it.
   const { baseUrl, identityProvider, env } = stack;
@@ -32,7 +40,7 @@ Connections local instance is running.
   Sign-in callback    ${stack.baseUrl}/api/connections/callback
   Identity provider   ${stack.identityProvider.url}  (local stand-in for Microsoft sign-in)
   Key Vault stand-in  ${stack.vault.url}
-  Graph stand-in      ${stack.graph.url}   (calls it received: ${stack.graph.url}/_local/calls)
+  Graph stand-in      ${stack.graph.url}   (calls it received: ${stack.graph.url}/_local/calls)${graphUrl ? `\n  Graph (used)        ${graphUrl}` : ''}
   Tables (Azurite)    ${stack.azurite.tablesEndpoint}
 
   Admin token:        npm run local:token   (or: npm run local:token -- admin@fabrikam.test)
