@@ -49,7 +49,7 @@ async function call(user: LocalUser, method: 'GET' | 'PATCH', path: string, body
     headers: { authorization: `Bearer ${await graphToken(user)}`, ...(body ? { 'content-type': 'application/json' } : {}) },
     ...(body ? { body: JSON.stringify(body) } : {}),
   });
-  return { status: res.status, json: (await res.json()) as Record<string, any> };
+  return { status: res.status, json: (await res.json()) as { error: { code: string; message: string } } & Record<string, unknown> };
 }
 
 const item = '/sites/site-1/lists/list-1/items/7';

@@ -71,6 +71,15 @@ async function refusal(promise: Promise<unknown>): Promise<{ errorCode?: string;
 }
 
 describe('On-Behalf-Of at the local identity provider', () => {
+  it("mints an ordinary user's token for this API as `npm run local:token -- user@contoso.test` does: scp, no admin role", async () => {
+    const { payload } = await jwtVerify(await userToken(), createRemoteJWKSet(new URL(idp.jwksUri)), {
+      issuer: idp.issuer,
+      audience: LOCAL_API_CLIENT_ID,
+    });
+    expect(payload).toMatchObject({ oid: CONTOSO_USER.objectId, scp: 'access_as_user', preferred_username: CONTOSO_USER.username });
+    expect(payload.roles).toBeUndefined();
+  });
+
   it("exchanges a user's v2.0 token for this API for a Graph token of the same user, scp from the consented Graph permissions", async () => {
     await resetTokenStats(idp.url);
     const result = await msal().acquireTokenOnBehalfOf({ oboAssertion: await userToken(), scopes: GRAPH_DEFAULT });
