@@ -12,10 +12,11 @@ export type UserTokenSettings = Pick<
 >;
 
 /**
- * The app registration that exchanges user tokens: Entra only exchanges an assertion whose audience is the client
- * asking (learn.microsoft.com/entra/identity-platform/v2-oauth2-on-behalf-of-flow: "the token must have been issued
- * to the app making the request"), which is the API registration. API_CLIENT_ID when set; otherwise the sign-in
- * app, which is right only when one registration serves both.
+ * The app registration that exchanges user tokens: Entra only exchanges an assertion whose audience (`aud`) is the
+ * client asking, i.e. the API registration the user's token was issued for (learn.microsoft.com/entra/identity-
+ * platform/v2-oauth2-on-behalf-of-flow, the `assertion` parameter; [MS-OAPX] 4.7.5: the on-behalf-of request's
+ * client_id "is the same as the resource given in the initial request"). API_CLIENT_ID when set; otherwise the
+ * sign-in app, which is right only when one registration serves both.
  */
 export function onBehalfOfClient(settings: UserTokenSettings): { clientId: string; clientSecret: string } | { problem: string } {
   if (settings.API_CLIENT_ID && settings.API_CLIENT_SECRET)

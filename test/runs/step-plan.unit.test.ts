@@ -98,7 +98,7 @@ describe('planDelivery: what a step message means for its run', () => {
     expect(planDelivery(message(0), first, run(['skipped', 'pending']))).toMatchObject({ kind: 'already-done' });
   });
 
-  test('a waiting run (a form, or its user\'s session) takes no step: the user\'s call enqueues what follows', () => {
+  test("a waiting run (a form, or its user's session) takes no step: the user's call enqueues what follows", () => {
     const waiting = run(['succeeded', 'waiting', 'pending'], { status: 'waiting', waitingFor: { stepId: 'step-1', userObjectId: 'oid' } });
     expect(planDelivery(message(1), first, waiting)).toMatchObject({ kind: 'nothing-to-do' });
     expect(planDelivery(message(2), first, waiting)).toMatchObject({ kind: 'nothing-to-do' });
@@ -129,7 +129,10 @@ describe('planStep: what a due step does', () => {
 
   test('a form step of a user run waits for the user who started it', () => {
     const userProcess: ProcessDefinition = { ...process, kind: 'user' };
-    const r = run(['succeeded', 'skipped', 'pending'], { kind: 'user', initiatedBy: { objectId: 'oid-user', username: 'user@contoso.com' } });
+    const r = run(['succeeded', 'skipped', 'pending'], {
+      kind: 'user',
+      initiatedBy: { objectId: 'oid-user', username: 'user@contoso.com' },
+    });
     expect(planStep(r, r.steps[2], userProcess)).toEqual({ kind: 'wait-for-form', definition: process.steps[2], userObjectId: 'oid-user' });
   });
 
