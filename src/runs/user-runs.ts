@@ -196,7 +196,8 @@ export class UserRuns {
     const next = await this.deps.runs.update(run.tenantId, run.id, (current) => {
       if (!waitsForSession(current)) return undefined;
       resumed = true;
-      const { waitingFor: _, ...rest } = current;
+      // The reason said why it waited; it runs again.
+      const { waitingFor: _waitingFor, reason: _reason, ...rest } = current;
       return { ...rest, status: 'running' };
     });
     if (!resumed || !next) throw new AppError('conflict', 'This run is not waiting for your sign-in.');
