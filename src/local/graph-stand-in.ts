@@ -21,6 +21,10 @@
  * (User.RevokeSessions.All in `scp`; revokes like revoke-sessions below).
  * Any other POST/PATCH/PUT answers 200 {ok: true}, DELETE 204, any other GET 404.
  *
+ * Permissions (graph-permissions.ts): every account reads and writes ordinary items; only service accounts change
+ * `Stage` (others: 403 accessDenied) and see lists whose id starts with `restricted` (others: 404 itemNotFound).
+ * Each PATCH call records `changedFields` beside the calling account.
+ *
  * Differences from Graph worth knowing: PATCH creates a missing item (the local instance has no lists
  * to seed), fields hold only what was written, `scp` is recorded but not enforced (tokens minted with
  * mintLocalToken carry none), and the /_local endpoints need no token.
@@ -28,6 +32,7 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import { parseRunMarker, RUN_HEADER, type RunCause } from '../actions/action';
+import { checkItemAccess } from './graph-permissions';
 import { createGraphTokenCheck, graphError, type GraphAccount } from './graph-token-check';
 import { closeServer, HttpError, isJsonObject as isObject, listenOnLoopback, readBody } from './http-helpers';
 
@@ -58,6 +63,8 @@ export interface GraphCall {
   tenantId?: string;
   scopes?: string[];
   body: unknown;
+  /** The item fields a successful PATCH wrote (by this account: see username/objectId). */
+  changedFields?: string[];
   clientRequestId?: string;
   runHeader?: string;
   at: string;
@@ -177,6 +184,7 @@ export async function startGraphStandIn(options: GraphStandInOptions): Promise<G
       const key = `${siteId}/${listId}/${itemId}`;
       if (method === 'PATCH' && sub === 'fields') {
         if (!isObject(body)) throw graphError(400, 'invalidRequest', 'Invalid request: the body must be a JSON object of fields.');
+        checkItemAccess(account, listId, Object.keys(body));
         // fromEntries (not assignment): a `__proto__` field stays a field and never reaches a prototype.
         const fields = Object.fromEntries([...Object.entries(items.get(key) ?? {}), ...Object.entries(body)]);
         items.set(key, fields);
@@ -190,9 +198,14 @@ export async function startGraphStandIn(options: GraphStandInOptions): Promise<G
           account,
           ...(causedBy ? { causedBy } : {}),
         });
-        return { status: 200, json: { '@odata.context': `${BASE_PATH}/$metadata#fields/$entity`, id: itemId, ...fields } };
+        return {
+          status: 200,
+          changedFields: Object.keys(body),
+          json: { '@odata.context': `${BASE_PATH}/$metadata#fields/$entity`, id: itemId, ...fields },
+        };
       }
       if (method === 'GET' && (sub === undefined || sub === 'fields')) {
+        checkItemAccess(account, listId);
         const fields = items.get(key);
         if (!fields) throw graphError(404, 'itemNotFound', 'The requested resource does not exist.');
         if (sub === 'fields') return { status: 200, json: { id: itemId, ...fields } };
@@ -376,8 +389,16 @@ export async function startGraphStandIn(options: GraphStandInOptions): Promise<G
         call.status = result.status;
         return send(result.status, result.json);
       }
-      const result = handle(method, segments, parsed.searchParams, call.body, req, account);
+      const result: { status: number; json?: unknown; changedFields?: string[] } = handle(
+        method,
+        segments,
+        parsed.searchParams,
+        call.body,
+        req,
+        account,
+      );
       call.status = result.status;
+      if (result.changedFields) call.changedFields = result.changedFields;
       send(result.status, result.json);
     }
   });

@@ -7,6 +7,7 @@ import { createLocalHost, type LogSink } from './host';
 import {
   LOCAL_API_AUDIENCE,
   LOCAL_API_CLIENT_ID,
+  LOCAL_API_CLIENT_SECRET,
   LOCAL_CLIENT_ID,
   LOCAL_CLIENT_SECRET,
   LOCAL_TENANTS,
@@ -102,6 +103,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ADMIN_TOKEN_JWKS_URI: identityProvider.jwksUri,
       // Both forms, as in Azure: v1.0 tokens carry the App ID URI, v2.0 tokens the API's client id.
       ADMIN_TOKEN_AUDIENCE: `${LOCAL_API_AUDIENCE},${LOCAL_API_CLIENT_ID}`,
+      // User tokens are issued for the API registration, so it (not the sign-in app) exchanges them On-Behalf-Of.
+      API_CLIENT_ID: LOCAL_API_CLIENT_ID,
+      API_CLIENT_SECRET: LOCAL_API_CLIENT_SECRET,
       TABLES_CONNECTION_STRING: azurite.connectionString,
       KEY_VAULT_URI: vault.url,
       GRAPH_BASE_URL: graph.url,

@@ -1,4 +1,5 @@
-// `npm run local:token [username]`: prints an admin access token from the running local instance.
+// `npm run local:token [username]`: prints an access token for this API from the running local instance, for any local
+// user (default the admin; `user@contoso.test` gets an ordinary user's token, without the admin role).
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { localDataDir } from './certs';

@@ -125,6 +125,14 @@ export const LOCAL_CLIENT_SECRETS: readonly string[] = [LOCAL_CLIENT_SECRET, LOC
 export const LOCAL_PORTAL_CLIENT_ID = 'c0c0c0c0-0000-4000-8000-0000000090a1';
 /** Client id of the API's registration: the `aud` of v2.0 admin access tokens (Entra: "always the client ID of the API"). */
 export const LOCAL_API_CLIENT_ID = LOCAL_PORTAL_CLIENT_ID;
+/**
+ * The API registration's client secret: what it authenticates with when it exchanges a user's token for this API for a
+ * Graph token (On-Behalf-Of, the app's API_CLIENT_ID/API_CLIENT_SECRET). Entra only exchanges an assertion for the
+ * client it was issued to, so the sign-in app (LOCAL_CLIENT_ID) cannot do it here. One Entra registration can hold a
+ * SPA redirect URI (the admin page signs in with PKCE and no secret) and client secrets at once; the secret is used
+ * for On-Behalf-Of only (the admin page's own token requests stay secret-less).
+ */
+export const LOCAL_API_CLIENT_SECRET = 'local-only-api-client-secret-not-a-real-secret';
 
 /** Application ID URI of the Connections API: the `aud` of v1.0 admin access tokens requested with it. */
 export const LOCAL_API_AUDIENCE = 'api://connections-local';

@@ -8,10 +8,21 @@
  */
 import { randomUUID } from 'node:crypto';
 
+/** What a refusal names besides the client: the assertion's audience, its expiry, the scope or resource asked for. */
+export interface EntraErrorDetail {
+  audience?: string;
+  expiry?: string;
+  reason?: string;
+  resource?: string;
+  parameter?: string;
+}
+
 interface Known {
   status: number;
   error: string;
-  text: (clientId: string) => string;
+  /** Entra's `suberror` (MSAL raises InteractionRequiredAuthError for `consent_required`). */
+  suberror?: string;
+  text: (clientId: string, detail: EntraErrorDetail) => string;
 }
 
 const KNOWN: Record<number, Known> = {
@@ -44,6 +55,54 @@ const KNOWN: Record<number, Known> = {
     text: () =>
       'The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might have changed or reset their password.',
   },
+  // On-Behalf-Of refusals (the assertion). Texts: login.microsoftonline.com/error?code=500133 | 500131 | 50013 and the
+  // answers quoted in microsoftgraph/msgraph-sdk-dotnet#2551 (500133), AzureAD/microsoft-authentication-library-for-js#389
+  // (audience), -for-dotnet#1317 and #2604 (signature).
+  500133: {
+    status: 400,
+    error: 'invalid_grant',
+    text: (_app, d) =>
+      'Assertion is not within its valid time range. Ensure that the access token is not expired before using it for user assertion, ' +
+      `or request a new token. Current time: ${new Date().toISOString()}, expiry time of assertion ${d.expiry ?? 'unknown'}.`,
+  },
+  500131: {
+    status: 400,
+    error: 'invalid_grant',
+    text: (app, d) =>
+      `Assertion audience does not match the Client app presenting the assertion. The audience in the assertion was '${d.audience ?? ''}' ` +
+      `and the expected audience is '${app}' or one of the Application Uris of this application with App ID '${app}'. The downstream ` +
+      'client must request a token for the expected audience (the application that made the OBO request) and this application should ' +
+      'use that token as the assertion.',
+  },
+  50013: {
+    status: 400,
+    error: 'invalid_grant',
+    text: (_app, d) => d.reason ?? 'Assertion failed signature validation. [Reason - The key was not found.]',
+  },
+  50027: {
+    status: 400,
+    error: 'invalid_request',
+    text: () => 'JWT token is invalid or malformed.',
+  },
+  65001: {
+    status: 400,
+    error: 'invalid_grant',
+    suberror: 'consent_required',
+    text: (app) =>
+      `The user or administrator has not consented to use the application with ID '${app}'. Send an interactive authorization request for this user and resource.`,
+  },
+  500011: {
+    status: 400,
+    error: 'invalid_resource',
+    text: (_app, d) =>
+      `The resource principal named ${d.resource ?? ''} was not found in the tenant. This can happen if the application has not been ` +
+      'installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.',
+  },
+  900144: {
+    status: 400,
+    error: 'invalid_request',
+    text: (_app, d) => `The request body must contain the following parameter: '${d.parameter ?? ''}'.`,
+  },
   90100: {
     status: 400,
     error: 'invalid_request',
@@ -58,6 +117,7 @@ export interface EntraTokenError {
   status: number;
   body: {
     error: string;
+    suberror?: string;
     error_description: string;
     error_codes: number[];
     timestamp: string;
@@ -67,7 +127,7 @@ export interface EntraTokenError {
   };
 }
 
-export function entraTokenError(code: number, clientId: string): EntraTokenError {
+export function entraTokenError(code: number, clientId: string, detail: EntraErrorDetail = {}): EntraTokenError {
   const known = KNOWN[code];
   if (!known) throw new Error(`no Entra error text for AADSTS${code}`);
   const now = new Date();
@@ -78,7 +138,8 @@ export function entraTokenError(code: number, clientId: string): EntraTokenError
     status: known.status,
     body: {
       error: known.error,
-      error_description: `AADSTS${code}: ${known.text(clientId)}\r\nTrace ID: ${traceId}\r\nCorrelation ID: ${correlationId}\r\nTimestamp: ${timestamp}`,
+      ...(known.suberror ? { suberror: known.suberror } : {}),
+      error_description: `AADSTS${code}: ${known.text(clientId, detail)}\r\nTrace ID: ${traceId}\r\nCorrelation ID: ${correlationId}\r\nTimestamp: ${timestamp}`,
       error_codes: [code],
       timestamp,
       trace_id: traceId,

@@ -83,7 +83,7 @@ export async function startIdentityProviderServer(options: IdentityProviderOptio
   if (!options.redirectUris.length) throw new Error('redirectUris must not be empty');
 
   const oidc = await loadOidcProvider();
-  const { privateKey: signingKey } = await generateKeyPair('RS256', { extractable: true });
+  const { privateKey: signingKey, publicKey } = await generateKeyPair('RS256', { extractable: true });
   const kid = randomUUID();
   const signingJwk: JWK = { ...(await exportJWK(signingKey)), kid, alg: 'RS256', use: 'sig' };
 
@@ -116,6 +116,7 @@ export async function startIdentityProviderServer(options: IdentityProviderOptio
     stats: emptyTokenStats(),
     faults: new TokenEndpointFaults(),
     tokensValidFrom: new Map(),
+    onBehalfOf: { signing: { key: signingKey, publicKey, kid }, issuer, url, accessTokenTtl },
     signing: { key: signingKey, kid },
     issuer,
     url,

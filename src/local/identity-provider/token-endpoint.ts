@@ -10,6 +10,7 @@ import { findUserByObjectId, LOCAL_CLIENT_ID, LOCAL_PORTAL_CLIENT_ID } from './d
 import { clientInfo, entraResponseScope } from './entra-claims';
 import { entraTokenError, requestedClaims, type EntraTokenError } from './entra-token-errors';
 import type { KoaContext, Provider } from './oidc-provider-types';
+import { JWT_BEARER_GRANT, onBehalfOf, type OnBehalfOfIssuer } from './on-behalf-of';
 import type { TokenEndpointFaults } from './token-endpoint-faults';
 import { countTokenRequest, type TokenStats } from './token-stats';
 
@@ -55,12 +56,14 @@ export interface TokenEndpointState {
   stats: TokenStats;
   /** Per account (object id): refresh tokens issued before this time (epoch seconds) are refused, as after Entra's revokeSignInSessions. */
   tokensValidFrom: Map<string, number>;
+  /** What the On-Behalf-Of grant (on-behalf-of.ts) signs its Graph tokens with. */
+  onBehalfOf: OnBehalfOfIssuer;
 }
 
 const usernameOf = (accountId: unknown): string | undefined =>
   typeof accountId === 'string' ? findUserByObjectId(accountId)?.username : undefined;
 
-const answer = (ctx: KoaContext, { status, body }: EntraTokenError) => {
+const answer = (ctx: KoaContext, { status, body }: { status: number; body: unknown }) => {
   ctx.status = status;
   ctx.set('cache-control', 'no-store');
   ctx.body = body;
@@ -72,7 +75,7 @@ const invalidClientCode = (clientId: string, sentSecret: boolean): number =>
 
 /** Installs the Entra shaping of POST /token on the provider (replayTokenRequest must have read the body). */
 export function shapeTokenEndpoint(provider: Provider, state: TokenEndpointState): void {
-  const { faults, stats, tokensValidFrom } = state;
+  const { faults, stats, tokensValidFrom, onBehalfOf: oboIssuer } = state;
   provider.use(async (ctx, next) => {
     if (ctx.path !== '/token' || ctx.method !== 'POST') return next();
     const params = tokenParams(ctx) ?? new URLSearchParams();
@@ -113,6 +116,14 @@ export function shapeTokenEndpoint(provider: Provider, state: TokenEndpointState
     const validFrom = presented?.accountId ? tokensValidFrom.get(presented.accountId) : undefined;
     if (grantType === 'refresh_token' && validFrom !== undefined && (presented?.iat ?? 0) < validFrom) {
       return refuse(entraTokenError(50173, clientId));
+    }
+
+    // oidc-provider has no On-Behalf-Of grant: answered here, after the faults, as Entra answers it.
+    if (grantType === JWT_BEARER_GRANT) {
+      const cp1 = claims !== undefined && claims.cp1;
+      const obo = await onBehalfOf(oboIssuer, params, cp1);
+      countTokenRequest(stats, grantType, obo.user?.username, obo.status);
+      return answer(ctx, obo);
     }
 
     await next();
