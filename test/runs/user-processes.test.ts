@@ -1,5 +1,6 @@
 import type { OutgoingMessage } from '../../src/adapters/message-queue';
 import { queueNames, type QueueName } from '../../src/config/queues';
+import { tableNames } from '../../src/config/settings';
 import type { ConnectionView } from '../../src/connections/connection';
 import {
   CONTOSO_ADMIN,
@@ -353,6 +354,11 @@ describe("the user's token expires between steps", () => {
     const shortLived = await userToken(CONTOSO_USER, 2);
     held = [];
     expect((await submit(runId, { comment: 'Late' }, shortLived)).status).toBe(202);
+    // Kept until the next step: one row, encrypted; no part of the token is readable in it.
+    const table = await stack.internals.tables(tableNames(stack.context.settings).userSessions);
+    const row = JSON.stringify(await table.getEntity(CONTOSO_USER.tenantId, runId));
+    for (const part of shortLived.split('.')) expect(row).not.toContain(part);
+    expect((await stack.internals.userSessions.get(CONTOSO_USER.tenantId, runId))?.reveal()).toBe(shortLived);
     await new Promise((resolve) => setTimeout(resolve, 2500));
     const release = held;
     held = undefined;
@@ -361,7 +367,11 @@ describe("the user's token expires between steps", () => {
     await stack.bus.idle();
 
     let run = await runAs(runId, first);
-    expect(run).toMatchObject({ status: 'waiting', waitingFor: { reason: 'user_session' } });
+    expect(run).toMatchObject({
+      status: 'waiting',
+      waitingFor: { reason: 'user_session' },
+      reason: expect.stringContaining("The user's sign-in session can no longer be used"),
+    });
     expect(run.steps.map((s) => [s.id, s.status])).toEqual([
       ['details', 'succeeded'],
       ['note', 'pending'],
@@ -377,6 +387,8 @@ describe("the user's token expires between steps", () => {
     await stack.bus.idle();
     run = await runAs(runId, first);
     expect(run.status).toBe('succeeded');
+    expect(run.reason).toBeUndefined();
+    expect(run.waitingFor).toBeUndefined();
     expect(patches(callsSince(before))).toEqual([
       [CONTOSO_USER.username, { Comment: 'Late' }, 200],
       [CONTOSO_SVC_APPROVALS.username, { Stage: 'Approved' }, 200],

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { derive, parseState } from '../../src/connections/sign-in-state';
-import { CONTOSO_ADMIN, LOCAL_CLIENT_SECRETS, type LocalUser } from '../../src/local/identity-provider/directory';
+import { CONTOSO_ADMIN, LOCAL_API_CLIENT_SECRET, LOCAL_CLIENT_SECRETS, type LocalUser } from '../../src/local/identity-provider/directory';
 import { mintLocalToken, type MintLocalTokenRequest } from '../../src/local/identity-provider/launch';
 import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../src/local/stack';
 import { fileSlug, resultsDir, runnerId } from './tally';
@@ -77,7 +77,7 @@ export async function startTestStack(options: LocalStackOptions = {}): Promise<T
     }
     return { status: res.status, headers: res.headers, text, json };
   };
-  const secretsSeen = new Map<string, string>(LOCAL_CLIENT_SECRETS.map((s) => [s, 'client secret']));
+  const secretsSeen = new Map<string, string>([...LOCAL_CLIENT_SECRETS, LOCAL_API_CLIENT_SECRET].map((s) => [s, 'client secret']));
   /** The PKCE verifier the app derives from a state (never stored): it must not show up anywhere either. */
   const noteState = async (state: string | null | undefined) => {
     const parsed = parseState(state ?? '');
