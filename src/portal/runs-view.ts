@@ -7,6 +7,7 @@ const RUN_STATUS: Record<Run['status'], { icon: string; text: string; tone: stri
   succeeded: { icon: '✓', text: 'Succeeded', tone: 'ok' },
   failed: { icon: '✗', text: 'Failed', tone: 'error' },
   running: { icon: '…', text: 'Running', tone: 'info' },
+  waiting: { icon: '⏸', text: 'Waiting', tone: 'info' },
   not_started: { icon: '–', text: 'Not started', tone: 'muted' },
 };
 const STEP_STATUS: Record<RunStep['status'], { icon: string; tone: string }> = {
@@ -14,6 +15,7 @@ const STEP_STATUS: Record<RunStep['status'], { icon: string; tone: string }> = {
   failed: { icon: '✗', tone: 'error' },
   running: { icon: '…', tone: 'info' },
   pending: { icon: '○', tone: 'muted' },
+  waiting: { icon: '⏸', tone: 'info' },
   skipped: { icon: '–', tone: 'muted' },
 };
 
@@ -72,7 +74,7 @@ export function createRunsView(ctx: ViewContext) {
       h(
         'p',
         { className: 'meta' },
-        `Event ${run.event.type} · started `,
+        run.event ? `Event ${run.event.type} · started ` : `Started by ${run.initiatedBy?.username ?? 'a user'} · `,
         time(run.createdAt),
         run.finishedAt ? [' · finished ', time(run.finishedAt)] : null,
         h('span', { className: 'run-id' }, ` · run ${run.id}`),
@@ -95,8 +97,14 @@ export function createRunsView(ctx: ViewContext) {
       h('span', { className: `badge badge-${s.tone}` }, `${s.icon} ${step.status}`),
       ' ',
       step.executedAs
-        ? h('span', { className: 'executed-as' }, 'executed as ', h('strong', {}, step.executedAs.username))
-        : step.status === 'skipped' || step.status === 'pending'
+        ? h(
+            'span',
+            { className: 'executed-as' },
+            'executed as ',
+            h('strong', {}, step.executedAs.username),
+            step.executedAs.kind === 'connection' ? ' (connection)' : ' (the user)',
+          )
+        : step.status === 'skipped' || step.status === 'pending' || step.status === 'waiting'
           ? null
           : h('span', { className: 'muted' }, 'no connection'),
       step.error

@@ -8,7 +8,7 @@
  *   BENCH_SCALE=0.2 npm run bench               a fifth of the work, for a quick look (not for reporting)
  *
  * Figures: cold_import, step_overhead (+ step_overhead_graph_latency), memory, token_calls, refresh_burst,
- * event_matching, local_bus. No figure is a pass/fail test, and none of this runs in `npm test`.
+ * event_matching, local_bus, user_process_vault. No figure is a pass/fail test, and none of this runs in `npm test`.
  */
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -21,8 +21,9 @@ import { memoryFigure } from './memory';
 import { refreshBurst } from './refresh-burst';
 import { stepOverhead } from './step-overhead';
 import { tokenCalls } from './token-calls';
+import { userProcessVault } from './user-process-vault';
 
-const all = ['cold_import', 'step_overhead', 'memory', 'token_calls', 'refresh_burst', 'event_matching', 'local_bus'] as const;
+const all = ['cold_import', 'step_overhead', 'memory', 'token_calls', 'refresh_burst', 'event_matching', 'local_bus', 'user_process_vault'] as const;
 
 function selected(): Set<string> {
   const arg = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length) ?? process.env.BENCH_ONLY ?? '';
@@ -86,6 +87,7 @@ async function main(): Promise<number> {
       if (only.has('refresh_burst')) await attempt('refresh_burst', () => refreshBurst(s));
       if (only.has('event_matching')) await attempt('event_matching', () => eventMatching(s));
       if (only.has('local_bus')) await attempt('local_bus', () => localBus(s.azurite));
+      if (only.has('user_process_vault')) await attempt('user_process_vault', () => userProcessVault(s));
     } finally {
       await stack?.stop();
     }

@@ -359,9 +359,11 @@ function tenantWithProcesses(setup: Setup) {
       expect((await stack.api(`processes/${id}/publish`, { method: 'POST' })).status).toBe(200);
     }
     // A draft only, naming approvals as the process's identity.
+    // (A system process: a user process cannot have runAs, its steps run as the user who starts it.)
     const draft = {
       name: 'Draft',
-      kind: 'user',
+      kind: 'system',
+      triggers: [{ event: 'EntityUpdated' }],
       runAs: made.approvals.id,
       steps: [{ id: 'x', type: 'action', action: 'changeStage', inputs: { stage: 'A' } }],
     };
@@ -558,7 +560,12 @@ describe('after a forced delete', () => {
     await postEvent(stack, 'EntityCreated');
     const run = await latestRun(stack, 'nightly');
     expect(run).toMatchObject({ status: 'succeeded' });
-    expect(run.steps[0].executedAs).toEqual({ connectionId: approvals2.id, username: CONTOSO_SVC_APPROVALS.username });
+    expect(run.steps[0].executedAs).toEqual({
+      kind: 'connection',
+      connectionId: approvals2.id,
+      username: CONTOSO_SVC_APPROVALS.username,
+      objectId: CONTOSO_SVC_APPROVALS.objectId,
+    });
   });
 });
 

@@ -46,9 +46,11 @@ async function storeRun(runs: RunRepository, tenantId: string, days: number): Pr
   const run: Run = {
     id: runIdFor(event, 'p', receivedAt),
     tenantId,
+    kind: 'system',
     processId: 'p',
     processVersion: 1,
     event,
+    subject: event.subject,
     status: 'succeeded',
     createdAt: at.toISOString(),
     finishedAt: at.toISOString(),

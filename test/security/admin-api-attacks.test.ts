@@ -99,7 +99,13 @@ afterAll(async () => {
   await new Promise<void>((resolve) => (keySet ? keySet.close(() => resolve()) : resolve()));
 });
 
-/** Every admin route the app registers, with tenant A's ids filled in. */
+/**
+ * The routes any user of the tenant may call (user processes, issue 13): without the admin role they answer only
+ * about the caller's own runs, so a token that lacks only the role gets 403 or 404 there, never tenant A's data.
+ */
+const userRouteNames = new Set(['runs-list', 'runs-get', 'runs-start', 'runs-submit-step', 'runs-resume']);
+
+/** Every admin (and user) route the app registers, with tenant A's ids filled in. */
 function adminRoutes(
   ids: { connection: string; process: string; run: string } = { connection: a.connectionId, process: a.processId, run: a.runId },
 ) {
@@ -107,8 +113,15 @@ function adminRoutes(
   return routes.flatMap((fn) =>
     fn.methods.map((method) => {
       const id = fn.route.startsWith('connections/') ? ids.connection : fn.route.startsWith('processes/') ? ids.process : ids.run;
-      const path = fn.route.replace(/\{id\}/g, encodeURIComponent(id));
-      return { name: fn.name, method: String(method), route: fn.route, path, hasId: fn.route.includes('{id}') };
+      const path = fn.route.replace(/\{id\}/g, encodeURIComponent(id)).replace(/\{stepId\}/g, 'x');
+      return {
+        name: fn.name,
+        method: String(method),
+        route: fn.route,
+        path,
+        hasId: fn.route.includes('{id}'),
+        user: userRouteNames.has(fn.name),
+      };
     }),
   );
 }
@@ -348,8 +361,10 @@ test('bad tokens are refused on every admin route (401, or 403 without the admin
     for (const r of routes) {
       tried++;
       const res = await send(r.method, r.path, authorization, r.route);
+      // A user route asks for no role: a token without it finds nothing of tenant A's there (not its run, not a user process).
+      const refusedAs = expected === 403 && r.user ? [403, 404] : [expected];
       if (
-        res.status === expected &&
+        refusedAs.includes(res.status) &&
         typeof res.json?.error?.message === 'string' &&
         (expected !== 401 || res.headers.get('www-authenticate') === 'Bearer')
       ) {

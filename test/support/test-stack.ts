@@ -1,8 +1,9 @@
+import { TableClient, TableServiceClient } from '@azure/data-tables';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { derive, parseState } from '../../src/connections/sign-in-state';
-import { CONTOSO_ADMIN, LOCAL_CLIENT_SECRETS, type LocalUser } from '../../src/local/identity-provider/directory';
+import { CONTOSO_ADMIN, LOCAL_API_CLIENT_SECRET, LOCAL_CLIENT_SECRETS, type LocalUser } from '../../src/local/identity-provider/directory';
 import { mintLocalToken, type MintLocalTokenRequest } from '../../src/local/identity-provider/launch';
 import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../src/local/stack';
 import { fileSlug, resultsDir, runnerId } from './tally';
@@ -44,8 +45,11 @@ export interface StackLeakReport {
   logLines: number;
   responses: number;
   secretsChecked: Record<string, number>;
+  /** Table rows (of this stack's tables) and queue messages searched besides logs and answers. */
+  rows?: number;
+  messages?: number;
   /** Kind of secret and where it was found: never the value. */
-  leaks: { kind: string; where: 'logs' | 'responses' }[];
+  leaks: { kind: string; where: 'logs' | 'responses' | 'rows' | 'messages' }[];
   harvestError?: string;
   logs: string[];
 }
@@ -54,8 +58,9 @@ export interface StackLeakReport {
 export async function startTestStack(options: LocalStackOptions = {}): Promise<TestStack> {
   const logs: string[] = [];
   const responses: string[] = [];
+  const tablesPrefix = options.tablesPrefix ?? `t${randomBytes(4).toString('hex')}`;
   const stack = await startLocalStack({
-    tablesPrefix: `t${randomBytes(4).toString('hex')}`,
+    tablesPrefix,
     log: (level, name, message) => logs.push(`[${level}] ${name}: ${message}`),
     ...options,
     // Tests start many sign-ins a minute; the limit's own test sets it low.
@@ -72,7 +77,7 @@ export async function startTestStack(options: LocalStackOptions = {}): Promise<T
     }
     return { status: res.status, headers: res.headers, text, json };
   };
-  const secretsSeen = new Map<string, string>(LOCAL_CLIENT_SECRETS.map((s) => [s, 'client secret']));
+  const secretsSeen = new Map<string, string>([...LOCAL_CLIENT_SECRETS, LOCAL_API_CLIENT_SECRET].map((s) => [s, 'client secret']));
   /** The PKCE verifier the app derives from a state (never stored): it must not show up anywhere either. */
   const noteState = async (state: string | null | undefined) => {
     const parsed = parseState(state ?? '');
@@ -92,6 +97,13 @@ export async function startTestStack(options: LocalStackOptions = {}): Promise<T
     }
     return token;
   };
+  // Every message the app sends, as sent: searched for secrets on stop, like logs and answers.
+  const messages: string[] = [];
+  const send = stack.bus.send.bind(stack.bus);
+  stack.bus.send = async (queue, sent) => {
+    for (const m of sent) messages.push(JSON.stringify(m.body));
+    return send(queue, sent);
+  };
   const testFile = (globalThis as { expect?: { getState?(): { testPath?: string } } }).expect?.getState?.().testPath ?? 'unknown';
   return {
     ...stack,
@@ -100,10 +112,12 @@ export async function startTestStack(options: LocalStackOptions = {}): Promise<T
     secretsSeen,
     tokenFor,
     async stop() {
-      const report = await scanForLeaks(stack, testFile, logs, responses, secretsSeen).catch((e: unknown): StackLeakReport => ({
-        ...emptyReport(testFile, logs, responses),
-        harvestError: String((e as Error)?.message ?? e).slice(0, 200),
-      }));
+      const report = await scanForLeaks(stack, testFile, logs, responses, secretsSeen, { tablesPrefix, messages }).catch(
+        (e: unknown): StackLeakReport => ({
+          ...emptyReport(testFile, logs, responses),
+          harvestError: String((e as Error)?.message ?? e).slice(0, 200),
+        }),
+      );
       try {
         const dir = path.join(resultsDir(), 'stacks');
         mkdirSync(dir, { recursive: true });
@@ -151,13 +165,29 @@ const emptyReport = (testFile: string, logs: string[], responses: string[]): Sta
   logs,
 });
 
-/** Adds every token of every stored version of every secret the vault served, then searches logs and responses. */
+/** Every row of this stack's tables (their names start with its prefix), as JSON lines. */
+async function tableRows(stack: LocalStack, prefix: string): Promise<string[]> {
+  const rows: string[] = [];
+  const service = TableServiceClient.fromConnectionString(stack.azurite.connectionString, { allowInsecureConnection: true });
+  for await (const table of service.listTables()) {
+    if (!table.name?.startsWith(prefix)) continue;
+    const client = TableClient.fromConnectionString(stack.azurite.connectionString, table.name, { allowInsecureConnection: true });
+    for await (const row of client.listEntities()) rows.push(JSON.stringify(row));
+  }
+  return rows;
+}
+
+/**
+ * Adds every token of every stored version of every secret the vault served, then searches logs, responses, every
+ * Table row of the stack and every message the app sent.
+ */
 async function scanForLeaks(
   stack: LocalStack,
   testFile: string,
   logs: string[],
   responses: string[],
   secretsSeen: Map<string, string>,
+  stored: { tablesPrefix: string; messages: string[] },
 ): Promise<StackLeakReport> {
   const names = new Set<string>();
   for (const r of stack.vault.requests) {
@@ -187,10 +217,18 @@ async function scanForLeaks(
     }
   }
   const report = emptyReport(testFile, logs, responses);
-  const haystacks = { logs: logs.join('\n'), responses: responses.join('\n') } as const;
+  const rows = await tableRows(stack, stored.tablesPrefix);
+  report.rows = rows.length;
+  report.messages = stored.messages.length;
+  const haystacks = {
+    logs: logs.join('\n'),
+    responses: responses.join('\n'),
+    rows: rows.join('\n'),
+    messages: stored.messages.join('\n'),
+  } as const;
   for (const [value, kind] of secretsSeen) {
     report.secretsChecked[kind] = (report.secretsChecked[kind] ?? 0) + 1;
-    for (const where of ['logs', 'responses'] as const) {
+    for (const where of ['logs', 'responses', 'rows', 'messages'] as const) {
       if (value.length >= 8 && haystacks[where].includes(value)) report.leaks.push({ kind, where });
     }
   }
