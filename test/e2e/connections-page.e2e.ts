@@ -134,7 +134,7 @@ test('an admin signs in, authorizes a connection in a new tab, and sees a run ex
   // "click here to authorize a new connection": the sign-in opens in a new tab.
   await page.getByLabel('Name for the new connection (optional)').fill('WorkPoint automation');
   expect(await page.locator('#authorize-text').textContent()).toMatch(/click here to authorize a new connection/i);
-  const tab = await newTabFrom(() => page.getByRole('link', { name: 'here', exact: true }).click());
+  const tab = await newTabFrom(() => page.getByRole('link', { name: 'Click here to authorize a new connection' }).click());
   expect(await tab.evaluate(() => window.opener)).toBeNull();
   await tab.getByLabel('Username').fill(CONTOSO_SVC_WORKPOINT.username);
   await shot(tab, '04-service-account-sign-in');
@@ -195,7 +195,7 @@ test('an admin signs in, authorizes a connection in a new tab, and sees a run ex
 
   // Back on Connections, "last used" now has a date.
   await page.getByRole('tab', { name: 'Connections' }).click();
-  await row('WorkPoint automation').locator('time').waitFor();
+  await row('WorkPoint automation').locator('td.last-used time').waitFor();
 });
 
 test('a connection whose grant died stands out after Test, and Re-authorize brings it back', async () => {
@@ -232,7 +232,7 @@ test('rename works from the keyboard', async () => {
 test('a sign-in with an account of another tenant shows the refusal page in the new tab', async () => {
   // Keyboard this time: focus the link and press Enter.
   await page.getByLabel('Name for the new connection (optional)').fill('');
-  await page.getByRole('link', { name: 'here', exact: true }).focus();
+  await page.getByRole('link', { name: 'Click here to authorize a new connection' }).focus();
   const tab = await newTabFrom(() => page.keyboard.press('Enter'));
   await signInAtProvider(tab, FABRIKAM_SVC.username);
   await tab.getByRole('heading', { name: 'This account belongs to another organization' }).waitFor();
@@ -244,7 +244,7 @@ test('a sign-in with an account of another tenant shows the refusal page in the 
 });
 
 test('a sign-in with an account that is not a designated service account is refused with the missing role', async () => {
-  const tab = await newTabFrom(() => page.getByRole('link', { name: 'here', exact: true }).click());
+  const tab = await newTabFrom(() => page.getByRole('link', { name: 'Click here to authorize a new connection' }).click());
   await signInAtProvider(tab, CONTOSO_USER.username);
   await tab.getByRole('heading', { name: 'This account is not a designated service account' }).waitFor();
   const text = await tab.locator('main').textContent();
