@@ -228,8 +228,10 @@ export function createConnectionsView(ctx: ViewContext) {
     const refs = usage.get(c.id);
     if (refs === undefined) return h('td', { className: 'used-by muted' }, 'Unknown');
     if (refs.length === 0) return h('td', { className: 'used-by muted' }, 'Not used');
+    // The draft and the published version usually name the same step: count each step once.
+    const steps = new Set(refs.map((r) => `${r.processId}/${r.stepId ?? ''}`)).size;
     const processes = new Set(refs.map((r) => r.processId)).size;
-    const label = `${refs.length === 1 ? '1 step' : `${refs.length} steps`} in ${processes === 1 ? '1 process' : `${processes} processes`}`;
+    const label = `${steps === 1 ? '1 step' : `${steps} steps`} in ${processes === 1 ? '1 process' : `${processes} processes`}`;
     const open = expanded.has(`usage:${c.id}`);
     const b = h(
       'button',

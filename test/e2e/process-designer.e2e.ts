@@ -177,7 +177,7 @@ test('the Connections list shows where each connection is used, its health and i
   await page.getByRole('tab', { name: 'Connections' }).click();
   const row = page.locator('#connections-list tbody tr[data-connection-id]', { hasText: 'Approvals' });
   await row.waitFor();
-  const used = row.getByRole('button', { name: /in 1 process/ });
+  const used = row.getByRole('button', { name: '1 step in 1 process' });
   await used.click();
   expect(await used.getAttribute('aria-expanded')).toBe('true');
   const usage = page.locator(`#usage-${approvals.id}`);
@@ -212,9 +212,17 @@ test('the Connections list shows where each connection is used, its health and i
     });
     expect(overflow.scrolls).toBe(false);
     expect(overflow.panelRight).toBeLessThanOrEqual(overflow.viewport);
-    for (const td of await page.locator('#connections-list td.account').all()) {
-      const lines = await td.evaluate((el) => Math.round(el.getBoundingClientRect().height / parseFloat(getComputedStyle(el).lineHeight)));
-      expect(lines).toBeLessThanOrEqual(2); // one line of text plus padding
+    // Each address on one line (never broken at its hyphen), and its cell as tall as its row (rows aligned).
+    const cells = await page.locator('#connections-list td.account').evaluateAll((tds) =>
+      tds.map((td) => {
+        const range = document.createRange();
+        range.selectNodeContents(td);
+        return { lines: range.getClientRects().length, cell: td.getBoundingClientRect().height, row: td.parentElement!.getBoundingClientRect().height };
+      }),
+    );
+    for (const c of cells) {
+      expect(c.lines).toBe(1);
+      expect(Math.abs(c.cell - c.row)).toBeLessThan(1);
     }
     await shot('26-connections', width);
   }
