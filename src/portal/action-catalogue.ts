@@ -35,7 +35,9 @@ export const actionCatalogue: readonly CatalogueAction[] = [
     name: 'updateFields',
     label: 'Update fields',
     description: "Sets fields of the event's item.",
-    inputs: [{ name: 'fields', label: 'Fields (JSON object of name: value)', kind: 'json', required: true, hint: '{"Status": "Received"}' }],
+    inputs: [
+      { name: 'fields', label: 'Fields (JSON object of name: value)', kind: 'json', required: true, hint: '{"Status": "Received"}' },
+    ],
   },
   {
     name: 'sendMail',

@@ -152,10 +152,7 @@ export function fieldProblemsIn(body: unknown): FieldProblem[] {
     .map((p) => ({ path: normalizePath(String(p.path ?? '')), message: p.message }));
 }
 
-export const normalizePath = (path: string): string =>
-  path
-    .replace(/^body\.?/, '')
-    .replace(/\.(\d+)(?=\.|$)/g, '[$1]');
+export const normalizePath = (path: string): string => path.replace(/^body\.?/, '').replace(/\.(\d+)(?=\.|$)/g, '[$1]');
 
 /** One place a process references a connection (`GET connections/{id}/usage`, or a 409 from DELETE). */
 export interface ConnectionReference {

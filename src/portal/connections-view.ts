@@ -31,7 +31,11 @@ export function createConnectionsView(ctx: ViewContext) {
     placeholder: 'e.g. WorkPoint automation',
   });
   // The guide's wording: "click here to authorize a new connection"; the link's own text says what it does.
-  const authorizeLink = h('a', { href: '#authorize', id: 'authorize-link', onclick: onAuthorize }, 'Click here to authorize a new connection');
+  const authorizeLink = h(
+    'a',
+    { href: '#authorize', id: 'authorize-link', onclick: onAuthorize },
+    'Click here to authorize a new connection',
+  );
   const refreshButton = h('button', { type: 'button', id: 'refresh-connections', onclick: () => void load(true) }, 'Refresh');
   const attention = h('div', { id: 'needs-reauth-summary', className: 'callout callout-warning', hidden: true });
   const listRegion = h('div', { id: 'connections-list', 'aria-busy': 'false' });
@@ -68,10 +72,14 @@ export function createConnectionsView(ctx: ViewContext) {
     const displayName = nameInput.value.trim() || undefined;
     const before = new Set(connections.map((c) => c.id));
     const tab = openSignInTab(() => api.authorize(displayName), displayName ? `“${displayName}”` : 'a new connection');
-    watchSignIn(tab, (list) => list.find((c) => !before.has(c.id)), (c) => {
-      nameInput.value = '';
-      announce(`Connection “${c.displayName}” set up for ${c.account.username}.`, 'success');
-    });
+    watchSignIn(
+      tab,
+      (list) => list.find((c) => !before.has(c.id)),
+      (c) => {
+        nameInput.value = '';
+        announce(`Connection “${c.displayName}” set up for ${c.account.username}.`, 'success');
+      },
+    );
   }
 
   function onReauthorize(c: Connection): void {
@@ -161,7 +169,11 @@ export function createConnectionsView(ctx: ViewContext) {
     if (connections.length === 0) {
       replaceChildren(
         listRegion,
-        h('p', { className: 'empty' }, 'No connections yet. Use “Click here to authorize a new connection” above; the first one becomes the default.'),
+        h(
+          'p',
+          { className: 'empty' },
+          'No connections yet. Use “Click here to authorize a new connection” above; the first one becomes the default.',
+        ),
       );
       return;
     }
@@ -295,7 +307,8 @@ export function createConnectionsView(ctx: ViewContext) {
       },
       (e: unknown) => {
         audit.setAttribute('aria-busy', 'false');
-        if (!ctx.handleAuthError(e)) replaceChildren(audit, h('p', { className: 'error-text' }, `The history could not be loaded: ${messageOf(e)}`));
+        if (!ctx.handleAuthError(e))
+          replaceChildren(audit, h('p', { className: 'error-text' }, `The history could not be loaded: ${messageOf(e)}`));
       },
     );
     return h(

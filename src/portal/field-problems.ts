@@ -46,7 +46,10 @@ export class FieldProblems {
       const message = h(
         'p',
         { className: 'field-error', id },
-        ...problems.map((p, i) => [i ? h('br') : null, `⚠ ${p.path === path ? '' : `${p.path.slice(path.length).replace(/^\./, '')}: `}${p.message}`]),
+        ...problems.map((p, i) => [
+          i ? h('br') : null,
+          `⚠ ${p.path === path ? '' : `${p.path.slice(path.length).replace(/^\./, '')}: `}${p.message}`,
+        ]),
       );
       el.setAttribute('aria-invalid', 'true');
       el.setAttribute('aria-describedby', [el.getAttribute('aria-describedby'), id].filter(Boolean).join(' '));

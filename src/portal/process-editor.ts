@@ -1,6 +1,15 @@
 import { eventTypes } from '../processes/event-types';
 import { actionCatalogue, actionNamed, defaultInputs, inputText, inputValue, type ActionInput } from './action-catalogue';
-import { ApiError, fieldProblemsIn, type Connection, type ConnectionsApi, type FormField, type ProcessDraft, type ProcessRecord, type ProcessStep } from './api';
+import {
+  ApiError,
+  fieldProblemsIn,
+  type Connection,
+  type ConnectionsApi,
+  type FormField,
+  type ProcessDraft,
+  type ProcessRecord,
+  type ProcessStep,
+} from './api';
 import { h, replaceChildren, time } from './dom';
 import { FieldProblems } from './field-problems';
 import { announce, messageOf } from './notices';
@@ -136,7 +145,13 @@ export function createProcessEditor(ctx: EditorContext, id: string, record: Proc
       h(
         'strong',
         {},
-        `${problems.all.length === 1 ? '1 problem' : `${problems.all.length} problems`}: see the marked fields${stepsWithProblems().length ? ` (steps ${stepsWithProblems().map((i) => i + 1).join(', ')})` : ''}.`,
+        `${problems.all.length === 1 ? '1 problem' : `${problems.all.length} problems`}: see the marked fields${
+          stepsWithProblems().length
+            ? ` (steps ${stepsWithProblems()
+                .map((i) => i + 1)
+                .join(', ')})`
+            : ''
+        }.`,
       ),
     );
   }
@@ -153,7 +168,13 @@ export function createProcessEditor(ctx: EditorContext, id: string, record: Proc
     );
   }
 
-  function textInput(idAttr: string, dataPath: string, value: string, onInput: (v: string) => void, attrs: Record<string, string | boolean> = {}) {
+  function textInput(
+    idAttr: string,
+    dataPath: string,
+    value: string,
+    onInput: (v: string) => void,
+    attrs: Record<string, string | boolean> = {},
+  ) {
     const input = h('input', { id: idAttr, type: 'text', value, 'data-path': dataPath, ...attrs });
     input.addEventListener('input', () => {
       onInput(input.value);
@@ -162,7 +183,14 @@ export function createProcessEditor(ctx: EditorContext, id: string, record: Proc
     return input;
   }
 
-  function select(idAttr: string, dataPath: string, options: { value: string; text: string; disabled?: boolean }[], value: string, onChange: (v: string) => void, attrs: Record<string, string | boolean> = {}) {
+  function select(
+    idAttr: string,
+    dataPath: string,
+    options: { value: string; text: string; disabled?: boolean }[],
+    value: string,
+    onChange: (v: string) => void,
+    attrs: Record<string, string | boolean> = {},
+  ) {
     const el = h(
       'select',
       { id: idAttr, 'data-path': dataPath, ...attrs },
@@ -187,7 +215,8 @@ export function createProcessEditor(ctx: EditorContext, id: string, record: Proc
         disabled: stale && c.id !== chosen,
       });
     }
-    if (chosen && !connections.some((c) => c.id === chosen)) options.push({ value: chosen, text: `Unknown connection ${chosen} (deleted?)` });
+    if (chosen && !connections.some((c) => c.id === chosen))
+      options.push({ value: chosen, text: `Unknown connection ${chosen} (deleted?)` });
     return options;
   }
 
@@ -196,23 +225,21 @@ export function createProcessEditor(ctx: EditorContext, id: string, record: Proc
       'fieldset',
       { className: 'process-settings' },
       h('legend', {}, 'Process'),
-      labelled('process-name', 'Process name', textInput('process-name', 'name', draft.name, (v) => (draft.name = v), { required: true, maxlength: '200' })),
+      labelled(
+        'process-name',
+        'Process name',
+        textInput('process-name', 'name', draft.name, (v) => (draft.name = v), { required: true, maxlength: '200' }),
+      ),
     );
     if (draft.kind === 'system') {
       fieldset.append(
         labelled(
           'process-run-as',
           'Run as',
-          select(
-            'process-run-as',
-            'runAs',
-            connectionOptions('(the default connection)', draft.runAs),
-            draft.runAs ?? '',
-            (v) => {
-              if (v) draft.runAs = v;
-              else delete draft.runAs;
-            },
-          ),
+          select('process-run-as', 'runAs', connectionOptions('(the default connection)', draft.runAs), draft.runAs ?? '', (v) => {
+            if (v) draft.runAs = v;
+            else delete draft.runAs;
+          }),
           'The connection action steps run as unless a step says otherwise.',
         ),
         triggersEditor(),
@@ -233,7 +260,13 @@ export function createProcessEditor(ctx: EditorContext, id: string, record: Proc
         labelled(
           `trigger-${ti}-event`,
           'Event',
-          select(`trigger-${ti}-event`, path('triggers', ti, 'event'), eventTypes.map((e) => ({ value: e, text: e })), t.event, (v) => (t.event = v as typeof t.event)),
+          select(
+            `trigger-${ti}-event`,
+            path('triggers', ti, 'event'),
+            eventTypes.map((e) => ({ value: e, text: e })),
+            t.event,
+            (v) => (t.event = v as typeof t.event),
+          ),
         ),
       );
       conditions.forEach((c, ci) => {
@@ -242,30 +275,74 @@ export function createProcessEditor(ctx: EditorContext, id: string, record: Proc
           h(
             'div',
             { className: 'condition', role: 'group', 'aria-label': `Condition ${ci + 1} of trigger ${ti + 1}` },
-            labelled(`${at}-path`, 'Event value', textInput(`${at}-path`, `${at}.path`, c.path, (v) => (c.path = v), { placeholder: 'event.data.contentType' })),
-            labelled(`${at}-op`, 'Test', select(`${at}-op`, `${at}.op`, conditionOps.map((o) => ({ value: o, text: OP_WORDS[o] })), c.op, (v) => (c.op = v as typeof c.op))),
+            labelled(
+              `${at}-path`,
+              'Event value',
+              textInput(`${at}-path`, `${at}.path`, c.path, (v) => (c.path = v), { placeholder: 'event.data.contentType' }),
+            ),
+            labelled(
+              `${at}-op`,
+              'Test',
+              select(
+                `${at}-op`,
+                `${at}.op`,
+                conditionOps.map((o) => ({ value: o, text: OP_WORDS[o] })),
+                c.op,
+                (v) => (c.op = v as typeof c.op),
+              ),
+            ),
             c.op === 'exists'
               ? null
               : labelled(
                   `${at}-value`,
                   c.op === 'in' ? 'Values (comma-separated)' : 'Value',
                   textInput(`${at}-value`, `${at}.value`, Array.isArray(c.value) ? c.value.join(', ') : String(c.value ?? ''), (v) => {
-                    c.value = c.op === 'in' ? v.split(',').map((x) => x.trim()).filter(Boolean) : v;
+                    c.value =
+                      c.op === 'in'
+                        ? v
+                            .split(',')
+                            .map((x) => x.trim())
+                            .filter(Boolean)
+                        : v;
                   }),
                 ),
-            h('button', { type: 'button', className: 'small', onclick: () => (conditions.splice(ci, 1), changed(true)) }, `Remove condition ${ci + 1}`),
+            h(
+              'button',
+              { type: 'button', className: 'small', onclick: () => (conditions.splice(ci, 1), changed(true)) },
+              `Remove condition ${ci + 1}`,
+            ),
           ),
         );
       });
       tBox.append(
-        h('div', { className: 'row-actions' },
-          h('button', { type: 'button', className: 'small', onclick: () => (conditions.push({ path: 'event.data.', op: 'eq', value: '' }), changed(true)) }, 'Add condition'),
-          h('button', { type: 'button', className: 'small', onclick: () => (triggers.splice(ti, 1), changed(true)) }, `Remove trigger ${ti + 1}`),
+        h(
+          'div',
+          { className: 'row-actions' },
+          h(
+            'button',
+            {
+              type: 'button',
+              className: 'small',
+              onclick: () => (conditions.push({ path: 'event.data.', op: 'eq', value: '' }), changed(true)),
+            },
+            'Add condition',
+          ),
+          h(
+            'button',
+            { type: 'button', className: 'small', onclick: () => (triggers.splice(ti, 1), changed(true)) },
+            `Remove trigger ${ti + 1}`,
+          ),
         ),
       );
       box.append(tBox);
     });
-    box.append(h('button', { type: 'button', className: 'small', onclick: () => (triggers.push({ event: 'ItemCreated', conditions: [] }), changed(true)) }, 'Add trigger'));
+    box.append(
+      h(
+        'button',
+        { type: 'button', className: 'small', onclick: () => (triggers.push({ event: 'ItemCreated', conditions: [] }), changed(true)) },
+        'Add trigger',
+      ),
+    );
     return box;
   }
 
@@ -293,12 +370,10 @@ export function createProcessEditor(ctx: EditorContext, id: string, record: Proc
         return h('li', {}, b);
       }),
     );
-    const addAction = h(
-      'select',
-      { id: 'new-step-action' },
-      ...actionCatalogue.map((a) => h('option', { value: a.name }, a.label)),
-    );
-    const add = h('div', { className: 'add-step' },
+    const addAction = h('select', { id: 'new-step-action' }, ...actionCatalogue.map((a) => h('option', { value: a.name }, a.label)));
+    const add = h(
+      'div',
+      { className: 'add-step' },
       h('label', { for: 'new-step-action' }, 'New action step'),
       addAction,
       h('button', { type: 'button', id: 'add-action-step', onclick: () => addStep('action', addAction.value) }, 'Add action step'),
@@ -369,8 +444,16 @@ export function createProcessEditor(ctx: EditorContext, id: string, record: Proc
         'div',
         { className: 'row-actions' },
         h('button', { type: 'button', className: 'small', disabled: i === 0, onclick: () => moveStep(i, -1) }, 'Move up'),
-        h('button', { type: 'button', className: 'small', disabled: i === draft.steps.length - 1, onclick: () => moveStep(i, 1) }, 'Move down'),
-        h('button', { type: 'button', className: 'small danger', disabled: draft.steps.length === 1, onclick: () => removeStep(i) }, 'Remove step'),
+        h(
+          'button',
+          { type: 'button', className: 'small', disabled: i === draft.steps.length - 1, onclick: () => moveStep(i, 1) },
+          'Move down',
+        ),
+        h(
+          'button',
+          { type: 'button', className: 'small danger', disabled: draft.steps.length === 1, onclick: () => removeStep(i) },
+          'Remove step',
+        ),
       ),
     );
   }
@@ -395,8 +478,17 @@ export function createProcessEditor(ctx: EditorContext, id: string, record: Proc
     const box = h(
       'div',
       { className: 'step-settings' },
-      labelled(`step-${i}-name`, 'Step name', textInput(`step-${i}-name`, at('name'), step.name ?? '', (v) => (v ? (step.name = v) : delete step.name))),
-      labelled(`step-${i}-id`, 'Step id', textInput(`step-${i}-id`, at('id'), step.id, (v) => (step.id = v), { required: true }), 'Letters, digits, "-" and "_"; runs and usage name the step by it.'),
+      labelled(
+        `step-${i}-name`,
+        'Step name',
+        textInput(`step-${i}-name`, at('name'), step.name ?? '', (v) => (v ? (step.name = v) : delete step.name)),
+      ),
+      labelled(
+        `step-${i}-id`,
+        'Step id',
+        textInput(`step-${i}-id`, at('id'), step.id, (v) => (step.id = v), { required: true }),
+        'Letters, digits, "-" and "_"; runs and usage name the step by it.',
+      ),
       h('p', { className: 'muted' }, `Type: ${step.type === 'form' ? 'form step (a person fills it in)' : 'action step'}`),
     );
     if (step.type === 'form') {
@@ -406,27 +498,45 @@ export function createProcessEditor(ctx: EditorContext, id: string, record: Proc
         labelled(
           `step-${i}-action`,
           'Action',
-          select(`step-${i}-action`, at('action'), actionCatalogue.map((a) => ({ value: a.name, text: a.label })), step.action ?? '', (v) => {
-            step.action = v;
-            step.inputs = defaultInputs(actionNamed(v)!);
-          }),
+          select(
+            `step-${i}-action`,
+            at('action'),
+            actionCatalogue.map((a) => ({ value: a.name, text: a.label })),
+            step.action ?? '',
+            (v) => {
+              step.action = v;
+              step.inputs = defaultInputs(actionNamed(v)!);
+            },
+          ),
         ),
       );
       const action = actionNamed(step.action);
       const inputs = (step.inputs ??= {});
       const inputsBox = h('fieldset', { className: 'inputs', 'data-path': at('inputs'), tabindex: '-1' }, h('legend', {}, 'Inputs'));
       if (action) {
-        inputsBox.append(h('p', { className: 'muted' }, `${action.description} Values may use {{event.subject.itemId}} or {{event.data.X}}.`));
+        inputsBox.append(
+          h('p', { className: 'muted' }, `${action.description} Values may use {{event.subject.itemId}} or {{event.data.X}}.`),
+        );
         for (const input of action.inputs) inputsBox.append(inputField(input, inputs, i));
       } else {
-        inputsBox.append(jsonArea(`step-${i}-inputs`, at('inputs'), 'Inputs (JSON)', inputs, (v) => (step.inputs = v as Record<string, unknown>)));
+        inputsBox.append(
+          jsonArea(`step-${i}-inputs`, at('inputs'), 'Inputs (JSON)', inputs, (v) => (step.inputs = v as Record<string, unknown>)),
+        );
       }
       box.append(inputsBox);
     }
-    box.append(jsonArea(`step-${i}-conditions`, at('conditions'), 'Run only when (conditions, JSON list; empty: always)', step.conditions ?? [], (v) => {
-      if (Array.isArray(v) && v.length) step.conditions = v as typeof step.conditions;
-      else delete step.conditions;
-    }));
+    box.append(
+      jsonArea(
+        `step-${i}-conditions`,
+        at('conditions'),
+        'Run only when (conditions, JSON list; empty: always)',
+        step.conditions ?? [],
+        (v) => {
+          if (Array.isArray(v) && v.length) step.conditions = v as typeof step.conditions;
+          else delete step.conditions;
+        },
+      ),
+    );
     return box;
   }
 
@@ -442,10 +552,23 @@ export function createProcessEditor(ctx: EditorContext, id: string, record: Proc
     };
     let control: HTMLElement;
     if (input.kind === 'choice') {
-      const options = [...(input.required ? [] : [{ value: '', text: '(default)' }]), ...input.choices!.map((c) => ({ value: c, text: c }))];
+      const options = [
+        ...(input.required ? [] : [{ value: '', text: '(default)' }]),
+        ...input.choices!.map((c) => ({ value: c, text: c })),
+      ];
       control = select(idAttr, dataPath, options, String(inputs[input.name] ?? ''), (v) => set(v));
     } else if (input.kind === 'textarea' || input.kind === 'json') {
-      const area = h('textarea', { id: idAttr, 'data-path': dataPath, rows: input.kind === 'json' ? 4 : 5, placeholder: input.hint, spellcheck: input.kind === 'json' ? 'false' : undefined }, inputText(input, inputs[input.name]));
+      const area = h(
+        'textarea',
+        {
+          id: idAttr,
+          'data-path': dataPath,
+          rows: input.kind === 'json' ? 4 : 5,
+          placeholder: input.hint,
+          spellcheck: input.kind === 'json' ? 'false' : undefined,
+        },
+        inputText(input, inputs[input.name]),
+      );
       area.addEventListener('input', () => {
         set(area.value);
         changed();
@@ -453,7 +576,10 @@ export function createProcessEditor(ctx: EditorContext, id: string, record: Proc
       area.addEventListener('change', () => render());
       control = area;
     } else {
-      control = textInput(idAttr, dataPath, inputText(input, inputs[input.name]), set, { placeholder: input.hint ?? '', ...(input.required ? { required: true } : {}) });
+      control = textInput(idAttr, dataPath, inputText(input, inputs[input.name]), set, {
+        placeholder: input.hint ?? '',
+        ...(input.required ? { required: true } : {}),
+      });
     }
     return labelled(idAttr, input.label, control);
   }
@@ -475,7 +601,11 @@ export function createProcessEditor(ctx: EditorContext, id: string, record: Proc
 
   function formFields(step: ProcessStep, i: number): HTMLElement {
     const fields = (step.fields ??= []);
-    const box = h('fieldset', { className: 'form-fields', 'data-path': path('steps', i, 'fields'), tabindex: '-1' }, h('legend', {}, 'Form fields'));
+    const box = h(
+      'fieldset',
+      { className: 'form-fields', 'data-path': path('steps', i, 'fields'), tabindex: '-1' },
+      h('legend', {}, 'Form fields'),
+    );
     fields.forEach((f: FormField, fi) => {
       const at = path('steps', i, 'fields', fi);
       const idAttr = `step-${i}-field-${fi}`;
@@ -483,24 +613,59 @@ export function createProcessEditor(ctx: EditorContext, id: string, record: Proc
         h(
           'div',
           { className: 'condition', role: 'group', 'aria-label': `Field ${fi + 1}` },
-          labelled(`${idAttr}-label`, 'Label', textInput(`${idAttr}-label`, `${at}.label`, f.label, (v) => (f.label = v))),
-          labelled(`${idAttr}-name`, 'Name', textInput(`${idAttr}-name`, `${at}.name`, f.name, (v) => (f.name = v))),
-          labelled(`${idAttr}-type`, 'Type', select(`${idAttr}-type`, `${at}.type`, fieldTypes.map((t) => ({ value: t, text: t })), f.type, (v) => (f.type = v))),
-          h('div', { className: 'field checkbox' }, (() => {
-            const cb = h('input', { type: 'checkbox', id: `${idAttr}-required`, checked: Boolean(f.required) });
-            cb.addEventListener('change', () => {
-              if (cb.checked) f.required = true;
-              else delete f.required;
-              changed();
-            });
-            return cb;
-          })(), h('label', { for: `${idAttr}-required` }, 'Required')),
-          h('button', { type: 'button', className: 'small', onclick: () => (fields.splice(fi, 1), changed(true)) }, `Remove field ${fi + 1}`),
+          labelled(
+            `${idAttr}-label`,
+            'Label',
+            textInput(`${idAttr}-label`, `${at}.label`, f.label, (v) => (f.label = v)),
+          ),
+          labelled(
+            `${idAttr}-name`,
+            'Name',
+            textInput(`${idAttr}-name`, `${at}.name`, f.name, (v) => (f.name = v)),
+          ),
+          labelled(
+            `${idAttr}-type`,
+            'Type',
+            select(
+              `${idAttr}-type`,
+              `${at}.type`,
+              fieldTypes.map((t) => ({ value: t, text: t })),
+              f.type,
+              (v) => (f.type = v),
+            ),
+          ),
+          h(
+            'div',
+            { className: 'field checkbox' },
+            (() => {
+              const cb = h('input', { type: 'checkbox', id: `${idAttr}-required`, checked: Boolean(f.required) });
+              cb.addEventListener('change', () => {
+                if (cb.checked) f.required = true;
+                else delete f.required;
+                changed();
+              });
+              return cb;
+            })(),
+            h('label', { for: `${idAttr}-required` }, 'Required'),
+          ),
+          h(
+            'button',
+            { type: 'button', className: 'small', onclick: () => (fields.splice(fi, 1), changed(true)) },
+            `Remove field ${fi + 1}`,
+          ),
         ),
       );
     });
     box.append(
-      h('button', { type: 'button', className: 'small', onclick: () => (fields.push({ name: `field${fields.length + 1}`, label: 'New field', type: 'text' }), changed(true)) }, 'Add field'),
+      h(
+        'button',
+        {
+          type: 'button',
+          className: 'small',
+          onclick: () => (fields.push({ name: `field${fields.length + 1}`, label: 'New field', type: 'text' }), changed(true)),
+        },
+        'Add field',
+      ),
     );
     return box;
   }
@@ -538,13 +703,25 @@ export function createProcessEditor(ctx: EditorContext, id: string, record: Proc
 
   function runSection(): HTMLElement {
     const inputs = (['siteId', 'listId', 'itemId'] as const).map((k) =>
-      h('input', { id: `run-${k}`, type: 'text', required: true, 'data-path': `subject.${k}`, placeholder: k === 'siteId' ? 'contoso.sharepoint.com,site-1' : '' }),
+      h('input', {
+        id: `run-${k}`,
+        type: 'text',
+        required: true,
+        'data-path': `subject.${k}`,
+        placeholder: k === 'siteId' ? 'contoso.sharepoint.com,site-1' : '',
+      }),
     );
     const form = h(
       'form',
       { className: 'run-form', id: 'run-form' },
       h('h3', {}, 'Run this process'),
-      h('p', { className: 'muted' }, current?.published ? `Starts version ${current.published.version} on an item, as you.` : 'Publish the process first: a run executes the published version.'),
+      h(
+        'p',
+        { className: 'muted' },
+        current?.published
+          ? `Starts version ${current.published.version} on an item, as you.`
+          : 'Publish the process first: a run executes the published version.',
+      ),
       h(
         'div',
         { className: 'inline-fields' },
@@ -632,7 +809,10 @@ export function createProcessEditor(ctx: EditorContext, id: string, record: Proc
         selected = Number(step[1]);
         stepTab = /permissions/.test(first) ? 'permissions' : 'settings';
       }
-      announce(`The process was not ${what}: ${found.length === 1 ? '1 problem' : `${found.length} problems`}, shown at the fields.`, 'error');
+      announce(
+        `The process was not ${what}: ${found.length === 1 ? '1 problem' : `${found.length} problems`}, shown at the fields.`,
+        'error',
+      );
       queueMicrotask(() => element.querySelector<HTMLElement>('[aria-invalid="true"]')?.focus());
     } else {
       announce(`The process was not ${what}: ${messageOf(e)}`, 'error');

@@ -60,7 +60,11 @@ export function createProcessesView(ctx: ProcessesViewContext) {
           'tbody',
           {},
           ...processes.map((p) => {
-            const open = h('button', { type: 'button', className: 'link-like', onclick: () => void openProcess(p.id) }, p.draft.name || p.id);
+            const open = h(
+              'button',
+              { type: 'button', className: 'link-like', onclick: () => void openProcess(p.id) },
+              p.draft.name || p.id,
+            );
             const differs = p.published && JSON.stringify(strip(p.published.definition)) !== JSON.stringify(strip(p.draft));
             return h(
               'tr',
@@ -68,7 +72,13 @@ export function createProcessesView(ctx: ProcessesViewContext) {
               h('th', { scope: 'row' }, open, h('span', { className: 'muted process-id' }, ` ${p.id}`)),
               h('td', {}, p.draft.kind === 'system' ? 'System' : 'User'),
               h('td', {}, time(p.savedAt), h('br'), h('span', { className: 'muted' }, `by ${p.savedBy}`)),
-              h('td', {}, p.published ? [`Version ${p.published.version}, `, time(p.published.publishedAt)] : h('span', { className: 'muted' }, 'Not published')),
+              h(
+                'td',
+                {},
+                p.published
+                  ? [`Version ${p.published.version}, `, time(p.published.publishedAt)]
+                  : h('span', { className: 'muted' }, 'Not published'),
+              ),
               h('td', {}, !p.published ? '—' : differs ? h('span', { className: 'badge badge-info' }, 'Draft has changes') : 'Same'),
             );
           }),
@@ -102,7 +112,12 @@ export function createProcessesView(ctx: ProcessesViewContext) {
       if (!idTouched) idInput.value = slug(name.value);
     });
     idInput.addEventListener('input', () => (idTouched = true));
-    const kind = h('select', { id: 'new-process-kind' }, h('option', { value: 'system' }, 'System (runs on an event, as a connection)'), h('option', { value: 'user' }, 'User (a person runs it, as themselves)'));
+    const kind = h(
+      'select',
+      { id: 'new-process-kind' },
+      h('option', { value: 'system' }, 'System (runs on an event, as a connection)'),
+      h('option', { value: 'user' }, 'User (a person runs it, as themselves)'),
+    );
     const event = h('select', { id: 'new-process-event' }, ...eventTypes.map((e) => h('option', { value: e }, e)));
     const condPath = h('input', { id: 'new-process-condition-path', type: 'text', placeholder: 'event.data.contentType' });
     const condValue = h('input', { id: 'new-process-condition-value', type: 'text', placeholder: 'Contract' });
@@ -125,7 +140,13 @@ export function createProcessesView(ctx: ProcessesViewContext) {
       'form',
       { className: 'create-process', id: 'create-process' },
       h('h3', {}, 'Create a process'),
-      h('div', { className: 'inline-fields' }, field('new-process-name', 'Name', name), field('new-process-id', 'Process id', idInput), field('new-process-kind', 'Kind', kind)),
+      h(
+        'div',
+        { className: 'inline-fields' },
+        field('new-process-name', 'Name', name),
+        field('new-process-id', 'Process id', idInput),
+        field('new-process-kind', 'Kind', kind),
+      ),
       triggerBox,
       field('new-process-step', 'First step', firstStep),
       h('button', { type: 'submit', className: 'primary' }, 'Create and open'),

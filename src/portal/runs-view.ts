@@ -46,7 +46,11 @@ export function createRunsView(ctx: ViewContext, me: SignedInPerson) {
     'section',
     { className: 'panel', 'aria-labelledby': 'runs-heading' },
     h('div', { className: 'panel-head' }, h('h2', { id: 'runs-heading' }, 'Runs'), refreshButton),
-    h('p', { className: 'intro' }, 'Recent runs, newest first, with the account each step was executed as. Runs waiting for a person are marked and listed first.'),
+    h(
+      'p',
+      { className: 'intro' },
+      'Recent runs, newest first, with the account each step was executed as. Runs waiting for a person are marked and listed first.',
+    ),
     h(
       'div',
       { className: 'filters', role: 'group', 'aria-label': 'Filter runs' },
@@ -65,7 +69,9 @@ export function createRunsView(ctx: ViewContext, me: SignedInPerson) {
         ctx.api.listProcesses().catch(() => [...processes.values()]),
         ctx.api.listConnections().catch(() => connections),
       ]);
-      runs = runList.sort((a, b) => Number(b.status === 'waiting') - Number(a.status === 'waiting') || b.createdAt.localeCompare(a.createdAt));
+      runs = runList.sort(
+        (a, b) => Number(b.status === 'waiting') - Number(a.status === 'waiting') || b.createdAt.localeCompare(a.createdAt),
+      );
       processes = new Map(processList.map((p) => [p.id, p]));
       connections = connectionList;
       fillFilters();
@@ -82,10 +88,22 @@ export function createRunsView(ctx: ViewContext, me: SignedInPerson) {
   function fillFilters(): void {
     const keep = (sel: HTMLSelectElement, first: string, options: [string, string][]) => {
       const value = sel.value;
-      replaceChildren(sel, h('option', { value: '' }, first), ...options.map(([v, t]) => h('option', { value: v, selected: v === value }, t)));
+      replaceChildren(
+        sel,
+        h('option', { value: '' }, first),
+        ...options.map(([v, t]) => h('option', { value: v, selected: v === value }, t)),
+      );
     };
-    keep(processFilter, 'All processes', [...processes.values()].map((p) => [p.id, p.draft.name || p.id]));
-    keep(connectionFilter, 'Any connection', connections.map((c) => [c.id, `${c.displayName} (${c.account.username})`]));
+    keep(
+      processFilter,
+      'All processes',
+      [...processes.values()].map((p) => [p.id, p.draft.name || p.id]),
+    );
+    keep(
+      connectionFilter,
+      'Any connection',
+      connections.map((c) => [c.id, `${c.displayName} (${c.account.username})`]),
+    );
   }
 
   const processName = (id: string) => processes.get(id)?.draft.name ?? id;
@@ -99,7 +117,9 @@ export function createRunsView(ctx: ViewContext, me: SignedInPerson) {
         h(
           'p',
           { className: 'empty' },
-          runs.length ? 'No run matches the filters.' : 'No runs yet. Runs appear here when a product event starts a published system process, or a person runs a user process.',
+          runs.length
+            ? 'No run matches the filters.'
+            : 'No runs yet. Runs appear here when a product event starts a published system process, or a person runs a user process.',
         ),
       );
       return;
@@ -141,7 +161,9 @@ export function createRunsView(ctx: ViewContext, me: SignedInPerson) {
 
   function stepItem(run: Run, step: RunStep): HTMLLIElement {
     const notRun = step.status === 'pending' && runEnded(run);
-    const s = notRun ? { icon: '–', tone: 'muted', text: 'not run' } : (STEP_STATUS[step.status] ?? { icon: '?', tone: 'muted', text: step.status });
+    const s = notRun
+      ? { icon: '–', tone: 'muted', text: 'not run' }
+      : (STEP_STATUS[step.status] ?? { icon: '?', tone: 'muted', text: step.status });
     const who = step.executedAs;
     return h(
       'li',
@@ -162,7 +184,11 @@ export function createRunsView(ctx: ViewContext, me: SignedInPerson) {
         : ['skipped', 'pending', 'waiting'].includes(step.status)
           ? null
           : h('span', { className: 'muted' }, 'no connection'),
-      step.error ? h('span', { className: 'step-detail error-text' }, step.error) : step.summary ? h('span', { className: 'step-detail' }, step.summary) : null,
+      step.error
+        ? h('span', { className: 'step-detail error-text' }, step.error)
+        : step.summary
+          ? h('span', { className: 'step-detail' }, step.summary)
+          : null,
     );
   }
 
@@ -180,11 +206,25 @@ export function createRunsView(ctx: ViewContext, me: SignedInPerson) {
         f.type === 'multiline'
           ? h('textarea', { id, name: f.name, required: f.required, rows: 3 })
           : f.type === 'choice' && f.options?.length
-            ? h('select', { id, name: f.name, required: f.required }, h('option', { value: '' }, '(choose)'), ...f.options.map((o) => h('option', { value: o }, o)))
+            ? h(
+                'select',
+                { id, name: f.name, required: f.required },
+                h('option', { value: '' }, '(choose)'),
+                ...f.options.map((o) => h('option', { value: o }, o)),
+              )
             : f.type === 'yesno'
               ? h('input', { id, name: f.name, type: 'checkbox' })
-              : h('input', { id, name: f.name, type: f.type === 'number' ? 'number' : f.type === 'date' ? 'date' : 'text', required: f.required });
-      return { f, control, box: h('div', { className: 'field' }, h('label', { for: id }, `${f.label}${f.required ? ' (required)' : ''}`), control) };
+              : h('input', {
+                  id,
+                  name: f.name,
+                  type: f.type === 'number' ? 'number' : f.type === 'date' ? 'date' : 'text',
+                  required: f.required,
+                });
+      return {
+        f,
+        control,
+        box: h('div', { className: 'field' }, h('label', { for: id }, `${f.label}${f.required ? ' (required)' : ''}`), control),
+      };
     });
     const submit = h('button', { type: 'submit', className: 'primary' }, 'Submit');
     const form = h(
@@ -216,7 +256,8 @@ export function createRunsView(ctx: ViewContext, me: SignedInPerson) {
 
   function formFieldsOf(run: Run, stepId: string): FormField[] {
     const p = processes.get(run.processId);
-    const definition = p?.published && p.published.version === run.processVersion ? p.published.definition : (p?.published?.definition ?? p?.draft);
+    const definition =
+      p?.published && p.published.version === run.processVersion ? p.published.definition : (p?.published?.definition ?? p?.draft);
     const fields = definition?.steps.find((s) => s.id === stepId)?.fields;
     // Without the definition (a version no longer listed) one free-text field still lets the run continue.
     return fields?.length ? fields : [{ name: 'comment', label: 'Comment', type: 'text' }];

@@ -37,7 +37,13 @@ const contractIntake = () => ({
   kind: 'system',
   triggers: [{ event: 'ItemCreated', conditions: [{ path: 'event.data.contentType', op: 'eq', value: 'Contract' }] }],
   steps: [
-    { id: 'mark', type: 'action', name: 'Mark received', action: 'updateFields', inputs: { fields: { Title: 'Received: {{event.data.title}}' } } },
+    {
+      id: 'mark',
+      type: 'action',
+      name: 'Mark received',
+      action: 'updateFields',
+      inputs: { fields: { Title: 'Received: {{event.data.title}}' } },
+    },
     { id: 'stage', type: 'action', name: 'Change stage', action: 'changeStage', inputs: { stage: 'Legal review' } },
   ],
 });
@@ -54,7 +60,12 @@ beforeAll(async () => {
   approvals = await authorizeConnection(stack, CONTOSO_SVC_APPROVALS, 'Approvals');
   expect((await stack.api('processes/contract-intake', { method: 'PUT', body: contractIntake() })).status).toBe(200);
 
-  context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 800 }, locale: 'en-US', timezoneId: 'UTC' });
+  context = await browser.newContext({
+    ignoreHTTPSErrors: true,
+    viewport: { width: 1280, height: 800 },
+    locale: 'en-US',
+    timezoneId: 'UTC',
+  });
   page = await context.newPage();
   page.on('console', recordConsole);
   page.on('pageerror', (e) => consoleErrors.push(e.message));
@@ -116,7 +127,11 @@ test("the guide's flow: Change stage step, Permissions tab, Execute as a connect
 
   const api = await stack.api('processes/contract-intake');
   expect(api.json.published.version).toBe(1);
-  expect(api.json.published.definition.steps[1]).toMatchObject({ id: 'stage', action: 'changeStage', permissions: { executeAs: approvals.id } });
+  expect(api.json.published.definition.steps[1]).toMatchObject({
+    id: 'stage',
+    action: 'changeStage',
+    permissions: { executeAs: approvals.id },
+  });
 });
 
 test('a validation error (422) appears next to the field it names, and leaving with unsaved changes asks first', async () => {
@@ -189,7 +204,9 @@ test('the Connections list shows where each connection is used, its health and i
 
   await row.getByRole('button', { name: 'Test Approvals' }).click();
   await page.getByRole('status').getByText('works').waitFor();
-  expect(await page.locator('#connections-list tbody tr[data-connection-id]', { hasText: 'Approvals' }).locator('td.last-used').textContent()).toBe('Never');
+  expect(
+    await page.locator('#connections-list tbody tr[data-connection-id]', { hasText: 'Approvals' }).locator('td.last-used').textContent(),
+  ).toBe('Never');
 
   await page
     .locator('#connections-list tbody tr[data-connection-id]', { hasText: 'Approvals' })
@@ -217,7 +234,11 @@ test('the Connections list shows where each connection is used, its health and i
       tds.map((td) => {
         const range = document.createRange();
         range.selectNodeContents(td);
-        return { lines: range.getClientRects().length, cell: td.getBoundingClientRect().height, row: td.parentElement!.getBoundingClientRect().height };
+        return {
+          lines: range.getClientRects().length,
+          cell: td.getBoundingClientRect().height,
+          row: td.parentElement!.getBoundingClientRect().height,
+        };
       }),
     );
     for (const c of cells) {
