@@ -1,3 +1,4 @@
+import type { EventType } from '../processes/event-types';
 /**
  * The actions a step can run, as the designer edits them: each input as a field where its schema is simple (text,
  * a choice, a list of addresses), as JSON otherwise. The server's action schemas (src/actions/*) stay the authority:
@@ -104,3 +105,17 @@ export function inputValue(input: ActionInput, text: string): { value?: unknown;
   }
   return { value: input.kind === 'choice' || trimmed ? text : undefined };
 }
+
+/**
+ * The product's event types a trigger can name. The page takes only types from the server (test/architecture), so the
+ * list is repeated here and the compiler checks it names every `EventType` and nothing else.
+ */
+export const triggerEvents = [
+  'ItemCreated',
+  'ItemUpdated',
+  'EntityCreated',
+  'EntityUpdated',
+  'StageChanged',
+] as const satisfies readonly EventType[];
+type MissingEvents = Exclude<EventType, (typeof triggerEvents)[number]>;
+export const everyEventListed: [MissingEvents] extends [never] ? true : MissingEvents = true;

@@ -1,5 +1,12 @@
-import { eventTypes } from '../processes/event-types';
-import { actionCatalogue, actionNamed, defaultInputs, inputText, inputValue, type ActionInput } from './action-catalogue';
+import {
+  actionCatalogue,
+  actionNamed,
+  defaultInputs,
+  inputText,
+  inputValue,
+  triggerEvents as eventTypes,
+  type ActionInput,
+} from './action-catalogue';
 import {
   ApiError,
   fieldProblemsIn,

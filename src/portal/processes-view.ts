@@ -1,5 +1,4 @@
-import { eventTypes } from '../processes/event-types';
-import { actionCatalogue, actionNamed, defaultInputs } from './action-catalogue';
+import { actionCatalogue, actionNamed, defaultInputs, triggerEvents as eventTypes } from './action-catalogue';
 import type { ProcessDraft, ProcessRecord } from './api';
 import type { ViewContext } from './connections-view';
 import { h, replaceChildren, time } from './dom';
