@@ -5,16 +5,19 @@ import { json } from '../src/http/responses';
 import { processIdSchema } from '../src/processes/process-definition';
 import { toRunView } from '../src/runs/run';
 import { runIdPattern } from '../src/runs/run-repository';
-import { AppError } from '../src/shared/errors';
 import { adminApi } from './admin-api';
+import { userApi } from './user-api';
 import type { HttpFunction } from './registry';
 
 const runsQuery = z.strictObject({
   processId: processIdSchema.optional(),
+  /** `me`: the caller's own runs (any user); without it, every run of the tenant (admins only). */
+  initiatedBy: z.literal('me').optional(),
   limit: z.coerce.number().int().min(1).max(200).optional(),
 });
 
 const runId = z.string().regex(runIdPattern, 'is not a run id');
+const stepIdParam = processIdSchema;
 
 export const runFunctions: HttpFunction[] = [
   adminApi('events-post', 'POST', 'events', async (req, admin, { messageSender, quotas }) => {
@@ -23,13 +26,25 @@ export const runFunctions: HttpFunction[] = [
     const event = await queuePostedEvent(posted, admin.tenantId, { sender: messageSender });
     return json(202, { id: event.id, queued: true });
   }),
-  adminApi('runs-list', 'GET', 'runs', async (req, admin, { runs }) => {
+  userApi('runs-list', 'GET', 'runs', async (req, caller, { userRuns }) => {
     const query = queryParams(req, runsQuery);
-    return json(200, { runs: (await runs.list(admin.tenantId, query)).map(toRunView) });
+    return json(200, { runs: (await userRuns.list(caller, query)).map(toRunView) });
   }),
-  adminApi('runs-get', 'GET', 'runs/{id}', async (req, admin, { runs }) => {
-    const run = await runs.get(admin.tenantId, routeParam(req, 'id', runId));
-    if (!run) throw new AppError('not_found', 'Run not found.');
-    return json(200, toRunView(run));
+  userApi('runs-get', 'GET', 'runs/{id}', async (req, caller, { userRuns }) =>
+    json(200, toRunView(await userRuns.get(caller, routeParam(req, 'id', runId)))),
+  ),
+  userApi('runs-start', 'POST', 'processes/{id}/runs', async (req, caller, { userRuns }) => {
+    const processId = routeParam(req, 'id', processIdSchema);
+    const body = await readJson(req, z.unknown());
+    return json(202, await userRuns.start(caller, processId, body));
   }),
+  userApi('runs-submit-step', 'POST', 'runs/{id}/steps/{stepId}/submit', async (req, caller, { userRuns }) => {
+    const id = routeParam(req, 'id', runId);
+    const stepId = routeParam(req, 'stepId', stepIdParam);
+    const body = await readJson(req, z.unknown());
+    return json(202, await userRuns.submit(caller, id, stepId, body));
+  }),
+  userApi('runs-resume', 'POST', 'runs/{id}/resume', async (req, caller, { userRuns }) =>
+    json(202, await userRuns.resume(caller, routeParam(req, 'id', runId))),
+  ),
 ];

@@ -41,6 +41,16 @@ param authClientId string
 @description('Client secret of the sign-in app registration, stored in Key Vault. Required on the first deployment; empty afterwards leaves the stored secret as it is.')
 param authClientSecret string = ''
 
+@description('Application (client) id of the API app registration when it is not the sign-in registration: it exchanges user tokens for Graph (On-Behalf-Of) for user processes. Empty: the sign-in registration does (it must then be the API too).')
+param apiClientId string = ''
+
+@secure()
+@description('Client secret of the API app registration (apiClientId), stored in Key Vault. Needed once with apiClientId; empty afterwards leaves the stored secret as it is.')
+param apiClientSecret string = ''
+
+@description('Space- or comma-separated delegated Graph scopes user process steps get on behalf of the user (USER_GRAPH_SCOPES).')
+param userGraphScopes string = 'https://graph.microsoft.com/.default'
+
 @description('Microsoft identity platform authority for sign-in and refresh. /organizations lets admins of any tenant connect accounts of their tenant.')
 param authAuthority string = '${environment().authentication.loginEndpoint}organizations'
 
@@ -179,6 +189,7 @@ var names = {
 // Flex Consumption keeps each deployment package here.
 var deploymentContainerName = 'app-package-${resourceToken}'
 var authClientSecretName = 'auth-client-secret'
+var apiClientSecretName = 'api-client-secret'
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   name: names.resourceGroup
@@ -230,6 +241,8 @@ module keyVault 'modules/key-vault.bicep' = {
     recoverSoftDeleted: keyVaultRecoverSoftDeleted
     authClientSecretName: authClientSecretName
     authClientSecret: authClientSecret
+    apiClientSecretName: apiClientSecretName
+    apiClientSecret: apiClientSecret
   }
 }
 
@@ -277,6 +290,9 @@ module functionApp 'modules/function-app.bicep' = {
     applicationInsightsName: monitoring.outputs.applicationInsightsName
     keyVaultUri: keyVault.outputs.uri
     authClientSecretUri: keyVault.outputs.authClientSecretUri
+    apiClientSecretUri: keyVault.outputs.apiClientSecretUri
+    apiClientId: apiClientId
+    userGraphScopes: userGraphScopes
     serviceBusFullyQualifiedNamespace: serviceBus.outputs.fullyQualifiedNamespace
     authAuthority: authAuthority
     authClientId: authClientId

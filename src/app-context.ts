@@ -17,25 +17,30 @@ import { SignInStateStore } from './connections/sign-in-state';
 import { RateLimiter } from './shared/rate-limit';
 import { VaultSignInStateKeys, type SignInStateKeys } from './connections/sign-in-state-key';
 import { connectionBookkeeping } from './connections/token-bookkeeping';
-import { createAdminAuthenticator, type AuthenticateAdmin } from './http/admin-auth';
+import { createAdminAuthenticator, createCallerAuthenticator, type AuthenticateAdmin, type AuthenticateCaller } from './http/admin-auth';
 import { ProcessRepository } from './processes/process-repository';
 import { ProcessService } from './processes/process-service';
 import { DeadLetterLog } from './runs/dead-letters';
 import { EventProcessor } from './runs/event-processor';
 import { RunRepository } from './runs/run-repository';
 import { StepRunner } from './runs/step-runner';
+import { UserRuns } from './runs/user-runs';
 import { TenantAccess } from './tenants/tenant-access';
 import { TenantQuotas } from './tenants/tenant-quotas';
 import { TenantRegistry } from './tenants/tenant-registry';
 import { ApplicationCredentialsAlert } from './tokens/application-credentials-alert';
 import { MsalClients } from './tokens/msal-clients';
 import { TokenBroker } from './tokens/token-broker';
+import { UserSessionStore, VaultUserSessionKeys } from './tokens/user-session-store';
+import { UserTokens } from './tokens/user-tokens';
 
 /** The services the functions use, built once per process from the settings. */
 export interface AppContext {
   settings: Settings;
   /** Verifies an admin API caller's access token. */
   authenticate: AuthenticateAdmin;
+  /** Verifies a user API caller's access token (any user of the tenant; `isAdmin` with the admin role). */
+  authenticateCaller: AuthenticateCaller;
   /** Whether the vendor serves a tenant (registered by an operator); every admin route, event and callback asks. */
   tenants: TenantAccess;
   /** Per-tenant rate quotas (events posted, connection tests). */
@@ -47,6 +52,8 @@ export interface AppContext {
   keepAlive: KeepAlive;
   processes: ProcessService;
   runs: RunRepository;
+  /** Starting user processes, submitting their forms, resuming them, reading one's own runs. */
+  userRuns: UserRuns;
   /** Sends messages to the queues (Service Bus; the in-process bus locally). */
   messageSender: MessageSender;
   eventProcessor: EventProcessor;
@@ -66,6 +73,9 @@ export interface AppInternals {
   broker: TokenBroker;
   /** The registered tenants (the operator command writes them; the app only reads them). */
   tenantRegistry: TenantRegistry;
+  /** The encrypted user tokens of user runs (one row per run). */
+  userSessions: UserSessionStore;
+  userTokens: UserTokens;
 }
 
 export interface AppContextOverrides {
@@ -110,9 +120,12 @@ export function createApp(settings: Settings, overrides: AppContextOverrides = {
   const runs = new RunRepository(tables, names.runs);
   const tenantRegistry = new TenantRegistry(tables, names.tenants);
   const tenants = new TenantAccess(tenantRegistry, { cacheSeconds: settings.TENANT_REGISTRATION_CACHE_SECONDS });
+  const userSessions = new UserSessionStore(tables, names.userSessions, new VaultUserSessionKeys(secrets));
+  const userTokens = new UserTokens(settings, msal);
   const context: AppContext = {
     settings,
     authenticate: createAdminAuthenticator(settings),
+    authenticateCaller: createCallerAuthenticator(settings),
     tenants,
     quotas: new TenantQuotas(settings),
     connections: new ConnectionService({
@@ -151,6 +164,14 @@ export function createApp(settings: Settings, overrides: AppContextOverrides = {
       settings.QUOTA_PROCESSES_PER_TENANT,
     ),
     runs,
+    userRuns: new UserRuns({
+      processes: processRepository,
+      runs,
+      sessions: userSessions,
+      userTokens,
+      sender: messageSender,
+      graphBaseUrl: settings.GRAPH_BASE_URL,
+    }),
     messageSender,
     eventProcessor: new EventProcessor({ processes: processRepository, runs, connections: connectionRepository, sender: messageSender }),
     stepRunner: new StepRunner({
@@ -158,13 +179,28 @@ export function createApp(settings: Settings, overrides: AppContextOverrides = {
       processes: processRepository,
       connections: connectionRepository,
       broker,
+      userTokens,
+      sessions: userSessions,
       sender: messageSender,
       getAction,
       graphBaseUrl: settings.GRAPH_BASE_URL,
     }),
     deadLetters: new DeadLetterLog(tables, names.deadLetters),
   };
-  return { context, internals: { tables, secrets, signInStateKeys, connectionRepository, connectionLifecycle, broker, tenantRegistry } };
+  return {
+    context,
+    internals: {
+      tables,
+      secrets,
+      signInStateKeys,
+      connectionRepository,
+      connectionLifecycle,
+      broker,
+      tenantRegistry,
+      userSessions,
+      userTokens,
+    },
+  };
 }
 
 export function createAppContext(settings: Settings, overrides: AppContextOverrides = {}): AppContext {

@@ -46,6 +46,15 @@ param authAuthority string
 @description('Application (client) id of the sign-in app registration (AUTH_CLIENT_ID).')
 param authClientId string
 
+@description('Application (client) id of the API registration that performs On-Behalf-Of for user processes (API_CLIENT_ID); empty: the sign-in registration.')
+param apiClientId string
+
+@description('Versionless Key Vault URI of the API registration\'s client secret (API_CLIENT_SECRET); used only with apiClientId.')
+param apiClientSecretUri string
+
+@description('Space- or comma-separated delegated Graph scopes of user process steps (USER_GRAPH_SCOPES).')
+param userGraphScopes string
+
 @description('Space- or comma-separated delegated scopes a connection is authorized for (CONNECTION_SCOPES).')
 param connectionScopes string
 
@@ -246,6 +255,11 @@ var appSettingValues = {
   AUTH_CLIENT_SECRET: '@Microsoft.KeyVault(SecretUri=${authClientSecretUri})'
   AUTH_REDIRECT_URI: callbackUrl
   CONNECTION_SCOPES: connectionScopes
+  // Empty (the sign-in registration performs On-Behalf-Of) unless a separate API registration is named; the reference
+  // is set only then, since an unresolvable one would stop the app at start (loadSettings refuses it).
+  API_CLIENT_ID: apiClientId
+  API_CLIENT_SECRET: empty(apiClientId) ? '' : '@Microsoft.KeyVault(SecretUri=${apiClientSecretUri})'
+  USER_GRAPH_SCOPES: userGraphScopes
   ADMIN_TOKEN_ISSUER: adminTokenIssuer
   ADMIN_TOKEN_ISSUER_V1: adminTokenIssuerV1
   ADMIN_TOKEN_JWKS_URI: adminTokenJwksUri

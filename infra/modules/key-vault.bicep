@@ -24,6 +24,13 @@ param authClientSecretName string
 @description('Client secret of the sign-in app registration. Empty leaves the secret in the vault untouched, so a later `azd provision` never reverts a rotation done directly in Key Vault.')
 param authClientSecret string
 
+@description('Name of the secret holding the API registration\'s client secret (API_CLIENT_SECRET, user processes\' On-Behalf-Of).')
+param apiClientSecretName string
+
+@secure()
+@description('Client secret of the API app registration. Empty leaves the secret in the vault untouched (or absent).')
+param apiClientSecret string
+
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   name: name
   location: location
@@ -61,6 +68,15 @@ resource authClientSecretValue 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = 
   }
 }
 
+resource apiClientSecretValue 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty(apiClientSecret)) {
+  parent: vault
+  name: apiClientSecretName
+  properties: {
+    value: apiClientSecret
+    contentType: 'client secret of the Connections API app registration'
+  }
+}
+
 @description('Name of the vault.')
 output name string = vault.name
 
@@ -69,3 +85,6 @@ output uri string = vault.properties.vaultUri
 
 @description('Versionless URI of the client secret: the Key Vault reference follows the latest version, so rotation needs no app-setting change.')
 output authClientSecretUri string = '${vault.properties.vaultUri}secrets/${authClientSecretName}'
+
+@description('Versionless URI of the API registration\'s client secret.')
+output apiClientSecretUri string = '${vault.properties.vaultUri}secrets/${apiClientSecretName}'

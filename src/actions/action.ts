@@ -19,9 +19,10 @@ export interface RunCause {
 export interface ActionInvocation {
   /** GRAPH_BASE_URL, e.g. https://graph.microsoft.com/v1.0 */
   graphBaseUrl: string;
-  /** Delegated access token of the executing connection; only graph-client.ts ever sends it. */
+  /** Delegated access token of the executing identity (a connection, or the user On-Behalf-Of); only graph-client.ts ever sends it. */
   accessToken: string;
-  event: ProductEvent;
+  /** The event of a system run; in a user run, the item it was started on (`subject`) and its inputs (`data`). */
+  event: Pick<ProductEvent, 'subject'>;
   /** Step inputs after renderInputs(). */
   inputs: Record<string, unknown>;
   /** Stable per run step (e.g. `<runId>:<stepId>`), so a redelivered step sends the same client-request-id. */

@@ -1,5 +1,6 @@
 /**
- * Step input templates: `{{event.subject.itemId}}`, `{{event.data.Stage}}`, `{{ event.tenantId }}`.
+ * Step input templates: `{{event.subject.itemId}}`, `{{event.data.Stage}}`, `{{ event.tenantId }}`, and in user
+ * processes `{{form.<stepId>.<field>}}` (a value the run's user submitted in an earlier form step).
  * A placeholder is a dotted path looked up in plain data, nothing else: no expressions, no calls, and
  * only own properties of plain objects and array indices, so `__proto__`/`constructor` lead nowhere.
  *
@@ -18,6 +19,8 @@ import { encodePathSegment, pathSegmentProblem } from './graph-client';
 
 export interface TemplateScope {
   event: unknown;
+  /** Submitted form values by step id (user runs). */
+  form?: unknown;
 }
 
 export interface TemplateProblem {
@@ -39,7 +42,7 @@ const WHOLE = /^\{\{([^{}]*)\}\}$/;
 const SEGMENT = /^[\p{L}\p{N}_$@-]{1,128}$/u;
 const INDEX = /^(0|[1-9]\d{0,8})$/;
 const FORBIDDEN = new Set(['__proto__', 'prototype', 'constructor']);
-const ROOTS = new Set(['event']);
+const ROOTS = new Set(['event', 'form']);
 const MAX_DEPTH = 32;
 
 /** Known event fields; anything under `event.data.` is product-defined and checked only when rendering. */
@@ -56,7 +59,7 @@ const EVENT_SHAPE: Record<string, true | Record<string, true>> = {
 function syntaxProblem(expression: string): string | undefined {
   if (!expression) return 'empty placeholder';
   const segments = expression.split('.');
-  if (!ROOTS.has(segments[0]!)) return `${JSON.stringify(expression)} must start with "event."`;
+  if (!ROOTS.has(segments[0]!)) return `${JSON.stringify(expression)} must start with "event." or "form."`;
   for (const s of segments) {
     if (FORBIDDEN.has(s)) return `${JSON.stringify(expression)} uses the reserved name ${JSON.stringify(s)}`;
     if (!SEGMENT.test(s)) return `${JSON.stringify(expression)} is not a dotted path like event.data.Stage`;
@@ -148,7 +151,7 @@ function walk(value: unknown, at: string, depth: number, visit: (s: string, at: 
  * Replaces every placeholder in the strings of `inputs` (deep), each in the context its input names (plain text
  * unless `contexts` says otherwise); throws TemplateError listing every unknown path and refused value.
  */
-export function renderInputs(inputs: unknown, scope: { event: unknown }, contexts: PlaceholderContexts = {}): unknown {
+export function renderInputs(inputs: unknown, scope: TemplateScope, contexts: PlaceholderContexts = {}): unknown {
   const problems: TemplateProblem[] = [];
   const rendered = walk(inputs, '', 0, (text, at) => {
     const resolve = (raw: string): { ok: true; value: unknown; expression: string } | { ok: false } => {
@@ -158,7 +161,7 @@ export function renderInputs(inputs: unknown, scope: { event: unknown }, context
         problems.push({ path: at, message: problem });
         return { ok: false };
       }
-      const hit = lookup({ event: scope.event }, expression);
+      const hit = lookup({ event: scope.event, form: scope.form ?? {} }, expression);
       if (!hit.found) {
         problems.push({ path: at, message: `unknown path {{${expression}}}` });
         return { ok: false };
@@ -238,7 +241,14 @@ export function templateProblems(inputs: unknown): TemplateProblem[] {
       problems.push({ path: at, message: syntax });
       continue;
     }
-    const [, first, second, ...rest] = expression.split('.');
+    const [root, first, second, ...rest] = expression.split('.');
+    if (root === 'form') {
+      // Which steps are forms, and their fields, is the process's business: checked when the step runs.
+      if (first === undefined || second === undefined || rest.length > 0) {
+        problems.push({ path: at, message: `{{${expression}}} must name a form step and one of its fields: form.<stepId>.<field>` });
+      }
+      continue;
+    }
     if (first === undefined) {
       problems.push({ path: at, message: `{{${expression}}} names the whole event; name a field such as event.subject.itemId` });
       continue;

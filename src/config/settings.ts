@@ -48,6 +48,17 @@ const fields = z.object({
     .string()
     .regex(/^[^\s]+$/, 'must be one permission name, e.g. access_as_user')
     .default('access_as_user'),
+  /**
+   * The app registration of this API (the `aud` of user and admin tokens) when it is not the sign-in app: it performs
+   * the On-Behalf-Of exchange for user processes, since Entra only exchanges a token sent to the client that asks
+   * (learn.microsoft.com/entra/identity-platform/v2-oauth2-on-behalf-of-flow). Empty: the sign-in app (AUTH_CLIENT_ID)
+   * does, which works when one registration serves both (AUTH_CLIENT_ID is then in ADMIN_TOKEN_AUDIENCE).
+   */
+  API_CLIENT_ID: z.string().trim().min(1).optional(),
+  /** Client secret of API_CLIENT_ID (a Key Vault reference in Azure); required with it. */
+  API_CLIENT_SECRET: z.string().min(1).optional(),
+  /** Delegated Graph scopes the On-Behalf-Of exchange asks for: what a user process's unelevated steps may do as the user. */
+  USER_GRAPH_SCOPES: csv.pipe(z.array(z.string()).min(1)).default(['https://graph.microsoft.com/.default']),
   /** App role an admin token must carry. */
   ADMIN_ROLE: z.string().min(1).default('Connections.Admin'),
   /**
@@ -128,6 +139,13 @@ export const settingsSchema = fields.superRefine((s, ctx) => {
     // Otherwise refresh tokens would die of inactivity before the keep-alive ever touched them.
     localOnly('KEEPALIVE_IDLE_DAYS', 'must be less than REFRESH_TOKEN_INACTIVITY_DAYS');
   }
+  if (!!s.API_CLIENT_ID !== !!s.API_CLIENT_SECRET) {
+    localOnly(s.API_CLIENT_ID ? 'API_CLIENT_SECRET' : 'API_CLIENT_ID', 'API_CLIENT_ID and API_CLIENT_SECRET are set together (or neither)');
+  }
+  if (s.API_CLIENT_ID && !s.ADMIN_TOKEN_AUDIENCE.includes(s.API_CLIENT_ID)) {
+    // Its user tokens would name another audience, and Entra refuses to exchange those (AADSTS50013).
+    localOnly('API_CLIENT_ID', 'must be one of ADMIN_TOKEN_AUDIENCE: the API registration user tokens are issued for');
+  }
   if (!s.TABLES_ENDPOINT && !s.TABLES_CONNECTION_STRING) {
     localOnly('TABLES_ENDPOINT', 'TABLES_ENDPOINT is required');
   }
@@ -202,5 +220,6 @@ export function tableNames(s: Pick<Settings, 'TABLES_PREFIX'>) {
     deadLetters: `${p}DeadLetters`,
     connectionAudit: `${p}ConnectionAudit`,
     tenants: `${p}Tenants`,
+    userSessions: `${p}UserSessions`,
   } as const;
 }

@@ -2,10 +2,13 @@ import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload } 
 import type { Settings } from '../config/settings';
 import type { Admin } from '../shared/admin';
 import { AppError } from '../shared/errors';
+import { UserAssertion, type Caller } from '../shared/user';
 
-export type { Admin };
+export type { Admin, Caller };
 
 export type AuthenticateAdmin = (authorization: string | null | undefined) => Promise<Admin>;
+/** Any user of a tenant (user process routes); `isAdmin` says whether they also hold the admin role. */
+export type AuthenticateCaller = (authorization: string | null | undefined) => Promise<Caller>;
 
 const unauthorized = (message: string) => new AppError('unauthenticated', message);
 const forbidden = (message: string) => new AppError('forbidden', message);
@@ -31,6 +34,20 @@ export type AdminAuthSettings = Pick<
  * whose name goes into the audit, and nothing calls the admin API as an application.
  */
 export function createAdminAuthenticator(settings: AdminAuthSettings): AuthenticateAdmin {
+  const authenticate = createCallerAuthenticator(settings);
+  return async (authorization) => {
+    const caller = await authenticate(authorization);
+    if (!caller.isAdmin) throw forbidden(`The app role "${settings.ADMIN_ROLE}" is required to manage connections.`);
+    return caller.user;
+  };
+}
+
+/**
+ * The same verification for every user of a tenant: user routes (starting a user process, submitting its forms)
+ * need no role, admin routes add ADMIN_ROLE (createAdminAuthenticator). The verified token itself comes along as
+ * the On-Behalf-Of assertion, wrapped so it cannot be logged.
+ */
+export function createCallerAuthenticator(settings: AdminAuthSettings): AuthenticateCaller {
   // Entra signs v1.0 and v2.0 tokens of work accounts with the same keys; the v2.0 keys document is a superset.
   const jwks = createRemoteJWKSet(new URL(settings.ADMIN_TOKEN_JWKS_URI), { cooldownDuration: 30_000 });
   const issuerTemplates: Record<string, string> = { '1.0': settings.ADMIN_TOKEN_ISSUER_V1, '2.0': settings.ADMIN_TOKEN_ISSUER };
@@ -67,15 +84,17 @@ export function createAdminAuthenticator(settings: AdminAuthSettings): Authentic
     const oid = typeof payload.oid === 'string' ? payload.oid : undefined;
     if (!oid) throw unauthorized('The token has no object id (oid).');
     if (!payload.scp.split(' ').includes(settings.ADMIN_TOKEN_SCOPE)) {
-      throw forbidden(`The delegated permission "${settings.ADMIN_TOKEN_SCOPE}" is required to manage connections.`);
+      throw forbidden(`The delegated permission "${settings.ADMIN_TOKEN_SCOPE}" is required to use this API.`);
     }
     const roles = Array.isArray(payload.roles) ? payload.roles : [];
-    if (!roles.includes(settings.ADMIN_ROLE)) {
-      throw forbidden(`The app role "${settings.ADMIN_ROLE}" is required to manage connections.`);
-    }
     // v2.0 names the user in `preferred_username`, v1.0 in `upn` (`unique_name` where there is no UPN, e.g. guests).
     const username = [payload.preferred_username, payload.upn, payload.unique_name, payload.name].find((v) => typeof v === 'string' && v);
-    return { tenantId: tid, objectId: oid, username: (username as string | undefined) ?? oid };
+    return {
+      user: { tenantId: tid, objectId: oid, username: (username as string | undefined) ?? oid },
+      isAdmin: roles.includes(settings.ADMIN_ROLE),
+      // `exp` is required above; jwtVerify checked it is a number.
+      assertion: new UserAssertion(match[1], new Date((payload.exp as number) * 1000)),
+    };
   };
 }
 

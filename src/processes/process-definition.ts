@@ -14,6 +14,18 @@ export type Condition = z.infer<typeof conditionSchema>;
 
 const conditions = z.array(conditionSchema).max(20).optional();
 
+/** A field of a form step (contract): what the user fills in before the run goes on. */
+export const formFieldSchema = z.strictObject({
+  /** The key of the submitted value and of `{{form.<stepId>.<name>}}`. */
+  name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'use a letter or "_", then up to 63 letters, digits or "_"'),
+  label: z.string().trim().min(1).max(200),
+  type: z.enum(['text', 'number', 'boolean', 'date', 'choice']),
+  required: z.boolean().optional(),
+  /** The allowed values of a `choice` field. */
+  options: z.array(z.string().min(1).max(200)).min(1).max(100).optional(),
+});
+export type FormField = z.infer<typeof formFieldSchema>;
+
 export const stepSchema = z.strictObject({
   id,
   type: z.enum(['action', 'form']),
@@ -22,6 +34,8 @@ export const stepSchema = z.strictObject({
   inputs: z.record(z.string(), z.unknown()).optional(),
   conditions,
   permissions: z.strictObject({ executeAs: connectionId.optional() }).optional(),
+  /** The fields of a form step. */
+  fields: z.array(formFieldSchema).max(50).optional(),
 });
 export type StepDefinition = z.infer<typeof stepSchema>;
 

@@ -1,4 +1,4 @@
-import type { ProcessDefinition } from './process-definition';
+import type { FormField, ProcessDefinition } from './process-definition';
 
 export interface ValidationError {
   path: string;
@@ -25,6 +25,26 @@ export interface KnownConnection {
 
 export const formStepCannotRunAsConnection = 'only action steps can be executed using a connection';
 
+export const userProcessRunAsMessage =
+  'a user process runs as the user who starts it; give the steps that need a connection permissions.executeAs instead';
+
+/** Problems of a form step's fields: at least one, unique names, options exactly for choice fields. */
+export function formFieldProblems(fields: readonly FormField[], at: string): ValidationError[] {
+  const errors: ValidationError[] = [];
+  if (fields.length === 0) errors.push({ path: at, message: 'a form step needs at least one field' });
+  const names = new Set<string>();
+  fields.forEach((f, i) => {
+    if (names.has(f.name)) errors.push({ path: `${at}[${i}].name`, message: `duplicate field name "${f.name}"` });
+    names.add(f.name);
+    if (f.type === 'choice' && !f.options) errors.push({ path: `${at}[${i}].options`, message: 'a choice field needs options' });
+    if (f.type !== 'choice' && f.options) errors.push({ path: `${at}[${i}].options`, message: 'only choice fields have options' });
+    if (f.options && new Set(f.options).size !== f.options.length) {
+      errors.push({ path: `${at}[${i}].options`, message: 'options must be different from each other' });
+    }
+  });
+  return errors;
+}
+
 /**
  * The rules a process must satisfy, as plain data checks. `connections` is given on publish only:
  * a draft may name a connection that is still being set up, a published process may not.
@@ -45,8 +65,11 @@ export function validateProcess(
       if (process.kind === 'system') {
         errors.push({ path: `${at}.type`, message: 'system processes run without a user, so they cannot contain form steps' });
       }
+      if (step.action !== undefined) errors.push({ path: `${at}.action`, message: 'a form step has fields, not an action' });
+      errors.push(...formFieldProblems(step.fields ?? [], `${at}.fields`));
       return;
     }
+    if (step.fields !== undefined) errors.push({ path: `${at}.fields`, message: 'only form steps have fields' });
     if (!step.action) return void errors.push({ path: `${at}.action`, message: 'an action step needs an action' });
     if (!actions.names().includes(step.action)) {
       return void errors.push({ path: `${at}.action`, message: `unknown action "${step.action}"; known: ${actions.names().join(', ')}` });
@@ -55,6 +78,10 @@ export function validateProcess(
       errors.push({ path: problem.path ? `${at}.inputs.${problem.path}` : `${at}.inputs`, message: problem.message });
     }
   });
+  if (process.kind === 'user' && process.runAs) {
+    // Its unelevated steps run as the user who starts it; only `executeAs` elevates, step by step.
+    errors.push({ path: 'runAs', message: userProcessRunAsMessage });
+  }
   if (process.kind === 'system' && !(process.triggers ?? []).some((t) => !t.disabled)) {
     errors.push({ path: 'triggers', message: 'a system process needs at least one enabled trigger to ever run' });
   }

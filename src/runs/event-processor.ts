@@ -49,9 +49,11 @@ export class EventProcessor {
       const run: Run = {
         id,
         tenantId: event.tenantId,
+        kind: 'system',
         processId: definition.id,
         processVersion: version,
         event,
+        subject: event.subject,
         status: !decision.start ? 'not_started' : reason ? 'failed' : 'running',
         ...(reason ? { reason, finishedAt: now } : {}),
         createdAt: now,

@@ -2,7 +2,7 @@ import { ExpiringLoads } from '../shared/expiring-loads';
 import type { Connection } from '../connections/connection';
 import type { ConnectionRepository } from '../connections/connection-repository';
 import type { ProcessDefinition, StepDefinition } from '../processes/process-definition';
-import type { ExecutedAs } from './run';
+import type { ExecutedAs, Initiator } from './run';
 
 /**
  * Why a tenant without any connection cannot run system processes. One message for both places that find it: the
@@ -14,23 +14,26 @@ export const noConnectionMessage = 'System processes need at least one connectio
 export const notExecutableMessage = 'Only action steps run in system processes.';
 
 /**
- * Who executes a step. Today always a connection (a service account the tenant authorized); the `kind` leaves room
- * for other executors (e.g. the user a user process runs for) without changing the callers' shape.
+ * Who executes a step: a connection (a service account the tenant authorized), or the user who started a user
+ * process, with a Graph token obtained on their behalf (On-Behalf-Of).
  */
-export type Executor = { kind: 'connection'; connection: Connection };
+export type Executor = { kind: 'connection'; connection: Connection } | { kind: 'user' };
 
 /** An executor, or why the step has none (the step fails with `reason`, which the admin reads in the run). */
 export type ExecutorChoice = Executor | { kind: 'none'; reason: string };
 
 /**
- * Who executes `step` of `process`, from the tenant's connections: the step's `permissions.executeAs`, else the
- * process's `runAs`, else the tenant's default connection. The chosen connection must be active: a connection that
- * needs re-authorization is not silently replaced by another account.
+ * Who executes `step` of `process`. In a user process, an action step without `permissions.executeAs` runs as the
+ * user who started the run: never as `runAs` or the default connection (elevation is the step's explicit choice).
+ * Otherwise, from the tenant's connections: the step's `permissions.executeAs`, else the process's `runAs`, else the
+ * tenant's default connection. The chosen connection must be active: a connection that needs re-authorization is
+ * not silently replaced by another account.
  */
 export function chooseExecutor(process: ProcessDefinition, step: StepDefinition, connections: readonly Connection[]): ExecutorChoice {
   if (step.type !== 'action') return { kind: 'none', reason: notExecutableMessage };
+  if (process.kind === 'user' && !step.permissions?.executeAs) return { kind: 'user' };
   if (connections.length === 0) return { kind: 'none', reason: noConnectionMessage };
-  const wanted = step.permissions?.executeAs ?? process.runAs;
+  const wanted = step.permissions?.executeAs ?? (process.kind === 'user' ? undefined : process.runAs);
   const connection = wanted ? connections.find((c) => c.id === wanted) : connections.find((c) => c.isDefault);
   if (!connection) {
     return {
@@ -46,11 +49,15 @@ export function chooseExecutor(process: ProcessDefinition, step: StepDefinition,
   return { kind: 'connection', connection };
 }
 
-/** The identity a run's audit records for a step. */
-export const executedAsOf = (executor: Executor): ExecutedAs => ({
-  connectionId: executor.connection.id,
-  username: executor.connection.account.username,
-});
+/** The identity a run's audit records for a step; `initiator` is the user a user run runs for. */
+export function executedAsOf(executor: Executor, initiator?: Initiator): ExecutedAs {
+  if (executor.kind === 'connection') {
+    const { account } = executor.connection;
+    return { kind: 'connection', connectionId: executor.connection.id, username: account.username, objectId: account.objectId };
+  }
+  if (!initiator) throw new Error('a step runs as its user only in a run a user started');
+  return { kind: 'user', username: initiator.username, objectId: initiator.objectId };
+}
 
 /**
  * Chooses executors from the tenant's connection list, reused briefly: a burst of steps must not query Tables per
@@ -68,7 +75,8 @@ export class ExecutorResolver {
   }
 
   async resolve(tenantId: string, process: ProcessDefinition, step: StepDefinition): Promise<ExecutorChoice> {
-    if (step.type !== 'action') return chooseExecutor(process, step, []);
+    const without = chooseExecutor(process, step, []);
+    if (without.kind === 'user' || step.type !== 'action') return without;
     const choice = chooseExecutor(process, step, await this.connectionsOf(tenantId));
     if (choice.kind !== 'none') return choice;
     this.forget(tenantId);

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import {
   entitySizeProblem,
   getEntityOrUndefined,
@@ -12,14 +12,26 @@ import {
 } from '../adapters/tables';
 import { AppError } from '../shared/errors';
 import { recordLimits, truncated } from './record-limits';
-import type { Run, StepRecord } from './run';
+import type { ProductEvent } from '../events/product-event';
+import type { ExecutedAs, Run, StepRecord } from './run';
 
 type RunRow = {
   partitionKey: string;
   rowKey: string;
+  /** Absent on rows written before user processes: those are system runs. */
+  kind?: Run['kind'];
   processId: string;
   processVersion: number;
-  eventJson: string;
+  /** System runs only. */
+  eventJson?: string;
+  /** Absent on rows written before user processes: the event's subject. */
+  subjectJson?: string;
+  /** Its own column, so `GET runs?initiatedBy=me` is a Tables query. */
+  initiatedByObjectId?: string;
+  initiatedByUsername?: string;
+  inputsJson?: string;
+  formJson?: string;
+  waitingForJson?: string;
   status: Run['status'];
   reason?: string;
   createdAt: string;
@@ -59,9 +71,16 @@ function toRow(r: Run): RunRow {
   const row = withoutUndefined({
     partitionKey: r.tenantId,
     rowKey: r.id,
+    kind: r.kind,
     processId: r.processId,
     processVersion: r.processVersion,
-    eventJson: JSON.stringify(r.event),
+    eventJson: r.event && JSON.stringify(r.event),
+    subjectJson: JSON.stringify(r.subject),
+    initiatedByObjectId: r.initiatedBy?.objectId,
+    initiatedByUsername: r.initiatedBy?.username,
+    inputsJson: r.inputs && JSON.stringify(r.inputs),
+    formJson: r.form && JSON.stringify(r.form),
+    waitingForJson: r.waitingFor && JSON.stringify(r.waitingFor),
     status: r.status,
     reason: r.reason === undefined ? undefined : truncated(r.reason, recordLimits.runReasonChars),
     createdAt: r.createdAt,
@@ -73,24 +92,46 @@ function toRow(r: Run): RunRow {
   return row;
 }
 
+/**
+ * A step as recorded before issue 13 named only `{connectionId, username}` as its executor: it was a connection. The
+ * account's object id was not kept then, so it reads as empty.
+ */
+function migratedStep(step: StepRecord): StepRecord {
+  const executedAs = step.executedAs as (Partial<ExecutedAs> & { connectionId?: string; username: string }) | undefined;
+  if (!executedAs || executedAs.kind) return step;
+  return {
+    ...step,
+    executedAs: { kind: 'connection', connectionId: executedAs.connectionId ?? '', username: executedAs.username, objectId: '' },
+  };
+}
+
 function stepsOf(row: RunRow): StepRecord[] {
   let json = row.stepsJson;
   for (let n = 2; typeof row[`stepsJson${n}`] === 'string'; n++) json += row[`stepsJson${n}`];
-  return JSON.parse(json);
+  return (JSON.parse(json) as StepRecord[]).map(migratedStep);
 }
 
-const fromRow = (row: RunRow): Run => ({
-  id: row.rowKey,
-  tenantId: row.partitionKey,
-  processId: row.processId,
-  processVersion: row.processVersion,
-  event: JSON.parse(row.eventJson),
-  status: row.status,
-  ...(row.reason ? { reason: row.reason } : {}),
-  createdAt: row.createdAt,
-  ...(row.finishedAt ? { finishedAt: row.finishedAt } : {}),
-  steps: stepsOf(row),
-});
+const fromRow = (row: RunRow): Run => {
+  const event = row.eventJson === undefined ? undefined : (JSON.parse(row.eventJson) as ProductEvent);
+  return {
+    id: row.rowKey,
+    tenantId: row.partitionKey,
+    kind: row.kind ?? 'system',
+    processId: row.processId,
+    processVersion: row.processVersion,
+    ...(event ? { event } : {}),
+    subject: row.subjectJson ? JSON.parse(row.subjectJson) : event!.subject,
+    ...(row.initiatedByObjectId ? { initiatedBy: { objectId: row.initiatedByObjectId, username: row.initiatedByUsername ?? '' } } : {}),
+    ...(row.inputsJson ? { inputs: JSON.parse(row.inputsJson) } : {}),
+    ...(row.formJson ? { form: JSON.parse(row.formJson) } : {}),
+    status: row.status,
+    ...(row.waitingForJson ? { waitingFor: JSON.parse(row.waitingForJson) } : {}),
+    ...(row.reason ? { reason: row.reason } : {}),
+    createdAt: row.createdAt,
+    ...(row.finishedAt ? { finishedAt: row.finishedAt } : {}),
+    steps: stepsOf(row),
+  };
+};
 
 /** Tables' own size refusal (should the estimate ever be short of the service's count) as the same clear error. */
 async function storing<T>(run: Run, write: () => Promise<T>): Promise<T> {
@@ -117,6 +158,9 @@ const timeOrderedId = (at: Date, hashOf: string) =>
 export function runIdFor(event: { id: string; tenantId: string }, processId: string, receivedAt: Date): string {
   return timeOrderedId(receivedAt, `${event.tenantId}|${event.id}|${processId}`);
 }
+
+/** A user run's id: ordered like the others by its start, the rest random (nothing to deduplicate: one HTTP call, one run). */
+export const newRunId = (at: Date): string => timeOrderedId(at, randomUUID());
 
 /** Remembers when an event was first received (row `received-<hash>` of the runs table, beside its runs). */
 type ReceivedRow = { partitionKey: string; rowKey: string; eventId: string; receivedAt: string };
@@ -181,12 +225,13 @@ export class RunRepository {
     return row && fromRow(row as unknown as RunRow);
   }
 
-  async list(tenantId: string, options: { processId?: string; limit?: number } = {}): Promise<Run[]> {
+  async list(tenantId: string, options: { processId?: string; initiatedBy?: string; limit?: number } = {}): Promise<Run[]> {
     const table = await this.tables(this.tableName);
     const filter = [
       `PartitionKey eq ${odataString(tenantId)}`,
       onlyRuns,
       ...(options.processId ? [`processId eq ${odataString(options.processId)}`] : []),
+      ...(options.initiatedBy ? [`initiatedByObjectId eq ${odataString(options.initiatedBy)}`] : []),
     ].join(' and ');
     const limit = options.limit ?? 50;
     const out: Run[] = [];

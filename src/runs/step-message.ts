@@ -10,9 +10,13 @@ export const stepMessageSchema = z.strictObject({
 });
 export type StepMessage = z.infer<typeof stepMessageSchema>;
 
-/** Session = run keeps a run's steps in order; the message id makes a resend a duplicate. */
-export const stepMessage = (m: StepMessage): OutgoingMessage => ({
+/**
+ * Session = run keeps a run's steps in order; the message id makes a resend a duplicate. `occasion` names a
+ * deliberate second message for the same step (a run resumed by its user): Service Bus would drop it as a duplicate
+ * of the first within the duplicate detection window otherwise.
+ */
+export const stepMessage = (m: StepMessage, occasion?: string): OutgoingMessage => ({
   body: m,
-  messageId: messageIdFor(m.runId, String(m.stepIndex)),
+  messageId: occasion ? messageIdFor(m.runId, String(m.stepIndex), occasion) : messageIdFor(m.runId, String(m.stepIndex)),
   sessionId: m.runId,
 });

@@ -4,7 +4,7 @@ import type { ProcessDefinition, StepDefinition } from '../processes/process-def
 import { TokenAcquisitionError } from '../tokens/token-broker';
 import { isDeadGrant } from '../tokens/token-errors';
 import { notExecutableMessage } from './executor';
-import type { Run, StepRecord } from './run';
+import { scopeEventOf, type Run, type StepRecord } from './run';
 import type { StepMessage } from './step-message';
 
 /**
@@ -68,6 +68,9 @@ export function planDelivery(message: StepMessage, delivery: Delivery, run: Run 
       return { kind: 'already-done', reason: `step ${message.stepIndex} of run ${run.id} is ${step.status}` };
     case 'failed':
       return { kind: 'nothing-to-do', reason: `step ${message.stepIndex} of run ${run.id} failed` };
+    case 'waiting':
+      // A form the user has not submitted yet: the submission enqueues what follows.
+      return { kind: 'nothing-to-do', reason: `step ${message.stepIndex} of run ${run.id} waits for its form` };
     case 'running':
       // Marked running and never recorded: the previous delivery died during the action. Doing it again could do
       // it twice, so the step fails and says why.
@@ -83,13 +86,17 @@ export type StepPlan =
   | { kind: 'fail-run'; reason: string }
   /** Recorded as skipped with `reason` as its summary; the run goes on. */
   | { kind: 'skip'; reason: string }
+  /** A form step of a user run: the run waits until its initiator submits it (nothing is enqueued meanwhile). */
+  | { kind: 'wait-for-form'; definition: StepDefinition; userObjectId: string }
   | { kind: 'run-step'; definition: StepDefinition };
 
 export function planStep(run: Run, step: StepRecord, process: ProcessDefinition): StepPlan {
   const definition = process.steps.find((s) => s.id === step.id);
   if (!definition) return { kind: 'poison', reason: `process ${run.processId} v${run.processVersion} has no step ${step.id}` };
-  if (definition.type !== 'action') return { kind: 'fail-run', reason: notExecutableMessage };
-  if (!conditionsHold(definition.conditions, { event: run.event })) return { kind: 'skip', reason: 'Conditions did not hold.' };
+  const forUser = run.kind === 'user' && process.kind === 'user' && run.initiatedBy !== undefined;
+  if (definition.type !== 'action' && !forUser) return { kind: 'fail-run', reason: notExecutableMessage };
+  if (!conditionsHold(definition.conditions, { event: scopeEventOf(run) })) return { kind: 'skip', reason: 'Conditions did not hold.' };
+  if (definition.type === 'form') return { kind: 'wait-for-form', definition, userObjectId: run.initiatedBy!.objectId };
   return { kind: 'run-step', definition };
 }
 

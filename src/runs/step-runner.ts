@@ -8,8 +8,12 @@ import type { ProcessRepository } from '../processes/process-repository';
 import { sleep } from '../shared/backoff';
 import { AppError } from '../shared/errors';
 import type { ConnectionRef, TokenBroker } from '../tokens/token-broker';
-import { executedAsOf, ExecutorResolver } from './executor';
-import type { ExecutedAs, Run } from './run';
+import { isDeadGrant, TokenAcquisitionError } from '../tokens/token-errors';
+import type { UserSessionStore } from '../tokens/user-session-store';
+import type { UserTokens } from '../tokens/user-tokens';
+import { userSessionEndedReason } from '../tokens/user-tokens';
+import { executedAsOf, ExecutorResolver, type Executor } from './executor';
+import { scopeEventOf, type ExecutedAs, type Run } from './run';
 import type { RunRepository } from './run-repository';
 import { stepMessage, type StepMessage } from './step-message';
 import { nextStepIndex, withOutcome, withStep, type StepOutcome } from './step-outcome';
@@ -33,6 +37,12 @@ export class PoisonMessageError extends AppError {
 }
 
 export type { Delivery } from './step-plan';
+
+/** The token a step's action runs with, and how to get one that meets a Graph claims challenge. */
+interface StepTokens {
+  accessToken: string;
+  withClaims: (claims: string) => Promise<string>;
+}
 export type { TokenRetryPolicy } from './token-retry';
 
 export interface StepRunnerDeps {
@@ -40,6 +50,10 @@ export interface StepRunnerDeps {
   processes: ProcessRepository;
   connections: ConnectionRepository;
   broker: TokenBroker;
+  /** On-Behalf-Of Graph tokens for the unelevated steps of user runs. */
+  userTokens: Pick<UserTokens, 'graphToken'>;
+  /** The user token each user run's steps are exchanged from. */
+  sessions: Pick<UserSessionStore, 'get' | 'delete'>;
   sender: MessageSender;
   getAction(name: string): ActionDefinition | undefined;
   graphBaseUrl: string;
@@ -87,6 +101,8 @@ export class StepRunner {
         return this.finish(run, etag, index, { status: 'failed', error: stepPlan.reason });
       case 'skip':
         return this.finish(run, etag, index, { status: 'skipped', summary: stepPlan.reason });
+      case 'wait-for-form':
+        return this.waitForForm(run, etag, index, stepPlan.userObjectId);
       case 'run-step':
         return this.runStep(run, etag, index, process, stepPlan.definition, delivery);
     }
@@ -102,21 +118,26 @@ export class StepRunner {
   ): Promise<void> {
     const executor = await this.executors.resolve(run.tenantId, process, stepDef);
     if (executor.kind === 'none') return this.finish(run, etag, index, { status: 'failed', error: executor.reason });
-    const executedAs = executedAsOf(executor);
+    if (executor.kind === 'user' && !run.initiatedBy) {
+      return this.finish(run, etag, index, { status: 'failed', error: 'Only a run a user started can run steps as its user.' });
+    }
+    const executedAs = executedAsOf(executor, run.initiatedBy);
     const action = stepDef.action === undefined ? undefined : this.deps.getAction(stepDef.action);
     if (!action) return this.finish(run, etag, index, { status: 'failed', error: `Unknown action "${stepDef.action}".`, executedAs });
 
-    const ref: ConnectionRef = { tenantId: run.tenantId, id: executor.connection.id, objectId: executor.connection.account.objectId };
-    let accessToken: string;
+    let tokens: StepTokens;
     try {
-      accessToken = await this.accessToken(ref, delivery);
+      tokens = await this.stepTokens(run, executor, delivery);
     } catch (e) {
+      // The user's session is over: the run waits for them, it never runs the step as anyone else.
+      if (executor.kind === 'user' && isDeadGrant(e)) return this.waitForSession(run, etag, e.failure.reason);
       return this.failed(run, etag, index, delivery, stepFailure(e, 'token'), executedAs);
     }
+    const accessToken = tokens.accessToken;
 
     let inputs: Record<string, unknown>;
     try {
-      inputs = renderActionInputs(action, stepDef.inputs ?? {}, { event: run.event });
+      inputs = renderActionInputs(action, stepDef.inputs ?? {}, { event: scopeEventOf(run), form: run.form ?? {} });
     } catch (e) {
       return this.finish(run, etag, index, { status: 'failed', error: (e as Error).message, executedAs });
     }
@@ -130,12 +151,12 @@ export class StepRunner {
       const result = await action.run({
         graphBaseUrl: this.deps.graphBaseUrl,
         accessToken,
-        event: run.event,
+        event: scopeEventOf(run),
         inputs,
         idempotencyKey: `${run.id}:${stepDef.id}`,
-        causedBy: { runId: run.id, processId: run.processId, depth: (run.event.causedBy?.depth ?? 0) + 1 },
+        causedBy: { runId: run.id, processId: run.processId, depth: (run.event?.causedBy?.depth ?? 0) + 1 },
         // Graph's claims challenge (continuous access evaluation): a token with those claims, once per Graph call.
-        answerClaimsChallenge: async (claims) => (await this.deps.broker.getAccessToken(ref, { claims })).token,
+        answerClaimsChallenge: tokens.withClaims,
       });
       outcome = { status: 'succeeded', summary: result.summary, executedAs };
     } catch (e) {
@@ -150,12 +171,33 @@ export class StepRunner {
     await this.finish(run, etag, index, outcome);
   }
 
-  /** The connection's access token, transient failures retried here (token-retry.ts) before the message is abandoned. */
-  private async accessToken(ref: ConnectionRef, delivery: Delivery): Promise<string> {
+  /**
+   * The executor's access token and how to answer a claims challenge: a connection's from the broker, the user's
+   * On-Behalf-Of from the token their latest call left for the run (none left: their session is over).
+   */
+  private async stepTokens(run: Run, executor: Executor, delivery: Delivery): Promise<StepTokens> {
+    if (executor.kind === 'connection') {
+      const ref: ConnectionRef = { tenantId: run.tenantId, id: executor.connection.id, objectId: executor.connection.account.objectId };
+      return {
+        accessToken: await this.withRetries(delivery, async () => (await this.deps.broker.getAccessToken(ref)).token),
+        withClaims: async (claims) => (await this.deps.broker.getAccessToken(ref, { claims })).token,
+      };
+    }
+    const assertion = await this.deps.sessions.get(run.tenantId, run.id);
+    if (!assertion)
+      throw new TokenAcquisitionError({ kind: 'dead_grant', reason: userSessionEndedReason('no token of theirs is kept for this run') });
+    return {
+      accessToken: await this.withRetries(delivery, async () => (await this.deps.userTokens.graphToken(assertion)).token),
+      withClaims: async (claims) => (await this.deps.userTokens.graphToken(assertion, { claims })).token,
+    };
+  }
+
+  /** A token, transient failures retried here (token-retry.ts) before the message is abandoned. */
+  private async withRetries(delivery: Delivery, get: () => Promise<string>): Promise<string> {
     const policy = { ...defaultTokenRetry, ...this.deps.tokenRetry };
     for (let attempt = 1; ; attempt++) {
       try {
-        return (await this.deps.broker.getAccessToken(ref)).token;
+        return await get();
       } catch (e) {
         const delay = tokenRetryDelay(policy, delivery, attempt, e);
         if (delay === undefined) throw e;
@@ -172,7 +214,7 @@ export class StepRunner {
     failure: StepFailure,
     executedAs: ExecutedAs,
   ): Promise<void> {
-    if (failure.kind === 'dead-grant') this.executors.forget(run.tenantId); // the connection's status changed
+    if (failure.kind === 'dead-grant' && executedAs.kind === 'connection') this.executors.forget(run.tenantId); // the connection's status changed
     if (failure.kind !== 'transient') return this.finish(run, etag, index, { status: 'failed', error: failure.reason, executedAs });
     // Abandoned: Service Bus redelivers it, unless this was the last delivery, which fails the step first.
     const next = afterTransientFailure(delivery, failure.reason);
@@ -180,11 +222,32 @@ export class StepRunner {
     throw new TransientStepError(failure.reason);
   }
 
-  /** Records the step's outcome, then either enqueues the next step or closes the run. */
+  /** Records the step's outcome, then either enqueues the next step or closes the run (and drops its user's token). */
   private async finish(run: Run, etag: string, index: number, outcome: StepOutcome): Promise<void> {
     const next = withOutcome(run, index, outcome, this.now());
     await this.deps.runs.replace(next, etag);
+    if (next.status !== 'running' && next.kind === 'user') await this.deps.sessions.delete(next.tenantId, next.id);
     await this.enqueueNext(next, index);
+  }
+
+  /**
+   * A form step of a user run: the run waits until its initiator submits it. Their token is dropped now (the
+   * submission brings a new one); nothing is enqueued, the submission enqueues what follows.
+   */
+  private async waitForForm(run: Run, etag: string, index: number, userObjectId: string): Promise<void> {
+    await this.deps.sessions.delete(run.tenantId, run.id);
+    const next: Run = {
+      ...withStep(run, index, { status: 'waiting', startedAt: this.now() }),
+      status: 'waiting',
+      waitingFor: { stepId: run.steps[index].id, userObjectId },
+    };
+    await this.deps.runs.replace(next, etag);
+  }
+
+  /** The user's session is over before an unelevated step: the run waits for `POST runs/{id}/resume` with a fresh token. */
+  private async waitForSession(run: Run, etag: string, reason: string): Promise<void> {
+    await this.deps.sessions.delete(run.tenantId, run.id);
+    await this.deps.runs.replace({ ...run, status: 'waiting', waitingFor: { reason: 'user_session' }, reason }, etag);
   }
 
   private async enqueueNext(run: Run, index: number): Promise<void> {

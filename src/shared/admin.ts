@@ -1,9 +1,7 @@
+import type { User } from './user';
+
 /**
- * The administrator behind an admin API call, as the verified access token names them (src/http/admin-auth.ts).
- * `tenantId` scopes everything the call may touch; `username` goes into audits.
+ * The administrator behind an admin API call: a user whose verified access token carries the admin app role
+ * (src/http/admin-auth.ts). `tenantId` scopes everything the call may touch; `username` goes into audits.
  */
-export interface Admin {
-  tenantId: string;
-  objectId: string;
-  username: string;
-}
+export type Admin = User;

@@ -28,11 +28,12 @@ export class MsalClients {
     return this.settings.AUTH_REDIRECT_URI;
   }
 
-  async create(): Promise<ConfidentialClientApplication> {
+  /** A client of the sign-in app, or of `credentials` (the API registration that performs On-Behalf-Of). */
+  async create(credentials?: { clientId: string; clientSecret: string }): Promise<ConfidentialClientApplication> {
     const config: Configuration = {
       auth: {
-        clientId: this.settings.AUTH_CLIENT_ID,
-        clientSecret: this.settings.AUTH_CLIENT_SECRET,
+        clientId: credentials?.clientId ?? this.settings.AUTH_CLIENT_ID,
+        clientSecret: credentials?.clientSecret ?? this.settings.AUTH_CLIENT_SECRET,
         authority: this.settings.AUTH_AUTHORITY,
         knownAuthorities: this.settings.AUTH_KNOWN_AUTHORITIES,
         authorityMetadata: await this.authorityMetadata(),

@@ -116,7 +116,7 @@ describe('templatePaths and templateProblems', () => {
     expect(templateProblems({ a: '{{event.subject.bogus}}', b: { c: '{{event.foo}}' }, d: '{{env.X}}', e: '{{event}}' })).toEqual([
       { path: 'a', message: 'unknown path {{event.subject.bogus}}' },
       { path: 'b.c', message: 'unknown path {{event.foo}}' },
-      { path: 'd', message: '"env.X" must start with "event."' },
+      { path: 'd', message: '"env.X" must start with "event." or "form."' },
       { path: 'e', message: '{{event}} names the whole event; name a field such as event.subject.itemId' },
     ]);
   });

@@ -570,7 +570,12 @@ describe('after a forced delete', () => {
     await postEvent(stack, 'EntityCreated');
     const run = await latestRun(stack, 'nightly');
     expect(run).toMatchObject({ status: 'succeeded' });
-    expect(run.steps[0].executedAs).toEqual({ connectionId: approvals2.id, username: CONTOSO_SVC_APPROVALS.username });
+    expect(run.steps[0].executedAs).toEqual({
+      kind: 'connection',
+      connectionId: approvals2.id,
+      username: CONTOSO_SVC_APPROVALS.username,
+      objectId: CONTOSO_SVC_APPROVALS.objectId,
+    });
   });
 });
 

@@ -50,6 +50,10 @@ const computedSettingValues: Record<string, string> = {
   QUOTA_EVENTS_PER_MINUTE: '600',
   QUOTA_CONNECTION_TESTS_PER_MINUTE: '30',
   QUOTA_PROCESSES_PER_TENANT: '200',
+  // The default deployment: no separate API registration, so no reference to its secret.
+  API_CLIENT_ID: '',
+  API_CLIENT_SECRET: '',
+  USER_GRAPH_SCOPES: 'https://graph.microsoft.com/.default',
   AzureWebJobsStorage__accountName: 'stconnectionsabc123',
   AzureWebJobsStorage__clientId: identityClientId,
   ServiceBusConnection__fullyQualifiedNamespace: 'sb-connections-abc123.servicebus.windows.net',

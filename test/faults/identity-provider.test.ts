@@ -54,7 +54,7 @@ async function postEvent(itemId: string) {
 
 async function runFor(itemId: string) {
   const runs = (await stack.api(`runs?processId=${PROCESS}`)).json.runs as RunView[];
-  return runs.find((r) => r.event.subject.itemId === itemId);
+  return runs.find((r) => r.subject.itemId === itemId);
 }
 
 async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {

@@ -59,7 +59,7 @@ async function postEvents(itemIds: string[]) {
 
 async function runsFor(itemIds: string[]) {
   const runs = (await stack.api(`runs?processId=${PROCESS}&limit=200`)).json.runs as RunView[];
-  return itemIds.map((id) => runs.find((r) => r.event.subject.itemId === id)!);
+  return itemIds.map((id) => runs.find((r) => r.subject.itemId === id)!);
 }
 
 async function versionValues(versions: string[]): Promise<string[]> {

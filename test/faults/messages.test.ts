@@ -154,7 +154,7 @@ test('a crash between the action call and the write that records it: the redeliv
   let crashes = 0;
   // The run-row write after the Graph call fails once, as if the process died right there.
   runs.replace = async function (this: typeof runs, run: Run, etag: string) {
-    if (run.event.id === event.id) {
+    if (run.event?.id === event.id) {
       writes.push({ at: Date.now(), status: run.steps[0].status });
       if (run.steps[0].status === 'succeeded' && crashes === 0) {
         crashes++;

@@ -43,7 +43,8 @@ const process = (change: Partial<ProcessDefinition> = {}): ProcessDefinition => 
   ...change,
 });
 
-const connectionOf = (choice: ExecutorChoice) => (choice.kind === 'connection' ? choice.connection.id : choice.reason);
+const connectionOf = (choice: ExecutorChoice) =>
+  choice.kind === 'connection' ? choice.connection.id : choice.kind === 'user' ? 'the user' : choice.reason;
 
 describe('chooseExecutor: who executes a step', () => {
   const all = [approvals, contracts, archive];
@@ -100,9 +101,49 @@ describe('chooseExecutor: who executes a step', () => {
 
   test('the audit records the connection and its account', () => {
     expect(executedAsOf({ kind: 'connection', connection: contracts })).toEqual({
+      kind: 'connection',
       connectionId: ids.contracts,
       username: 'contracts@contoso.com',
+      objectId: 'oid-contracts',
     });
+  });
+});
+
+describe('chooseExecutor in user processes: unelevated steps run as the user', () => {
+  const all = [approvals, contracts, archive];
+  const userProcess = (change: Partial<ProcessDefinition> = {}) => process({ kind: 'user', ...change });
+
+  test('an action step without executeAs runs as the user, never as the default connection', () => {
+    expect(chooseExecutor(userProcess(), step(), all)).toEqual({ kind: 'user' });
+  });
+
+  test('nor as runAs (a user process cannot be published with one; an old version may have it)', () => {
+    expect(chooseExecutor(userProcess({ runAs: ids.contracts }), step(), all)).toEqual({ kind: 'user' });
+  });
+
+  test('without any connection the user still runs the unelevated steps', () => {
+    expect(chooseExecutor(userProcess(), step(), [])).toEqual({ kind: 'user' });
+  });
+
+  test('an "Execute as" step runs as its connection, exactly as in system processes', () => {
+    expect(connectionOf(chooseExecutor(userProcess(), step({ permissions: { executeAs: ids.archive } }), all))).toBe(ids.archive);
+    const stale = connection(ids.archive, 'archive', { status: 'needs_reauth' });
+    expect(chooseExecutor(userProcess(), step({ permissions: { executeAs: ids.archive } }), [stale])).toMatchObject({
+      kind: 'none',
+      reason: expect.stringContaining('needs re-authorization'),
+    });
+  });
+
+  test('the audit records the user who started the run', () => {
+    const initiator = { objectId: 'oid-user', username: 'user@contoso.com' };
+    expect(executedAsOf({ kind: 'user' }, initiator)).toEqual({ kind: 'user', username: 'user@contoso.com', objectId: 'oid-user' });
+  });
+
+  test('the resolver answers a user step without reading the connections', async () => {
+    const reads: string[] = [];
+    const resolver = new ExecutorResolver({ list: async (t: string) => (reads.push(t), [approvals]) }, 60_000);
+    expect(await resolver.resolve(tenantId, userProcess(), step())).toEqual({ kind: 'user' });
+    expect(reads).toHaveLength(0);
   });
 });
 

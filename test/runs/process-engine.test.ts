@@ -166,7 +166,12 @@ describe('a published system process', () => {
       ['stage', 'succeeded', CONTOSO_SVC_APPROVALS.username],
       ['mail', 'skipped', undefined],
     ]);
-    expect(run.steps[1].executedAs).toEqual({ connectionId: approvals.id, username: CONTOSO_SVC_APPROVALS.username });
+    expect(run.steps[1].executedAs).toEqual({
+      kind: 'connection',
+      connectionId: approvals.id,
+      username: CONTOSO_SVC_APPROVALS.username,
+      objectId: CONTOSO_SVC_APPROVALS.objectId,
+    });
     for (const s of run.steps.slice(0, 2)) expect(Date.parse(s.finishedAt!)).toBeGreaterThanOrEqual(Date.parse(s.startedAt!));
 
     expect(callsBy(firstCalls, CONTOSO_SVC_WORKPOINT.username).map((c) => [c.method, c.body])).toEqual([

@@ -49,9 +49,11 @@ function runOf(event: ProductEvent, steps: StepRecord[]): Run {
   return {
     id: runIdFor(event, 'p', new Date()),
     tenantId,
+    kind: 'system',
     processId: 'p',
     processVersion: 1,
     event,
+    subject: event.subject,
     status: 'running',
     createdAt: new Date().toISOString(),
     steps,
@@ -139,7 +141,7 @@ test('a run of 100 steps with full-length summaries and errors and the largest e
     // Quotes double in JSON: the worst case for the stored size.
     summary: '"'.repeat(5000),
     error: '\\'.repeat(5000),
-    executedAs: { connectionId: randomUUID(), username },
+    executedAs: { kind: 'connection', connectionId: randomUUID(), username, objectId: randomUUID() },
     attempts: 3,
   }));
   const run = runOf(event, steps);

@@ -1,3 +1,4 @@
+import type { ProductEvent } from '../../src/events/product-event';
 import { ActionError } from '../../src/actions/action';
 import type { ProcessDefinition } from '../../src/processes/process-definition';
 import { notExecutableMessage } from '../../src/runs/executor';
@@ -11,7 +12,7 @@ const runId = '8265000000000-0123456789abcdef';
 /** The clock, frozen: every time a plan or record carries comes from here. */
 const frozenNow = '2025-03-01T12:00:00.000Z';
 
-const event: Run['event'] = {
+const event: ProductEvent = {
   id: 'evt-1',
   type: 'ItemCreated',
   tenantId,
@@ -24,9 +25,11 @@ function run(statuses: StepStatus[], change: Partial<Run> = {}): Run {
   return {
     id: runId,
     tenantId,
+    kind: 'system',
     processId: 'nda',
     processVersion: 3,
     event,
+    subject: event.subject,
     status: 'running',
     createdAt: '2025-03-01T11:59:30.000Z',
     steps: statuses.map((status, i): StepRecord => ({
@@ -95,6 +98,13 @@ describe('planDelivery: what a step message means for its run', () => {
     expect(planDelivery(message(0), first, run(['skipped', 'pending']))).toMatchObject({ kind: 'already-done' });
   });
 
+  test('a waiting run (a form, or its user\'s session) takes no step: the user\'s call enqueues what follows', () => {
+    const waiting = run(['succeeded', 'waiting', 'pending'], { status: 'waiting', waitingFor: { stepId: 'step-1', userObjectId: 'oid' } });
+    expect(planDelivery(message(1), first, waiting)).toMatchObject({ kind: 'nothing-to-do' });
+    expect(planDelivery(message(2), first, waiting)).toMatchObject({ kind: 'nothing-to-do' });
+    expect(planDelivery(message(1), first, { ...waiting, status: 'running' })).toMatchObject({ kind: 'nothing-to-do' });
+  });
+
   test('a failed step stays failed', () => {
     expect(planDelivery(message(0), first, run(['failed', 'pending']))).toMatchObject({ kind: 'nothing-to-do' });
   });
@@ -115,6 +125,21 @@ describe('planStep: what a due step does', () => {
     expect(planStep(r, r.steps[1], process)).toEqual({ kind: 'skip', reason: 'Conditions did not hold.' });
     const signed = run(['succeeded', 'pending', 'pending'], { event: { ...event, data: { stage: 'Signed' } } });
     expect(planStep(signed, signed.steps[1], process)).toMatchObject({ kind: 'run-step' });
+  });
+
+  test('a form step of a user run waits for the user who started it', () => {
+    const userProcess: ProcessDefinition = { ...process, kind: 'user' };
+    const r = run(['succeeded', 'skipped', 'pending'], { kind: 'user', initiatedBy: { objectId: 'oid-user', username: 'user@contoso.com' } });
+    expect(planStep(r, r.steps[2], userProcess)).toEqual({ kind: 'wait-for-form', definition: process.steps[2], userObjectId: 'oid-user' });
+  });
+
+  test("a user run's conditions read its subject and inputs as event.subject and event.data", () => {
+    const userProcess: ProcessDefinition = { ...process, kind: 'user' };
+    const started = { kind: 'user' as const, event: undefined, initiatedBy: { objectId: 'oid-user', username: 'user@contoso.com' } };
+    const signed = run(['succeeded', 'pending', 'pending'], { ...started, inputs: { stage: 'Signed' } });
+    expect(planStep(signed, signed.steps[1], userProcess)).toMatchObject({ kind: 'run-step' });
+    const other = run(['succeeded', 'pending', 'pending'], { ...started, inputs: { stage: 'Draft' } });
+    expect(planStep(other, other.steps[1], userProcess)).toMatchObject({ kind: 'skip' });
   });
 
   test('a form step fails the run of a system process', () => {
@@ -208,7 +233,12 @@ describe('recording an outcome (frozen clock)', () => {
   });
 
   test('a failed step fails the run with a reason that names the step, and nothing more is enqueued', () => {
-    const executedAs = { connectionId: 'aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa', username: 'approvals@contoso.com' };
+    const executedAs = {
+      kind: 'connection' as const,
+      connectionId: 'aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa',
+      username: 'approvals@contoso.com',
+      objectId: 'oid-approvals',
+    };
     const next = withOutcome(
       run(['running', 'pending']),
       0,

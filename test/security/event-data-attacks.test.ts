@@ -74,7 +74,7 @@ async function runOf(processId: keyof typeof processes, event: { data: Record<st
   expect(res.status).toBe(202);
   await stack.bus.idle();
   const runs = (await stack.api(`runs?processId=${processId}&limit=200`)).json.runs as RunView[];
-  const run = runs.find((r) => r.event.id === id);
+  const run = runs.find((r) => r.event?.id === id);
   expect(run).toBeDefined();
   return run;
 }

@@ -97,14 +97,14 @@ describe('finding 6: occurredAt is data; runs are ordered by when the event was 
     await stack.bus.idle();
 
     const runs = await runsOfProcess(3);
-    expect(runs.map((r) => r.event.id)).toEqual([lateId, early.json.id, firstId]);
-    expect(runs[0].event.occurredAt).toBe(late);
+    expect(runs.map((r) => r.event!.id)).toEqual([lateId, early.json.id, firstId]);
+    expect(runs[0].event!.occurredAt).toBe(late);
     expect(runs.every((r) => r.status === 'succeeded')).toBe(true);
     tally.record({
       kind: 'attack',
       category: 'Implausible event times (run ids, run order)',
       tried: 1,
-      handled: runs[1].event.id === early.json.id ? 1 : 0,
+      handled: runs[1].event!.id === early.json.id ? 1 : 0,
       faultsInjected: 0,
       lost: 0,
     });

@@ -55,7 +55,7 @@ async function run(processId: string, itemId: string) {
   expect(res.status).toBe(202);
   await stack.bus.idle();
   const runs = (await stack.api(`runs?processId=${processId}`)).json.runs as RunView[];
-  return runs.find((r) => r.event.subject.itemId === itemId);
+  return runs.find((r) => r.subject.itemId === itemId);
 }
 
 const statusOf = async (id: string) => (await stack.api(`connections/${id}`)).json;

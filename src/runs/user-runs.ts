@@ -1,0 +1,275 @@
+import { z } from 'zod';
+import { ActionError } from '../actions/action';
+import { graphPath, graphRequest, pathSegmentProblem } from '../actions/graph-client';
+import type { MessageSender } from '../adapters/message-queue';
+import { queueNames } from '../config/queues';
+import { validateFormValues } from '../processes/form-values';
+import type { ProcessDefinition } from '../processes/process-definition';
+import type { ProcessRepository } from '../processes/process-repository';
+import { AppError } from '../shared/errors';
+import type { Caller } from '../shared/user';
+import { TokenAcquisitionError } from '../tokens/token-errors';
+import type { UserSessionStore } from '../tokens/user-session-store';
+import type { UserTokens } from '../tokens/user-tokens';
+import type { ItemRef, Run } from './run';
+import { newRunId, type RunRepository } from './run-repository';
+import { stepMessage } from './step-message';
+
+/** Why a user may not start a process on an item (contract): elevation never reaches items hidden from them. */
+export const cannotOpenItemMessage = 'You cannot start this process on an item you cannot open.';
+const runNotFound = () => new AppError('not_found', 'Run not found.');
+const processNotFound = () => new AppError('not_found', 'Process not found.');
+
+/** The longest `inputs`, in characters of JSON: they live in the run's Table row beside its steps. */
+export const maxInputsChars = 16_000;
+
+const idPart = (max: number) =>
+  z.union([z.string().min(1).max(max), z.number().int().nonnegative().transform(String)]).superRefine((v, ctx) => {
+    const why = pathSegmentProblem(v);
+    if (why) ctx.addIssue({ code: 'custom', message: `${why}; it must address one item` });
+  });
+
+/** `POST processes/{id}/runs` (contract): the item to run on and optional inputs. */
+export const startRunSchema = z.strictObject({
+  subject: z.strictObject({ siteId: idPart(512), listId: idPart(256), itemId: idPart(128) }),
+  inputs: z
+    .record(z.string(), z.unknown())
+    .refine((i) => JSON.stringify(i).length <= maxInputsChars, `must be at most ${maxInputsChars} characters of JSON`)
+    .optional(),
+});
+
+/** Domain validation of a request body: 422 with `{path, message}` per problem. */
+function parse<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  throw new AppError('invalid', 'The request is not valid.', {
+    details: parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })),
+  });
+}
+
+/** A token failure while answering a user's call: their session is over (401: get a new token), or ours is the fault. */
+function callerTokenError(e: unknown): unknown {
+  if (!(e instanceof TokenAcquisitionError)) return e;
+  switch (e.failure.kind) {
+    case 'dead_grant':
+      return new AppError('unauthenticated', e.failure.reason);
+    case 'application_credentials':
+      return new AppError('misconfigured', e.failure.reason);
+    case 'transient':
+      return new AppError('unavailable', e.failure.reason);
+  }
+}
+
+export interface UserRunsDeps {
+  processes: Pick<ProcessRepository, 'get' | 'getVersion'>;
+  runs: RunRepository;
+  sessions: Pick<UserSessionStore, 'put' | 'delete'>;
+  userTokens: Pick<UserTokens, 'graphToken' | 'assertConfigured'>;
+  sender: MessageSender;
+  graphBaseUrl: string;
+  now?: () => Date;
+  fetch?: typeof fetch;
+}
+
+/**
+ * What a user does with user processes (issue 13): start one on an item they can open, submit its forms, resume
+ * it after their session ran out, and read their own runs. Every answer about another user's run is 404, as for
+ * a run that does not exist.
+ */
+export class UserRuns {
+  constructor(private readonly deps: UserRunsDeps) {}
+
+  private now(): Date {
+    return this.deps.now?.() ?? new Date();
+  }
+
+  async start(caller: Caller, processId: string, body: unknown): Promise<{ runId: string }> {
+    const { tenantId } = caller.user;
+    const record = await this.deps.processes.get(tenantId, processId);
+    const published = record?.published;
+    if (!published || published.definition.kind !== 'user') throw processNotFound();
+    const { subject, inputs } = parse(startRunSchema, body);
+    await this.checkCanOpen(caller, subject);
+
+    const at = this.now();
+    const run: Run = {
+      id: newRunId(at),
+      tenantId,
+      kind: 'user',
+      processId,
+      processVersion: published.version,
+      subject,
+      initiatedBy: { objectId: caller.user.objectId, username: caller.user.username },
+      ...(inputs ? { inputs } : {}),
+      status: 'running',
+      createdAt: at.toISOString(),
+      steps: published.definition.steps.map((s) => ({
+        id: s.id,
+        ...(s.action ? { action: s.action } : {}),
+        status: 'pending',
+        attempts: 0,
+      })),
+    };
+    // The session first: the first step may run the moment its message is sent.
+    await this.deps.sessions.put(tenantId, run.id, caller.assertion);
+    try {
+      await this.deps.runs.create(run);
+      await this.deps.sender.send(queueNames.steps, [stepMessage({ tenantId, runId: run.id, stepIndex: 0 })]);
+    } catch (e) {
+      await this.deps.sessions.delete(tenantId, run.id).catch(() => undefined);
+      await this.deps.runs
+        .update(tenantId, run.id, (r) => ({
+          ...r,
+          status: 'failed',
+          reason: 'The run could not be queued.',
+          finishedAt: this.now().toISOString(),
+        }))
+        .catch(() => undefined);
+      throw e;
+    }
+    return { runId: run.id };
+  }
+
+  /** Submits the form step the caller's run waits for; later steps continue with the caller's (new) token. */
+  async submit(caller: Caller, runId: string, stepId: string, body: unknown): Promise<{ runId: string; status: Run['status'] }> {
+    const run = await this.ownRun(caller, runId);
+    const waiting = run.waitingFor;
+    if (run.status !== 'waiting' || !waiting || !('stepId' in waiting) || waiting.stepId !== stepId) {
+      throw new AppError('not_found', 'This run has no form step waiting for you under that id.');
+    }
+    const definition = await this.definition(run);
+    const step = definition.steps.find((s) => s.id === stepId && s.type === 'form');
+    const index = run.steps.findIndex((s) => s.id === stepId);
+    if (!step || index < 0) throw new AppError('not_found', 'This run has no form step waiting for you under that id.');
+    const { values } = parse(z.strictObject({ values: z.record(z.string(), z.unknown()) }), body);
+    const checked = validateFormValues(step.fields ?? [], values);
+    if (!checked.ok) throw new AppError('invalid', 'The form is not valid.', { details: checked.errors });
+
+    const last = index === run.steps.length - 1;
+    if (!last) await this.deps.sessions.put(run.tenantId, run.id, caller.assertion);
+    const at = this.now().toISOString();
+    let submitted = false;
+    const next = await this.deps.runs.update(run.tenantId, run.id, (current) => {
+      const w = current.waitingFor;
+      if (current.status !== 'waiting' || !w || !('stepId' in w) || w.stepId !== stepId) return undefined;
+      submitted = true;
+      const steps = current.steps.map((s, i) =>
+        i === index
+          ? {
+              ...s,
+              status: 'succeeded' as const,
+              finishedAt: at,
+              summary: `Submitted by ${caller.user.username}`,
+              executedAs: { kind: 'user' as const, username: caller.user.username, objectId: caller.user.objectId },
+            }
+          : s,
+      );
+      const { waitingFor: _, ...rest } = current;
+      return {
+        ...rest,
+        form: { ...current.form, [stepId]: checked.values },
+        steps,
+        status: last ? 'succeeded' : 'running',
+        ...(last ? { finishedAt: at } : {}),
+      };
+    });
+    // Submitted twice at once: the second finds nothing waiting.
+    if (!submitted || !next) throw new AppError('not_found', 'This run has no form step waiting for you under that id.');
+    if (last) await this.deps.sessions.delete(run.tenantId, run.id);
+    else await this.deps.sender.send(queueNames.steps, [stepMessage({ tenantId: run.tenantId, runId: run.id, stepIndex: index + 1 })]);
+    return { runId: run.id, status: next.status };
+  }
+
+  /** Continues a run that waits for the caller's session, with the fresh token of this call. */
+  async resume(caller: Caller, runId: string): Promise<{ runId: string }> {
+    const run = await this.ownRun(caller, runId);
+    const waitsForSession = (r: Run) => r.status === 'waiting' && r.waitingFor !== undefined && 'reason' in r.waitingFor;
+    if (!waitsForSession(run)) throw new AppError('conflict', 'This run is not waiting for your sign-in.');
+    try {
+      // The new token must be exchangeable, or the run would only wait again.
+      await this.deps.userTokens.graphToken(caller.assertion);
+    } catch (e) {
+      throw callerTokenError(e);
+    }
+    await this.deps.sessions.put(run.tenantId, run.id, caller.assertion);
+    let resumed = false;
+    const next = await this.deps.runs.update(run.tenantId, run.id, (current) => {
+      if (!waitsForSession(current)) return undefined;
+      resumed = true;
+      const { waitingFor: _, ...rest } = current;
+      return { ...rest, status: 'running' };
+    });
+    if (!resumed || !next) throw new AppError('conflict', 'This run is not waiting for your sign-in.');
+    const index = next.steps.findIndex((s) => s.status === 'pending');
+    if (index >= 0) {
+      const occasion = `resume-${this.now().getTime()}`;
+      await this.deps.sender.send(queueNames.steps, [stepMessage({ tenantId: run.tenantId, runId: run.id, stepIndex: index }, occasion)]);
+    }
+    return { runId: run.id };
+  }
+
+  /** A run the caller may read: their own, or any run of the tenant for an admin. */
+  async get(caller: Caller, runId: string): Promise<Run> {
+    const run = await this.deps.runs.get(caller.user.tenantId, runId);
+    if (!run || (!caller.isAdmin && run.initiatedBy?.objectId !== caller.user.objectId)) throw runNotFound();
+    return run;
+  }
+
+  async list(caller: Caller, query: { initiatedBy?: 'me'; processId?: string; limit?: number }): Promise<Run[]> {
+    if (query.initiatedBy !== 'me' && !caller.isAdmin) {
+      throw new AppError('forbidden', 'Only administrators list every run; list your own with initiatedBy=me.');
+    }
+    const { initiatedBy: _, ...rest } = query;
+    return this.deps.runs.list(caller.user.tenantId, {
+      ...rest,
+      ...(query.initiatedBy === 'me' ? { initiatedBy: caller.user.objectId } : {}),
+    });
+  }
+
+  /** The caller's own run: anyone else's (admins included: only the initiator acts on it) is 404. */
+  private async ownRun(caller: Caller, runId: string): Promise<Run> {
+    const run = await this.deps.runs.get(caller.user.tenantId, runId);
+    if (!run || run.kind !== 'user' || run.initiatedBy?.objectId !== caller.user.objectId) throw runNotFound();
+    return run;
+  }
+
+  private async definition(run: Run): Promise<ProcessDefinition> {
+    const definition = await this.deps.processes.getVersion(run.tenantId, run.processId, run.processVersion);
+    if (!definition) throw runNotFound();
+    return definition;
+  }
+
+  /**
+   * Reads the item with the caller's own Graph token (On-Behalf-Of) before anything runs: a user who cannot open it
+   * (Graph 403 or 404) may not start a process on it, elevated steps or not.
+   */
+  private async checkCanOpen(caller: Caller, subject: ItemRef): Promise<void> {
+    this.deps.userTokens.assertConfigured();
+    let token: string;
+    try {
+      token = (await this.deps.userTokens.graphToken(caller.assertion)).token;
+    } catch (e) {
+      throw callerTokenError(e);
+    }
+    try {
+      await graphRequest({
+        graphBaseUrl: this.deps.graphBaseUrl,
+        accessToken: token,
+        method: 'GET',
+        path: graphPath`/sites/${subject.siteId}/lists/${subject.listId}/items/${subject.itemId}`,
+        idempotencyKey: `read-check:${caller.user.objectId}:${subject.siteId}:${subject.listId}:${subject.itemId}`,
+        ...(this.deps.fetch ? { fetch: this.deps.fetch } : {}),
+      });
+    } catch (e) {
+      if (e instanceof ActionError && (e.status === 403 || e.status === 404)) throw new AppError('forbidden', cannotOpenItemMessage);
+      if (e instanceof ActionError && e.kind === 'permanent' && e.status === 400) {
+        throw new AppError('invalid', 'The request is not valid.', {
+          details: [{ path: 'subject', message: 'Microsoft Graph does not accept this item reference' }],
+        });
+      }
+      throw new AppError('unavailable', 'Microsoft Graph could not be asked whether you can open the item; try again shortly.', {
+        cause: e,
+      });
+    }
+  }
+}
