@@ -32,7 +32,8 @@ export interface EditorContext {
 
 export const FORM_STEP_NOTE = 'Only action steps can be executed using a connection.';
 const conditionOps = ['eq', 'ne', 'in', 'exists'] as const;
-const fieldTypes = ['text', 'multiline', 'number', 'date', 'choice', 'yesno'] as const;
+// The form field types of the user-process contract (src/processes/process-definition.ts formFieldSchema).
+const fieldTypes = ['text', 'number', 'boolean', 'date', 'choice'] as const;
 
 /**
  * The designer of one process: its settings (name, trigger, Run as), its steps in order, and for the selected step

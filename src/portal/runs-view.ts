@@ -203,23 +203,21 @@ export function createRunsView(ctx: ViewContext, me: SignedInPerson) {
     const controls = fields.map((f) => {
       const id = `${prefix}-${f.name}`;
       const control =
-        f.type === 'multiline'
-          ? h('textarea', { id, name: f.name, required: f.required, rows: 3 })
-          : f.type === 'choice' && f.options?.length
-            ? h(
-                'select',
-                { id, name: f.name, required: f.required },
-                h('option', { value: '' }, '(choose)'),
-                ...f.options.map((o) => h('option', { value: o }, o)),
-              )
-            : f.type === 'yesno'
-              ? h('input', { id, name: f.name, type: 'checkbox' })
-              : h('input', {
-                  id,
-                  name: f.name,
-                  type: f.type === 'number' ? 'number' : f.type === 'date' ? 'date' : 'text',
-                  required: f.required,
-                });
+        f.type === 'choice' && f.options?.length
+          ? h(
+              'select',
+              { id, name: f.name, required: f.required },
+              h('option', { value: '' }, '(choose)'),
+              ...f.options.map((o) => h('option', { value: o }, o)),
+            )
+          : f.type === 'boolean'
+            ? h('input', { id, name: f.name, type: 'checkbox' })
+            : h('input', {
+                id,
+                name: f.name,
+                type: f.type === 'number' ? 'number' : f.type === 'date' ? 'date' : 'text',
+                required: f.required,
+              });
       return {
         f,
         control,
@@ -239,7 +237,7 @@ export function createRunsView(ctx: ViewContext, me: SignedInPerson) {
       const values: Record<string, unknown> = {};
       for (const { f, control } of controls) {
         const el = control as HTMLInputElement;
-        values[f.name] = f.type === 'yesno' ? el.checked : f.type === 'number' && el.value !== '' ? Number(el.value) : el.value;
+        values[f.name] = f.type === 'boolean' ? el.checked : f.type === 'number' && el.value !== '' ? Number(el.value) : el.value;
       }
       submit.disabled = true;
       try {

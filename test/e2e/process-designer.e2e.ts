@@ -287,6 +287,63 @@ test('Runs shows process names, "not run" for steps that never ran, and filters 
   void workpoint;
 });
 
+// Skipped until the local identity provider answers the On-Behalf-Of grant (slice u-local): starting a user run
+// exchanges the caller's token for Graph to check the item, and the local stack answers 503 without it. Enable it then.
+test.skip('a user process: Run on an item from the page, then its waiting form submitted from the Runs tab', async () => {
+  const expense = {
+    name: 'Expense approval',
+    kind: 'user',
+    steps: [
+      {
+        id: 'approve',
+        type: 'form',
+        name: 'Approve',
+        fields: [
+          { name: 'decision', label: 'Decision', type: 'choice', options: ['Approved', 'Rejected'], required: true },
+          { name: 'note', label: 'Note', type: 'text' },
+        ],
+      },
+      {
+        id: 'stage',
+        type: 'action',
+        name: 'Change stage',
+        action: 'changeStage',
+        inputs: { stage: '{{form.approve.decision}}' },
+        permissions: { executeAs: approvals.id },
+      },
+    ],
+  };
+  expect((await stack.api('processes/expense-approval', { method: 'PUT', body: expense })).status).toBe(200);
+  expect((await stack.api('processes/expense-approval/publish', { method: 'POST' })).status).toBe(200);
+
+  await page.getByRole('tab', { name: 'Processes' }).click();
+  await page.getByRole('button', { name: 'Refresh' }).click();
+  await page.getByRole('button', { name: 'Expense approval' }).click();
+  await page.getByLabel('Site id').fill('contoso.sharepoint.com,site-1');
+  await page.getByLabel('List id').fill('list-1');
+  await page.getByLabel('Item id').fill('9');
+  await page.getByRole('button', { name: 'Run', exact: true }).click();
+  await page.getByRole('status').getByText('started').waitFor();
+  await stack.bus.idle();
+
+  // The Runs tab (shown by Run): the waiting run stands out and shows its form to the person who started it.
+  await page.getByRole('button', { name: 'Refresh' }).click();
+  const run = page.locator('li.run', { hasText: 'Expense approval' });
+  await run.locator('.badge', { hasText: 'Waiting for input' }).waitFor();
+  expect(await run.getAttribute('class')).toContain('run-waiting');
+  await shot('28-run-waiting-form');
+  await run.getByLabel('Decision (required)').selectOption('Approved');
+  await run.getByLabel('Note').fill('ok');
+  await run.getByRole('button', { name: 'Submit' }).click();
+  await page.getByRole('status').getByText('Submitted').waitFor();
+  await stack.bus.idle();
+  await page.getByRole('button', { name: 'Refresh' }).click();
+  const done = page.locator('li.run', { hasText: 'Expense approval' });
+  await done.locator('.badge', { hasText: 'Succeeded' }).first().waitFor();
+  expect(await done.textContent()).toContain(`executed as ${CONTOSO_SVC_APPROVALS.username} (connection)`);
+  await shot('29-run-form-submitted');
+});
+
 test('the pages ran without console errors or CSP violations', () => {
   expect(consoleErrors).toEqual([]);
 });
