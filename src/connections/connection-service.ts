@@ -164,13 +164,15 @@ export class ConnectionService {
     return entries;
   }
 
-  /** Acquires a fresh access token now, proving the stored refresh token still works. */
+  /** Acquires a fresh access token now, proving the stored refresh token still works (recorded as lastRefreshedAt, not as a use). */
   async test(admin: Admin, id: string): Promise<TestOutcome> {
     const connection = await this.get(admin, id);
     try {
       const token = await this.deps.broker.getAccessToken(
         { tenantId: admin.tenantId, id, objectId: connection.account.objectId },
-        { forceRefresh: true },
+        // An administrator's check is not a use ("Last used" would then hide that no process runs as it): the broker's
+        // `keep-alive` purpose is exactly a refresh that proves the grant without reporting a use.
+        { forceRefresh: true, purpose: 'keep-alive' },
       );
       return { ok: true, expiresOn: token.expiresOn.toISOString() };
     } catch (e) {

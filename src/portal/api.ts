@@ -5,13 +5,57 @@
 import type { ConnectionView } from '../connections/connection';
 import type { TestOutcome } from '../connections/connection-service';
 import type { AuthorizeStart } from '../connections/sign-in-flow';
+import type { AuditEntry } from '../connections/connection-audit';
+import type { ProcessBody } from '../processes/process-definition';
 import type { StepRecord, toRunView } from '../runs/run';
 
 export type Connection = ConnectionView;
 export type { AuthorizeStart };
 export type TestResult = TestOutcome;
-export type RunStep = StepRecord;
-export type Run = ReturnType<typeof toRunView>;
+export type { AuditEntry };
+
+/** Who executed a step: a connection (`connectionId`), or, in user processes, the user who runs it (contract "User processes"). */
+export interface ExecutedAs {
+  kind?: 'user' | 'connection';
+  username: string;
+  objectId?: string;
+  connectionId?: string;
+}
+export type RunStep = Omit<StepRecord, 'status' | 'executedAs'> & {
+  status: StepRecord['status'] | 'waiting';
+  executedAs?: ExecutedAs;
+};
+/** A run as the API answers it, plus what user processes add (contract "User processes"): `waiting` and `waitingFor`. */
+export type Run = Omit<ReturnType<typeof toRunView>, 'status' | 'steps'> & {
+  status: ReturnType<typeof toRunView>['status'] | 'waiting';
+  steps: RunStep[];
+  waitingFor?: { stepId: string; userObjectId: string };
+  initiatedBy?: { username?: string; objectId?: string };
+};
+
+/** A form step's field (contract "User processes"). */
+export interface FormField {
+  name: string;
+  label: string;
+  type: string;
+  required?: boolean;
+  options?: string[];
+}
+export type ProcessStep = ProcessBody['steps'][number] & { fields?: FormField[] };
+/** A process definition as saved with PUT (`fields` on form steps is part of the user-process contract). */
+export type ProcessDraft = Omit<ProcessBody, 'steps'> & { steps: ProcessStep[] };
+export interface ProcessRecord {
+  id: string;
+  draft: ProcessDraft;
+  savedAt: string;
+  savedBy: string;
+  published?: { version: number; definition: ProcessDraft & { id: string }; publishedAt: string; publishedBy: string };
+}
+export interface ItemSubject {
+  siteId: string;
+  listId: string;
+  itemId: string;
+}
 
 export class ApiError extends Error {
   override name = 'ApiError';
@@ -71,8 +115,44 @@ export class ConnectionsApi {
   test = (id: string) => this.call<TestResult>('POST', `connections/${encodeURIComponent(id)}/test`);
   remove = (id: string, force = false) => this.call<void>('DELETE', `connections/${encodeURIComponent(id)}${force ? '?force=true' : ''}`);
   usage = (id: string) => this.call<{ references?: ConnectionReference[] }>('GET', `connections/${encodeURIComponent(id)}/usage`);
-  listRuns = (limit = 25) => this.call<{ runs: Run[] }>('GET', `runs?limit=${limit}`).then((r) => r.runs);
+  audit = (id: string, limit = 20) =>
+    this.call<{ entries: AuditEntry[] }>('GET', `connections/${encodeURIComponent(id)}/audit?limit=${limit}`).then((r) => r.entries);
+  listRuns = (filter: { processId?: string; limit?: number } = {}) =>
+    this.call<{ runs: Run[] }>(
+      'GET',
+      `runs?${new URLSearchParams({ limit: String(filter.limit ?? 25), ...(filter.processId ? { processId: filter.processId } : {}) })}`,
+    ).then((r) => r.runs);
+  listProcesses = () => this.call<{ processes: ProcessRecord[] }>('GET', 'processes').then((r) => r.processes);
+  getProcess = (id: string) => this.call<ProcessRecord>('GET', `processes/${encodeURIComponent(id)}`);
+  saveProcess = (id: string, draft: ProcessDraft) => this.call<ProcessRecord>('PUT', `processes/${encodeURIComponent(id)}`, draft);
+  publishProcess = (id: string) => this.call<{ version: number }>('POST', `processes/${encodeURIComponent(id)}/publish`);
+  startRun = (processId: string, subject: ItemSubject) =>
+    this.call<{ runId: string }>('POST', `processes/${encodeURIComponent(processId)}/runs`, { subject });
+  submitForm = (runId: string, stepId: string, values: Record<string, unknown>) =>
+    this.call<unknown>('POST', `runs/${encodeURIComponent(runId)}/steps/${encodeURIComponent(stepId)}/submit`, { values });
 }
+
+/** One problem a 400/422 answer names: `path` like `steps[0].permissions.executeAs`. */
+export interface FieldProblem {
+  path: string;
+  message: string;
+}
+
+/**
+ * The problems of a refused body, read from the one error format (`{error: {code, message, details: [{path, message}]}}`)
+ * or the older one (`{error: {message}, errors: [...]}`). Paths are normalized: `body.steps.0.name` (a 400 from the
+ * schema) and `steps[0].name` (a 422 from validation) both become `steps[0].name`.
+ */
+export function fieldProblemsIn(body: unknown): FieldProblem[] {
+  const b = body as { errors?: unknown; error?: { details?: unknown } } | undefined;
+  const list = [b?.error?.details, b?.errors].find(Array.isArray) as unknown[] | undefined;
+  if (!list) return [];
+  return list
+    .filter((p): p is FieldProblem => typeof (p as FieldProblem)?.message === 'string')
+    .map((p) => ({ path: normalizePath(String(p.path ?? '')), message: p.message }));
+}
+
+export const normalizePath = (path: string): string => path.replace(/^body\.?/, '').replace(/\.(\d+)(?=\.|$)/g, '[$1]');
 
 /** One place a process references a connection (`GET connections/{id}/usage`, or a 409 from DELETE). */
 export interface ConnectionReference {

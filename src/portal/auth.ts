@@ -15,6 +15,8 @@ export interface AdminSession {
   username: string;
   name?: string;
   tenantId?: string;
+  /** The admin's object id (`oid`): a waiting form step names the person who may submit it by it. */
+  objectId?: string;
   roles: string[];
 }
 
@@ -197,6 +199,7 @@ export class AdminAuth {
       username: String(id.preferred_username ?? id.email ?? id.sub ?? 'unknown'),
       name: typeof id.name === 'string' ? id.name : undefined,
       tenantId: typeof id.tid === 'string' ? id.tid : undefined,
+      objectId: typeof id.oid === 'string' ? id.oid : undefined,
       roles: Array.isArray(access.roles) ? access.roles.map(String) : [],
     };
     sessionStorage.setItem(SESSION_KEY, JSON.stringify(session));

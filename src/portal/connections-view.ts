@@ -1,7 +1,12 @@
-import { ApiError, referencesIn, usageLines, type Connection, type ConnectionsApi } from './api';
+import { ApiError, referencesIn, usageLines, type AuditEntry, type Connection, type ConnectionReference, type ConnectionsApi } from './api';
 import { h, replaceChildren, time } from './dom';
 import { announce, messageOf } from './notices';
 import { openSignInTab } from './sign-in-tab';
+import { reauthorizeUrgency, REAUTHORIZE_WARNING_DAYS, statusReasonInWords } from './status-words';
+
+/** How often the list is re-read while a sign-in tab is open, and for how long at most (a sign-in state lives 10 minutes). */
+const WATCH_INTERVAL_MS = 2000;
+const WATCH_LIMIT_MS = 10 * 60_000;
 
 export interface ViewContext {
   api: ConnectionsApi;
@@ -13,7 +18,10 @@ export interface ViewContext {
 export function createConnectionsView(ctx: ViewContext) {
   const { api } = ctx;
   let connections: Connection[] = [];
+  let usage = new Map<string, ConnectionReference[] | undefined>();
+  const expanded = new Set<string>();
   let loading = false;
+  let watch: { stop(): void } | undefined;
 
   const nameInput = h('input', {
     id: 'new-connection-name',
@@ -22,7 +30,12 @@ export function createConnectionsView(ctx: ViewContext) {
     autocomplete: 'off',
     placeholder: 'e.g. WorkPoint automation',
   });
-  const authorizeLink = h('a', { href: '#authorize', id: 'authorize-link', onclick: onAuthorize }, 'here');
+  // The guide's wording: "click here to authorize a new connection"; the link's own text says what it does.
+  const authorizeLink = h(
+    'a',
+    { href: '#authorize', id: 'authorize-link', onclick: onAuthorize },
+    'Click here to authorize a new connection',
+  );
   const refreshButton = h('button', { type: 'button', id: 'refresh-connections', onclick: () => void load(true) }, 'Refresh');
   const attention = h('div', { id: 'needs-reauth-summary', className: 'callout callout-warning', hidden: true });
   const listRegion = h('div', { id: 'connections-list', 'aria-busy': 'false' });
@@ -45,9 +58,8 @@ export function createConnectionsView(ctx: ViewContext) {
       h(
         'p',
         { id: 'authorize-text' },
-        'Click ',
         authorizeLink,
-        ' to authorize a new connection. The sign-in opens in a new tab: sign in there as the service account, close the tab, then select Refresh.',
+        '. The sign-in opens in a new tab: sign in there as the service account. This list updates when it succeeds; Refresh reads it again.',
       ),
     ),
     attention,
@@ -58,7 +70,61 @@ export function createConnectionsView(ctx: ViewContext) {
   function onAuthorize(e: Event): void {
     e.preventDefault();
     const displayName = nameInput.value.trim() || undefined;
-    openSignInTab(() => api.authorize(displayName), displayName ? `“${displayName}”` : 'a new connection');
+    const before = new Set(connections.map((c) => c.id));
+    const tab = openSignInTab(() => api.authorize(displayName), displayName ? `“${displayName}”` : 'a new connection');
+    watchSignIn(
+      tab,
+      (list) => list.find((c) => !before.has(c.id)),
+      (c) => {
+        nameInput.value = '';
+        announce(`Connection “${c.displayName}” set up for ${c.account.username}.`, 'success');
+      },
+    );
+  }
+
+  function onReauthorize(c: Connection): void {
+    const tab = openSignInTab(() => api.reauthorize(c.id), `“${c.displayName}” (${c.account.username})`);
+    watchSignIn(
+      tab,
+      (list) => list.find((x) => x.id === c.id && x.status === 'active' && x.lastRefreshedAt !== c.lastRefreshedAt),
+      (x) => announce(`“${x.displayName}” re-authorized: ${x.account.username} signed in again.`, 'success'),
+    );
+  }
+
+  /**
+   * The sign-in tab ends on the API's own page, which cannot talk to this one (another origin in Azure, no opener):
+   * the page learns of the success from the API. While the tab is open the list is read every few seconds; once it
+   * shows the outcome (or the tab closes) the list is shown and the watch stops.
+   */
+  function watchSignIn(tab: Window | null, done: (list: Connection[]) => Connection | undefined, onDone: (c: Connection) => void): void {
+    watch?.stop();
+    const startedAt = Date.now();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const stop = () => {
+      if (timer) clearTimeout(timer);
+      if (watch === handle) watch = undefined;
+    };
+    const handle = { stop };
+    watch = handle;
+    const tick = async () => {
+      if (!element.isConnected || Date.now() - startedAt > WATCH_LIMIT_MS) return stop();
+      const closed = !tab || tab.closed;
+      try {
+        const list = await api.listConnections();
+        if (watch !== handle) return;
+        const finished = done(list);
+        if (finished || closed) {
+          stop();
+          await load();
+          if (finished) onDone(finished);
+          return;
+        }
+      } catch {
+        // A failed read while waiting says nothing about the sign-in; the next tick or Refresh tries again.
+      }
+      if (watch === handle) timer = setTimeout(() => void tick(), WATCH_INTERVAL_MS);
+    };
+    timer = setTimeout(() => void tick(), WATCH_INTERVAL_MS);
   }
 
   async function load(announceResult = false): Promise<void> {
@@ -68,6 +134,7 @@ export function createConnectionsView(ctx: ViewContext) {
     refreshButton.disabled = true;
     try {
       connections = await api.listConnections();
+      usage = await usageOf(connections);
       render();
       if (announceResult) {
         const n = connections.length;
@@ -80,6 +147,12 @@ export function createConnectionsView(ctx: ViewContext) {
       listRegion.setAttribute('aria-busy', 'false');
       refreshButton.disabled = false;
     }
+  }
+
+  /** Where each connection is used; a connection whose usage cannot be read shows "unknown" rather than 0. */
+  async function usageOf(list: Connection[]): Promise<Map<string, ConnectionReference[] | undefined>> {
+    const answers = await Promise.all(list.map((c) => api.usage(c.id).then(referencesIn, () => undefined)));
+    return new Map(list.map((c, i) => [c.id, answers[i]]));
   }
 
   function render(): void {
@@ -96,45 +169,196 @@ export function createConnectionsView(ctx: ViewContext) {
     if (connections.length === 0) {
       replaceChildren(
         listRegion,
-        h('p', { className: 'empty' }, 'No connections yet. Click “here” above to authorize the first one; it becomes the default.'),
+        h(
+          'p',
+          { className: 'empty' },
+          'No connections yet. Use “Click here to authorize a new connection” above; the first one becomes the default.',
+        ),
       );
       return;
     }
     const sorted = [...connections].sort((a, b) => Number(b.isDefault) - Number(a.isDefault) || a.displayName.localeCompare(b.displayName));
-    const headers = ['Name', 'Account', 'Status', 'Default', 'Last used', 'Actions'].map((t) => h('th', { scope: 'col' }, t));
+    const headers = ['Name', 'Account', 'Status', 'Used by', 'Last used', 'Actions'].map((t) => h('th', { scope: 'col' }, t));
     const table = h(
       'table',
       { className: 'connections' },
       h('caption', { className: 'visually-hidden' }, 'Connections of your organization'),
       h('thead', {}, h('tr', {}, ...headers)),
-      h('tbody', {}, ...sorted.map(row)),
+      h('tbody', {}, ...sorted.flatMap(rows)),
     );
-    replaceChildren(listRegion, h('div', { className: 'table-scroll' }, table));
+    replaceChildren(
+      listRegion,
+      h('div', { className: 'table-scroll' }, table),
+      h(
+        'p',
+        { className: 'muted footnote' },
+        '“Last verified” is the last time Microsoft issued a token for the account. A restart of the service or a change in Microsoft Entra ID can end a sign-in without the list knowing: select Test to check a connection now (a test is not counted as a use).',
+      ),
+    );
+  }
+
+  function nameContent(c: Connection): HTMLElement[] {
+    return [
+      h('span', { className: 'connection-name' }, c.displayName),
+      c.isDefault ? h('span', { className: 'badge badge-default' }, '★ Default') : null,
+    ].filter((x): x is HTMLElement => x !== null);
+  }
+
+  function statusCell(c: Connection): HTMLTableCellElement {
+    const stale = c.status === 'needs_reauth';
+    const urgency = reauthorizeUrgency(c.reauthorizeBy);
+    const words = stale ? statusReasonInWords(c.statusReason) : undefined;
+    return h(
+      'td',
+      { className: 'status' },
+      stale
+        ? [
+            h('span', { className: 'badge badge-warning' }, '⚠ Needs re-authorization'),
+            h('span', { className: 'reason' }, words!.text),
+            words!.code ? h('span', { className: 'reason-code' }, `Code: ${words!.code}`) : null,
+          ]
+        : [
+            h('span', { className: 'badge badge-ok' }, '✓ Active'),
+            h(
+              'span',
+              { className: `reauthorize-by${urgency.warn ? ' due-soon' : ''}` },
+              urgency.warn ? '⚠ ' : '',
+              'Re-authorize by ',
+              time(c.reauthorizeBy, '', { day: true }),
+              urgency.warn
+                ? urgency.days < 0
+                  ? ' (overdue)'
+                  : ` (within ${REAUTHORIZE_WARNING_DAYS} days: ${urgency.days === 0 ? 'today' : urgency.days === 1 ? '1 day left' : `${urgency.days} days left`})`
+                : null,
+            ),
+          ],
+      h('span', { className: 'verified' }, 'Last verified ', time(c.lastRefreshedAt, 'never')),
+    );
+  }
+
+  function usageCell(c: Connection): HTMLTableCellElement {
+    const refs = usage.get(c.id);
+    if (refs === undefined) return h('td', { className: 'used-by muted' }, 'Unknown');
+    if (refs.length === 0) return h('td', { className: 'used-by muted' }, 'Not used');
+    // The draft and the published version usually name the same step: count each step once.
+    const steps = new Set(refs.map((r) => `${r.processId}/${r.stepId ?? ''}`)).size;
+    const processes = new Set(refs.map((r) => r.processId)).size;
+    const label = `${steps === 1 ? '1 step' : `${steps} steps`} in ${processes === 1 ? '1 process' : `${processes} processes`}`;
+    const open = expanded.has(`usage:${c.id}`);
+    const b = h(
+      'button',
+      { type: 'button', className: 'disclosure', 'aria-expanded': String(open), 'aria-controls': `usage-${c.id}` },
+      label,
+    );
+    b.addEventListener('click', () => toggle(`usage:${c.id}`));
+    return h('td', { className: 'used-by' }, b);
+  }
+
+  function toggle(key: string): void {
+    if (expanded.has(key)) expanded.delete(key);
+    else expanded.add(key);
+    render();
+    const [kind, id] = key.split(':');
+    listRegion
+      .querySelector<HTMLButtonElement>(
+        `tr[data-connection-id="${CSS.escape(id)}"] ${kind === 'usage' ? 'td.used-by' : 'th.name'} button.disclosure`,
+      )
+      ?.focus();
+  }
+
+  function rows(c: Connection): HTMLTableRowElement[] {
+    const main = row(c);
+    const extra: HTMLTableRowElement[] = [];
+    if (expanded.has(`usage:${c.id}`)) {
+      extra.push(
+        h(
+          'tr',
+          { className: 'detail-row', id: `usage-${c.id}` },
+          h(
+            'td',
+            { colspan: 6 },
+            h('p', { className: 'detail-title' }, `Where “${c.displayName}” is used`),
+            h('ul', { className: 'usage' }, ...usageLines(usage.get(c.id) ?? []).map((u) => h('li', {}, u))),
+          ),
+        ),
+      );
+    }
+    if (expanded.has(`details:${c.id}`)) extra.push(detailsRow(c));
+    return [main, ...extra];
+  }
+
+  function detailsRow(c: Connection): HTMLTableRowElement {
+    const audit = h('div', { className: 'audit', 'aria-busy': 'true' }, h('p', { className: 'muted' }, 'Loading the history…'));
+    api.audit(c.id).then(
+      (entries) => {
+        audit.setAttribute('aria-busy', 'false');
+        replaceChildren(
+          audit,
+          entries.length
+            ? h(
+                'table',
+                { className: 'audit-table' },
+                h('caption', {}, 'History (newest first)'),
+                h('thead', {}, h('tr', {}, ...['When', 'What', 'By', 'Details'].map((t) => h('th', { scope: 'col' }, t)))),
+                h('tbody', {}, ...entries.map(auditRow)),
+              )
+            : h('p', { className: 'muted' }, 'No history recorded.'),
+        );
+      },
+      (e: unknown) => {
+        audit.setAttribute('aria-busy', 'false');
+        if (!ctx.handleAuthError(e))
+          replaceChildren(audit, h('p', { className: 'error-text' }, `The history could not be loaded: ${messageOf(e)}`));
+      },
+    );
+    return h(
+      'tr',
+      { className: 'detail-row', id: `details-${c.id}` },
+      h(
+        'td',
+        { colspan: 6 },
+        h(
+          'dl',
+          { className: 'facts' },
+          h('dt', {}, 'Created'),
+          h('dd', {}, time(c.createdAt), ` by ${c.createdBy}`),
+          h('dt', {}, 'Last refreshed'),
+          h('dd', {}, time(c.lastRefreshedAt, 'never')),
+          h('dt', {}, 'Status since'),
+          h('dd', {}, time(c.statusChangedAt)),
+          h('dt', {}, 'Account object id'),
+          h('dd', {}, c.account.objectId),
+        ),
+        audit,
+      ),
+    );
+  }
+
+  function auditRow(e: AuditEntry): HTMLTableRowElement {
+    const details = Object.entries(e.details ?? {})
+      .map(([k, v]) => `${k}: ${String(v)}`)
+      .join(', ');
+    return h('tr', {}, h('td', {}, time(e.at)), h('td', {}, AUDIT_WORDS[e.action] ?? e.action), h('td', {}, e.by), h('td', {}, details));
   }
 
   function row(c: Connection): HTMLTableRowElement {
     const stale = c.status === 'needs_reauth';
-    const nameCell = h('th', { scope: 'row', className: 'name' }, c.displayName);
+    const detailsOpen = expanded.has(`details:${c.id}`);
+    const detailsButton = h(
+      'button',
+      { type: 'button', className: 'disclosure link-like', 'aria-expanded': String(detailsOpen), 'aria-controls': `details-${c.id}` },
+      'Details and history',
+    );
+    detailsButton.addEventListener('click', () => toggle(`details:${c.id}`));
+    const nameBox = h('div', { className: 'name-box' }, ...nameContent(c));
+    const nameCell = h('th', { scope: 'row', className: 'name' }, nameBox, detailsButton);
     const tr = h(
       'tr',
       { className: stale ? 'needs-reauth' : undefined, 'data-connection-id': c.id },
       nameCell,
       h('td', { className: 'account' }, c.account.username),
-      h(
-        'td',
-        { className: 'status' },
-        stale
-          ? [
-              h('span', { className: 'badge badge-warning' }, '⚠ Needs re-authorization'),
-              c.statusReason ? h('span', { className: 'reason' }, c.statusReason) : null,
-            ]
-          : h('span', { className: 'badge badge-ok' }, '✓ Active'),
-      ),
-      h(
-        'td',
-        { className: 'default' },
-        c.isDefault ? h('span', { className: 'badge badge-default' }, '★ Default') : h('span', { className: 'muted' }, '—'),
-      ),
+      statusCell(c),
+      usageCell(c),
       h('td', { className: 'last-used' }, time(c.lastUsedAt)),
       h('td', { className: 'actions' }),
     );
@@ -145,15 +369,11 @@ export function createConnectionsView(ctx: ViewContext) {
       b.addEventListener('click', () => handler(b));
       return b;
     };
-    const renameButton = button('Rename', () => startRename(c, nameCell, renameButton));
+    const renameButton = button('Rename', () => startRename(c, nameBox, renameButton));
     actions.append(
       renameButton,
       ...(c.isDefault ? [] : [button('Make default', (b) => void makeDefault(c, b))]),
-      button(
-        'Re-authorize',
-        () => openSignInTab(() => api.reauthorize(c.id), `“${c.displayName}” (${c.account.username})`),
-        stale ? 'primary' : undefined,
-      ),
+      button('Re-authorize', () => onReauthorize(c), stale ? 'primary' : undefined),
       button('Test', (b) => void test(c, b)),
       button('Delete', (b) => confirmDelete(c, b), 'danger'),
     );
@@ -164,7 +384,7 @@ export function createConnectionsView(ctx: ViewContext) {
     const inputId = `rename-${c.id}`;
     const input = h('input', { id: inputId, type: 'text', value: c.displayName, maxlength: 128, required: true });
     const cancel = () => {
-      replaceChildren(cell, c.displayName);
+      replaceChildren(cell, ...nameContent(c));
       opener.focus();
     };
     const form = h(
@@ -219,7 +439,7 @@ export function createConnectionsView(ctx: ViewContext) {
         announce(`“${c.displayName}” works: Microsoft issued a token for ${c.account.username}.`, 'success');
       } else if (result.status === 'needs_reauth') {
         announce(
-          `“${c.displayName}” needs re-authorization: ${result.reason} Select Re-authorize and sign in as ${c.account.username}.`,
+          `“${c.displayName}” needs re-authorization: ${statusReasonInWords(result.reason).text} Select Re-authorize and sign in as ${c.account.username}.`,
           'error',
         );
       } else {
@@ -295,3 +515,13 @@ export function createConnectionsView(ctx: ViewContext) {
 
   return { element, load, focus: () => authorizeLink.focus() };
 }
+
+const AUDIT_WORDS: Record<string, string> = {
+  created: 'Created',
+  reauthorized: 'Re-authorized',
+  renamed: 'Renamed',
+  default_changed: 'Default changed',
+  marked_needs_reauth: 'Marked as needing re-authorization',
+  reactivated: 'Active again',
+  deleted: 'Deleted',
+};

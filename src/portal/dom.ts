@@ -44,12 +44,18 @@ export function byId<T extends HTMLElement = HTMLElement>(id: string): T {
   return el as T;
 }
 
+// Times carry their time zone ("Nov 28, 2026, 9:05 AM UTC"): an administrator compares them with logs and colleagues elsewhere.
 const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+const zoneFormat = new Intl.DateTimeFormat(undefined, { timeZoneName: 'short' });
+const dayFormat = new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'short', year: 'numeric' });
 
-/** A <time> element: the local date/time as text, the ISO value in `datetime`. */
-export function time(iso: string | undefined, empty = 'Never'): Node {
+const zoneOf = (d: Date): string => zoneFormat.formatToParts(d).find((p) => p.type === 'timeZoneName')?.value ?? '';
+
+/** A <time> element: the local date/time and time zone as text, the ISO value in `datetime`. `day`: the date only. */
+export function time(iso: string | undefined, empty = 'Never', options: { day?: boolean } = {}): Node {
   if (!iso) return document.createTextNode(empty);
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return document.createTextNode(iso);
-  return h('time', { datetime: iso, title: d.toISOString() }, dateFormat.format(d));
+  const text = options.day ? dayFormat.format(d) : `${dateFormat.format(d)} ${zoneOf(d)}`.trim();
+  return h('time', { datetime: iso, title: d.toISOString() }, text);
 }

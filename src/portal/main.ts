@@ -8,6 +8,7 @@ import { loadConfig } from './config';
 import { createConnectionsView, type ViewContext } from './connections-view';
 import { byId, h, replaceChildren } from './dom';
 import { announce, clearNotices, messageOf } from './notices';
+import { createProcessesView } from './processes-view';
 import { createRunsView } from './runs-view';
 
 const app = () => byId('app');
@@ -42,6 +43,7 @@ function showSignedOut(auth: AdminAuth, message?: string, tone: 'info' | 'error'
 function showApp(auth: AdminSession, adminAuth: AdminAuth, api: ConnectionsApi): void {
   const signOut = h('button', { type: 'button', id: 'sign-out' }, 'Sign out');
   signOut.addEventListener('click', () => {
+    if (!processes.confirmLeave()) return;
     adminAuth.signOut();
     showSignedOut(adminAuth, 'You are signed out of this page.');
   });
@@ -63,12 +65,18 @@ function showApp(auth: AdminSession, adminAuth: AdminAuth, api: ConnectionsApi):
     },
   };
   const connections = createConnectionsView(ctx);
-  const runs = createRunsView(ctx);
+  const processes = createProcessesView({ ...ctx, showRuns: () => select(2, true) });
+  const runs = createRunsView(ctx, { objectId: auth.objectId, username: auth.username });
 
   const tabs = [
     { id: 'connections', label: 'Connections', view: connections },
+    { id: 'processes', label: 'Processes', view: processes },
     { id: 'runs', label: 'Runs', view: runs },
   ] as const;
+  // Leaving the page (reload, close, another address) with unsaved process changes asks first.
+  window.addEventListener('beforeunload', (e) => {
+    if (processes.isDirty()) e.preventDefault();
+  });
   const tabButtons = tabs.map((t) =>
     h(
       'button',
@@ -80,7 +88,13 @@ function showApp(auth: AdminSession, adminAuth: AdminAuth, api: ConnectionsApi):
     h('div', { role: 'tabpanel', id: `panel-${t.id}`, 'aria-labelledby': `tab-${t.id}`, hidden: true }, t.view.element),
   );
 
-  const select = (index: number, focus = false) => {
+  let shown = -1;
+  function select(index: number, focus = false): void {
+    if (shown === 1 && index !== 1 && !processes.confirmLeave()) {
+      tabButtons[1].focus();
+      return;
+    }
+    shown = index;
     tabs.forEach((t, i) => {
       tabButtons[i].setAttribute('aria-selected', String(i === index));
       tabButtons[i].tabIndex = i === index ? 0 : -1;
@@ -89,7 +103,7 @@ function showApp(auth: AdminSession, adminAuth: AdminAuth, api: ConnectionsApi):
     if (focus) tabButtons[index].focus();
     history.replaceState(null, '', `#${tabs[index].id}`);
     void tabs[index].view.load();
-  };
+  }
   tabButtons.forEach((b, i) => {
     b.addEventListener('click', () => select(i));
     b.addEventListener('keydown', (e: KeyboardEvent) => {

@@ -7,7 +7,7 @@ import { announce, messageOf } from './notices';
  * click handler (a user gesture, so popup blockers allow it) and only navigated once the API has
  * answered with the authorize URL. The new tab gets no `opener` back to this page.
  */
-export function openSignInTab(start: () => Promise<AuthorizeStart>, what: string): void {
+export function openSignInTab(start: () => Promise<AuthorizeStart>, what: string): Window | null {
   const tab = window.open('', '_blank');
   if (tab) {
     try {
@@ -29,7 +29,7 @@ export function openSignInTab(start: () => Promise<AuthorizeStart>, what: string
       if (tab && !tab.closed) {
         tab.location.replace(authorizeUrl);
         announce(
-          `The sign-in for ${what} opened in a new tab. Sign in there as the service account, close that tab when it says so, then select Refresh.`,
+          `The sign-in for ${what} opened in a new tab. Sign in there as the service account; this list updates when the sign-in succeeds (or select Refresh).`,
         );
       } else {
         // Blocked or closed already: a plain link is a fresh user gesture.
@@ -49,4 +49,6 @@ export function openSignInTab(start: () => Promise<AuthorizeStart>, what: string
       announce(`The sign-in for ${what} could not be started: ${messageOf(e)}`, 'error');
     },
   );
+  // The handle stays usable after the tab goes to another origin: its `closed` is readable, nothing else is.
+  return tab;
 }

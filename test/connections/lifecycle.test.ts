@@ -143,6 +143,18 @@ describe('health, filters and edits', () => {
     }
   });
 
+  test('Test proves the grant (lastRefreshedAt moves) without counting as a use (lastUsedAt stays unset)', async () => {
+    const { stack } = setup;
+    const before = await getConnection(stack, approvals.id);
+    const res = await stack.api(`connections/${approvals.id}/test`, { method: 'POST' });
+    expect(res.json).toMatchObject({ ok: true });
+    await new Promise((r) => setTimeout(r, 50)); // the broker reports refreshes and uses asynchronously
+    const after = await getConnection(stack, approvals.id);
+    expect(Date.parse(after.lastRefreshedAt!)).toBeGreaterThan(Date.parse(before.lastRefreshedAt!));
+    // An administrator checking a connection is not a process using it: "Last used" must keep saying Never.
+    expect(after.lastUsedAt).toBeUndefined();
+  });
+
   // Changes names and defaults: the last test of this describe.
   test('renames and default changes are audited on each connection they touch, by the admin', async () => {
     const { stack } = setup;

@@ -85,6 +85,10 @@ export async function interaction(provider: Provider, req: IncomingMessage, res:
   if (details.prompt.name !== 'login') return sendJson(res, 400, { error: 'unsupported_prompt', prompt: details.prompt.name });
 
   if (req.method === 'GET') {
+    // As in Entra: `prompt=login` shows this form even while the browser has a session (oidc-provider's `login` prompt
+    // check; Entra: "forces the user to enter their credentials on that request, negating single-sign on"), and
+    // `login_hint` pre-fills the username, which stays editable ("can be used to pre-fill the username/email address field
+    // of the sign-in page", MSAL `loginHint`; OIDC Core 3.1.2.1). Re-authorize relies on both (sign-in-flow.ts).
     return sendHtml(res, 200, signInPage(path, clientName, String(details.params.login_hint ?? '')));
   }
   if (req.method !== 'POST') return sendJson(res, 405, { error: 'method_not_allowed' });
