@@ -21,8 +21,9 @@
  * (User.RevokeSessions.All in `scp`; revokes like revoke-sessions below).
  * Any other POST/PATCH/PUT answers 200 {ok: true}, DELETE 204, any other GET 404.
  *
- * Permissions (graph-permissions.ts): every account reads and writes ordinary items; only service accounts change
- * `Stage` (others: 403 accessDenied) and see lists whose id starts with `restricted` (others: 404 itemNotFound).
+ * Permissions (graph-permissions.ts), on every request under /sites/{s}/lists/{l} (unmodelled ones too): every account
+ * reads and writes ordinary items; only service accounts change `Stage` (others: 403 accessDenied) and see lists whose
+ * id starts with `restricted` (others: 404 itemNotFound).
  * Each PATCH call records `changedFields` beside the calling account.
  *
  * Differences from Graph worth knowing: PATCH creates a missing item (the local instance has no lists
@@ -169,6 +170,13 @@ export async function startGraphStandIn(options: GraphStandInOptions): Promise<G
     return { status: 200, json: { '@odata.context': `${BASE_PATH}/$metadata#Edm.Boolean`, value: true } };
   }
 
+  /** The item fields a write names: the body of PATCH .../fields, or `fields` of a listItem (create, item PATCH). */
+  function writtenFields(method: string, sub: string | undefined, body: unknown): string[] | undefined {
+    if (method === 'GET' || method === 'DELETE' || !isObject(body)) return undefined;
+    if (sub === 'fields') return Object.keys(body);
+    return isObject(body.fields) ? Object.keys(body.fields) : undefined;
+  }
+
   function handle(
     method: string,
     segments: string[],
@@ -178,13 +186,17 @@ export async function startGraphStandIn(options: GraphStandInOptions): Promise<G
     account: GraphAccount,
   ) {
     const [first, siteId, lists, listId, itemsSegment, itemId, sub, ...rest] = segments;
+    // Every request under a list passes the permission model, the unmodelled ones (answered 200/204 below) included,
+    // so that no method reaches a restricted list or writes Stage around it.
+    if (first === 'sites' && lists === 'lists' && !!siteId && !!listId) {
+      checkItemAccess(account, listId, writtenFields(method, sub, body));
+    }
     const isItem =
       first === 'sites' && lists === 'lists' && itemsSegment === 'items' && !!siteId && !!listId && !!itemId && rest.length === 0;
     if (isItem) {
       const key = `${siteId}/${listId}/${itemId}`;
       if (method === 'PATCH' && sub === 'fields') {
         if (!isObject(body)) throw graphError(400, 'invalidRequest', 'Invalid request: the body must be a JSON object of fields.');
-        checkItemAccess(account, listId, Object.keys(body));
         // fromEntries (not assignment): a `__proto__` field stays a field and never reaches a prototype.
         const fields = Object.fromEntries([...Object.entries(items.get(key) ?? {}), ...Object.entries(body)]);
         items.set(key, fields);
@@ -205,7 +217,6 @@ export async function startGraphStandIn(options: GraphStandInOptions): Promise<G
         };
       }
       if (method === 'GET' && (sub === undefined || sub === 'fields')) {
-        checkItemAccess(account, listId);
         const fields = items.get(key);
         if (!fields) throw graphError(404, 'itemNotFound', 'The requested resource does not exist.');
         if (sub === 'fields') return { status: 200, json: { id: itemId, ...fields } };

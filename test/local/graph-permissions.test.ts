@@ -43,13 +43,17 @@ async function graphToken(user: LocalUser): Promise<string> {
   return tokens.get(user.username)!;
 }
 
-async function call(user: LocalUser, method: 'GET' | 'PATCH', path: string, body?: unknown) {
+async function call(user: LocalUser, method: 'GET' | 'PATCH' | 'POST' | 'DELETE', path: string, body?: unknown) {
   const res = await fetch(`${graph.url}${path}`, {
     method,
     headers: { authorization: `Bearer ${await graphToken(user)}`, ...(body ? { 'content-type': 'application/json' } : {}) },
     ...(body ? { body: JSON.stringify(body) } : {}),
   });
-  return { status: res.status, json: (await res.json()) as { error: { code: string; message: string } } & Record<string, unknown> };
+  const text = await res.text();
+  return {
+    status: res.status,
+    json: (text ? JSON.parse(text) : {}) as { error: { code: string; message: string } } & Record<string, unknown>,
+  };
 }
 
 const item = '/sites/site-1/lists/list-1/items/7';
@@ -103,5 +107,32 @@ describe('Graph stand-in permissions', () => {
     const read = await call(CONTOSO_SVC_APPROVALS, 'GET', `${hidden}?expand=fields`);
     expect(read).toMatchObject({ status: 200, json: { id: '5', fields: { Title: 'Salary review' } } });
     expect((await call(CONTOSO_SVC_APPROVALS, 'PATCH', `${hidden}/fields`, { Stage: 'Done' })).status).toBe(200);
+  });
+
+  it('applies the same rules to every list request, not only to the modelled ones (create, delete, item PATCH)', async () => {
+    const listItems = '/sites/site-1/lists/list-1/items';
+    for (const [method, path, body] of [
+      ['POST', '/sites/site-1/lists/restricted-hr/items', { fields: { Title: 'x' } }],
+      ['DELETE', hidden, undefined],
+      ['PATCH', hidden, { fields: { Comment: 'x' } }],
+      ['GET', '/sites/site-1/lists/restricted-hr/items', undefined],
+    ] as const) {
+      const refused = await call(CONTOSO_USER, method, path, body);
+      expect({ method, path, status: refused.status, code: refused.json.error?.code }).toEqual({
+        method,
+        path,
+        status: 404,
+        code: 'itemNotFound',
+      });
+    }
+    for (const [method, path] of [
+      ['POST', listItems],
+      ['PATCH', item],
+    ] as const) {
+      const refused = await call(CONTOSO_USER, method, path, { fields: { Stage: 'Approved' } });
+      expect({ method, status: refused.status, code: refused.json.error?.code }).toEqual({ method, status: 403, code: 'accessDenied' });
+    }
+    expect((await call(CONTOSO_USER, 'POST', listItems, { fields: { Title: 'New request' } })).status).toBeLessThan(300);
+    expect((await call(CONTOSO_SVC_APPROVALS, 'DELETE', hidden)).status).toBe(204);
   });
 });

@@ -142,10 +142,11 @@ describe('On-Behalf-Of at the local identity provider', () => {
     expect(malformed.errorNo).toBe('50027');
   });
 
-  it('refuses a token without a delegated scope (app-only: the flow works for user principals only)', async () => {
+  it('refuses a token without a delegated scope as Entra does (app-only: unauthorized_client AADSTS7000114)', async () => {
     const appOnly = await userToken({ scp: null, roles: ['Connections.Admin'] });
     const err = await refusal(msal().acquireTokenOnBehalfOf({ oboAssertion: appOnly, scopes: GRAPH_DEFAULT }));
-    expect(err).toMatchObject({ errorCode: 'invalid_grant', errorNo: '50013' });
+    expect(err).toMatchObject({ errorCode: 'unauthorized_client', errorNo: '7000114' });
+    expect(err.message).toContain(`Application '${LOCAL_API_CLIENT_ID}' is not allowed to make application on-behalf-of calls.`);
   });
 
   it('refuses Graph permissions the API registration was not consented (AADSTS65001) and a resource that does not exist (AADSTS500011)', async () => {

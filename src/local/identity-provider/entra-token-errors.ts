@@ -98,6 +98,11 @@ const KNOWN: Record<number, Known> = {
       `The resource principal named ${d.resource ?? ''} was not found in the tenant. This can happen if the application has not been ` +
       'installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.',
   },
+  7000114: {
+    status: 400,
+    error: 'unauthorized_client',
+    text: (app) => `Application '${app}' is not allowed to make application on-behalf-of calls.`,
+  },
   900144: {
     status: 400,
     error: 'invalid_request',

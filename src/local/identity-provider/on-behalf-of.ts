@@ -10,7 +10,8 @@
  * - the assertion is an access token signed by this provider (AADSTS50013), not expired (AADSTS500133: no clock skew,
  *   as in the answer quoted in microsoftgraph/msgraph-sdk-dotnet#2551), issued by the issuer of its version, and for
  *   the client that presents it: its client id or one of its App ID URIs (AADSTS500131);
- * - "the OBO flow only works for user principals": a token without a delegated scope (`scp`), e.g. app-only, is refused;
+ * - "the OBO flow only works for user principals": a token without a delegated scope (`scp`), e.g. app-only, is refused
+ *   (unauthorized_client AADSTS7000114);
  * - roles stay with the user's token: the new token carries the user, the tenant and the delegated Graph permissions;
  * - Graph permissions must be consented for the client (AADSTS65001, suberror consent_required); `/.default` is what
  *   is consented; only Microsoft Graph is a downstream resource here (others: AADSTS500011).
@@ -98,6 +99,12 @@ export async function onBehalfOf(issuer: OnBehalfOfIssuer, params: URLSearchPara
     return entraTokenError(50013, clientId, { reason: `Assertion is invalid: ${(e as Error).message}` });
   }
 
+  const audience = typeof claims.aud === 'string' ? claims.aud : JSON.stringify(claims.aud ?? '');
+  if (!client.audiences.includes(audience)) return entraTokenError(500131, clientId, { audience });
+  // An app-only token (client credentials: roles, no scp) names no user to act for: Entra answers unauthorized_client
+  // AADSTS7000114 (learn.microsoft.com/entra/identity-platform/reference-error-codes, MicrosoftDocs/azure-docs#65279;
+  // the answer quoted in AzureAD/microsoft-authentication-library-for-dotnet#2130).
+  if (typeof claims.scp !== 'string' || !claims.scp.trim()) return entraTokenError(7000114, clientId);
   const user = typeof claims.oid === 'string' ? findUserByObjectId(claims.oid) : undefined;
   const expectedIssuer =
     claims.ver === '1.0' && user
@@ -110,14 +117,6 @@ export async function onBehalfOf(issuer: OnBehalfOfIssuer, params: URLSearchPara
       reason: "Assertion is invalid: the token issuer doesn't match the api version, or the token names no user of the tenant.",
     });
   }
-  const audience = typeof claims.aud === 'string' ? claims.aud : JSON.stringify(claims.aud ?? '');
-  if (!client.audiences.includes(audience)) return entraTokenError(500131, clientId, { audience });
-  if (typeof claims.scp !== 'string' || !claims.scp.trim()) {
-    return entraTokenError(50013, clientId, {
-      reason: 'Assertion is invalid: it carries no delegated permission (scp). The On-Behalf-Of flow only works for user principals.',
-    });
-  }
-
   const asked = (params.get('scope') ?? '').split(' ').filter(Boolean);
   const resourceScopes = asked.filter((s) => !OIDC_SCOPES.has(s));
   // A permission without a resource names Microsoft Graph, as at Entra's /authorize and /token.
