@@ -65,8 +65,14 @@ function showApp(auth: AdminSession, adminAuth: AdminAuth, api: ConnectionsApi):
     },
   };
   const connections = createConnectionsView(ctx);
-  const processes = createProcessesView({ ...ctx, showRuns: () => select(2, true) });
   const runs = createRunsView(ctx, { objectId: auth.objectId, username: auth.username });
+  const processes = createProcessesView({
+    ...ctx,
+    showRuns: (processId) => {
+      runs.focusProcess(processId);
+      select(2, true);
+    },
+  });
 
   const tabs = [
     { id: 'connections', label: 'Connections', view: connections },

@@ -27,7 +27,8 @@ export interface EditorContext {
   /** Back to the process list. */
   close(): void;
   /** Shows the Runs tab (after starting a run). */
-  showRuns(): void;
+  /** Opens the Runs tab on this process's runs. */
+  showRuns(processId: string): void;
 }
 
 export const FORM_STEP_NOTE = 'Only action steps can be executed using a connection.';
@@ -745,7 +746,7 @@ export function createProcessEditor(ctx: EditorContext, id: string, record: Proc
       try {
         const { runId } = await ctx.api.startRun(id, { siteId, listId, itemId });
         announce(`Run ${runId} started. Follow it on the Runs tab.`, 'success');
-        ctx.showRuns();
+        ctx.showRuns(id);
       } catch (err) {
         if (!ctx.handleAuthError(err)) announce(`The run could not be started: ${messageOf(err)}`, 'error');
       }

@@ -6,7 +6,8 @@ import { announce, messageOf } from './notices';
 import { createProcessEditor } from './process-editor';
 
 export interface ProcessesViewContext extends ViewContext {
-  showRuns(): void;
+  /** Opens the Runs tab on this process's runs. */
+  showRuns(processId: string): void;
 }
 
 /** "Processes": the tenant's processes, a form to create one, and the designer of the one opened. */

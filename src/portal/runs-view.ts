@@ -261,5 +261,15 @@ export function createRunsView(ctx: ViewContext, me: SignedInPerson) {
     return fields?.length ? fields : [{ name: 'comment', label: 'Comment', type: 'text' }];
   }
 
-  return { element, load };
+  /** Shows one process's runs (after the person started one): the filters must not hide the run just started. */
+  function focusProcess(processId: string): void {
+    replaceChildren(
+      processFilter,
+      h('option', { value: '' }, 'All processes'),
+      h('option', { value: processId, selected: true }, processName(processId)),
+    );
+    connectionFilter.value = '';
+  }
+
+  return { element, load, focusProcess };
 }
