@@ -190,6 +190,9 @@ export function createApp(settings: Settings, overrides: AppContextOverrides = {
         { name: 'runs', table: names.runs, timeProperties: ['createdAt', 'receivedAt'], days: settings.RUN_RETENTION_DAYS },
         { name: 'deadLetters', table: names.deadLetters, timeProperties: ['at'], days: settings.DEAD_LETTER_RETENTION_DAYS },
         { name: 'audit', table: names.connectionAudit, timeProperties: ['at'], days: settings.AUDIT_RETENTION_DAYS },
+        // A run deletes its user session when it finishes, fails or waits; one dead-lettered or cut off mid-step leaves
+        // it behind. Past its assertion's expiry it is useless (steps wait for the user), so it goes a day later.
+        { name: 'userSessions', table: names.userSessions, timeProperties: ['expiresAt'], days: 1 },
       ],
     }),
     runs,

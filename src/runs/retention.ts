@@ -6,7 +6,7 @@ const dayMs = 24 * 3600_000;
 /** What ages out, and after how long: one table, the ISO time property that dates a row, and the days it is kept. */
 export interface RetentionRule {
   /** What the README and the timer's log call it. */
-  name: 'runs' | 'deadLetters' | 'audit';
+  name: 'runs' | 'deadLetters' | 'audit' | 'userSessions';
   table: string;
   /** Rows are deleted when any of these ISO 8601 UTC time properties is older than the cutoff. */
   timeProperties: readonly string[];

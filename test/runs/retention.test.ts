@@ -4,7 +4,7 @@
  * last one stopped; everything younger stays.
  */
 import type { TokenCredential } from '@azure/identity';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { createTableFactory, type TableFactory } from '../../src/adapters/tables';
 import { ConnectionAuditLog } from '../../src/connections/connection-audit';
 import type { ProductEvent } from '../../src/events/product-event';
@@ -13,6 +13,8 @@ import { DeadLetterLog } from '../../src/runs/dead-letters';
 import { Retention, type RetentionOutcome } from '../../src/runs/retention';
 import type { Run } from '../../src/runs/run';
 import { RunRepository, runIdFor } from '../../src/runs/run-repository';
+import { UserAssertion } from '../../src/shared/user';
+import { UserSessionStore } from '../../src/tokens/user-session-store';
 
 let azurite: LocalAzurite;
 let tables: TableFactory;
@@ -20,7 +22,7 @@ const credential: TokenCredential = { getToken: async () => null };
 const dayMs = 24 * 3600_000;
 const NOW = new Date('2030-06-01T00:00:00.000Z');
 const daysAgo = (days: number) => new Date(NOW.getTime() - days * dayMs);
-const names = { runs: 'retruns', deadLetters: 'retdead', audit: 'retaudit' };
+const names = { runs: 'retruns', deadLetters: 'retdead', audit: 'retaudit', sessions: 'retsessions' };
 const tenants = [randomUUID(), randomUUID()];
 
 beforeAll(async () => {
@@ -130,4 +132,25 @@ test('everything past its retention is deleted in batches of the configured size
 
   // A further run finds nothing: the retention is idempotent.
   expect((await retention.run()).map((o) => o.deleted)).toEqual([0, 0, 0]);
+});
+
+test('user sessions left behind (a run dead-lettered or cut off before it deleted its session) go a day after they expired', async () => {
+  const key = randomBytes(32);
+  const keys = { current: async () => ({ version: 'v1', key }), byVersion: async () => key };
+  const sessions = new UserSessionStore(tables, names.sessions, keys);
+  const tenantId = tenants[0];
+  // The assertion's expiry dates the row: a session cannot be used after it anyway (steps wait for the user).
+  await sessions.put(tenantId, 'run-expired-2-days', new UserAssertion('header.payload.signature', daysAgo(2)));
+  await sessions.put(tenantId, 'run-expired-1-hour', new UserAssertion('header.payload.signature', new Date(NOW.getTime() - 3600_000)));
+  await sessions.put(tenantId, 'run-live', new UserAssertion('header.payload.signature', new Date(NOW.getTime() + 3600_000)));
+  const retention = new Retention({
+    tables,
+    now: () => NOW,
+    rules: [{ name: 'userSessions', table: names.sessions, timeProperties: ['expiresAt'], days: 1 }],
+  });
+
+  expect((await retention.run()).map((o) => [o.name, o.deleted])).toEqual([['userSessions', 1]]);
+  expect(await sessions.get(tenantId, 'run-expired-2-days')).toBeUndefined();
+  expect(await sessions.get(tenantId, 'run-expired-1-hour')).toBeDefined();
+  expect(await sessions.get(tenantId, 'run-live')).toBeDefined();
 });
