@@ -37,7 +37,10 @@ async function callback(req: HttpRequest, context: InvocationContext) {
     }
     const c = outcome.connection;
     context.info(
-      logLine(outcome.reauthorized ? 'Connection re-authorized' : 'Connection set up', { tenantId: c.account.tenantId, connectionId: c.id }),
+      logLine(outcome.reauthorized ? 'Connection re-authorized' : 'Connection set up', {
+        tenantId: c.account.tenantId,
+        connectionId: c.id,
+      }),
     );
     return html(200, connectionReadyPage(c.account.username, c.displayName, outcome.reauthorized));
   } catch (e) {

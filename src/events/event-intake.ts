@@ -51,7 +51,11 @@ export async function queuePostedEvent(posted: PostedEvent, tenantId: string, de
   // service-bus-end-to-end-tracing) and the W3C name OpenTelemetry's propagator uses; the event body stays the product's.
   const traceProperties = deps.trace ? { traceparent: traceparentOf(deps.trace), 'Diagnostic-Id': traceparentOf(deps.trace) } : undefined;
   await deps.sender.send(queueNames.events, [
-    { body: event, messageId: messageIdFor(event.tenantId, event.id), ...(traceProperties ? { applicationProperties: traceProperties } : {}) },
+    {
+      body: event,
+      messageId: messageIdFor(event.tenantId, event.id),
+      ...(traceProperties ? { applicationProperties: traceProperties } : {}),
+    },
   ]);
   return event;
 }

@@ -106,7 +106,13 @@ export class StepRunner {
         return this.waitForForm(run, etag, index, stepPlan.userObjectId);
       case 'run-step': {
         // The step's span continues the run's trace: its token acquisition and Graph calls are its children.
-        const ids = { 'tenant.id': run.tenantId, 'process.id': run.processId, 'run.id': run.id, 'step.id': run.steps[index].id, 'step.index': index };
+        const ids = {
+          'tenant.id': run.tenantId,
+          'process.id': run.processId,
+          'run.id': run.id,
+          'step.id': run.steps[index].id,
+          'step.index': index,
+        };
         return inSpan('step', runSpan(run), { ...ids, 'message.delivery_count': delivery.deliveryCount }, (span) =>
           this.runStep(run, etag, index, process, stepPlan.definition, delivery, span),
         );
@@ -130,7 +136,12 @@ export class StepRunner {
     }
     const executedAs = executedAsOf(executor, run.initiatedBy);
     const connectionId = executedAs.kind === 'connection' ? executedAs.connectionId : undefined;
-    const traceIds = { 'tenant.id': run.tenantId, 'run.id': run.id, 'step.id': stepDef.id, ...(connectionId ? { 'connection.id': connectionId } : {}) };
+    const traceIds = {
+      'tenant.id': run.tenantId,
+      'run.id': run.id,
+      'step.id': stepDef.id,
+      ...(connectionId ? { 'connection.id': connectionId } : {}),
+    };
     span.set({ ...traceIds, 'account.name': executedAs.username });
     const action = stepDef.action === undefined ? undefined : this.deps.getAction(stepDef.action);
     if (!action) return this.finish(run, etag, index, { status: 'failed', error: `Unknown action "${stepDef.action}".`, executedAs });

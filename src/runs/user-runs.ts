@@ -97,7 +97,16 @@ export class UserRuns {
     const id = newRunId(at);
     const ids = { 'tenant.id': tenantId, 'process.id': processId, 'process.version': published.version, 'run.id': id };
     return inSpan('run creation', parent, ids, (span) =>
-      this.create(caller, { id, at, processId, version: published.version, definition: published.definition, subject, inputs, trace: span.ref }),
+      this.create(caller, {
+        id,
+        at,
+        processId,
+        version: published.version,
+        definition: published.definition,
+        subject,
+        inputs,
+        trace: span.ref,
+      }),
     );
   }
 

@@ -18,8 +18,10 @@ const HEADER = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?
 const ALL_ZEROS = /^0+$/;
 const MAX_HEADER = 512;
 
-export const isTraceId = (value: unknown): value is string => typeof value === 'string' && /^[0-9a-f]{32}$/.test(value) && !ALL_ZEROS.test(value);
-export const isSpanId = (value: unknown): value is string => typeof value === 'string' && /^[0-9a-f]{16}$/.test(value) && !ALL_ZEROS.test(value);
+export const isTraceId = (value: unknown): value is string =>
+  typeof value === 'string' && /^[0-9a-f]{32}$/.test(value) && !ALL_ZEROS.test(value);
+export const isSpanId = (value: unknown): value is string =>
+  typeof value === 'string' && /^[0-9a-f]{16}$/.test(value) && !ALL_ZEROS.test(value);
 
 /** The trace a `traceparent` value continues, or undefined when it is absent or not valid W3C Trace Context. */
 export function parseTraceparent(value: unknown): TraceParent | undefined {
