@@ -5,6 +5,7 @@ import { connectionStatuses, toConnectionView, type Connection } from '../src/co
 import { connectionReadyPage, signInRefusedPage } from '../src/connections/sign-in-pages';
 import { queryParams, readJson, routeId } from '../src/http/request';
 import { html, json, noContent } from '../src/http/responses';
+import { logLine } from '../src/shared/log-line';
 import { safeMessage } from '../src/shared/errors';
 import { adminApi } from './admin-api';
 import type { HttpFunction } from './registry';
@@ -31,14 +32,19 @@ async function callback(req: HttpRequest, context: InvocationContext) {
       error: param('error'),
     });
     if (!outcome.ok) {
-      context.warn(`Sign-in refused: ${outcome.refusal.title}`);
+      context.warn(logLine('Sign-in refused', { reason: outcome.refusal.title }));
       return html(400, signInRefusedPage(outcome.refusal));
     }
     const c = outcome.connection;
-    context.info(`Connection ${c.id} ${outcome.reauthorized ? 're-authorized' : 'set up'} in tenant ${c.account.tenantId}`);
+    context.info(
+      logLine(outcome.reauthorized ? 'Connection re-authorized' : 'Connection set up', {
+        tenantId: c.account.tenantId,
+        connectionId: c.id,
+      }),
+    );
     return html(200, connectionReadyPage(c.account.username, c.displayName, outcome.reauthorized));
   } catch (e) {
-    context.error(`Sign-in callback failed: ${safeMessage(e)}`);
+    context.error(logLine('Sign-in callback failed', { error: safeMessage(e) }));
     return html(
       500,
       signInRefusedPage({

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { postedEventSchema, queuePostedEvent } from '../src/events/event-intake';
+import { requestTrace } from '../src/http/incoming-trace';
 import { queryParams, readJson, routeParam } from '../src/http/request';
 import { json } from '../src/http/responses';
 import { processIdSchema } from '../src/processes/process-definition';
@@ -20,10 +21,10 @@ const runId = z.string().regex(runIdPattern, 'is not a run id');
 const stepIdParam = processIdSchema;
 
 export const runFunctions: HttpFunction[] = [
-  adminApi('events-post', 'POST', 'events', async (req, admin, { messageSender, quotas }) => {
+  adminApi('events-post', 'POST', 'events', async (req, admin, { messageSender, quotas }, context) => {
     const posted = await readJson(req, postedEventSchema);
     quotas.spend('events', admin.tenantId);
-    const event = await queuePostedEvent(posted, admin.tenantId, { sender: messageSender });
+    const event = await queuePostedEvent(posted, admin.tenantId, { sender: messageSender, trace: requestTrace(req, context) });
     return json(202, { id: event.id, queued: true });
   }),
   userApi('runs-list', 'GET', 'runs', async (req, caller, { userRuns }) => {
@@ -33,10 +34,10 @@ export const runFunctions: HttpFunction[] = [
   userApi('runs-get', 'GET', 'runs/{id}', async (req, caller, { userRuns }) =>
     json(200, toRunView(await userRuns.get(caller, routeParam(req, 'id', runId)))),
   ),
-  userApi('runs-start', 'POST', 'processes/{id}/runs', async (req, caller, { userRuns }) => {
+  userApi('runs-start', 'POST', 'processes/{id}/runs', async (req, caller, { userRuns }, context) => {
     const processId = routeParam(req, 'id', processIdSchema);
     const body = await readJson(req, z.unknown());
-    return json(202, await userRuns.start(caller, processId, body));
+    return json(202, await userRuns.start(caller, processId, body, requestTrace(req, context)));
   }),
   userApi('runs-submit-step', 'POST', 'runs/{id}/steps/{stepId}/submit', async (req, caller, { userRuns }) => {
     const id = routeParam(req, 'id', runId);

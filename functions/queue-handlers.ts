@@ -4,6 +4,8 @@ import { appContext } from '../src/app-context';
 import { queueNames } from '../src/config/queues';
 import { eventSizeProblem, productEventSchema } from '../src/events/product-event';
 import { logLine } from '../src/shared/log-line';
+import { remoteParent } from '../src/shared/spans';
+import { firstTraceparent } from '../src/shared/trace-context';
 import { stepMessageSchema } from '../src/runs/step-message';
 import { safeMessage } from '../src/shared/errors';
 import { queueOutcomeOf } from './queue-outcome';
@@ -12,6 +14,21 @@ import type { ServiceBusFunction } from './registry';
 const metadata = z
   .object({ messageId: z.string().optional(), deliveryCount: z.coerce.number().int().min(1).default(1), sessionId: z.string().optional() })
   .loose();
+
+/**
+ * The trace a message continues: the sender's W3C `traceparent` application property, else Service Bus's
+ * `Diagnostic-Id` (the property @azure/service-bus and Azure.Messaging.ServiceBus set when tracing is on, in
+ * traceparent format: learn.microsoft.com/azure/service-bus-messaging/service-bus-end-to-end-tracing; read in that
+ * order, as the Azure SDK's messaging tracing guidelines say), else the invocation's own (`context.traceContext`,
+ * started by the Functions host). The host hands application properties to the worker as trigger metadata
+ * `applicationProperties` (functions-bindings-service-bus-trigger, "Message metadata"), and @azure/functions lower-cases
+ * the first letter of every key at every depth (its converters/toCamelCase.ts): `Diagnostic-Id` arrives as
+ * `diagnostic-Id`. Invalid values are ignored.
+ */
+function messageTrace(context: InvocationContext) {
+  const props = (context.triggerMetadata?.applicationProperties ?? {}) as Record<string, unknown>;
+  return remoteParent(firstTraceparent(props.traceparent, props['diagnostic-Id'], context.traceContext?.traceParent));
+}
 
 /** Bodies arrive deserialized when they are JSON; a string body may still hold JSON. */
 const parseBody = (message: unknown) => {
@@ -54,7 +71,7 @@ export const queueFunctions: ServiceBusFunction[] = [
       try {
         // An unregistered tenant's event is refused for good (forbidden: dead letter with the reason).
         await tenants.requireServed(parsed.data.tenantId);
-        outcome = await eventProcessor.handle(parsed.data);
+        outcome = await eventProcessor.handle(parsed.data, messageTrace(context));
       } catch (e) {
         // A run too large to store would fail the same way on every delivery.
         const settle = queueOutcomeOf(e);

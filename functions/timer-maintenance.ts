@@ -19,16 +19,16 @@ export const maintenanceFunctions: TimerFunction[] = [
       const { connectionOutbox, retention } = await appContext();
       try {
         const { delivered, failed } = await connectionOutbox.deliverAll();
-        const line = `Maintenance${timer.isPastDue ? ' (past due)' : ''}: ${delivered} pending connection notification(s) delivered, ${failed} left pending`;
+        const line = logLine('Maintenance: pending connection notifications', { pastDue: timer.isPastDue, delivered, leftPending: failed });
         if (failed) context.warn(line);
         else context.info(line);
       } catch (e) {
         context.error(logLine('Maintenance could not read the connection outbox (retried next run)', { error: safeMessage(e) }));
       }
       for (const r of await retention.run()) {
-        const line = `Retention: ${r.deleted} ${r.name} older than ${r.cutoff} deleted${r.more ? ' (more left for the next run)' : ''}`;
-        if (r.failed) context.warn(logLine(`${line}; stopped early (retried next run)`, { error: r.failed }));
-        else context.info(line);
+        const fields = { records: r.name, deleted: r.deleted, olderThan: r.cutoff, moreLeft: r.more };
+        if (r.failed) context.warn(logLine('Retention stopped early (retried next run)', { ...fields, error: r.failed }));
+        else context.info(logLine('Retention', fields));
       }
     },
   },

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type { ProductEvent } from '../events/product-event';
+import type { SpanAttributes, SpanRef } from '../shared/spans';
 import type { GraphRetryPolicy } from './graph-retry-policy';
 
 /** How placeholder values are written into an input: see src/actions/templates.ts. Plain text when not named. */
@@ -34,6 +35,10 @@ export interface ActionInvocation {
   graphPolicy?: Partial<GraphRetryPolicy>;
   /** A new access token of the executing connection that meets a Graph claims challenge (see graph-client.ts). */
   answerClaimsChallenge?: (claims: string) => Promise<string>;
+  /** The step's span: each Graph call is its child and sends it on as `traceparent` (the run's trace id). */
+  trace?: SpanRef;
+  /** Ids the Graph call spans are tagged with (never the token or the account's personal data). */
+  traceIds?: SpanAttributes;
 }
 
 export interface ActionResult {

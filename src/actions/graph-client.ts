@@ -4,6 +4,7 @@
  * followed, so the token never reaches another host.
  */
 import { createHash } from 'node:crypto';
+import { inSpan, SpanKind, traceparentOf, type SpanAttributes, type SpanRef } from '../shared/spans';
 import { claimsChallengeOf } from '../tokens/claims-challenge';
 import { ActionError } from './action';
 import { defaultGraphRetryPolicy, type GraphRetryPolicy } from './graph-retry-policy';
@@ -30,6 +31,14 @@ export interface GraphRequest {
    * new token. Its failure (e.g. the grant needs a new sign-in) ends the request with that error, as thrown.
    */
   onClaimsChallenge?: (claims: string) => Promise<string>;
+  /**
+   * The calling span (a run's step): the request gets a span of its own as its child, sent as `traceparent` (W3C Trace
+   * Context: the run's trace id, this call's span id), so Graph's side of the call joins the run's trace. A new trace
+   * without one.
+   */
+  trace?: SpanRef;
+  /** Ids to tag the call's span with (tenant, run, step, connection). */
+  traceIds?: SpanAttributes;
 }
 
 const MAX_PATH_LENGTH = 2048;
@@ -49,6 +58,8 @@ const RESERVED_HEADERS = new Set([
   'te',
   'trailer',
   'expect',
+  'traceparent',
+  'tracestate',
 ]);
 /** RFC 6750 b64token: anything else could smuggle header syntax, and fetch would echo it in its error. */
 const BEARER_TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
@@ -201,6 +212,11 @@ function graphError(text: string): { code?: string; message?: string } {
  * Graph said how long to wait. 429/503/504 are first retried here within the policy's bounds.
  */
 export async function graphRequest(request: GraphRequest): Promise<unknown> {
+  const attributes: SpanAttributes = { ...request.traceIds, 'http.request.method': request.method };
+  return inSpan(`Graph ${request.method}`, request.trace, attributes, (span) => sendGraphRequest(request, span.ref), SpanKind.CLIENT);
+}
+
+async function sendGraphRequest(request: GraphRequest, trace: SpanRef): Promise<unknown> {
   const policy: GraphRetryPolicy = { ...defaultGraphRetryPolicy, ...request.policy };
   const { method } = request;
   let { accessToken } = request;
@@ -220,6 +236,7 @@ export async function graphRequest(request: GraphRequest): Promise<unknown> {
   headers.set('authorization', `Bearer ${accessToken}`);
   headers.set('client-request-id', clientRequestIdFor(request.idempotencyKey));
   headers.set('accept', 'application/json');
+  headers.set('traceparent', traceparentOf(trace));
   let body: string | undefined;
   if (request.body !== undefined) {
     body = JSON.stringify(request.body);

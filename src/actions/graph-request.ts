@@ -28,6 +28,8 @@ export const graphRequestAction = defineAction({
       fetch: invocation.fetch,
       onClaimsChallenge: invocation.answerClaimsChallenge,
       policy: invocation.graphPolicy,
+      trace: invocation.trace,
+      traceIds: invocation.traceIds,
     });
     const url = resolveGraphUrl(invocation.graphBaseUrl, path);
     return { summary: `${method} ${url.pathname} succeeded`, output: boundedOutput(response) };

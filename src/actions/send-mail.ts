@@ -42,6 +42,8 @@ export const sendMail = defineAction({
       fetch: invocation.fetch,
       onClaimsChallenge: invocation.answerClaimsChallenge,
       policy: invocation.graphPolicy,
+      trace: invocation.trace,
+      traceIds: invocation.traceIds,
     });
     return { summary: `Sent ${JSON.stringify(subject)} to ${to.length} recipient${to.length === 1 ? '' : 's'}`, output: { to } };
   },

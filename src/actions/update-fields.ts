@@ -33,6 +33,8 @@ export async function patchItemFields(
     fetch: invocation.fetch,
     onClaimsChallenge: invocation.answerClaimsChallenge,
     policy: invocation.graphPolicy,
+    trace: invocation.trace,
+    traceIds: invocation.traceIds,
   });
   const echoed = typeof response === 'object' && response !== null ? (response as Record<string, unknown>) : {};
   return Object.fromEntries(Object.keys(fields).map((k) => [k, Object.hasOwn(echoed, k) ? echoed[k] : fields[k]]));

@@ -3,6 +3,7 @@ import type { z } from 'zod';
 import { messageIdFor, type MessageSender } from '../adapters/message-queue';
 import { queueNames } from '../config/queues';
 import { AppError } from '../shared/errors';
+import { traceparentOf, type SpanRef } from '../shared/spans';
 import { eventSizeProblem, productEventSchema, type ProductEvent } from './product-event';
 
 /**
@@ -20,6 +21,8 @@ export interface EventIntakeDeps {
   sender: MessageSender;
   now?: () => Date;
   newId?: () => string;
+  /** The posting request's trace: the message carries it on, so the event's runs continue it. */
+  trace?: SpanRef;
 }
 
 /**
@@ -44,6 +47,15 @@ export async function queuePostedEvent(posted: PostedEvent, tenantId: string, de
   const event = parsed.data;
   const tooLarge = eventSizeProblem(event);
   if (tooLarge) throw new AppError('too_large', tooLarge);
-  await deps.sender.send(queueNames.events, [{ body: event, messageId: messageIdFor(event.tenantId, event.id) }]);
+  // Service Bus's own trace property (Diagnostic-Id, learn.microsoft.com/azure/service-bus-messaging/
+  // service-bus-end-to-end-tracing) and the W3C name OpenTelemetry's propagator uses; the event body stays the product's.
+  const traceProperties = deps.trace ? { traceparent: traceparentOf(deps.trace), 'Diagnostic-Id': traceparentOf(deps.trace) } : undefined;
+  await deps.sender.send(queueNames.events, [
+    {
+      body: event,
+      messageId: messageIdFor(event.tenantId, event.id),
+      ...(traceProperties ? { applicationProperties: traceProperties } : {}),
+    },
+  ]);
   return event;
 }

@@ -6,7 +6,8 @@
  * `{error: {code, message, innerError}}`. It records who called and what changed:
  *
  *   GET <url>/_local/calls   every request: method, path, account (username, objectId, tenantId), body,
- *                            client-request-id, x-connections-run, status, time — never the token
+ *                            client-request-id, x-connections-run, traceparent (W3C Trace Context, as sent),
+ *                            status, time — never the token
  *   GET <url>/_local/items   list item fields by `siteId/listId/itemId`
  *   GET <url>/_local/mail    mail sent through /me/sendMail, with the sending account
  *   POST <url>/_local/revoke-sessions {username, refreshTokens?: false}
@@ -68,6 +69,8 @@ export interface GraphCall {
   changedFields?: string[];
   clientRequestId?: string;
   runHeader?: string;
+  /** The request's `traceparent` header as sent (at most 512 characters): the run's trace id and the call's span id. */
+  traceparent?: string;
   at: string;
 }
 
@@ -277,6 +280,7 @@ export async function startGraphStandIn(options: GraphStandInOptions): Promise<G
       body: undefined,
       ...(clientRequestId ? { clientRequestId } : {}),
       ...(header(req, RUN_HEADER) ? { runHeader: header(req, RUN_HEADER) } : {}),
+      ...(header(req, 'traceparent') ? { traceparent: header(req, 'traceparent')!.slice(0, 512) } : {}),
       at: new Date().toISOString(),
     };
 

@@ -4,6 +4,7 @@ import type { ConnectionRepository } from '../connections/connection-repository'
 import { matchEvent, type PublishedProcess } from '../events/matching';
 import type { ProductEvent } from '../events/product-event';
 import type { ProcessRepository } from '../processes/process-repository';
+import { inSpan, type SpanRef } from '../shared/spans';
 import { noConnectionMessage } from './executor';
 import { selfTriggerReason } from './loop-guard';
 import type { Run } from './run';
@@ -32,7 +33,20 @@ export class EventProcessor {
     },
   ) {}
 
-  async handle(event: ProductEvent): Promise<EventOutcome> {
+  /**
+   * @param parent the trace the event arrived in (its message's `traceparent`), continued by the event intake span and
+   * so by every run it starts; without one each event starts a new trace.
+   */
+  async handle(event: ProductEvent, parent?: SpanRef): Promise<EventOutcome> {
+    const ids = { 'tenant.id': event.tenantId, 'event.id': event.id, 'event.type': event.type };
+    return inSpan('event intake', parent, ids, async (intake) => {
+      const outcome = await this.startRuns(event, intake.ref);
+      intake.set({ 'runs.started': outcome.started.length, 'runs.not_started': outcome.notStarted.length });
+      return outcome;
+    });
+  }
+
+  private async startRuns(event: ProductEvent, intake: SpanRef): Promise<EventOutcome> {
     const published: PublishedProcess[] = await this.deps.processes.listPublished(event.tenantId);
     const decisions = matchEvent(event, published);
     const outcome: EventOutcome = { started: [], notStarted: [] };
@@ -51,21 +65,31 @@ export class EventProcessor {
         ? selfTriggerReason(event, definition, connections, decision.allowSelfTrigger === true)
         : decision.reason;
       const reason = guarded ?? (!hasConnection ? noConnectionMessage : undefined);
-      const run: Run = {
-        id,
-        tenantId: event.tenantId,
-        kind: 'system',
-        processId: definition.id,
-        processVersion: version,
-        event,
-        subject: event.subject,
-        status: guarded ? 'not_started' : reason ? 'failed' : 'running',
-        ...(reason ? { reason, finishedAt: now } : {}),
-        createdAt: now,
-        steps: definition.steps.map((s) => ({ id: s.id, ...(s.action ? { action: s.action } : {}), status: 'pending', attempts: 0 })),
-      };
-      const created = await this.deps.runs.create(run);
-      const stored = created ? run : ((await this.deps.runs.get(event.tenantId, id)) ?? run);
+      const stored = await inSpan(
+        'run creation',
+        intake,
+        { 'tenant.id': event.tenantId, 'process.id': definition.id, 'process.version': version, 'run.id': id, 'event.id': event.id },
+        async (span) => {
+          const run: Run = {
+            id,
+            tenantId: event.tenantId,
+            kind: 'system',
+            processId: definition.id,
+            processVersion: version,
+            event,
+            subject: event.subject,
+            status: guarded ? 'not_started' : reason ? 'failed' : 'running',
+            ...(reason ? { reason, finishedAt: now } : {}),
+            createdAt: now,
+            steps: definition.steps.map((s) => ({ id: s.id, ...(s.action ? { action: s.action } : {}), status: 'pending', attempts: 0 })),
+            traceId: span.ref.traceId,
+            traceSpanId: span.ref.spanId,
+          };
+          const created = await this.deps.runs.create(run);
+          // A redelivered event finds its run, which keeps the trace it was created in.
+          return created ? run : ((await this.deps.runs.get(event.tenantId, id)) ?? run);
+        },
+      );
       if (stored.status === 'running') {
         outcome.started.push(id);
         firstSteps.push(stepMessage({ tenantId: event.tenantId, runId: id, stepIndex: 0 }));

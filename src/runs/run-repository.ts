@@ -36,6 +36,8 @@ type RunRow = {
   reason?: string;
   createdAt: string;
   finishedAt?: string;
+  traceId?: string;
+  traceSpanId?: string;
   /** The steps' JSON, split over `stepsJson`, `stepsJson2`, `stepsJson3`, ... (one string property holds 32K characters). */
   stepsJson: string;
   [more: `stepsJson${number}`]: string;
@@ -85,6 +87,8 @@ function toRow(r: Run): RunRow {
     reason: r.reason === undefined ? undefined : truncated(r.reason, recordLimits.runReasonChars),
     createdAt: r.createdAt,
     finishedAt: r.finishedAt,
+    traceId: r.traceId,
+    traceSpanId: r.traceSpanId,
     ...chunks,
   }) as RunRow;
   const problem = entitySizeProblem(row);
@@ -129,6 +133,8 @@ const fromRow = (row: RunRow): Run => {
     ...(row.reason ? { reason: row.reason } : {}),
     createdAt: row.createdAt,
     ...(row.finishedAt ? { finishedAt: row.finishedAt } : {}),
+    ...(row.traceId ? { traceId: row.traceId } : {}),
+    ...(row.traceSpanId ? { traceSpanId: row.traceSpanId } : {}),
     steps: stepsOf(row),
   };
 };

@@ -61,6 +61,13 @@ export interface Run {
   createdAt: string;
   finishedAt?: string;
   steps: StepRecord[];
+  /**
+   * The run's W3C trace id: the event's or the starting request's `traceparent` continued, else a new trace. Absent on
+   * runs stored before traces.
+   */
+  traceId?: string;
+  /** The span that created the run: the parent of its steps' spans (internal, not in the API). */
+  traceSpanId?: string;
 }
 
 /**
@@ -86,6 +93,7 @@ export const toRunView = (r: Run) => ({
   ...(r.reason ? { reason: r.reason } : {}),
   createdAt: r.createdAt,
   ...(r.finishedAt ? { finishedAt: r.finishedAt } : {}),
+  ...(r.traceId ? { traceId: r.traceId } : {}),
   steps: r.steps,
 });
 

@@ -7,6 +7,7 @@ import type { ProcessDefinition, StepDefinition } from '../processes/process-def
 import type { ProcessRepository } from '../processes/process-repository';
 import { sleep } from '../shared/backoff';
 import { AppError } from '../shared/errors';
+import { inSpan, runSpan, type ActiveSpan } from '../shared/spans';
 import type { ConnectionRef, TokenBroker } from '../tokens/token-broker';
 import { isDeadGrant, TokenAcquisitionError } from '../tokens/token-errors';
 import type { UserSessionStore } from '../tokens/user-session-store';
@@ -103,8 +104,19 @@ export class StepRunner {
         return this.finish(run, etag, index, { status: 'skipped', summary: stepPlan.reason });
       case 'wait-for-form':
         return this.waitForForm(run, etag, index, stepPlan.userObjectId);
-      case 'run-step':
-        return this.runStep(run, etag, index, process, stepPlan.definition, delivery);
+      case 'run-step': {
+        // The step's span continues the run's trace: its token acquisition and Graph calls are its children.
+        const ids = {
+          'tenant.id': run.tenantId,
+          'process.id': run.processId,
+          'run.id': run.id,
+          'step.id': run.steps[index].id,
+          'step.index': index,
+        };
+        return inSpan('step', runSpan(run), { ...ids, 'message.delivery_count': delivery.deliveryCount }, (span) =>
+          this.runStep(run, etag, index, process, stepPlan.definition, delivery, span),
+        );
+      }
     }
   }
 
@@ -115,6 +127,7 @@ export class StepRunner {
     process: ProcessDefinition,
     stepDef: StepDefinition,
     delivery: Delivery,
+    span: ActiveSpan,
   ): Promise<void> {
     const executor = await this.executors.resolve(run.tenantId, process, stepDef);
     if (executor.kind === 'none') return this.finish(run, etag, index, { status: 'failed', error: executor.reason });
@@ -122,12 +135,20 @@ export class StepRunner {
       return this.finish(run, etag, index, { status: 'failed', error: 'Only a run a user started can run steps as its user.' });
     }
     const executedAs = executedAsOf(executor, run.initiatedBy);
+    const connectionId = executedAs.kind === 'connection' ? executedAs.connectionId : undefined;
+    const traceIds = {
+      'tenant.id': run.tenantId,
+      'run.id': run.id,
+      'step.id': stepDef.id,
+      ...(connectionId ? { 'connection.id': connectionId } : {}),
+    };
+    span.set({ ...traceIds, 'account.name': executedAs.username });
     const action = stepDef.action === undefined ? undefined : this.deps.getAction(stepDef.action);
     if (!action) return this.finish(run, etag, index, { status: 'failed', error: `Unknown action "${stepDef.action}".`, executedAs });
 
     let tokens: StepTokens;
     try {
-      tokens = await this.stepTokens(run, executor, delivery);
+      tokens = await this.stepTokens(run, executor, delivery, span);
     } catch (e) {
       // The user's session is over: the run waits for them, it never runs the step as anyone else.
       if (executor.kind === 'user' && isDeadGrant(e)) return this.waitForSession(run, etag, e.failure.reason);
@@ -157,6 +178,8 @@ export class StepRunner {
         causedBy: { runId: run.id, processId: run.processId, depth: (run.event?.causedBy?.depth ?? 0) + 1 },
         // Graph's claims challenge (continuous access evaluation): a token with those claims, once per Graph call.
         answerClaimsChallenge: tokens.withClaims,
+        trace: span.ref,
+        traceIds,
       });
       outcome = { status: 'succeeded', summary: result.summary, executedAs };
     } catch (e) {
@@ -175,12 +198,13 @@ export class StepRunner {
    * The executor's access token and how to answer a claims challenge: a connection's from the broker, the user's
    * On-Behalf-Of from the token their latest call left for the run (none left: their session is over).
    */
-  private async stepTokens(run: Run, executor: Executor, delivery: Delivery): Promise<StepTokens> {
+  private async stepTokens(run: Run, executor: Executor, delivery: Delivery, span: ActiveSpan): Promise<StepTokens> {
     if (executor.kind === 'connection') {
       const ref: ConnectionRef = { tenantId: run.tenantId, id: executor.connection.id, objectId: executor.connection.account.objectId };
+      const trace = span.ref;
       return {
-        accessToken: await this.withRetries(delivery, async () => (await this.deps.broker.getAccessToken(ref)).token),
-        withClaims: async (claims) => (await this.deps.broker.getAccessToken(ref, { claims })).token,
+        accessToken: await this.withRetries(delivery, async () => (await this.deps.broker.getAccessToken(ref, { trace })).token),
+        withClaims: async (claims) => (await this.deps.broker.getAccessToken(ref, { claims, trace })).token,
       };
     }
     const assertion = await this.deps.sessions.get(run.tenantId, run.id);

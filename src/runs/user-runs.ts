@@ -7,6 +7,7 @@ import { validateFormValues } from '../processes/form-values';
 import type { ProcessDefinition } from '../processes/process-definition';
 import type { ProcessRepository } from '../processes/process-repository';
 import { AppError } from '../shared/errors';
+import { inSpan, type SpanRef } from '../shared/spans';
 import type { Caller } from '../shared/user';
 import { TokenAcquisitionError } from '../tokens/token-errors';
 import type { UserSessionStore } from '../tokens/user-session-store';
@@ -83,7 +84,8 @@ export class UserRuns {
     return this.deps.now?.() ?? new Date();
   }
 
-  async start(caller: Caller, processId: string, body: unknown): Promise<{ runId: string }> {
+  /** @param parent the starting request's trace (its `traceparent`), which the run continues; else a new trace. */
+  async start(caller: Caller, processId: string, body: unknown, parent?: SpanRef): Promise<{ runId: string }> {
     const { tenantId } = caller.user;
     const record = await this.deps.processes.get(tenantId, processId);
     const published = record?.published;
@@ -92,23 +94,56 @@ export class UserRuns {
     await this.checkCanOpen(caller, subject);
 
     const at = this.now();
+    const id = newRunId(at);
+    const ids = { 'tenant.id': tenantId, 'process.id': processId, 'process.version': published.version, 'run.id': id };
+    return inSpan('run creation', parent, ids, (span) =>
+      this.create(caller, {
+        id,
+        at,
+        processId,
+        version: published.version,
+        definition: published.definition,
+        subject,
+        inputs,
+        trace: span.ref,
+      }),
+    );
+  }
+
+  private async create(
+    caller: Caller,
+    r: {
+      id: string;
+      at: Date;
+      processId: string;
+      version: number;
+      definition: ProcessDefinition;
+      subject: ItemRef;
+      inputs: Record<string, unknown> | undefined;
+      trace: SpanRef;
+    },
+  ): Promise<{ runId: string }> {
+    const { tenantId } = caller.user;
+    const { at, subject, inputs, trace, processId } = r;
     const run: Run = {
-      id: newRunId(at),
+      id: r.id,
       tenantId,
       kind: 'user',
       processId,
-      processVersion: published.version,
+      processVersion: r.version,
       subject,
       initiatedBy: { objectId: caller.user.objectId, username: caller.user.username },
       ...(inputs ? { inputs } : {}),
       status: 'running',
       createdAt: at.toISOString(),
-      steps: published.definition.steps.map((s) => ({
+      steps: r.definition.steps.map((s) => ({
         id: s.id,
         ...(s.action ? { action: s.action } : {}),
         status: 'pending',
         attempts: 0,
       })),
+      traceId: trace.traceId,
+      traceSpanId: trace.spanId,
     };
     // The session first: the first step may run the moment its message is sent.
     await this.deps.sessions.put(tenantId, run.id, caller.assertion);

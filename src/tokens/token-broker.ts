@@ -9,6 +9,7 @@ import { afterRelease, cacheSource, cachedTokenServes, isFresh, knownDead, type 
 import { redeemRefreshToken } from './redeem-refresh-token';
 import { accessTokenIn, cacheHashOf, type CachedAccessToken } from './serialized-cache';
 import { SingleFlight } from './single-flight';
+import { inSpan, type SpanRef } from '../shared/spans';
 import { DEAD_GRANT_DEFAULT_REASON, refreshFailureOf, TokenAcquisitionError, transient, type TokenFailure } from './token-errors';
 import { adoptStored, TokenMemory, type MemoryEntry } from './token-memory';
 import { keyOf, plain, type AccessToken, type ConnectionRef, type TokenBrokerEvents, type TokenBrokerOptions } from './token-types';
@@ -46,6 +47,13 @@ export type { AccessToken, ConnectionRef, TokenBrokerEvents, TokenBrokerOptions 
  * - Dead grants are recorded on the row (hash of the dead cache + reason) so other instances fail without a token
  *   call; a new sign-in changes the row's hash, which a dead connection re-checks at most every deadRecheckSeconds.
  */
+/**
+ * Where an access token came from, on its span: this instance's memory, the token endpoint (refresh), the vault under
+ * the lease (another instance had refreshed), or another instance's refresh it waited for (lease wait).
+ */
+type TokenSource = 'cache' | 'refresh' | 'vault' | 'lease wait';
+type Flight = FlightView & { note: { source?: TokenSource } };
+
 export class TokenBroker {
   private readonly memory = new TokenMemory();
   private readonly flights = new SingleFlight<AccessToken>();
@@ -93,7 +101,21 @@ export class TokenBroker {
    */
   async getAccessToken(
     ref: ConnectionRef,
-    options: { forceRefresh?: boolean; claims?: string; purpose?: 'use' | 'keep-alive' } = {},
+    options: { forceRefresh?: boolean; claims?: string; purpose?: 'use' | 'keep-alive'; trace?: SpanRef } = {},
+  ): Promise<AccessToken> {
+    // A span per acquisition, tagged with where the token came from (never the token).
+    return inSpan('token acquisition', options.trace, { 'tenant.id': ref.tenantId, 'connection.id': ref.id }, async (span) => {
+      const flight: { source?: TokenSource } = {};
+      const token = await this.acquire(ref, options, flight);
+      span.set({ 'token.source': flight.source ?? 'shared refresh' });
+      return token;
+    });
+  }
+
+  private async acquire(
+    ref: ConnectionRef,
+    options: { forceRefresh?: boolean; claims?: string; purpose?: 'use' | 'keep-alive' },
+    note: { source?: TokenSource },
   ): Promise<AccessToken> {
     const key = keyOf(ref);
     const claims = options.claims || undefined;
@@ -103,11 +125,13 @@ export class TokenBroker {
     const cached = entry.token;
     if (!force && cached && isFresh(cached, this.now(), this.renewBeforeMs)) {
       if (options.purpose !== 'keep-alive') this.noteUsed(ref, entry);
+      note.source = 'cache';
       return cached;
     }
     const request = { force, ...(claims !== undefined ? { claims } : {}) };
+    // Only the caller that starts the flight learns its source; callers that join it record 'shared refresh'.
     const token = await this.flights.run(key, request, () =>
-      this.refresh(ref, entry, { ...request, startedAt: this.now(), baselineHash: undefined }),
+      this.refresh(ref, entry, { ...request, startedAt: this.now(), baselineHash: undefined, note }),
     );
     if (options.purpose !== 'keep-alive') this.noteUsed(ref, entry);
     return token;
@@ -183,7 +207,7 @@ export class TokenBroker {
       .catch(() => undefined);
   }
 
-  private async refresh(ref: ConnectionRef, entry: MemoryEntry, flight: FlightView): Promise<AccessToken> {
+  private async refresh(ref: ConnectionRef, entry: MemoryEntry, flight: Flight): Promise<AccessToken> {
     try {
       return await this.coordinatedRefresh(ref, entry, flight);
     } catch (e) {
@@ -203,7 +227,7 @@ export class TokenBroker {
     }
   }
 
-  private async coordinatedRefresh(ref: ConnectionRef, entry: MemoryEntry, flight: FlightView): Promise<AccessToken> {
+  private async coordinatedRefresh(ref: ConnectionRef, entry: MemoryEntry, flight: Flight): Promise<AccessToken> {
     const got = await this.leases.acquireOrWait(ref.tenantId, ref.id, {
       hint: entry.leaseHint,
       onFirstLook: (row) => (flight.baselineHash ??= row?.cacheHash ?? ''),
@@ -220,7 +244,10 @@ export class TokenBroker {
         return token && this.serves(token, flight, entry.syncedHash!) ? (entry.token = plain(token)) : undefined;
       },
     });
-    if (!got.acquired) return got.settled;
+    if (!got.acquired) {
+      flight.note.source = 'lease wait';
+      return got.settled;
+    }
     return this.refreshHolding(ref, entry, got.lease, got.prior, got.takeover, flight);
   }
 
@@ -230,7 +257,7 @@ export class TokenBroker {
     lease: HeldLease,
     prior: LeaseRow | undefined,
     takeover: boolean,
-    flight: FlightView,
+    flight: Flight,
   ): Promise<AccessToken> {
     let outcome: Outcome;
     try {
@@ -239,6 +266,7 @@ export class TokenBroker {
       entry.leaseHint = await lease.release();
     }
     if (outcome.kind === 'dead') return this.deadGrants.fail(ref, entry, outcome.reason, outcome.cacheHash, outcome.observed);
+    flight.note.source = outcome.refreshed ? 'refresh' : 'vault';
     if (outcome.refreshed) {
       try {
         await this.events.refreshed?.(ref, new Date(this.now()));

@@ -27,7 +27,10 @@ export interface TestStack extends LocalStack {
   responses: string[];
   /** An admin access token from the local provider: v2.0 unless `version: 1`; `kind: 'id'` gives an ID token. */
   tokenFor(user?: LocalUser, extra?: Omit<MintLocalTokenRequest, 'username'>): Promise<string>;
-  api(path: string, init?: { method?: string; token?: string | null; body?: unknown; rawBody?: string }): Promise<RecordedResponse>;
+  api(
+    path: string,
+    init?: { method?: string; token?: string | null; body?: unknown; rawBody?: string; headers?: Record<string, string> },
+  ): Promise<RecordedResponse>;
   /** GET an absolute URL on the app (e.g. the callback), recorded like api(). */
   get(url: string): Promise<RecordedResponse>;
   /**
@@ -135,6 +138,7 @@ export async function startTestStack(options: LocalStackOptions = {}): Promise<T
       const res = await fetch(`${stack.baseUrl}/api/${path.replace(/^\//, '')}`, {
         method: init.method ?? 'GET',
         headers: {
+          ...init.headers,
           ...(token ? { Authorization: `Bearer ${token}` } : {}),
           ...(init.body !== undefined || init.rawBody !== undefined ? { 'Content-Type': 'application/json' } : {}),
         },
