@@ -41,6 +41,9 @@ const faultOf: Record<ErrorCode, Fault> = {
   misconfigured: 'operator',
 };
 
+/** Every error code, e.g. for the error body's schema in the OpenAPI document. */
+export const errorCodes = Object.keys(faultOf) as [ErrorCode, ...ErrorCode[]];
+
 /** One problem of a request: where (`path`, syntax in problem-path.ts) and what is wrong there. */
 export interface ProblemDetail {
   path: string;

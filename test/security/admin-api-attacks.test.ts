@@ -103,7 +103,7 @@ afterAll(async () => {
 function adminRoutes(
   ids: { connection: string; process: string; run: string } = { connection: a.connectionId, process: a.processId, run: a.runId },
 ) {
-  const routes = functionDefinitions.filter((d): d is HttpFunction => d.kind === 'http' && d.name !== 'connections-callback');
+  const routes = functionDefinitions.filter((d): d is HttpFunction => d.kind === 'http' && d.contract.auth === 'bearer');
   return routes.flatMap((fn) =>
     fn.methods.map((method) => {
       const id = fn.route.startsWith('connections/') ? ids.connection : fn.route.startsWith('processes/') ? ids.process : ids.run;
