@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { postedEventSchema, queuePostedEvent } from '../src/events/event-intake';
+import { matchEvent } from '../src/events/matching';
 import { queryParams, readJson, routeParam } from '../src/http/request';
 import { json } from '../src/http/responses';
 import { processIdSchema } from '../src/processes/process-definition';
@@ -16,8 +17,12 @@ const runsQuery = z.strictObject({
 
 const runId = z.string().regex(runIdPattern, 'is not a run id');
 
-/** The answer to `POST /api/events`: the event's id, and how many published processes it starts (README "Events"). */
-const eventAnswer = z.strictObject({ id: z.string(), queued: z.literal(true) });
+/**
+ * The answer to `POST /api/events` (README "Events"): the event's id, and how many published system processes it
+ * matched when it was posted. Each gets a run when the queued event is processed (not started, when the loop guard
+ * says so); a process published or changed in between decides differently, so `matched` is a forecast.
+ */
+const eventAnswer = z.strictObject({ id: z.string(), queued: z.literal(true), matched: z.number().int().nonnegative() });
 
 export const runFunctions: HttpFunction[] = [
   adminApi(
@@ -25,11 +30,13 @@ export const runFunctions: HttpFunction[] = [
     'POST',
     'events',
     { summary: "Queue a product event for the caller's tenant", body: postedEventSchema, answers: { 202: eventAnswer }, errors: [429] },
-    async (req, admin, { messageSender, quotas }) => {
+    async (req, admin, { messageSender, quotas, processes }) => {
       const posted = await readJson(req, postedEventSchema);
       quotas.spend('events', admin.tenantId);
+      // Read before queueing: when the read fails, nothing was queued and the caller's retry is the only copy.
+      const published = await processes.listPublished(admin);
       const event = await queuePostedEvent(posted, admin.tenantId, { sender: messageSender });
-      return json(202, { id: event.id, queued: true });
+      return json(202, { id: event.id, queued: true, matched: matchEvent(event, published).length });
     },
   ),
   adminApi(
