@@ -16,10 +16,15 @@ async function main() {
     portal: true,
   });
   // Azurite's connection string holds only its published development key; `npm run tenant -- --local` reads it.
+  // README's copy-paste example reads graphUrl from it (the Graph stand-in's port is picked at start).
   const { baseUrl, identityProvider, env } = stack;
   await writeFile(
     instanceFile(),
-    JSON.stringify({ baseUrl, identityProviderUrl: identityProvider.url, tablesConnectionString: env.TABLES_CONNECTION_STRING }, null, 2),
+    JSON.stringify(
+      { baseUrl, identityProviderUrl: identityProvider.url, graphUrl: stack.graph.url, tablesConnectionString: env.TABLES_CONNECTION_STRING },
+      null,
+      2,
+    ),
   );
   const users = LOCAL_USERS.map(
     (u) => `    ${u.username.padEnd(30)} tenant ${u.tenantId}${u.roles.length ? `  roles: ${u.roles.join(', ')}` : ''}`,
