@@ -21,7 +21,12 @@ async function main() {
   await writeFile(
     instanceFile(),
     JSON.stringify(
-      { baseUrl, identityProviderUrl: identityProvider.url, graphUrl: stack.graph.url, tablesConnectionString: env.TABLES_CONNECTION_STRING },
+      {
+        baseUrl,
+        identityProviderUrl: identityProvider.url,
+        graphUrl: stack.graph.url,
+        tablesConnectionString: env.TABLES_CONNECTION_STRING,
+      },
       null,
       2,
     ),
