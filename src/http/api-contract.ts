@@ -32,7 +32,8 @@ export const errorBodySchema = z.strictObject({
   }),
 });
 
-const routeParamNames = (route: string) => [...route.matchAll(/\{(\w+)\}/g)].map((m) => m[1]);
+/** The `{name}` parameters of a route template, in order. */
+export const routeParamNames = (route: string) => [...route.matchAll(/\{(\w+)\}/g)].map((m) => m[1]);
 
 /** The error statuses a route can answer: what every route gives, plus what its parts and its contract add. */
 export function errorStatusesOf(route: string, contract: RouteContract): number[] {
@@ -43,5 +44,3 @@ export function errorStatusesOf(route: string, contract: RouteContract): number[
   if (routeParamNames(route).length) statuses.add(404);
   return [...statuses].sort((a, b) => a - b);
 }
-
-export { routeParamNames };
