@@ -1,3 +1,4 @@
+import { apiDocFunctions } from './http-api-docs';
 import { connectionFunctions } from './http-connections';
 import { processFunctions } from './http-processes';
 import { runFunctions } from './http-runs';
@@ -13,4 +14,5 @@ export const functionDefinitions: FunctionDefinition[] = [
   ...queueFunctions,
   ...timerFunctions,
   ...maintenanceFunctions,
+  ...apiDocFunctions(() => functionDefinitions),
 ];

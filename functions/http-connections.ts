@@ -1,9 +1,10 @@
 import type { HttpRequest, InvocationContext } from '@azure/functions';
 import { z } from 'zod';
 import { appContext, type AppContext } from '../src/app-context';
-import { connectionStatuses, toConnectionView, type Connection } from '../src/connections/connection';
+import { connectionStatuses, connectionViewSchema, toConnectionView, type Connection } from '../src/connections/connection';
+import { auditEntriesSchema, authorizeStartSchema, connectionUsageSchema, testOutcomeSchema } from '../src/connections/connection-answers';
 import { connectionReadyPage, signInRefusedPage } from '../src/connections/sign-in-pages';
-import { queryParams, readJson, routeId } from '../src/http/request';
+import { idParam, queryParams, readJson, routeId } from '../src/http/request';
 import { html, json, noContent } from '../src/http/responses';
 import { logLine } from '../src/shared/log-line';
 import { safeMessage } from '../src/shared/errors';
@@ -56,44 +57,114 @@ async function callback(req: HttpRequest, context: InvocationContext) {
   }
 }
 
+const callbackQuery = z.object({ state: z.string().optional(), code: z.string().optional(), error: z.string().optional() });
+const idParams = { id: idParam };
+const connectionList = z.strictObject({ connections: z.array(connectionViewSchema) });
+
 export const connectionFunctions: HttpFunction[] = [
-  adminApi('connections-authorize', 'POST', 'connections/authorize', async (req, admin, { signIn }) => {
-    const body = await readJson(req, authorizeBody);
-    return json(200, await signIn.authorize(admin, body.displayName));
-  }),
-  { kind: 'http', name: 'connections-callback', methods: ['GET'], route: 'connections/callback', handler: callback },
-  adminApi('connections-list', 'GET', 'connections', async (req, admin, ctx) => {
-    const { status } = queryParams(req, listQuery);
-    return json(200, { connections: (await ctx.connections.list(admin, { status })).map((c) => view(c, ctx)) });
-  }),
-  adminApi('connections-get', 'GET', 'connections/{id}', async (req, admin, ctx) =>
-    json(200, view(await ctx.connections.get(admin, routeId(req)), ctx)),
+  adminApi(
+    'connections-authorize',
+    'POST',
+    'connections/authorize',
+    { summary: 'Start the sign-in of a new service account', body: authorizeBody, answers: { 200: authorizeStartSchema }, errors: [429] },
+    async (req, admin, { signIn }) => {
+      const body = await readJson(req, authorizeBody);
+      return json(200, await signIn.authorize(admin, body.displayName));
+    },
   ),
-  adminApi('connections-update', 'PATCH', 'connections/{id}', async (req, admin, ctx) => {
-    const id = routeId(req);
-    const body = await readJson(req, updateBody);
-    return json(200, view(await ctx.connections.update(admin, id, body), ctx));
-  }),
-  adminApi('connections-delete', 'DELETE', 'connections/{id}', async (req, admin, { connections }) => {
-    const id = routeId(req);
-    const { force, revokeSessions } = queryParams(req, deleteQuery);
-    await connections.delete(admin, id, { force: force === 'true', revokeSessions: revokeSessions === 'true' });
-    return noContent();
-  }),
-  adminApi('connections-usage', 'GET', 'connections/{id}/usage', async (req, admin, { connections }) =>
-    json(200, await connections.usage(admin, routeId(req))),
+  {
+    kind: 'http',
+    name: 'connections-callback',
+    methods: ['GET'],
+    route: 'connections/callback',
+    contract: {
+      summary: "Entra ID's redirect after the sign-in: a page saying whether the connection was set up",
+      auth: 'none',
+      query: callbackQuery,
+      answers: { 200: 'html', 400: 'html', 500: 'html' },
+    },
+    handler: callback,
+  },
+  adminApi(
+    'connections-list',
+    'GET',
+    'connections',
+    { summary: "The tenant's connections", query: listQuery, answers: { 200: connectionList } },
+    async (req, admin, ctx) => {
+      const { status } = queryParams(req, listQuery);
+      return json(200, { connections: (await ctx.connections.list(admin, { status })).map((c) => view(c, ctx)) });
+    },
   ),
-  adminApi('connections-audit', 'GET', 'connections/{id}/audit', async (req, admin, { connections }) => {
-    const id = routeId(req);
-    const { limit } = queryParams(req, auditQuery);
-    return json(200, { entries: await connections.audit(admin, id, limit) });
-  }),
-  adminApi('connections-reauthorize', 'POST', 'connections/{id}/reauthorize', async (req, admin, { signIn }) =>
-    json(200, await signIn.reauthorize(admin, routeId(req))),
+  adminApi(
+    'connections-get',
+    'GET',
+    'connections/{id}',
+    { summary: 'One connection', params: idParams, answers: { 200: connectionViewSchema } },
+    async (req, admin, ctx) => json(200, view(await ctx.connections.get(admin, routeId(req)), ctx)),
   ),
-  adminApi('connections-test', 'POST', 'connections/{id}/test', async (req, admin, { connections, quotas }) => {
-    const id = routeId(req);
-    quotas.spend('connectionTests', admin.tenantId);
-    return json(200, await connections.test(admin, id));
-  }),
+  adminApi(
+    'connections-update',
+    'PATCH',
+    'connections/{id}',
+    { summary: 'Rename a connection or make it the default', params: idParams, body: updateBody, answers: { 200: connectionViewSchema } },
+    async (req, admin, ctx) => {
+      const id = routeId(req);
+      const body = await readJson(req, updateBody);
+      return json(200, view(await ctx.connections.update(admin, id, body), ctx));
+    },
+  ),
+  adminApi(
+    'connections-delete',
+    'DELETE',
+    'connections/{id}',
+    {
+      summary: 'Delete a connection (409 with its usage while processes reference it, unless force=true)',
+      params: idParams,
+      query: deleteQuery,
+      answers: { 204: 'empty' },
+      errors: [409],
+    },
+    async (req, admin, { connections }) => {
+      const id = routeId(req);
+      const { force, revokeSessions } = queryParams(req, deleteQuery);
+      await connections.delete(admin, id, { force: force === 'true', revokeSessions: revokeSessions === 'true' });
+      return noContent();
+    },
+  ),
+  adminApi(
+    'connections-usage',
+    'GET',
+    'connections/{id}/usage',
+    { summary: "Where the tenant's processes reference a connection", params: idParams, answers: { 200: connectionUsageSchema } },
+    async (req, admin, { connections }) => json(200, await connections.usage(admin, routeId(req))),
+  ),
+  adminApi(
+    'connections-audit',
+    'GET',
+    'connections/{id}/audit',
+    { summary: "A connection's audit trail, newest first", params: idParams, query: auditQuery, answers: { 200: auditEntriesSchema } },
+    async (req, admin, { connections }) => {
+      const id = routeId(req);
+      const { limit } = queryParams(req, auditQuery);
+      return json(200, { entries: await connections.audit(admin, id, limit) });
+    },
+  ),
+  adminApi(
+    'connections-reauthorize',
+    'POST',
+    'connections/{id}/reauthorize',
+    { summary: 'Start a new sign-in of the same account', params: idParams, answers: { 200: authorizeStartSchema }, errors: [429] },
+    async (req, admin, { signIn }) => json(200, await signIn.reauthorize(admin, routeId(req))),
+  ),
+  adminApi(
+    'connections-test',
+    'POST',
+    'connections/{id}/test',
+    { summary: 'Check that a connection can get a token now', params: idParams, answers: { 200: testOutcomeSchema }, errors: [429] },
+    async (req, admin, { connections, quotas }) => {
+      const id = routeId(req);
+      quotas.spend('connectionTests', admin.tenantId);
+      return json(200, await connections.test(admin, id));
+    },
+  ),
 ];

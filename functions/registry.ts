@@ -1,4 +1,5 @@
 import type { HttpHandler, HttpMethod, InvocationContext, Timer } from '@azure/functions';
+import type { RouteContract } from '../src/http/api-contract';
 
 /**
  * One list of every function, used both by `index.ts` (registration with the Functions host) and by
@@ -10,6 +11,8 @@ export interface HttpFunction {
   methods: HttpMethod[];
   /** Route under /api, Azure Functions template syntax (`connections/{id}`). */
   route: string;
+  /** What the route promises: the OpenAPI document (GET /api/openapi.json) is generated from it. */
+  contract: RouteContract;
   handler: HttpHandler;
 }
 

@@ -1,20 +1,22 @@
-import type { Connection, ConnectionStatus } from './connection';
+import { z } from 'zod';
+import { connectionStatuses, type Connection } from './connection';
 import { SYSTEM_ACTOR, type AuditAction, type AuditDetails } from './connection-audit';
 import type { ConnectionOutbox, OutboxEntry } from './connection-outbox';
 import type { ConnectionRepository } from './connection-repository';
 
-/** Message on queue `connection-events` (contract): one per status change of a connection. */
-export interface ConnectionStatusChanged {
-  type: 'ConnectionStatusChanged';
-  tenantId: string;
-  connectionId: string;
-  displayName: string;
-  username: string;
-  from: ConnectionStatus;
-  to: ConnectionStatus | 'deleted';
-  reason?: string;
-  at: string;
-}
+/** Message on queue `connection-events` (contract, published at /api/schemas/connection-event.json): one per status change of a connection. */
+export const connectionStatusChangedSchema = z.strictObject({
+  type: z.literal('ConnectionStatusChanged'),
+  tenantId: z.string(),
+  connectionId: z.string(),
+  displayName: z.string(),
+  username: z.string(),
+  from: z.enum(connectionStatuses),
+  to: z.enum([...connectionStatuses, 'deleted']),
+  reason: z.string().optional(),
+  at: z.iso.datetime(),
+});
+export type ConnectionStatusChanged = z.infer<typeof connectionStatusChangedSchema>;
 
 /** One audit-worthy change of one connection; `connection` is the row after it (before it, when deleted). */
 export interface ConnectionChange {

@@ -1,3 +1,5 @@
+import { z } from 'zod';
+
 /** A connection: a service account whose delegated permissions processes can run under. */
 export const connectionStatuses = ['active', 'needs_reauth'] as const;
 export type ConnectionStatus = (typeof connectionStatuses)[number];
@@ -37,8 +39,25 @@ export function reauthorizeBy(c: Connection, refreshTokenInactivityDays: number)
   return new Date(base + refreshTokenInactivityDays * dayMs).toISOString();
 }
 
-/** The API view (contract): metadata and health only; token material never lives on this type at all. */
-export const toConnectionView = (c: Connection, refreshTokenInactivityDays = 90) => ({
+/** The API view (contract, in the OpenAPI document): metadata and health only; token material never lives on this type at all. */
+export const connectionViewSchema = z.strictObject({
+  id: z.uuid(),
+  displayName: z.string(),
+  account: z.strictObject({ username: z.string(), objectId: z.string(), tenantId: z.string() }),
+  status: z.enum(connectionStatuses),
+  statusReason: z.string().optional(),
+  statusChangedAt: z.iso.datetime(),
+  isDefault: z.boolean(),
+  createdAt: z.iso.datetime(),
+  createdBy: z.string(),
+  lastUsedAt: z.iso.datetime().optional(),
+  lastRefreshedAt: z.iso.datetime().optional(),
+  /** When the refresh token dies of inactivity unless something refreshes it. */
+  reauthorizeBy: z.iso.datetime(),
+});
+export type ConnectionView = z.infer<typeof connectionViewSchema>;
+
+export const toConnectionView = (c: Connection, refreshTokenInactivityDays = 90): ConnectionView => ({
   id: c.id,
   displayName: c.displayName,
   account: { ...c.account },
@@ -52,5 +71,3 @@ export const toConnectionView = (c: Connection, refreshTokenInactivityDays = 90)
   ...(c.lastRefreshedAt ? { lastRefreshedAt: c.lastRefreshedAt } : {}),
   reauthorizeBy: reauthorizeBy(c, refreshTokenInactivityDays),
 });
-
-export type ConnectionView = ReturnType<typeof toConnectionView>;

@@ -1,7 +1,7 @@
 import type { HttpResponseInit, InvocationContext } from '@azure/functions';
 import { ConnectionInUseError } from '../connections/connection-service';
 import { AppError, safeMessage, type ErrorCode } from '../shared/errors';
-import { errorJson, json } from './responses';
+import { errorJson } from './responses';
 
 /** The one place an error code becomes an HTTP status. */
 export const httpStatusOf: Record<ErrorCode, number> = {
@@ -17,21 +17,31 @@ export const httpStatusOf: Record<ErrorCode, number> = {
   misconfigured: 503,
 };
 
+/** The `code` of an error answer: an AppError's code, or `internal` for anything the app did not expect (500). */
+export type ErrorAnswerCode = ErrorCode | 'internal';
+
 /**
- * The JSON answer to a failed API call. An AppError's message is safe to show (its contract); anything else is
- * logged by type and invocation id only (errors may quote request data) and answered with a generic 500.
+ * The JSON answer to a failed API call, in the one error format (README "Errors"):
+ * `{error: {code, message, details?: [{path, message}]}}`, plus `usage` on the 409 of a connection still in use.
+ * An AppError's message is safe to show (its contract); anything else is logged by type and invocation id only
+ * (errors may quote request data) and answered with a generic 500.
  */
 export function errorResponse(e: unknown, context: InvocationContext): HttpResponseInit {
   if (!(e instanceof AppError)) {
     context.error(`Unhandled ${(e as Error)?.name ?? 'error'} in ${context.functionName}: ${safeMessage(e)}`);
-    return errorJson(500, `Something went wrong (invocation ${context.invocationId}). Try again; if it persists, give this id to support.`);
+    return errorJson(500, {
+      code: 'internal',
+      message: `Something went wrong (invocation ${context.invocationId}). Try again; if it persists, give this id to support.`,
+    });
   }
   const status = httpStatusOf[e.code];
-  // Validation answers list their problems as `errors: [{path, message}]` (contract).
-  if (e.code === 'invalid') return json(status, { error: { message: e.message }, errors: e.details ?? [] });
-  // The impact analysis comes along, so the portal can show what would break without a second call.
-  if (e instanceof ConnectionInUseError) return json(status, { error: { message: e.message }, usage: e.usage });
-  const response = errorJson(status, e.message, e.details);
+  const response = errorJson(status, {
+    code: e.code,
+    message: e.message,
+    ...(e.details ? { details: e.details } : {}),
+    // The impact analysis comes along, so the portal can show what would break without a second call.
+    ...(e instanceof ConnectionInUseError ? { usage: e.usage } : {}),
+  });
   if (e.code === 'unauthenticated') return { ...response, headers: { ...response.headers, 'WWW-Authenticate': 'Bearer' } };
   // RFC 9110 10.2.3: delay-seconds, a whole number; at least 1, so a client never retries at once.
   if (e.code === 'throttled')

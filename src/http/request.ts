@@ -1,6 +1,7 @@
 import type { HttpRequest } from '@azure/functions';
 import { z } from 'zod';
-import { AppError } from '../shared/errors';
+import { AppError, type ProblemDetail } from '../shared/errors';
+import { bodyPath, queryPath, routePath } from '../shared/problem-path';
 
 export const maxBodyBytes = 256 * 1024;
 
@@ -42,23 +43,38 @@ export async function readJson<S extends z.ZodType>(req: HttpRequest, schema: S)
       throw new AppError('bad_request', 'The request body is not valid JSON.');
     }
   }
-  return validate(schema, value, 'body');
+  return validate(schema, value, { in: 'body' });
 }
 
-/** Checks `value` against `schema`; a mismatch is a `bad_request` listing each problem as `{path, message}` under `where`. */
-export function validate<S extends z.ZodType>(schema: S, value: unknown, where: string): z.infer<S> {
+/** Where a part of the request is: its body, one query parameter, or one route parameter. */
+export type RequestPart = { in: 'body' } | { in: 'query' } | { in: 'route'; name: string };
+
+/** zod's issues as `{path, message}` in the one path syntax (src/shared/problem-path.ts); each unknown key is its own problem. */
+export function problemsOf(issues: readonly z.core.$ZodIssue[], part: RequestPart): ProblemDetail[] {
+  const at = (segments: readonly PropertyKey[]): string => {
+    if (part.in === 'route') return routePath(part.name);
+    if (part.in === 'query') return segments.length ? queryPath(String(segments[0])) : '';
+    return bodyPath(segments);
+  };
+  return issues.flatMap((i) =>
+    i.code === 'unrecognized_keys'
+      ? i.keys.map((key) => ({ path: at([...i.path, key]), message: 'is not a known field' }))
+      : [{ path: at(i.path), message: i.message }],
+  );
+}
+
+const partName = (part: RequestPart) => (part.in === 'route' ? `route parameter {${part.name}}` : part.in);
+
+/** Checks `value` against `schema`; a mismatch is a `bad_request` listing each problem as `{path, message}`. */
+export function validate<S extends z.ZodType>(schema: S, value: unknown, part: RequestPart): z.infer<S> {
   const parsed = schema.safeParse(value);
-  if (!parsed.success) {
-    throw new AppError('bad_request', `Invalid ${where}.`, {
-      details: parsed.error.issues.map((i) => ({ path: [where, ...i.path].join('.'), message: i.message })),
-    });
-  }
+  if (!parsed.success) throw new AppError('bad_request', `Invalid ${partName(part)}.`, { details: problemsOf(parsed.error.issues, part) });
   return parsed.data;
 }
 
 /** A route parameter (`{name}` in the route template), checked by `schema`. */
 export function routeParam<S extends z.ZodType>(req: HttpRequest, name: string, schema: S): z.infer<S> {
-  return validate(schema, req.params[name], `route parameter "${name}"`);
+  return validate(schema, req.params[name], { in: 'route', name });
 }
 
 /**
@@ -68,7 +84,7 @@ export function routeParam<S extends z.ZodType>(req: HttpRequest, name: string, 
  */
 export function queryParams<S extends z.ZodType<Record<string, unknown>>>(req: HttpRequest, schema: S): z.infer<S> {
   const sent = Object.fromEntries([...new Set(req.query.keys())].map((name) => [name, req.query.get(name)]));
-  return validate(schema, sent, 'query');
+  return validate(schema, sent, { in: 'query' });
 }
 
 export const idParam = z.uuid({ message: 'must be a GUID' });

@@ -5,6 +5,7 @@ const apiHeaders = { 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nos
 
 export const json = (status: number, body: unknown): HttpResponseInit => ({ status, jsonBody: body, headers: apiHeaders });
 export const noContent = (): HttpResponseInit => ({ status: 204, headers: apiHeaders });
-export const errorJson = (status: number, message: string, details?: unknown): HttpResponseInit =>
-  json(status, details === undefined ? { error: { message } } : { error: { message, details } });
+/** An error answer: the body's shape is `errorBodySchema` (api-schemas.ts), built only by errors.ts. */
+export const errorJson = (status: number, error: { code: string; message: string; details?: unknown; usage?: unknown }): HttpResponseInit =>
+  json(status, { error });
 export const html = (status: number, body: string): HttpResponseInit => ({ status, body, headers: pageSecurityHeaders });

@@ -1,5 +1,5 @@
 // `npm start`: the local instance (no cloud). Local/test only; never deployed.
-import { writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { localDataDir } from './certs';
 import { LOCAL_USERS } from './identity-provider/directory';
@@ -24,10 +24,20 @@ async function main() {
     ...(graphUrl ? { env: { GRAPH_BASE_URL: graphUrl } } : {}),
   });
   // Azurite's connection string holds only its published development key; `npm run tenant -- --local` reads it.
+  // README's copy-paste example reads graphUrl from it (the Graph stand-in's port is picked at start).
   const { baseUrl, identityProvider, env } = stack;
   await writeFile(
     instanceFile(),
-    JSON.stringify({ baseUrl, identityProviderUrl: identityProvider.url, tablesConnectionString: env.TABLES_CONNECTION_STRING }, null, 2),
+    JSON.stringify(
+      {
+        baseUrl,
+        identityProviderUrl: identityProvider.url,
+        graphUrl: stack.graph.url,
+        tablesConnectionString: env.TABLES_CONNECTION_STRING,
+      },
+      null,
+      2,
+    ),
   );
   const users = LOCAL_USERS.map(
     (u) => `    ${u.username.padEnd(30)} tenant ${u.tenantId}${u.roles.length ? `  roles: ${u.roles.join(', ')}` : ''}`,
@@ -49,13 +59,18 @@ Connections local instance is running.
   Local users (sign in with the username, no password):
 ${users.join('\n')}
 
-Press Ctrl+C to stop.`);
-  const shutdown = async () => {
-    await stack.stop();
-    process.exit(0);
-  };
+Press Ctrl+C (or send SIGTERM to npm) to stop. Other ports: PORT=8080 npm start (the identity provider takes PORT+1).`);
+  let stopping: Promise<void> | undefined;
+  const shutdown = () =>
+    (stopping ??= (async () => {
+      // The record goes with the instance, so `npm run local:token` says "run npm start first" instead of failing on a dead port.
+      await rm(instanceFile(), { force: true });
+      await stack.stop();
+      process.exit(0);
+    })());
   process.once('SIGINT', shutdown);
   process.once('SIGTERM', shutdown);
+  process.once('SIGHUP', shutdown);
 }
 
 main().catch((e) => {

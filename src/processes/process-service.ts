@@ -1,6 +1,6 @@
 import type { Admin } from '../shared/admin';
 import { AppError } from '../shared/errors';
-import type { ProcessBody, ProcessDefinition } from './process-definition';
+import type { ProcessBody, ProcessDefinition, PublishedProcess } from './process-definition';
 import { maxDefinitionChars, type ProcessRecord, type ProcessRepository } from './process-repository';
 import { validateProcess, type ActionCatalog, type KnownConnection, type ValidationError } from './process-validation';
 
@@ -23,6 +23,11 @@ export class ProcessService {
 
   list(admin: Admin): Promise<ProcessRecord[]> {
     return this.processes.list(admin.tenantId);
+  }
+
+  /** The latest published version of each of the tenant's processes: what an event is matched against. */
+  listPublished(admin: Admin): Promise<PublishedProcess[]> {
+    return this.processes.listPublished(admin.tenantId);
   }
 
   async get(admin: Admin, id: string): Promise<ProcessRecord> {
@@ -51,11 +56,25 @@ export class ProcessService {
     return this.processes.saveDraft(admin.tenantId, definition, admin.username);
   }
 
-  /** Validates the draft again, now also against the tenant's connections, and publishes it. */
-  async publish(admin: Admin, id: string): Promise<{ version: number }> {
+  /**
+   * Validates the draft again, now also against the tenant's connections, and publishes it. A system process published
+   * while the tenant has no connection at all is valid (connections come and go) but cannot run: the answer says so.
+   */
+  async publish(admin: Admin, id: string): Promise<{ version: number; warnings?: string[] }> {
     const record = await this.get(admin, id);
-    const errors = validateProcess(record.draft, this.actions, await this.connections.list(admin.tenantId));
+    const connections = await this.connections.list(admin.tenantId);
+    const errors = validateProcess(record.draft, this.actions, connections);
     if (errors.length) throw refuse(errors);
-    return { version: await this.processes.publish(admin.tenantId, record.draft, admin.username) };
+    const version = await this.processes.publish(admin.tenantId, record.draft, admin.username);
+    const runsAsConnection = record.draft.kind === 'system' && record.draft.steps.some((s) => s.type === 'action');
+    if (runsAsConnection && connections.length === 0) {
+      return {
+        version,
+        warnings: [
+          'Your organization has no connection yet, so runs of this process will fail at their first action step. Authorize a connection (POST /api/connections/authorize) before events arrive.',
+        ],
+      };
+    }
+    return { version };
   }
 }

@@ -1,8 +1,11 @@
-import type { ProductEvent } from '../events/product-event';
+import { z } from 'zod';
+import { eventTypes, type ProductEvent } from '../events/product-event';
 import type { FormValue } from '../processes/form-values';
 
-export type RunStatus = 'running' | 'waiting' | 'succeeded' | 'failed' | 'not_started';
-export type StepStatus = 'pending' | 'running' | 'waiting' | 'succeeded' | 'failed' | 'skipped';
+export const runStatuses = ['running', 'waiting', 'succeeded', 'failed', 'not_started'] as const;
+export type RunStatus = (typeof runStatuses)[number];
+export const stepStatuses = ['pending', 'running', 'waiting', 'succeeded', 'failed', 'skipped'] as const;
+export type StepStatus = (typeof stepStatuses)[number];
 /** A system run starts from a product event; a user run is started by a user on an item (issue 13). */
 export type RunKind = 'system' | 'user';
 
@@ -78,7 +81,59 @@ export function scopeEventOf(run: Run): { subject: ItemRef; data: Record<string,
   return run.event ?? { tenantId: run.tenantId, subject: run.subject, data: run.inputs ?? {} };
 }
 
-export const toRunView = (r: Run) => ({
+const itemRefSchema = z.strictObject({ siteId: z.string(), listId: z.string(), itemId: z.string() });
+const personSchema = z.strictObject({ objectId: z.string(), username: z.string() });
+
+const stepViewSchema = z.strictObject({
+  id: z.string(),
+  action: z.string().optional(),
+  status: z.enum(stepStatuses),
+  startedAt: z.iso.datetime().optional(),
+  finishedAt: z.iso.datetime().optional(),
+  error: z.string().optional(),
+  summary: z.string().optional(),
+  executedAs: z
+    .discriminatedUnion('kind', [
+      z.strictObject({ kind: z.literal('user'), username: z.string(), objectId: z.string() }),
+      z.strictObject({ kind: z.literal('connection'), username: z.string(), objectId: z.string(), connectionId: z.string() }),
+    ])
+    .optional(),
+  attempts: z.number().int().nonnegative(),
+});
+
+/** A run as the API answers it (contract, in the OpenAPI document). */
+export const runViewSchema = z.strictObject({
+  id: z.string(),
+  kind: z.enum(['system', 'user']),
+  processId: z.string(),
+  processVersion: z.number().int(),
+  /** The product event that started a system run. */
+  event: z
+    .strictObject({
+      id: z.string(),
+      type: z.enum(eventTypes),
+      occurredAt: z.string(),
+      subject: itemRefSchema,
+    })
+    .optional(),
+  subject: itemRefSchema,
+  initiatedBy: personSchema.optional(),
+  inputs: z.record(z.string(), z.unknown()).optional(),
+  form: z.record(z.string(), z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()]))).optional(),
+  status: z.enum(runStatuses),
+  waitingFor: z
+    .union([z.strictObject({ stepId: z.string(), userObjectId: z.string() }), z.strictObject({ reason: z.literal('user_session') })])
+    .optional(),
+  reason: z.string().optional(),
+  createdAt: z.iso.datetime(),
+  finishedAt: z.iso.datetime().optional(),
+  /** The run's W3C trace id (README "Traces"). */
+  traceId: z.string().optional(),
+  steps: z.array(stepViewSchema),
+});
+export type RunView = z.infer<typeof runViewSchema>;
+
+export const toRunView = (r: Run): RunView => ({
   id: r.id,
   kind: r.kind,
   processId: r.processId,
@@ -96,6 +151,3 @@ export const toRunView = (r: Run) => ({
   ...(r.traceId ? { traceId: r.traceId } : {}),
   steps: r.steps,
 });
-
-/** A run as the API answers it. */
-export type RunView = ReturnType<typeof toRunView>;

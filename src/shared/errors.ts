@@ -41,6 +41,15 @@ const faultOf: Record<ErrorCode, Fault> = {
   misconfigured: 'operator',
 };
 
+/** Every error code, e.g. for the error body's schema in the OpenAPI document. */
+export const errorCodes = Object.keys(faultOf) as [ErrorCode, ...ErrorCode[]];
+
+/** One problem of a request: where (`path`, syntax in problem-path.ts) and what is wrong there. */
+export interface ProblemDetail {
+  path: string;
+  message: string;
+}
+
 export class AppError extends Error {
   readonly fault: Fault;
   /** Whether the same operation can succeed later without anyone changing the input. */
@@ -50,7 +59,7 @@ export class AppError extends Error {
     readonly code: ErrorCode,
     /** Safe to show to the caller: never token material, secrets or raw dependency answers. */
     message: string,
-    options: { details?: unknown; cause?: unknown; retryable?: boolean; retryAfterSeconds?: number } = {},
+    options: { details?: ProblemDetail[]; cause?: unknown; retryable?: boolean; retryAfterSeconds?: number } = {},
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'AppError';
@@ -60,7 +69,8 @@ export class AppError extends Error {
     this.retryAfterSeconds = options.retryAfterSeconds;
   }
 
-  readonly details: unknown;
+  /** Each problem of a `bad_request` or `invalid` input; shown to the caller as `error.details`. */
+  readonly details: ProblemDetail[] | undefined;
   /** When the same call may succeed again (`throttled`): HTTP answers send it as `Retry-After`. */
   readonly retryAfterSeconds: number | undefined;
 }

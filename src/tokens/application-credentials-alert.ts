@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { MessageSender } from '../adapters/message-queue';
 import { queueNames } from '../config/queues';
 
@@ -6,15 +7,16 @@ import { queueNames } from '../config/queues';
  * (expired or wrong client secret, unknown or disabled app registration). Every connection is affected and none is
  * at fault: no connection changes status, and this one message per app and period is the signal to act on.
  */
-export interface ApplicationCredentialsInvalid {
-  type: 'ApplicationCredentialsInvalid';
+export const applicationCredentialsInvalidSchema = z.strictObject({
+  type: z.literal('ApplicationCredentialsInvalid'),
   /** The app registration (AUTH_CLIENT_ID) whose credentials were refused. */
-  clientId: string;
+  clientId: z.string(),
   /** Entra's AADSTS code when it gave one (7000215 invalid secret, 7000222 expired secret, 700016 unknown app, ...). */
-  aadsts?: number;
-  reason: string;
-  at: string;
-}
+  aadsts: z.number().int().optional(),
+  reason: z.string(),
+  at: z.iso.datetime(),
+});
+export type ApplicationCredentialsInvalid = z.infer<typeof applicationCredentialsInvalidSchema>;
 
 export interface ApplicationCredentialsAlertDeps {
   sender: MessageSender;

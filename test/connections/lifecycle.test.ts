@@ -423,7 +423,7 @@ describe('impact analysis', () => {
     const usage = await usageOf(stack, approvals.id);
     const refused = await stack.api(`connections/${approvals.id}`, { method: 'DELETE' });
     expect(refused.status).toBe(409);
-    expect(refused.json).toEqual({ error: { message: expect.stringMatching(/force=true/) }, usage });
+    expect(refused.json).toEqual({ error: { code: 'conflict', message: expect.stringMatching(/force=true/), usage } });
     expect((await stack.api(`connections/${approvals.id}?force=yes`, { method: 'DELETE' })).status).toBe(400);
     expect((await getConnection(stack, approvals.id)).id).toBe(approvals.id);
     expect(notices).toHaveLength(2); // its life: needs_reauth, then active again
@@ -500,7 +500,7 @@ describe('after a forced delete', () => {
     const { approvals } = made;
     const publish = await stack.api('processes/intake/publish', { method: 'POST' });
     expect(publish.status).toBe(422);
-    expect(publish.json.errors).toEqual([
+    expect(publish.json.error.details).toEqual([
       { path: 'steps[1].permissions.executeAs', message: expect.stringContaining('does not exist in this tenant') },
     ]);
 
@@ -552,7 +552,7 @@ describe('after a forced delete', () => {
 
     const refused = await stack.api(`connections/${workpoint.id}`, { method: 'DELETE' });
     expect(refused.status).toBe(409);
-    expect(refused.json.usage).toMatchObject({
+    expect(refused.json.error.usage).toMatchObject({
       isDefault: true,
       references: expect.arrayContaining([expect.objectContaining({ via: 'default' })]),
     });

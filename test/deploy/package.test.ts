@@ -231,7 +231,7 @@ describe('the deploy package loaded the way the Functions worker loads it', () =
     const http = outcome.response?.returnValue?.http;
     expect(http?.statusCode).toBe('401');
     expect(http?.headers?.['www-authenticate']).toBe('Bearer');
-    expect(JSON.parse(http?.body?.bytes?.utf8 ?? 'null')).toEqual({ error: { message: expect.any(String) } });
+    expect(JSON.parse(http?.body?.bytes?.utf8 ?? 'null')).toEqual({ error: { code: 'unauthenticated', message: expect.any(String) } });
   });
 
   describe('a Service Bus delivery with host-shaped trigger metadata', () => {

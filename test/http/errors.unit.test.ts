@@ -20,17 +20,16 @@ describe('the HTTP answer to an error', () => {
     ['too_large', 413],
     ['unavailable', 503],
     ['misconfigured', 503],
-  ] as const)('%s is %i with {error: {message}}', (code, status) => {
-    expect(errorResponse(new AppError(code, 'Said to the caller.'), context)).toMatchObject({
-      status,
-      jsonBody: { error: { message: 'Said to the caller.' } },
-    });
+  ] as const)('%s is %i with {error: {code, message}} and nothing else', (code, status) => {
+    const res = errorResponse(new AppError(code, 'Said to the caller.'), context);
+    expect(res.status).toBe(status);
+    expect(res.jsonBody).toEqual({ error: { code, message: 'Said to the caller.' } });
   });
 
   it('keeps details of a bad request', () => {
-    const details = [{ path: 'query.status', message: 'Invalid option' }];
+    const details = [{ path: '?status', message: 'Invalid option' }];
     expect(errorResponse(new AppError('bad_request', 'Invalid query.', { details }), context).jsonBody).toEqual({
-      error: { message: 'Invalid query.', details },
+      error: { code: 'bad_request', message: 'Invalid query.', details },
     });
   });
 
@@ -49,12 +48,11 @@ describe('the HTTP answer to an error', () => {
     });
   });
 
-  it('lists validation problems as errors with 422 (contract)', () => {
-    const errors = [{ path: 'runAs', message: 'connection x does not exist in this tenant' }];
-    expect(errorResponse(new AppError('invalid', 'The process is not valid.', { details: errors }), context)).toMatchObject({
-      status: 422,
-      jsonBody: { error: { message: 'The process is not valid.' }, errors },
-    });
+  it('lists validation problems in the same format with 422 (contract)', () => {
+    const details = [{ path: 'runAs', message: 'connection x does not exist in this tenant' }];
+    const res = errorResponse(new AppError('invalid', 'The process is not valid.', { details }), context);
+    expect(res.status).toBe(422);
+    expect(res.jsonBody).toEqual({ error: { code: 'invalid', message: 'The process is not valid.', details } });
   });
 
   it('sends the usage along with 409 for a connection in use', () => {
@@ -65,12 +63,13 @@ describe('the HTTP answer to an error', () => {
     };
     const res = errorResponse(new ConnectionInUseError(usage), context);
     expect(res.status).toBe(409);
-    expect(res.jsonBody).toEqual({ error: { message: expect.stringContaining('1 process reference(s)') }, usage });
+    expect(res.jsonBody).toEqual({ error: { code: 'conflict', message: expect.stringContaining('1 process reference(s)'), usage } });
   });
 
   it('answers anything else with 500, logging its type and a redacted first line only', () => {
     const res = errorResponse(new TypeError('bad eyJhbGciOi.eyJzdWIiOi.sig\nsecond line'), context);
-    expect(res).toMatchObject({ status: 500, jsonBody: { error: { message: expect.stringContaining('invocation inv-1') } } });
+    expect(res.status).toBe(500);
+    expect(res.jsonBody).toEqual({ error: { code: 'internal', message: expect.stringContaining('invocation inv-1') } });
     expect(logged).toEqual(['Unhandled TypeError in connections-get: bad [jwt]']);
   });
 });

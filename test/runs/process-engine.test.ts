@@ -106,7 +106,7 @@ describe('saving and publishing', () => {
       },
     });
     expect(res.status).toBe(422);
-    expect(res.json.errors).toEqual(
+    expect(res.json.error.details).toEqual(
       expect.arrayContaining([
         { path: 'steps[0].permissions.executeAs', message: 'only action steps can be executed using a connection' },
         { path: 'steps[1].action', message: expect.stringContaining('unknown action "doMagic"') },
@@ -118,7 +118,7 @@ describe('saving and publishing', () => {
       body: { name: 'Invalid', kind: 'system', triggers: [{ event: 'ItemCreated' }], steps: [{ id: 'approve', type: 'form' }] },
     });
     expect(system.status).toBe(422);
-    expect(system.json.errors[0]).toEqual({ path: 'steps[0].type', message: expect.stringContaining('cannot contain form steps') });
+    expect(system.json.error.details[0]).toEqual({ path: 'steps[0].type', message: expect.stringContaining('cannot contain form steps') });
     expect((await stack.api('processes/invalid')).status).toBe(404);
   });
 
@@ -133,7 +133,7 @@ describe('saving and publishing', () => {
     expect((await stack.api('processes/ghost', { method: 'PUT', body })).status).toBe(200);
     const res = await stack.api('processes/ghost/publish', { method: 'POST' });
     expect(res.status).toBe(422);
-    expect(res.json.errors).toEqual([
+    expect(res.json.error.details).toEqual([
       { path: 'steps[0].permissions.executeAs', message: expect.stringContaining('does not exist in this tenant') },
     ]);
   });
@@ -318,6 +318,6 @@ describe('delivery: loop guard, redelivery, poison messages, transient and dead 
     expect((await getConnection(stack, made.approvals.id)).status).toBe('needs_reauth');
     const publish = await stack.api('processes/contract-intake/publish', { method: 'POST' });
     expect(publish.status).toBe(422);
-    expect(publish.json.errors[0].message).toContain('needs re-authorization');
+    expect(publish.json.error.details[0].message).toContain('needs re-authorization');
   });
 });

@@ -109,7 +109,7 @@ const userRouteNames = new Set(['runs-list', 'runs-get', 'runs-start', 'runs-sub
 function adminRoutes(
   ids: { connection: string; process: string; run: string } = { connection: a.connectionId, process: a.processId, run: a.runId },
 ) {
-  const routes = functionDefinitions.filter((d): d is HttpFunction => d.kind === 'http' && d.name !== 'connections-callback');
+  const routes = functionDefinitions.filter((d): d is HttpFunction => d.kind === 'http' && d.contract.auth === 'bearer');
   return routes.flatMap((fn) =>
     fn.methods.map((method) => {
       const id = fn.route.startsWith('connections/') ? ids.connection : fn.route.startsWith('processes/') ? ids.process : ids.run;

@@ -127,7 +127,7 @@ describe('finding 7: ids cannot forge log lines', () => {
     for (const id of forged) {
       const res = await post({ id, data: { kind: 'mark' } });
       expect(res.status).toBe(400);
-      expect(res.json.error.details).toEqual([expect.objectContaining({ path: 'body.id' })]);
+      expect(res.json.error.details).toEqual([expect.objectContaining({ path: 'id' })]);
       if (res.status === 400) refused++;
     }
     await stack.bus.idle();

@@ -67,6 +67,7 @@ describe('the local host', () => {
       name: 'echo',
       methods: ['POST'],
       route: 'echo',
+      contract: { summary: 'echo', auth: 'none', answers: {} },
       handler: async (req) => {
         const bytes = (await req.arrayBuffer()).byteLength;
         calls.push(bytes);

@@ -33,7 +33,7 @@ afterAll(async () => {
 
 const adminRoutes = () =>
   functionDefinitions
-    .filter((d): d is HttpFunction => d.kind === 'http' && d.name !== 'connections-callback')
+    .filter((d): d is HttpFunction => d.kind === 'http' && d.contract.auth === 'bearer')
     .flatMap((fn) =>
       fn.methods.map((method) => ({
         method: String(method),

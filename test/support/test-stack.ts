@@ -6,6 +6,7 @@ import { derive, parseState } from '../../src/connections/sign-in-state';
 import { CONTOSO_ADMIN, LOCAL_API_CLIENT_SECRET, LOCAL_CLIENT_SECRETS, type LocalUser } from '../../src/local/identity-provider/directory';
 import { mintLocalToken, type MintLocalTokenRequest } from '../../src/local/identity-provider/launch';
 import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../src/local/stack';
+import { apiContractCheck, type ContractCheck } from './api-contract-check';
 import { fileSlug, resultsDir, runnerId } from './tally';
 
 export interface RecordedResponse {
@@ -39,6 +40,8 @@ export interface TestStack extends LocalStack {
    * stop() searches the logs and responses for each and writes the outcome under test-results/stacks/.
    */
   secretsSeen: Map<string, string>;
+  /** Checks every answer of api() and get() against the served OpenAPI document (the contract test). */
+  contract: ContractCheck;
 }
 
 /** What stop() found, per stack; global-teardown.ts merges these for the whole run. */
@@ -80,6 +83,7 @@ export async function startTestStack(options: LocalStackOptions = {}): Promise<T
     }
     return { status: res.status, headers: res.headers, text, json };
   };
+  const contract = apiContractCheck(stack.baseUrl);
   const secretsSeen = new Map<string, string>([...LOCAL_CLIENT_SECRETS, LOCAL_API_CLIENT_SECRET].map((s) => [s, 'client secret']));
   /** The PKCE verifier the app derives from a state (never stored): it must not show up anywhere either. */
   const noteState = async (state: string | null | undefined) => {
@@ -114,6 +118,7 @@ export async function startTestStack(options: LocalStackOptions = {}): Promise<T
     responses,
     secretsSeen,
     tokenFor,
+    contract,
     async stop() {
       const report = await scanForLeaks(stack, testFile, logs, responses, secretsSeen, { tablesPrefix, messages }).catch(
         (e: unknown): StackLeakReport => ({
@@ -145,6 +150,13 @@ export async function startTestStack(options: LocalStackOptions = {}): Promise<T
         body: init.rawBody ?? (init.body !== undefined ? JSON.stringify(init.body) : undefined),
       });
       const recorded = await record(res);
+      await contract.check(
+        init.method ?? 'GET',
+        `/api/${path.replace(/^\//, '')}`,
+        res.status,
+        res.headers.get('content-type'),
+        recorded.json,
+      );
       if (typeof recorded.json?.authorizeUrl === 'string')
         await noteState(URL.parse(recorded.json.authorizeUrl)?.searchParams.get('state'));
       return recorded;
@@ -154,7 +166,12 @@ export async function startTestStack(options: LocalStackOptions = {}): Promise<T
       const code = params?.get('code');
       if (code && code.length >= 16) secretsSeen.set(code, 'authorization code'); // not the made-up ones of attack tests
       await noteState(params?.get('state'));
-      return record(await fetch(url, { redirect: 'manual' }));
+      const res = await fetch(url, { redirect: 'manual' });
+      const recorded = await record(res);
+      const parsed = URL.parse(url);
+      if (parsed && url.startsWith(stack.baseUrl))
+        await contract.check('GET', parsed.pathname, res.status, res.headers.get('content-type'), recorded.json);
+      return recorded;
     },
   };
 }
