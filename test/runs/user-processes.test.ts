@@ -274,7 +274,7 @@ describe('refusals: nothing runs, nothing is stored', () => {
   test('a subject that is not an item reference: 422 naming the field', async () => {
     const res = await start('refusals', { siteId: 'x', listId: '../lists', itemId: '' }, token);
     expect(res.status).toBe(422);
-    expect(res.json.errors.map((e: { path: string }) => e.path).sort()).toEqual(['subject.itemId', 'subject.listId']);
+    expect(res.json.error.details.map((e: { path: string }) => e.path).sort()).toEqual(['subject.itemId', 'subject.listId']);
     expect((await stack.api('processes/refusals/runs', { method: 'POST', token, body: {} })).status).toBe(422);
   });
 
@@ -320,7 +320,7 @@ describe('form submissions', () => {
   test('values that do not fit the fields: 422 with one error per field, and the run still waits', async () => {
     const res = await submit(runId, { priority: 'Urgent', extra: 1 }, token);
     expect(res.status).toBe(422);
-    expect(res.json.errors).toEqual([
+    expect(res.json.error.details).toEqual([
       { path: 'values.extra', message: 'is not a field of this form' },
       { path: 'values.comment', message: '"Comment" is required' },
       { path: 'values.priority', message: `"Priority" must be one of the field's options` },
