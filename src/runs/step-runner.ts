@@ -83,6 +83,8 @@ interface Batch {
   run: Run;
   etag: string;
   unsaved: boolean;
+  /** A write of the run failed: whether it landed is unknown, so the message is abandoned as after a crash. */
+  writeFailed?: boolean;
 }
 
 /** How a step ended for its batch: `next` the run may go on with the next step here; `stop` this message is done. */
@@ -139,9 +141,9 @@ export class StepRunner {
       try {
         end = await this.step(batch, index, current, delivery, first);
       } catch (e) {
-        if (first) throw e;
-        // A later step of the batch failed unexpectedly (Tables, Key Vault...): what the batch did is written, and the
-        // step gets a message of its own, whose deliveries retry it (and whose handler logs the error if it recurs).
+        if (first || batch.writeFailed) throw e;
+        // A later step of the batch failed unexpectedly while it was prepared (Tables, Key Vault...): what the batch
+        // did is written, and the step gets a message of its own, whose deliveries retry it.
         await this.close(batch, index - 1);
         return;
       }
@@ -344,7 +346,12 @@ export class StepRunner {
 
   /** Writes `run` if the row still has the batch's ETag (a stale one throws a 412: the message is redelivered). */
   private async write(batch: Batch, run: Run): Promise<void> {
-    batch.etag = await this.deps.runs.replace(run, batch.etag);
+    try {
+      batch.etag = await this.deps.runs.replace(run, batch.etag);
+    } catch (e) {
+      batch.writeFailed = true;
+      throw e;
+    }
     batch.run = run;
     batch.unsaved = false;
   }
