@@ -85,6 +85,21 @@ interface Batch {
   unsaved: boolean;
   /** A write of the run failed: whether it landed is unknown, so the message is abandoned as after a crash. */
   writeFailed?: boolean;
+  retry?: ScheduledRetry;
+}
+
+/** A step that failed transiently and is tried again by a scheduled message (for the handler's log line). */
+export interface ScheduledRetry {
+  stepIndex: number;
+  attempt: number;
+  nextAttemptAt: string;
+  /** The classified reason (never a raw error text from outside the app). */
+  reason: string;
+}
+
+/** What handling a message did that its handler reports. */
+export interface StepsHandled {
+  retry?: ScheduledRetry;
 }
 
 /** How a step ended for its batch: `next` the run may go on with the next step here; `stop` this message is done. */
@@ -126,13 +141,19 @@ export class StepRunner {
     return this.deps.elapsedMs?.() ?? performance.now();
   }
 
-  async handle(message: StepMessage, delivery: Delivery): Promise<void> {
+  async handle(message: StepMessage, delivery: Delivery): Promise<StepsHandled> {
     const loaded = inRunSession(message, delivery) ? await this.deps.runs.getWithEtag(message.tenantId, message.runId) : undefined;
     const plan = planDelivery(message, delivery, loaded?.run);
     if (plan.kind === 'poison') throw new PoisonMessageError(plan.reason);
-    if (plan.kind === 'nothing-to-do' || !loaded) return;
+    if (plan.kind === 'nothing-to-do' || !loaded) return {};
 
     const batch: Batch = { ...loaded, unsaved: false };
+    await this.runBatch(batch, message, plan, delivery);
+    return batch.retry ? { retry: batch.retry } : {};
+  }
+
+  /** Runs the message's step and, while the budget lasts, the run's next ones. */
+  private async runBatch(batch: Batch, message: StepMessage, plan: DeliveryPlan, delivery: Delivery): Promise<void> {
     const budgetEnds = this.elapsed() + (this.deps.batchBudgetMs ?? defaultBatchBudgetMs);
     let index = message.stepIndex;
     let current: DeliveryPlan = plan;
@@ -311,16 +332,12 @@ export class StepRunner {
         scheduledEnqueueTime: decision.at,
       },
     ]);
+    const nextAttemptAt = decision.at.toISOString();
     await this.write(batch, {
       ...run,
-      waitingFor: {
-        reason: 'retrying',
-        stepIndex: index,
-        nextAttemptAt: decision.at.toISOString(),
-        attempt: decision.attempt,
-        since: decision.since,
-      },
+      waitingFor: { reason: 'retrying', stepIndex: index, nextAttemptAt, attempt: decision.attempt, since: decision.since },
     });
+    batch.retry = { stepIndex: index, attempt: decision.attempt, nextAttemptAt, reason: failure.reason };
     return 'stop';
   }
 
