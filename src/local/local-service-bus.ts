@@ -10,7 +10,10 @@
  *   redelivered with deliveryCount + 1 (before later messages of its session) and dead-lettered with reason
  *   `MaxDeliveryCountExceeded` after `maxDeliveryCount` deliveries; a handler that outlives the lock counts
  *   as abandoned (its late outcome is ignored, as a completion after lock loss fails in Azure);
- * - scheduled enqueue time; the body handed to the handler is the parsed JSON body, and `context.triggerMetadata`
+ * - scheduled enqueue time: the message is accepted (and its id enters duplicate detection) when sent, and hidden from
+ *   receivers until its time ("Service Bus will hide the message from receivers until the requested time",
+ *   ServiceBusReceivedMessage.ScheduledEnqueueTime, Azure SDK for .NET reference); on the `now` clock, which tests may
+ *   simulate; the body handed to the handler is the parsed JSON body, and `context.triggerMetadata`
  *   has the host's names (first letter lower-cased, applied recursively as the Node worker does).
  *
  * Durable when opened with a store (`openLocalServiceBus`, local-bus-store.ts; `npm start` keeps it in Azurite): a
@@ -274,12 +277,15 @@ function buildBus(definitions: readonly LocalFunction[], options: LocalServiceBu
   };
 
   const schedule = (q: Queue, m: StoredMessage, due: number) => {
-    const timer = setTimeout(() => {
-      q.scheduled.delete(timer);
-      enqueueScheduled(q, m);
-      pump(q);
-      checkIdle();
-    }, Math.max(0, due - clock()));
+    const timer = setTimeout(
+      () => {
+        q.scheduled.delete(timer);
+        enqueueScheduled(q, m);
+        pump(q);
+        checkIdle();
+      },
+      Math.max(0, due - clock()),
+    );
     timer.unref();
     q.scheduled.set(timer, { due, message: m });
   };

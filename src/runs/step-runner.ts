@@ -212,7 +212,13 @@ export class StepRunner {
     }
   }
 
-  private async runStep(batch: Batch, index: number, process: ProcessDefinition, stepDef: StepDefinition, delivery: Delivery): Promise<StepEnd> {
+  private async runStep(
+    batch: Batch,
+    index: number,
+    process: ProcessDefinition,
+    stepDef: StepDefinition,
+    delivery: Delivery,
+  ): Promise<StepEnd> {
     const { run } = batch;
     const executor = await this.executors.resolve(run.tenantId, process, stepDef);
     if (executor.kind === 'none') return this.finish(batch, index, { status: 'failed', error: executor.reason });
@@ -242,7 +248,10 @@ export class StepRunner {
     // Recorded before the call, with the previous step's outcome if this batch ran it: from here on a redelivery will
     // not repeat the action. A step tried again no longer waits for its retry.
     const running = withStep(run, index, { status: 'running', startedAt: this.now(), attempts: run.steps[index].attempts + 1, executedAs });
-    await this.write(batch, run.waitingFor && 'reason' in run.waitingFor && run.waitingFor.reason === 'retrying' ? withoutWaiting(running) : running);
+    await this.write(
+      batch,
+      run.waitingFor && 'reason' in run.waitingFor && run.waitingFor.reason === 'retrying' ? withoutWaiting(running) : running,
+    );
 
     let outcome: StepOutcome;
     try {

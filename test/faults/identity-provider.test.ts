@@ -300,7 +300,10 @@ test('an outage longer than STEP_RETRY_MAX_TOTAL_MINUTES (120): the run fails wh
   expect(now().getTime() - start).toBeGreaterThanOrEqual(120 * 60_000);
   expect(run.status).toBe('failed');
   expect(run.waitingFor).toBeUndefined();
-  expect(run.steps[0]).toMatchObject({ status: 'failed', error: expect.stringMatching(/^Gave up after \d+ tries over 12\d min: .*unavailable/) });
+  expect(run.steps[0]).toMatchObject({
+    status: 'failed',
+    error: expect.stringMatching(/^Gave up after \d+ tries over 12\d min: .*unavailable/),
+  });
   expect(run.steps[1].status).toBe('pending');
   expect(callsFor(item)).toEqual([]);
 });

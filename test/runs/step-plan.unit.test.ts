@@ -55,7 +55,6 @@ const process: ProcessDefinition = {
 
 const message = (stepIndex: number) => ({ tenantId, runId, stepIndex });
 const first: Delivery = { deliveryCount: 1, maxDeliveryCount: 10, sessionId: runId };
-const last: Delivery = { deliveryCount: 10, maxDeliveryCount: 10, sessionId: runId };
 
 describe('planDelivery: what a step message means for its run', () => {
   test('a pending step in order is due', () => {
@@ -196,11 +195,13 @@ describe('failures while running a step', () => {
   });
 
   test("a transient Graph failure keeps the service's Retry-After, so the scheduled retry honours it", () => {
-    expect(stepFailure(new ActionError('transient', 'Graph throttled the call.', { status: 429, retryAfterMs: 30_000 }), 'action')).toEqual({
-      kind: 'transient',
-      reason: 'Graph throttled the call.',
-      retryAfterMs: 30_000,
-    });
+    expect(stepFailure(new ActionError('transient', 'Graph throttled the call.', { status: 429, retryAfterMs: 30_000 }), 'action')).toEqual(
+      {
+        kind: 'transient',
+        reason: 'Graph throttled the call.',
+        retryAfterMs: 30_000,
+      },
+    );
   });
 });
 
