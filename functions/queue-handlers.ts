@@ -99,11 +99,12 @@ export const queueFunctions: ServiceBusFunction[] = [
       const { stepRunner, settings } = await appContext();
       const { deliveryCount, sessionId } = metadata.parse(context.triggerMetadata ?? {});
       try {
-        await stepRunner.handle(parsed.data, {
+        const handled = await stepRunner.handle(parsed.data, {
           deliveryCount,
           maxDeliveryCount: settings.SERVICE_BUS_MAX_DELIVERY_COUNT,
           ...(sessionId !== undefined ? { sessionId } : {}),
         });
+        if (handled.retry) context.warn(logLine('Step will be retried', { runId: parsed.data.runId, ...handled.retry }));
       } catch (e) {
         const settle = queueOutcomeOf(e);
         if (settle.action === 'dead-letter') return deadLetter(queueNames.steps, message, context, settle.reason);

@@ -177,6 +177,16 @@ param logRetentionInDays int = 30
 @maxValue(2000)
 param serviceBusMaxDeliveryCount int = 10
 
+@description('Seconds one invocation goes on with a run\'s next steps (STEP_BATCH_BUDGET_SECONDS; 0: one step per message). Well under the queues\' lock duration (PT1M).')
+@minValue(0)
+@maxValue(300)
+param stepBatchBudgetSeconds int = 20
+
+@description('Minutes a step that fails transiently is retried by scheduled messages before its run fails (STEP_RETRY_MAX_TOTAL_MINUTES).')
+@minValue(1)
+@maxValue(1440)
+param stepRetryMaxTotalMinutes int = 120
+
 @description('Time to live of an unconsumed Service Bus message before it is dead-lettered (ISO 8601).')
 param serviceBusMessageTimeToLive string = 'P14D'
 
@@ -326,6 +336,8 @@ module functionApp 'modules/function-app.bicep' = {
     authorizeLimitPerMinute: authorizeLimitPerMinute
     graphBaseUrl: graphBaseUrl
     serviceBusMaxDeliveryCount: serviceBusMaxDeliveryCount
+    stepBatchBudgetSeconds: stepBatchBudgetSeconds
+    stepRetryMaxTotalMinutes: stepRetryMaxTotalMinutes
     tokenCacheWriteIntervalSeconds: tokenCacheWriteIntervalSeconds
     keepAliveSchedule: keepAliveSchedule
     keepAliveIdleDays: keepAliveIdleDays

@@ -93,6 +93,8 @@ export interface AppContextOverrides {
   sender?: MessageSender;
   /** Error-level lines that belong to no invocation (the app's credentials failing); console.error otherwise. */
   logError?: (message: string) => void;
+  /** The clock of the step runner (step times, scheduled retries): a simulated one in fault tests; the system clock otherwise. */
+  now?: () => Date;
 }
 
 /** The composition root: every service and the parts it is built from. */
@@ -216,6 +218,9 @@ export function createApp(settings: Settings, overrides: AppContextOverrides = {
       sender: messageSender,
       getAction,
       graphBaseUrl: settings.GRAPH_BASE_URL,
+      batchBudgetMs: settings.STEP_BATCH_BUDGET_SECONDS * 1000,
+      stepRetry: { maxTotalMs: settings.STEP_RETRY_MAX_TOTAL_MINUTES * 60_000 },
+      ...(overrides.now ? { now: overrides.now } : {}),
     }),
     deadLetters: new DeadLetterLog(tables, names.deadLetters),
   };

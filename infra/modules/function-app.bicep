@@ -91,6 +91,12 @@ param graphBaseUrl string
 @description('Max delivery count of the queues (SERVICE_BUS_MAX_DELIVERY_COUNT); the app marks a run failed on the last delivery.')
 param serviceBusMaxDeliveryCount int
 
+@description('Seconds one invocation goes on with a run\'s next steps (STEP_BATCH_BUDGET_SECONDS; 0: one step per message). Keep it well under the queues\' lock duration (PT1M).')
+param stepBatchBudgetSeconds int
+
+@description('Minutes a step that fails transiently is retried by scheduled messages before its run fails (STEP_RETRY_MAX_TOTAL_MINUTES).')
+param stepRetryMaxTotalMinutes int
+
 @description('Minimum seconds between two write-backs of a rotated token cache per connection (TOKEN_CACHE_WRITE_INTERVAL_SECONDS). Entra ID keeps old refresh tokens valid, so writing every rotation would only spend Key Vault write quota.')
 param tokenCacheWriteIntervalSeconds int
 
@@ -285,6 +291,8 @@ var appSettingValues = {
   KEY_VAULT_URI: keyVaultUri
   GRAPH_BASE_URL: graphBaseUrl
   SERVICE_BUS_MAX_DELIVERY_COUNT: string(serviceBusMaxDeliveryCount)
+  STEP_BATCH_BUDGET_SECONDS: string(stepBatchBudgetSeconds)
+  STEP_RETRY_MAX_TOTAL_MINUTES: string(stepRetryMaxTotalMinutes)
   // Entra ID keeps a rotated-out refresh token valid, so a throttled write-back loses nothing.
   TOKEN_CACHE_WRITE_POLICY: 'interval'
   TOKEN_CACHE_WRITE_INTERVAL_SECONDS: string(tokenCacheWriteIntervalSeconds)

@@ -91,6 +91,15 @@ const fields = z.object({
   ServiceBusConnection__fullyQualifiedNamespace: z.string().min(1).optional(),
   /** Must equal the queues' max delivery count: the last delivery of a step marks its run failed. */
   SERVICE_BUS_MAX_DELIVERY_COUNT: positiveInt.max(2000).default(10),
+  /**
+   * How long one invocation of the steps queue goes on with a run's next steps (seconds; 0: one step per message).
+   * Well under the queues' lock duration (PT1M; the host renews the session lock up to host.json
+   * maxAutoLockRenewalDuration, 10 min), and short enough that one long run does not hold one of the host's
+   * maxConcurrentSessions (8) for long.
+   */
+  STEP_BATCH_BUDGET_SECONDS: z.coerce.number().int().min(0).max(300).default(20),
+  /** How long a step that fails transiently (token endpoint or Graph down) is retried by scheduled messages before its run fails. */
+  STEP_RETRY_MAX_TOTAL_MINUTES: positiveInt.max(1440).default(120),
 
   /**
    * When a rotated refresh token is written back to Key Vault: `always` (providers that revoke the old

@@ -10,7 +10,10 @@
  *   redelivered with deliveryCount + 1 (before later messages of its session) and dead-lettered with reason
  *   `MaxDeliveryCountExceeded` after `maxDeliveryCount` deliveries; a handler that outlives the lock counts
  *   as abandoned (its late outcome is ignored, as a completion after lock loss fails in Azure);
- * - scheduled enqueue time; the body handed to the handler is the parsed JSON body, and `context.triggerMetadata`
+ * - scheduled enqueue time: the message is accepted (and its id enters duplicate detection) when sent, and hidden from
+ *   receivers until its time ("Service Bus will hide the message from receivers until the requested time",
+ *   ServiceBusReceivedMessage.ScheduledEnqueueTime, Azure SDK for .NET reference); on the `now` clock, which tests may
+ *   simulate; the body handed to the handler is the parsed JSON body, and `context.triggerMetadata`
  *   has the host's names (first letter lower-cased, applied recursively as the Node worker does).
  *
  * Durable when opened with a store (`openLocalServiceBus`, local-bus-store.ts; `npm start` keeps it in Azurite): a
@@ -72,6 +75,12 @@ export interface LocalServiceBusOptions {
   concurrency?: number;
   /** `idle()` waits for scheduled messages due within this many ms (default 5 s); later ones do not keep it busy. */
   idleHorizonMs?: number;
+  /**
+   * The broker's clock for scheduled messages (ms since the epoch; Date.now by default): a simulated one lets a test
+   * ride out an outage of tens of minutes in seconds. Call `clockChanged()` after moving it. Locks and the duplicate
+   * detection window keep the system clock.
+   */
+  now?: () => number;
 }
 
 export interface LocalServiceBus extends MessageSender {
@@ -84,6 +93,8 @@ export interface LocalServiceBus extends MessageSender {
   resume(): void;
   /** Refuses further sends, drops scheduled messages and waits for in-flight handlers (each bounded by the lock) and writes. */
   close(): Promise<void>;
+  /** The `now` clock moved: scheduled messages whose time came are enqueued, the others wait for their time on it. */
+  clockChanged(): void;
   /**
    * Stops the way a killed process stops, for tests of what a restart finds: nothing is delivered, settled or
    * written any more; handlers still running are left to themselves. Resolves once the writes already issued have
@@ -169,6 +180,7 @@ function buildBus(definitions: readonly LocalFunction[], options: LocalServiceBu
   const concurrency = options.concurrency ?? 8;
   const defaultHorizonMs = options.idleHorizonMs ?? 5_000;
   const log = options.log ?? defaultLog;
+  const clock = options.now ?? Date.now;
 
   const queues = new Map<string, Queue>();
   const newQueue = (name: string, requiresSession: boolean): Queue => ({
@@ -224,13 +236,13 @@ function buildBus(definitions: readonly LocalFunction[], options: LocalServiceBu
   };
 
   const isIdle = (horizonMs: number) => {
-    const horizon = Date.now() + horizonMs;
     if (writes.size > 0) return false;
     for (const q of queues.values()) {
       if (q.inFlight.size > 0) return false;
       if (!q.trigger) continue; // nothing will ever consume it; waiting would never end
       if (q.available.length > 0) return false;
-      for (const s of [...q.scheduled.values(), ...q.held.values()]) if (s.due <= horizon) return false;
+      for (const s of q.scheduled.values()) if (s.due <= clock() + horizonMs) return false;
+      for (const s of q.held.values()) if (s.due <= Date.now() + horizonMs) return false;
     }
     return true;
   };
@@ -265,12 +277,15 @@ function buildBus(definitions: readonly LocalFunction[], options: LocalServiceBu
   };
 
   const schedule = (q: Queue, m: StoredMessage, due: number) => {
-    const timer = setTimeout(() => {
-      q.scheduled.delete(timer);
-      enqueueScheduled(q, m);
-      pump(q);
-      checkIdle();
-    }, due - Date.now());
+    const timer = setTimeout(
+      () => {
+        q.scheduled.delete(timer);
+        enqueueScheduled(q, m);
+        pump(q);
+        checkIdle();
+      },
+      Math.max(0, due - clock()),
+    );
     timer.unref();
     q.scheduled.set(timer, { due, message: m });
   };
@@ -459,7 +474,7 @@ function buildBus(definitions: readonly LocalFunction[], options: LocalServiceBu
         continue;
       }
       if (m.sequenceNumber === undefined) {
-        if (m.scheduledEnqueueTime !== undefined && m.scheduledEnqueueTime > now) schedule(q, m, m.scheduledEnqueueTime);
+        if (m.scheduledEnqueueTime !== undefined && m.scheduledEnqueueTime > clock()) schedule(q, m, m.scheduledEnqueueTime);
         else dueWhileDown.push([q, m]);
         continue;
       }
@@ -492,7 +507,7 @@ function buildBus(definitions: readonly LocalFunction[], options: LocalServiceBu
         }
         q.seen.set(message.messageId, now + windowMs);
         // Numbered at acceptance (a scheduled one when its time comes), so a restart restores the order.
-        if (message.scheduledEnqueueTime === undefined || message.scheduledEnqueueTime <= now) assignSequence(q, message);
+        if (message.scheduledEnqueueTime === undefined || message.scheduledEnqueueTime <= clock()) assignSequence(q, message);
         accepted.push(message);
       }
       if (store && accepted.length > 0) {
@@ -537,6 +552,19 @@ function buildBus(definitions: readonly LocalFunction[], options: LocalServiceBu
           { queued: q.available.length, scheduled: q.scheduled.size, inFlight: q.inFlight.size, locked: q.held.size, ...q.stats },
         ]),
       );
+    },
+
+    clockChanged() {
+      if (closed) return;
+      for (const q of queues.values()) {
+        const waiting = [...q.scheduled.entries()].sort(([, a], [, b]) => a.due - b.due);
+        for (const [timer, { due, message }] of waiting) {
+          clearTimeout(timer);
+          q.scheduled.delete(timer);
+          schedule(q, message, due);
+        }
+      }
+      checkIdle();
     },
 
     resume() {

@@ -19,7 +19,7 @@ import { startKeyVaultStandIn, type KeyVaultStandIn } from './key-vault-stand-in
 import { LocalStaticCredential } from './local-credential';
 import type { LocalApp } from './local-functions';
 import { createTableBusStore } from './local-bus-store';
-import { openLocalServiceBus, type LocalServiceBus } from './local-service-bus';
+import { createLocalServiceBus, openLocalServiceBus, type LocalServiceBus } from './local-service-bus';
 import { createPortalListener, localPortalConfig, portalRedirectUri, type PortalConfig } from './portal';
 
 export interface LocalStackOptions {
@@ -40,6 +40,17 @@ export interface LocalStackOptions {
   registerTenants?: readonly LocalTenant[];
   /** The queues' lock duration (default PT1M, as infra sets it): how long a message a crashed process held stays locked. */
   busLockDurationMs?: number;
+  /**
+   * false: the bus keeps its messages in memory only (lost with the process). For the bench alone, whose
+   * step_overhead is about the engine's own cost: the Azurite writes of the durable bus stand for work Service Bus
+   * does in Azure. `npm start` and the tests keep the durable bus (the default).
+   */
+  durableBus?: boolean;
+  /**
+   * A simulated clock for the step runner and the bus's scheduled messages (fault tests of long outages); call
+   * `bus.clockChanged()` after moving it. The system clock otherwise.
+   */
+  now?: () => Date;
 }
 
 export interface LocalStack {
@@ -120,18 +131,26 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const settings = loadSettings(env);
     // The bus keeps its messages in Azurite (on disk with a dataDir): a message accepted before a crash is delivered
     // after the restart, as Service Bus keeps it in Azure. Deliveries start once the app context is set (resume below).
-    const bus = await openLocalServiceBus(app.functions, {
+    const busOptions = {
       maxDeliveryCount: settings.SERVICE_BUS_MAX_DELIVERY_COUNT,
       serviceBusConnection: app.serviceBusConnection,
       log: options.log,
       ...(options.busLockDurationMs !== undefined ? { queueLockDurationMs: options.busLockDurationMs } : {}),
-      store: await createTableBusStore(azurite.connectionString, `${settings.TABLES_PREFIX ?? ''}LocalServiceBus`),
-    });
+      ...(options.now ? { now: () => options.now!().getTime() } : {}),
+    };
+    const bus =
+      options.durableBus === false
+        ? createLocalServiceBus(app.functions, busOptions)
+        : await openLocalServiceBus(app.functions, {
+            ...busOptions,
+            store: await createTableBusStore(azurite.connectionString, `${settings.TABLES_PREFIX ?? ''}LocalServiceBus`),
+          });
     stoppers.push(bus.close);
     const overrides: AppContextOverrides = {
       // The vault stand-in must never see a real credential's tokens.
       credential: new LocalStaticCredential(),
       sender: bus,
+      ...(options.now ? { now: options.now } : {}),
       ...(options.log ? { logError: (message: string) => options.log!('error', 'app', message) } : {}),
     };
     const { context, internals } = createApp(settings, overrides);

@@ -39,9 +39,22 @@ export interface Initiator {
 
 /**
  * What a waiting run waits for: the initiator to submit a form step, or the initiator's fresh token after their
- * session ran out between steps (On-Behalf-Of needs a live user token; it never falls back to another identity).
+ * session ran out between steps (On-Behalf-Of needs a live user token; it never falls back to another identity);
+ * or, while it is still running, the next try of a step that failed transiently.
  */
-export type WaitingFor = { stepId: string; userObjectId: string } | { reason: 'user_session' };
+export type WaitingFor = { stepId: string; userObjectId: string } | { reason: 'user_session' } | RetryingStep;
+
+/**
+ * A running run whose step failed transiently (token endpoint or Graph down): it is tried again at `nextAttemptAt`
+ * by a scheduled message, retry `attempt` of those since `since` (step-retry-schedule.ts). The run stays `running`.
+ */
+export interface RetryingStep {
+  reason: 'retrying';
+  stepIndex: number;
+  nextAttemptAt: string;
+  attempt: number;
+  since: string;
+}
 
 /** One execution of a published process version, with the audit of who did what. */
 export interface Run {
@@ -122,7 +135,17 @@ export const runViewSchema = z.strictObject({
   form: z.record(z.string(), z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()]))).optional(),
   status: z.enum(runStatuses),
   waitingFor: z
-    .union([z.strictObject({ stepId: z.string(), userObjectId: z.string() }), z.strictObject({ reason: z.literal('user_session') })])
+    .union([
+      z.strictObject({ stepId: z.string(), userObjectId: z.string() }),
+      z.strictObject({ reason: z.literal('user_session') }),
+      z.strictObject({
+        reason: z.literal('retrying'),
+        stepIndex: z.number().int().nonnegative(),
+        nextAttemptAt: z.iso.datetime(),
+        attempt: z.number().int().positive(),
+        since: z.iso.datetime(),
+      }),
+    ])
     .optional(),
   reason: z.string().optional(),
   createdAt: z.iso.datetime(),

@@ -103,18 +103,15 @@ export function planStep(run: Run, step: StepRecord, process: ProcessDefinition)
 /** Whether Service Bus will not deliver this message again after it is abandoned. */
 export const isLastDelivery = (delivery: Delivery): boolean => delivery.deliveryCount >= delivery.maxDeliveryCount;
 
-/** A transient failure: abandon for redelivery, or, on the last delivery, fail the step saying how often it was tried. */
-export function afterTransientFailure(delivery: Delivery, reason: string): { kind: 'retry' } | { kind: 'give-up'; reason: string } {
-  if (!isLastDelivery(delivery)) return { kind: 'retry' };
-  return { kind: 'give-up', reason: `Gave up after ${delivery.deliveryCount} attempts: ${reason}` };
-}
-
 /** What a failure while getting the token or running the action means for the step. */
 export type StepFailure =
   /** The connection's grant is dead (revoked, expired, password changed): the step fails; retrying cannot help. */
   | { kind: 'dead-grant'; reason: string }
-  /** Nothing happened and a later delivery may succeed (outage, throttling, the app's own credentials failing). */
-  | { kind: 'transient'; reason: string }
+  /**
+   * Nothing happened and a later try may succeed (outage, throttling, the app's own credentials failing): tried again
+   * by a scheduled message (step-retry-schedule.ts), not before `retryAfterMs` when the service said so.
+   */
+  | { kind: 'transient'; reason: string; retryAfterMs?: number }
   | { kind: 'failed'; reason: string };
 
 /**
@@ -127,6 +124,9 @@ export function stepFailure(e: unknown, during: 'token' | 'action'): StepFailure
     return { kind: isDeadGrant(e) ? 'dead-grant' : 'transient', reason: e.failure.reason };
   }
   if (during === 'token') return { kind: 'transient', reason: 'The token service failed.' };
-  if (e instanceof ActionError) return { kind: e.kind === 'transient' ? 'transient' : 'failed', reason: e.message };
+  if (e instanceof ActionError) {
+    if (e.kind !== 'transient') return { kind: 'failed', reason: e.message };
+    return { kind: 'transient', reason: e.message, ...(e.retryAfterMs !== undefined ? { retryAfterMs: e.retryAfterMs } : {}) };
+  }
   return { kind: 'failed', reason: 'The action failed unexpectedly.' };
 }

@@ -15,10 +15,12 @@ import type { UserTokens } from '../tokens/user-tokens';
 import { userSessionEndedReason } from '../tokens/user-tokens';
 import { executedAsOf, ExecutorResolver, type Executor } from './executor';
 import { scopeEventOf, type ExecutedAs, type Run } from './run';
+import { performance } from 'node:perf_hooks';
 import type { RunRepository } from './run-repository';
 import { stepMessage, type StepMessage } from './step-message';
 import { nextStepIndex, withOutcome, withStep, type StepOutcome } from './step-outcome';
-import { afterTransientFailure, inRunSession, planDelivery, planStep, stepFailure, type Delivery, type StepFailure } from './step-plan';
+import { inRunSession, planDelivery, planStep, stepFailure, type Delivery, type DeliveryPlan, type StepFailure } from './step-plan';
+import { defaultStepRetry, nextStepRetry, type StepRetryPolicy } from './step-retry-schedule';
 import { defaultTokenRetry, tokenRetryDelay, type TokenRetryPolicy } from './token-retry';
 
 /** A failure worth another delivery (the message is abandoned and Service Bus redelivers it). */
@@ -58,52 +60,154 @@ export interface StepRunnerDeps {
   sender: MessageSender;
   getAction(name: string): ActionDefinition | undefined;
   graphBaseUrl: string;
+  /** The time recorded on steps and used for scheduled retries (a simulated clock in tests). */
   now?: () => Date;
   /** Tenant connection lists are reused this long (ms): a burst of steps must not query Tables per step. */
   connectionCacheMs?: number;
   tokenRetry?: Partial<TokenRetryPolicy>;
+  /** Scheduled retries of steps that failed transiently (STEP_RETRY_MAX_TOTAL_MINUTES sets `maxTotalMs`). */
+  stepRetry?: Partial<StepRetryPolicy>;
+  /**
+   * How long one invocation goes on with a run's next steps (STEP_BATCH_BUDGET_SECONDS, in ms): no new step starts
+   * after it; 0 runs one step per message. The first step of a message always runs.
+   */
+  batchBudgetMs?: number;
+  /** Milliseconds on a monotonic clock, for the batch budget (performance.now; tests pass their own). */
+  elapsedMs?: () => number;
 }
 
 /**
- * Executes one step of a run. What a message means for the run is planned first (step-plan.ts: poison, nothing to
- * do, already done, fail, skip, or run the step); running it resolves who executes it (executor.ts), gets that
- * connection's access token, runs the action, records the result with the executing identity and enqueues the next
- * step. The step is marked running (with the run row's ETag) before the action is called, so a redelivered
- * message never repeats an action whose outcome was not recorded.
+ * The run a batch works on as it is in memory, and the ETag of the row it was read or last written as. `unsaved`:
+ * memory holds outcomes not written yet (they go with the next write, which is conditional on `etag`).
+ */
+interface Batch {
+  run: Run;
+  etag: string;
+  unsaved: boolean;
+  /** A write of the run failed: whether it landed is unknown, so the message is abandoned as after a crash. */
+  writeFailed?: boolean;
+  retry?: ScheduledRetry;
+}
+
+/** A step that failed transiently and is tried again by a scheduled message (for the handler's log line). */
+export interface ScheduledRetry {
+  stepIndex: number;
+  attempt: number;
+  nextAttemptAt: string;
+  /** The classified reason (never a raw error text from outside the app). */
+  reason: string;
+}
+
+/** What handling a message did that its handler reports. */
+export interface StepsHandled {
+  retry?: ScheduledRetry;
+}
+
+/** How a step ended for its batch: `next` the run may go on with the next step here; `stop` this message is done. */
+type StepEnd = 'next' | 'stop';
+
+/** The default STEP_BATCH_BUDGET_SECONDS, in ms. */
+export const defaultBatchBudgetMs = 20_000;
+
+/**
+ * Executes the steps of a run. A message names the step to start with; the run row is read once, and the run's
+ * consecutive steps then execute in this invocation while the batch budget lasts (issue 15): recording one step's
+ * outcome and marking the next one running is one conditional write (the ETag of the previous write). What a step
+ * means for the run is planned first (step-plan.ts: poison, nothing to do, already done, fail, skip, wait, or run
+ * it); running it resolves who executes it (executor.ts), gets that identity's access token, marks the step running
+ * (written before the action is called, so a redelivered message never repeats an action whose outcome was not
+ * recorded), runs the action and records the outcome with the executing identity. The next message is sent only
+ * when the budget ends; a waiting run (form, user session) or a step retried later (a scheduled message,
+ * step-retry-schedule.ts) ends the batch without one.
  */
 export class StepRunner {
   private readonly definitions = new Map<string, ProcessDefinition>();
   private readonly executors: ExecutorResolver;
+  private readonly stepRetry: StepRetryPolicy;
 
   constructor(private readonly deps: StepRunnerDeps) {
     this.executors = new ExecutorResolver(deps.connections, deps.connectionCacheMs ?? 5000);
+    this.stepRetry = { ...defaultStepRetry, ...deps.stepRetry };
+  }
+
+  private date() {
+    return this.deps.now?.() ?? new Date();
   }
 
   private now() {
-    return (this.deps.now?.() ?? new Date()).toISOString();
+    return this.date().toISOString();
   }
 
-  async handle(message: StepMessage, delivery: Delivery): Promise<void> {
+  private elapsed() {
+    return this.deps.elapsedMs?.() ?? performance.now();
+  }
+
+  async handle(message: StepMessage, delivery: Delivery): Promise<StepsHandled> {
     const loaded = inRunSession(message, delivery) ? await this.deps.runs.getWithEtag(message.tenantId, message.runId) : undefined;
     const plan = planDelivery(message, delivery, loaded?.run);
     if (plan.kind === 'poison') throw new PoisonMessageError(plan.reason);
-    if (plan.kind === 'nothing-to-do' || !loaded) return;
-    const { run, etag } = loaded;
-    const index = message.stepIndex;
-    if (plan.kind === 'already-done') return this.enqueueNext(run, index);
-    if (plan.kind === 'fail-run') return this.finish(run, etag, index, { status: 'failed', error: plan.reason });
+    if (plan.kind === 'nothing-to-do' || !loaded) return {};
 
+    const batch: Batch = { ...loaded, unsaved: false };
+    await this.runBatch(batch, message, plan, delivery);
+    return batch.retry ? { retry: batch.retry } : {};
+  }
+
+  /** Runs the message's step and, while the budget lasts, the run's next ones. */
+  private async runBatch(batch: Batch, message: StepMessage, plan: DeliveryPlan, delivery: Delivery): Promise<void> {
+    const budgetEnds = this.elapsed() + (this.deps.batchBudgetMs ?? defaultBatchBudgetMs);
+    let index = message.stepIndex;
+    let current: DeliveryPlan = plan;
+    for (let first = true; ; first = false) {
+      let end: StepEnd;
+      try {
+        end = await this.step(batch, index, current, delivery, first);
+      } catch (e) {
+        if (first || batch.writeFailed) throw e;
+        // A later step of the batch failed unexpectedly while it was prepared (Tables, Key Vault...): what the batch
+        // did is written, and the step gets a message of its own, whose deliveries retry it.
+        await this.close(batch, index - 1);
+        return;
+      }
+      if (end === 'stop') return;
+      const next = nextStepIndex(batch.run, index);
+      if (next === undefined || this.elapsed() >= budgetEnds) return this.close(batch, index);
+      // The next step, planned on the run as this batch holds it (read once, kept current by its own writes).
+      current = planDelivery({ ...message, stepIndex: next }, delivery, batch.run);
+      index = next;
+    }
+  }
+
+  /** One step of the batch. Only the message's own step may be poison: a later one goes back to the queue as its own message. */
+  private async step(batch: Batch, index: number, plan: DeliveryPlan, delivery: Delivery, first: boolean): Promise<StepEnd> {
+    switch (plan.kind) {
+      case 'poison':
+      case 'nothing-to-do':
+        if (first) throw new PoisonMessageError(plan.reason); // not reached: handle() returns before (kept for the types)
+        await this.close(batch, index - 1);
+        return 'stop';
+      case 'already-done':
+        // Done by an earlier delivery, whose batch may have been cut off before it sent a message: go on from here.
+        return 'next';
+      case 'fail-run':
+        return this.finish(batch, index, { status: 'failed', error: plan.reason });
+      case 'plan-step':
+        break;
+    }
+    const { run } = batch;
     const process = await this.definition(run);
     const stepPlan = planStep(run, plan.step, process);
     switch (stepPlan.kind) {
       case 'poison':
-        throw new PoisonMessageError(stepPlan.reason);
+        if (first) throw new PoisonMessageError(stepPlan.reason);
+        await this.close(batch, index - 1);
+        return 'stop';
       case 'fail-run':
-        return this.finish(run, etag, index, { status: 'failed', error: stepPlan.reason });
+        return this.finish(batch, index, { status: 'failed', error: stepPlan.reason });
       case 'skip':
-        return this.finish(run, etag, index, { status: 'skipped', summary: stepPlan.reason });
+        return this.finish(batch, index, { status: 'skipped', summary: stepPlan.reason });
       case 'wait-for-form':
-        return this.waitForForm(run, etag, index, stepPlan.userObjectId);
+        return this.waitForForm(batch, index, stepPlan.userObjectId);
       case 'run-step': {
         // The step's span continues the run's trace: its token acquisition and Graph calls are its children.
         const ids = {
@@ -114,25 +218,25 @@ export class StepRunner {
           'step.index': index,
         };
         return inSpan('step', runSpan(run), { ...ids, 'message.delivery_count': delivery.deliveryCount }, (span) =>
-          this.runStep(run, etag, index, process, stepPlan.definition, delivery, span),
+          this.runStep(batch, index, process, stepPlan.definition, delivery, span),
         );
       }
     }
   }
 
   private async runStep(
-    run: Run,
-    etag: string,
+    batch: Batch,
     index: number,
     process: ProcessDefinition,
     stepDef: StepDefinition,
     delivery: Delivery,
     span: ActiveSpan,
-  ): Promise<void> {
+  ): Promise<StepEnd> {
+    const { run } = batch;
     const executor = await this.executors.resolve(run.tenantId, process, stepDef);
-    if (executor.kind === 'none') return this.finish(run, etag, index, { status: 'failed', error: executor.reason });
+    if (executor.kind === 'none') return this.finish(batch, index, { status: 'failed', error: executor.reason });
     if (executor.kind === 'user' && !run.initiatedBy) {
-      return this.finish(run, etag, index, { status: 'failed', error: 'Only a run a user started can run steps as its user.' });
+      return this.finish(batch, index, { status: 'failed', error: 'Only a run a user started can run steps as its user.' });
     }
     const executedAs = executedAsOf(executor, run.initiatedBy);
     const connectionId = executedAs.kind === 'connection' ? executedAs.connectionId : undefined;
@@ -144,35 +248,38 @@ export class StepRunner {
     };
     span.set({ ...traceIds, 'account.name': executedAs.username });
     const action = stepDef.action === undefined ? undefined : this.deps.getAction(stepDef.action);
-    if (!action) return this.finish(run, etag, index, { status: 'failed', error: `Unknown action "${stepDef.action}".`, executedAs });
+    if (!action) return this.finish(batch, index, { status: 'failed', error: `Unknown action "${stepDef.action}".`, executedAs });
 
     let tokens: StepTokens;
     try {
       tokens = await this.stepTokens(run, executor, delivery, span);
     } catch (e) {
       // The user's session is over: the run waits for them, it never runs the step as anyone else.
-      if (executor.kind === 'user' && isDeadGrant(e)) return this.waitForSession(run, etag, e.failure.reason);
-      return this.failed(run, etag, index, delivery, stepFailure(e, 'token'), executedAs);
+      if (executor.kind === 'user' && isDeadGrant(e)) return this.waitForSession(batch, e.failure.reason);
+      return this.failed(batch, index, stepFailure(e, 'token'), executedAs);
     }
-    const accessToken = tokens.accessToken;
 
     let inputs: Record<string, unknown>;
     try {
       inputs = renderActionInputs(action, stepDef.inputs ?? {}, { event: scopeEventOf(run), form: run.form ?? {} });
     } catch (e) {
-      return this.finish(run, etag, index, { status: 'failed', error: (e as Error).message, executedAs });
+      return this.finish(batch, index, { status: 'failed', error: (e as Error).message, executedAs });
     }
 
-    // Recorded before the call: from here on a redelivery will not repeat the action.
-    run = withStep(run, index, { status: 'running', startedAt: this.now(), attempts: run.steps[index].attempts + 1, executedAs });
-    etag = await this.deps.runs.replace(run, etag);
+    // Recorded before the call, with the previous step's outcome if this batch ran it: from here on a redelivery will
+    // not repeat the action. A step tried again no longer waits for its retry.
+    const running = withStep(run, index, { status: 'running', startedAt: this.now(), attempts: run.steps[index].attempts + 1, executedAs });
+    await this.write(
+      batch,
+      run.waitingFor && 'reason' in run.waitingFor && run.waitingFor.reason === 'retrying' ? withoutWaiting(running) : running,
+    );
 
     let outcome: StepOutcome;
     try {
       const result = await action.run({
         graphBaseUrl: this.deps.graphBaseUrl,
-        accessToken,
-        event: scopeEventOf(run),
+        accessToken: tokens.accessToken,
+        event: scopeEventOf(batch.run),
         inputs,
         idempotencyKey: `${run.id}:${stepDef.id}`,
         causedBy: { runId: run.id, processId: run.processId, depth: (run.event?.causedBy?.depth ?? 0) + 1 },
@@ -184,14 +291,11 @@ export class StepRunner {
       outcome = { status: 'succeeded', summary: result.summary, executedAs };
     } catch (e) {
       const failure = stepFailure(e, 'action');
-      if (failure.kind === 'transient') {
-        // Not done, so it may run again: back to pending before the message goes back to the queue.
-        run = withStep(run, index, { status: 'pending' });
-        etag = await this.deps.runs.replace(run, etag);
-      }
-      return this.failed(run, etag, index, delivery, failure, executedAs);
+      // Not done, so it may run again: back to pending (written with the retry, in one write).
+      if (failure.kind === 'transient') batch.run = withStep(batch.run, index, { status: 'pending' });
+      return this.failed(batch, index, failure, executedAs);
     }
-    await this.finish(run, etag, index, outcome);
+    return this.finish(batch, index, outcome);
   }
 
   /**
@@ -216,7 +320,7 @@ export class StepRunner {
     };
   }
 
-  /** A token, transient failures retried here (token-retry.ts) before the message is abandoned. */
+  /** A token, transient failures retried here briefly (token-retry.ts) before the step is scheduled for later. */
   private async withRetries(delivery: Delivery, get: () => Promise<string>): Promise<string> {
     const policy = { ...defaultTokenRetry, ...this.deps.tokenRetry };
     for (let attempt = 1; ; attempt++) {
@@ -230,54 +334,99 @@ export class StepRunner {
     }
   }
 
-  private async failed(
-    run: Run,
-    etag: string,
-    index: number,
-    delivery: Delivery,
-    failure: StepFailure,
-    executedAs: ExecutedAs,
-  ): Promise<void> {
+  private async failed(batch: Batch, index: number, failure: StepFailure, executedAs: ExecutedAs): Promise<StepEnd> {
+    const { run } = batch;
     if (failure.kind === 'dead-grant' && executedAs.kind === 'connection') this.executors.forget(run.tenantId); // the connection's status changed
-    if (failure.kind !== 'transient') return this.finish(run, etag, index, { status: 'failed', error: failure.reason, executedAs });
-    // Abandoned: Service Bus redelivers it, unless this was the last delivery, which fails the step first.
-    const next = afterTransientFailure(delivery, failure.reason);
-    if (next.kind === 'give-up') await this.finish(run, etag, index, { status: 'failed', error: next.reason, executedAs });
-    throw new TransientStepError(failure.reason);
+    if (failure.kind !== 'transient') return this.finish(batch, index, { status: 'failed', error: failure.reason, executedAs });
+    return this.retryLater(batch, index, failure, executedAs);
   }
 
-  /** Records the step's outcome, then either enqueues the next step or closes the run (and drops its user's token). */
-  private async finish(run: Run, etag: string, index: number, outcome: StepOutcome): Promise<void> {
-    const next = withOutcome(run, index, outcome, this.now());
-    await this.deps.runs.replace(next, etag);
-    if (next.status !== 'running' && next.kind === 'user') await this.deps.sessions.delete(next.tenantId, next.id);
-    await this.enqueueNext(next, index);
+  /**
+   * A transient failure: the step is tried again by a scheduled message while the retry budget lasts, then fails
+   * saying how long it was tried. The message goes out before the run row says so, so a row never shows a retry no
+   * message will make; its id names the retry, so a redelivery that resends it is dropped as a duplicate.
+   */
+  private async retryLater(
+    batch: Batch,
+    index: number,
+    failure: Extract<StepFailure, { kind: 'transient' }>,
+    executedAs: ExecutedAs,
+  ): Promise<StepEnd> {
+    const { run } = batch;
+    const waiting = run.waitingFor;
+    const soFar = waiting && 'reason' in waiting && waiting.reason === 'retrying' && waiting.stepIndex === index ? waiting : undefined;
+    const decision = nextStepRetry(this.stepRetry, soFar, this.date(), failure.reason, {
+      ...(failure.retryAfterMs !== undefined ? { notBeforeMs: failure.retryAfterMs } : {}),
+    });
+    if (decision.kind === 'give-up') return this.finish(batch, index, { status: 'failed', error: decision.reason, executedAs });
+    await this.deps.sender.send(queueNames.steps, [
+      {
+        ...stepMessage({ tenantId: run.tenantId, runId: run.id, stepIndex: index }, `retry-${decision.attempt}`),
+        scheduledEnqueueTime: decision.at,
+      },
+    ]);
+    const nextAttemptAt = decision.at.toISOString();
+    await this.write(batch, {
+      ...run,
+      waitingFor: { reason: 'retrying', stepIndex: index, nextAttemptAt, attempt: decision.attempt, since: decision.since },
+    });
+    batch.retry = { stepIndex: index, attempt: decision.attempt, nextAttemptAt, reason: failure.reason };
+    return 'stop';
+  }
+
+  /** Applies the step's outcome to the batch's run; a run that ended is written (and its user's token dropped) now. */
+  private async finish(batch: Batch, index: number, outcome: StepOutcome): Promise<StepEnd> {
+    const recorded = withOutcome(withoutWaiting(batch.run), index, outcome, this.now());
+    batch.run = recorded;
+    batch.unsaved = true;
+    if (recorded.status === 'running') return 'next';
+    await this.close(batch, index);
+    return 'stop';
+  }
+
+  /** Ends the batch after step `index`: writes what is unsaved, drops a finished user run's token, enqueues what follows. */
+  private async close(batch: Batch, index: number): Promise<void> {
+    if (batch.unsaved) await this.write(batch, batch.run);
+    const { run } = batch;
+    if (run.status !== 'running' && run.kind === 'user') await this.deps.sessions.delete(run.tenantId, run.id);
+    const next = nextStepIndex(run, index);
+    if (next !== undefined)
+      await this.deps.sender.send(queueNames.steps, [stepMessage({ tenantId: run.tenantId, runId: run.id, stepIndex: next })]);
+  }
+
+  /** Writes `run` if the row still has the batch's ETag (a stale one throws a 412: the message is redelivered). */
+  private async write(batch: Batch, run: Run): Promise<void> {
+    try {
+      batch.etag = await this.deps.runs.replace(run, batch.etag);
+    } catch (e) {
+      batch.writeFailed = true;
+      throw e;
+    }
+    batch.run = run;
+    batch.unsaved = false;
   }
 
   /**
    * A form step of a user run: the run waits until its initiator submits it. Their token is dropped now (the
    * submission brings a new one); nothing is enqueued, the submission enqueues what follows.
    */
-  private async waitForForm(run: Run, etag: string, index: number, userObjectId: string): Promise<void> {
+  private async waitForForm(batch: Batch, index: number, userObjectId: string): Promise<StepEnd> {
+    const { run } = batch;
     await this.deps.sessions.delete(run.tenantId, run.id);
-    const next: Run = {
+    await this.write(batch, {
       ...withStep(run, index, { status: 'waiting', startedAt: this.now() }),
       status: 'waiting',
       waitingFor: { stepId: run.steps[index].id, userObjectId },
-    };
-    await this.deps.runs.replace(next, etag);
+    });
+    return 'stop';
   }
 
   /** The user's session is over before an unelevated step: the run waits for `POST runs/{id}/resume` with a fresh token. */
-  private async waitForSession(run: Run, etag: string, reason: string): Promise<void> {
+  private async waitForSession(batch: Batch, reason: string): Promise<StepEnd> {
+    const { run } = batch;
     await this.deps.sessions.delete(run.tenantId, run.id);
-    await this.deps.runs.replace({ ...run, status: 'waiting', waitingFor: { reason: 'user_session' }, reason }, etag);
-  }
-
-  private async enqueueNext(run: Run, index: number): Promise<void> {
-    const next = nextStepIndex(run, index);
-    if (next !== undefined)
-      await this.deps.sender.send(queueNames.steps, [stepMessage({ tenantId: run.tenantId, runId: run.id, stepIndex: next })]);
+    await this.write(batch, { ...run, status: 'waiting', waitingFor: { reason: 'user_session' }, reason });
+    return 'stop';
   }
 
   private async definition(run: Run): Promise<ProcessDefinition> {
@@ -291,4 +440,12 @@ export class StepRunner {
     }
     return definition;
   }
+}
+
+/** The run without a retry it waited for (the step ran again, or ended). */
+function withoutWaiting(run: Run): Run {
+  const w = run.waitingFor;
+  if (!w || !('reason' in w) || w.reason !== 'retrying') return run;
+  const { waitingFor: _waitingFor, ...rest } = run;
+  return rest;
 }

@@ -27,6 +27,12 @@ export type Figure = { name: string } & Record<string, unknown>;
 export const emit = (figure: Figure): void => void process.stdout.write(`${JSON.stringify(figure)}\n`);
 export const note = (message: string): void => void process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
 
+/**
+ * The bench's stack keeps its bus in memory unless BENCH_DURABLE_BUS=1: the durable local bus writes every message to
+ * Azurite, work that Service Bus (not this app) does in Azure, and step_overhead is about the engine's own cost.
+ */
+export const durableBus = process.env.BENCH_DURABLE_BUS === '1';
+
 /** Scales the amount of work (BENCH_SCALE=0.2 for a quick look); the default 1 is what README reports. */
 export const scale = (() => {
   const s = Number(process.env.BENCH_SCALE ?? '1');

@@ -6,6 +6,7 @@
  *   npm run bench                               all figures (about 3-4 minutes on 2 cores, more on a busy machine)
  *   npm run bench -- --only=refresh_burst,cold_import
  *   BENCH_SCALE=0.2 npm run bench               a fifth of the work, for a quick look (not for reporting)
+ *   BENCH_DURABLE_BUS=1 npm run bench           the stack's bus kept in Azurite as `npm start` keeps it (default: in memory)
  *
  * Figures: cold_import, step_overhead (+ step_overhead_graph_latency), memory, token_calls, refresh_burst,
  * event_matching, local_bus, user_process_vault. No figure is a pass/fail test, and none of this runs in `npm test`.
@@ -16,14 +17,23 @@ import { startTestStack, type TestStack } from '../support/test-stack';
 import { coldImport } from './cold-import';
 import { eventMatching } from './event-matching';
 import { localBus } from './local-bus';
-import { emit, note, round, scale, type Figure } from './harness';
+import { durableBus, emit, note, round, scale, type Figure } from './harness';
 import { memoryFigure } from './memory';
 import { refreshBurst } from './refresh-burst';
 import { stepOverhead } from './step-overhead';
 import { tokenCalls } from './token-calls';
 import { userProcessVault } from './user-process-vault';
 
-const all = ['cold_import', 'step_overhead', 'memory', 'token_calls', 'refresh_burst', 'event_matching', 'local_bus', 'user_process_vault'] as const;
+const all = [
+  'cold_import',
+  'step_overhead',
+  'memory',
+  'token_calls',
+  'refresh_burst',
+  'event_matching',
+  'local_bus',
+  'user_process_vault',
+] as const;
 
 function selected(): Set<string> {
   const arg = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length) ?? process.env.BENCH_ONLY ?? '';
@@ -60,6 +70,7 @@ async function main(): Promise<number> {
     cpu_model: os.cpus()[0]?.model ?? 'unknown',
     total_memory_gb: round(os.totalmem() / 1024 ** 3, 1),
     scale,
+    bus: durableBus ? 'durable (Azurite)' : 'in-memory',
   });
 
   // First, before the stack runs: fresh processes timed on an otherwise idle machine.
@@ -67,10 +78,13 @@ async function main(): Promise<number> {
 
   const needsStack = [...only].some((n) => n !== 'cold_import');
   if (needsStack) {
-    note('starting the local stack (Azurite, identity provider, vault and Graph stand-ins, in-process bus)');
+    note(
+      `starting the local stack (Azurite, identity provider, vault and Graph stand-ins, ${durableBus ? 'durable' : 'in-memory'} in-process bus)`,
+    );
     let stack: TestStack | undefined;
     try {
       stack = await startTestStack({
+        durableBus,
         // The functions' own logs stay quiet unless something goes wrong.
         log: (level, fn, message) => {
           if (level === 'error' || level === 'warning' || level === 'warn') note(`${level} ${fn}: ${message}`);

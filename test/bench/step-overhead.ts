@@ -3,10 +3,12 @@
  *
  * Engine side: runs of 5 action steps each are started the product's way (EventProcessor creates the run rows;
  * untimed setup), then their first step messages are released onto the in-process Service Bus at once and the
- * clock runs until the bus is idle. Every step goes through the `steps-run` queue function and StepRunner: run row
- * read (Azurite), executor resolution, token broker, "running" write with the ETag, the Graph PATCH (updateFields /
- * changeStage), the outcome write, and the next step's message. The bus runs 8 sessions at once (its default,
- * host.json `maxConcurrentSessions` 8).
+ * clock runs until the bus is idle. Every run goes through the `steps-run` queue function and StepRunner, which
+ * executes a run's steps in one invocation while its batch budget lasts (STEP_BATCH_BUDGET_SECONDS): the run row is
+ * read once (Azurite); per step, executor resolution, token broker, one conditional write (the previous step's
+ * outcome and this one marked running), the Graph PATCH (updateFields / changeStage); one last write records the
+ * last step. The bus runs 8 sessions at once (its default, host.json `maxConcurrentSessions` 8). The stack's bus is
+ * in memory unless BENCH_DURABLE_BUS=1 (harness.ts `durableBus`).
  * Direct side: the same PATCHes (same paths, bodies, bearer token, headers) with plain fetch from a pool of 8.
  *
  * Two variants: the Graph stand-in answering at once (the engine's own cost shows fully), and the stand-in
@@ -27,7 +29,7 @@ import { CONTOSO_ADMIN, CONTOSO_SVC_WORKPOINT, TENANT_A } from '../../src/local/
 import type { ProcessBody } from '../../src/processes/process-definition';
 import { authorizeConnection } from '../support/connections';
 import type { TestStack } from '../support/test-stack';
-import { adminOf, mb, note, pool, prepareRuns, round, sampleMemory, savePublished, scaled, sum, type Figure } from './harness';
+import { adminOf, durableBus, mb, note, pool, prepareRuns, round, sampleMemory, savePublished, scaled, sum, type Figure } from './harness';
 
 /** The in-process bus delivers this many sessions at once (LocalServiceBusOptions.concurrency default, = host.json maxConcurrentSessions). */
 export const BUS_CONCURRENCY = 8;
@@ -107,12 +109,19 @@ async function engineRun(
   const memory = sampling?.stop();
   const after = stack.bus.stats()[queueNames.steps];
   checkGraphCalls(stack, steps, 'engine');
-  if (after.completed - before.completed !== steps || after.abandoned !== before.abandoned || after.deadLettered !== before.deadLettered) {
+  // One message per run when its batch runs all its steps, up to one per step when budgets end sooner.
+  const completed = after.completed - before.completed;
+  if (
+    completed < messages.length ||
+    completed > steps ||
+    after.abandoned !== before.abandoned ||
+    after.deadLettered !== before.deadLettered
+  ) {
     throw new Error(
-      `engine: ${after.completed - before.completed} of ${steps} step messages completed, ${after.abandoned - before.abandoned} abandoned`,
+      `engine: ${completed} step messages completed for ${messages.length} runs, ${after.abandoned - before.abandoned} abandoned`,
     );
   }
-  return { ms, steps, inFlightPeak: peak, memory };
+  return { ms, steps, messages: completed, inFlightPeak: peak, memory };
 }
 
 async function directRun(stack: TestStack, token: string, calls: number, latencyMs: number, tag: string) {
@@ -228,6 +237,7 @@ async function measureVariant(stack: TestStack, token: string, v: Variant, batch
   const engineMs: number[] = [];
   const directMs: number[] = [];
   const peaks: number[] = [];
+  let engineMessages = 0;
   let memory: ReturnType<ReturnType<typeof sampleMemory>['stop']> | undefined;
   let directPeakRss = 0;
   const times = newTimes();
@@ -248,6 +258,7 @@ async function measureVariant(stack: TestStack, token: string, v: Variant, batch
     try {
       const result = await engineRun(stack, batches[r], v.latencyMs, { sampleRss: withMemory, release });
       engineMs.push(result.ms);
+      engineMessages += result.messages;
       peaks.push(result.inFlightPeak);
       const m = result.memory;
       if (m) {
@@ -297,6 +308,7 @@ async function measureVariant(stack: TestStack, token: string, v: Variant, batch
       direct_calls: steps,
       concurrency: BUS_CONCURRENCY,
       engine_in_flight_peak: Math.max(...peaks),
+      engine_step_messages: engineMessages,
       runs: v.rounds,
       run_size: callsPerRound,
       engine_ms: round(engineTotal, 0),
@@ -342,15 +354,18 @@ export async function stepOverhead(stack: TestStack): Promise<StepOverheadResult
     {
       name: 'step_overhead',
       ...a.figure,
-      target:
-        'the 1.2x target applies to step_overhead_graph_latency (action call dominates); here the stand-in answers in about a millisecond, so the ratio is the engine cost itself, mostly Azurite',
+      bus: durableBus ? 'durable (Azurite)' : 'in-memory',
+      // Issue 15: the stand-in answers in about a millisecond, so the ratio is the engine's own cost, mostly Azurite.
+      target: 2.0,
+      met: a.ratio <= 2.0,
       warmup,
     },
     {
       name: 'step_overhead_graph_latency',
       ...b.figure,
-      target: 1.2,
-      met: b.ratio <= 1.2,
+      bus: durableBus ? 'durable (Azurite)' : 'in-memory',
+      target: 1.05,
+      met: b.ratio <= 1.05,
       warmup: 'shared with step_overhead (same code paths; only the stand-in waits)',
     },
   ];

@@ -44,6 +44,8 @@ const computedSettingValues: Record<string, string> = {
   KEY_VAULT_URI: 'https://kv-connections-abc123.vault.azure.net/',
   GRAPH_BASE_URL: 'https://graph.microsoft.com/v1.0',
   SERVICE_BUS_MAX_DELIVERY_COUNT: '10',
+  STEP_BATCH_BUDGET_SECONDS: '20',
+  STEP_RETRY_MAX_TOTAL_MINUTES: '120',
   TOKEN_CACHE_WRITE_INTERVAL_SECONDS: '21600',
   KEEPALIVE_SCHEDULE: '0 0 3 * * *',
   KEEPALIVE_IDLE_DAYS: '14',

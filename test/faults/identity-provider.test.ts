@@ -1,7 +1,9 @@
 /**
  * The identity provider failing while steps refresh tokens, injected at its token endpoint (HTTP level, real MSAL):
- * connections reset ('down'), HTTP 500 and 503 answers, and a revoked grant. Access tokens live 200 s, which the
- * broker always renews (it renews within 300 s of expiry), so every step refreshes.
+ * connections reset ('down'), HTTP 500 and 503 answers, a 20-minute outage, and a revoked grant. Access tokens live
+ * 200 s, which the broker always renews (it renews within 300 s of expiry), so every step refreshes. A step that
+ * cannot get its token is tried again by a scheduled message (step-retry-schedule.ts); the stack runs on a simulated
+ * clock (`now`), which `advance` moves, so retries minutes apart take milliseconds.
  */
 import { CONTOSO_SVC_APPROVALS, CONTOSO_SVC_WORKPOINT } from '../../src/local/identity-provider/directory';
 import { getTokenStats, revokeLocalGrants, setTokenEndpointFault, type TokenEndpointFault } from '../../src/local/identity-provider/launch';
@@ -16,12 +18,21 @@ import type { RunView } from '../../src/runs/run';
 
 const tally = useTally();
 let stack: TestStack;
+let offsetMs = 0;
+const now = () => new Date(Date.now() + offsetMs);
+
+/** Moves the simulated clock and waits for what became due (scheduled retries) to be handled. */
+async function advance(ms: number) {
+  offsetMs += ms;
+  stack.bus.clockChanged();
+  await stack.bus.idle({ horizonMs: 0 });
+}
 let workpoint: ConnectionView;
 let approvals: ConnectionView;
 const PROCESS = 'two-accounts';
 
 beforeAll(async () => {
-  stack = await startTestStack({ identityProvider: { accessTokenTtlSeconds: 200 } });
+  stack = await startTestStack({ identityProvider: { accessTokenTtlSeconds: 200 }, now });
   workpoint = await authorizeConnection(stack, CONTOSO_SVC_WORKPOINT, 'WorkPoint');
   approvals = await authorizeConnection(stack, CONTOSO_SVC_APPROVALS, 'Approvals');
   const body = {
@@ -79,7 +90,7 @@ describe.each<[string, TokenEndpointFault, string]>([
   ['HTTP 500', { status: 500 }, '500'],
   ['HTTP 503 with Retry-After', { status: 503, retryAfterSeconds: 1 }, '503'],
 ])('identity provider failing during refresh: %s', (_label, fault, statusKey) => {
-  test('steps retry with backoff, go back to the queue, nothing is marked needs_reauth; once it is back they complete', async () => {
+  test('steps retry with backoff, then as a scheduled message, nothing is marked needs_reauth; once it is back they complete', async () => {
     const itemId = `idp-${statusKey}`;
     const before = await stats();
     const busBefore = stack.bus.stats()[queueNames.steps];
@@ -87,29 +98,35 @@ describe.each<[string, TokenEndpointFault, string]>([
     await setTokenEndpointFault(stack.identityProvider.url, fault);
     await postEvent(itemId);
 
-    // Let the first step fail through one whole delivery (3 tries with backoff) and into the second one.
-    await until(
-      'a second delivery of the step',
-      async () =>
-        stack.bus.stats()[queueNames.steps].abandoned > busBefore.abandoned &&
-        faulted(await stats(), statusKey) - faulted(before, statusKey) >= 4,
-    );
+    // The first step fails through one whole delivery (3 tries with backoff), then waits for a scheduled retry.
+    const waiting = await until('a scheduled retry of the step', async () => {
+      const run = await runFor(itemId);
+      return run?.waitingFor && 'reason' in run.waitingFor && run.waitingFor.reason === 'retrying' ? run : undefined;
+    });
+    await stack.bus.idle({ horizonMs: 0 });
     const during = await stats();
     await setTokenEndpointFault(stack.identityProvider.url, null);
     const outage = Date.now() - started;
     const injected = faulted(during, statusKey) - faulted(before, statusKey);
 
     // While the provider was failing: no retry storm, the run kept waiting, nobody was marked needs_reauth.
-    expect(outage).toBeGreaterThanOrEqual(600); // 2 waits of >= 250 ms and >= 500 ms before the first abandon
+    expect(outage).toBeGreaterThanOrEqual(600); // 2 waits of >= 250 ms and >= 500 ms before the retry is scheduled
+    expect(injected).toBeGreaterThanOrEqual(3);
     expect(injected).toBeLessThanOrEqual(6);
-    const waiting = (await runFor(itemId))!;
-    expect(waiting).toMatchObject({ status: 'running' });
+    expect(waiting).toMatchObject({
+      status: 'running',
+      waitingFor: { reason: 'retrying', stepIndex: 0, attempt: 1, nextAttemptAt: expect.any(String) },
+    });
+    const wait = Date.parse((waiting.waitingFor as { nextAttemptAt: string }).nextAttemptAt) - now().getTime();
+    expect(wait).toBeGreaterThan(10_000); // a scheduled message, not a redelivery at once
     expect(waiting.steps[0]).toMatchObject({ status: 'pending', attempts: 0 });
+    expect(stack.bus.stats()[queueNames.steps]).toMatchObject({ abandoned: busBefore.abandoned, scheduled: 1 });
     expect((await connectionStates()).every((c) => c.status === 'active' && !c.statusReason)).toBe(true);
 
-    await stack.bus.idle();
+    await advance(wait);
     const run = (await runFor(itemId))!;
     expect(run.status).toBe('succeeded');
+    expect(run.waitingFor).toBeUndefined();
     expect(run.steps.map((s) => [s.id, s.status, s.attempts, s.executedAs?.username])).toEqual([
       ['mark', 'succeeded', 1, CONTOSO_SVC_WORKPOINT.username],
       ['stage', 'succeeded', 1, CONTOSO_SVC_APPROVALS.username],
@@ -144,7 +161,7 @@ test("the app's own client secret expired (AADSTS7000222): steps wait and retry,
   try {
     await setTokenEndpointFault(stack.identityProvider.url, { aadsts: 7000222 });
     await postEvent(itemId);
-    await until('a redelivery of the step', async () => stack.bus.stats()[queueNames.steps].abandoned > busBefore.abandoned);
+    await until('a scheduled retry of the step', async () => stack.bus.stats()[queueNames.steps].scheduled > busBefore.scheduled);
 
     // The admin's "test" says what is wrong, and that it is not the connection.
     const tested = await stack.api(`connections/${workpoint.id}/test`, { method: 'POST' });
@@ -185,8 +202,8 @@ test("the app's own client secret expired (AADSTS7000222): steps wait and retry,
   ]);
   expect(stack.logs.filter((l) => l.startsWith('[error]') && l.includes('ApplicationCredentialsInvalid'))).toHaveLength(1);
 
-  // Once the secret is fixed the waiting run completes as the same accounts.
-  await stack.bus.idle();
+  // Once the secret is fixed the waiting run completes as the same accounts, at its scheduled retry.
+  await advance(60_000);
   const run = (await runFor(itemId))!;
   expect(run.status).toBe('succeeded');
   expect(callsFor(itemId).map((c) => c.username)).toEqual([CONTOSO_SVC_WORKPOINT.username, CONTOSO_SVC_APPROVALS.username]);
@@ -199,6 +216,96 @@ test("the app's own client secret expired (AADSTS7000222): steps wait and retry,
     faultsInjected: refused,
     lost: 0,
   });
+});
+
+const retrying = (run: RunView | undefined) =>
+  run?.waitingFor && 'reason' in run.waitingFor && run.waitingFor.reason === 'retrying' ? run.waitingFor : undefined;
+
+test('a 20-minute outage of the token endpoint (simulated clock): runs wait on scheduled retries, then every run completes, each action once', async () => {
+  const items = ['outage-1', 'outage-2', 'outage-3'];
+  const before = await stats();
+  const busBefore = stack.bus.stats()[queueNames.steps];
+  const logsBefore = stack.logs.length;
+  const outageStart = now().getTime();
+  await setTokenEndpointFault(stack.identityProvider.url, { status: 503 });
+  try {
+    for (const item of items) await postEvent(item);
+    await until('every run waiting for a retry', async () => (await Promise.all(items.map(runFor))).every((r) => retrying(r)));
+    await stack.bus.idle({ horizonMs: 0 });
+    let maxAttempt = 0;
+    while (now().getTime() - outageStart < 20 * 60_000) {
+      await advance(60_000);
+      for (const run of await Promise.all(items.map(runFor))) {
+        // Still running, waiting for its next try; nothing done, nothing given up, nothing dead-lettered.
+        expect(run).toMatchObject({ status: 'running', steps: [{ status: 'pending' }, { status: 'pending' }] });
+        maxAttempt = Math.max(maxAttempt, retrying(run)?.attempt ?? 0);
+      }
+    }
+    expect(maxAttempt).toBeGreaterThanOrEqual(4); // tried again and again during the outage, minutes apart
+    expect(maxAttempt).toBeLessThanOrEqual(10);
+  } finally {
+    await setTokenEndpointFault(stack.identityProvider.url, null);
+  }
+  const refused = faulted(await stats(), '503') - faulted(before, '503');
+  expect(items.flatMap(callsFor)).toEqual([]);
+
+  // Recovery: each run's next scheduled retry finds the provider back (the longest delay is 15 minutes).
+  for (let i = 0; i < 20; i++) {
+    const runs = await Promise.all(items.map(runFor));
+    if (runs.every((r) => r?.status === 'succeeded')) break;
+    await advance(60_000);
+  }
+  const runs = (await Promise.all(items.map(runFor))) as RunView[];
+  for (const run of runs) {
+    expect(run).toMatchObject({ status: 'succeeded' });
+    expect(run.waitingFor).toBeUndefined();
+    expect(run.steps.map((s) => [s.status, s.attempts])).toEqual([
+      ['succeeded', 1],
+      ['succeeded', 1],
+    ]);
+  }
+  for (const item of items) {
+    expect(callsFor(item).map((c) => c.username)).toEqual([CONTOSO_SVC_WORKPOINT.username, CONTOSO_SVC_APPROVALS.username]);
+  }
+  const after = stack.bus.stats()[queueNames.steps];
+  expect(after.deadLettered).toBe(busBefore.deadLettered);
+  expect(after.abandoned).toBe(busBefore.abandoned);
+  expect((await connectionStates()).every((c) => c.status === 'active' && !c.statusReason)).toBe(true);
+  expect(stack.logs.slice(logsBefore).filter((l) => l.includes('Step will be retried')).length).toBeGreaterThanOrEqual(items.length * 4);
+
+  const calls = items.flatMap(callsFor);
+  tally.record({
+    kind: 'fault',
+    category: 'Identity provider down for 20 minutes (simulated clock): scheduled retries',
+    tried: runs.length * 2,
+    handled: runs.flatMap((r) => r.steps).filter((s) => s.status === 'succeeded' && s.attempts === 1).length,
+    faultsInjected: refused,
+    lost: Math.abs(calls.length - runs.length * 2),
+  });
+});
+
+test('an outage longer than STEP_RETRY_MAX_TOTAL_MINUTES (120): the run fails when the budget ends, saying how long it tried', async () => {
+  const item = 'outage-long';
+  const start = now().getTime();
+  await setTokenEndpointFault(stack.identityProvider.url, { status: 503 });
+  try {
+    await postEvent(item);
+    await until('the run waiting for a retry', async () => retrying(await runFor(item)));
+    await stack.bus.idle({ horizonMs: 0 });
+    for (let i = 0; i < 20 && (await runFor(item))?.status === 'running'; i++) await advance(15 * 60_000);
+  } finally {
+    await setTokenEndpointFault(stack.identityProvider.url, null);
+  }
+  const run = (await runFor(item))!;
+  expect(now().getTime() - start).toBeGreaterThanOrEqual(120 * 60_000);
+  expect(run.status).toBe('failed');
+  expect(run.waitingFor).toBeUndefined();
+  expect(run.steps[0]).toMatchObject({
+    status: 'failed',
+    error: expect.stringMatching(/^Gave up after \d+ tries over 12\d min: .*unavailable/),
+  });
+  expect(run.steps[1].status).toBe('pending');
+  expect(callsFor(item)).toEqual([]);
 });
 
 test('a revoked grant: one token call, needs_reauth, no further calls until re-authorized; then steps run again', async () => {

@@ -356,6 +356,33 @@ describe('local Service Bus', () => {
     expect(got[2].at - t0).toBeGreaterThanOrEqual(145);
   });
 
+  it('on a simulated clock, a message scheduled an hour ahead is delivered once the clock reaches its time, not before', async () => {
+    let offset = 0;
+    const now = () => Date.now() + offset;
+    const got: { body: unknown; at: number }[] = [];
+    const b = start([trigger(STEPS, async (body) => void got.push({ body, at: now() }))], { now, idleHorizonMs: 0 });
+    const due = now() + 60 * 60_000;
+    await b.send(STEPS, [
+      { messageId: 'retry-2', sessionId: 'r', body: 'in an hour', scheduledEnqueueTime: new Date(due) },
+      { messageId: 'retry-1', sessionId: 'r', body: 'in ten minutes', scheduledEnqueueTime: new Date(now() + 10 * 60_000) },
+    ]);
+    await b.idle();
+    expect(b.stats()[STEPS]).toMatchObject({ scheduled: 2, queued: 0 });
+    offset += 30 * 60_000;
+    b.clockChanged();
+    await b.idle();
+    expect(got.map((g) => g.body)).toEqual(['in ten minutes']);
+    expect(b.stats()[STEPS].scheduled).toBe(1);
+    offset += 30 * 60_000;
+    b.clockChanged();
+    await b.idle();
+    expect(got.map((g) => g.body)).toEqual(['in ten minutes', 'in an hour']);
+    expect(got[1].at).toBeGreaterThanOrEqual(due);
+    // A resend of a scheduled message (same id) within the window is a duplicate, as with any message.
+    await b.send(STEPS, [{ messageId: 'retry-2', sessionId: 'r', body: 'again', scheduledEnqueueTime: new Date(now() + 1000) }]);
+    expect(b.stats()[STEPS]).toMatchObject({ scheduled: 0, duplicatesDropped: 1 });
+  });
+
   it('idle() ignores scheduled messages beyond its horizon', async () => {
     const got: unknown[] = [];
     const b = start([trigger(EVENTS, async (body) => void got.push(body))], { idleHorizonMs: 50 });

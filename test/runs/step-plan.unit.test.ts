@@ -4,7 +4,7 @@ import type { ProcessDefinition } from '../../src/processes/process-definition';
 import { notExecutableMessage } from '../../src/runs/executor';
 import type { Run, StepRecord, StepStatus } from '../../src/runs/run';
 import { nextStepIndex, withOutcome } from '../../src/runs/step-outcome';
-import { afterTransientFailure, interruptedMessage, planDelivery, planStep, stepFailure, type Delivery } from '../../src/runs/step-plan';
+import { interruptedMessage, planDelivery, planStep, stepFailure, type Delivery } from '../../src/runs/step-plan';
 import { TokenAcquisitionError } from '../../src/tokens/token-broker';
 
 const tenantId = '11111111-1111-4111-8111-111111111111';
@@ -55,7 +55,6 @@ const process: ProcessDefinition = {
 
 const message = (stepIndex: number) => ({ tenantId, runId, stepIndex });
 const first: Delivery = { deliveryCount: 1, maxDeliveryCount: 10, sessionId: runId };
-const last: Delivery = { deliveryCount: 10, maxDeliveryCount: 10, sessionId: runId };
 
 describe('planDelivery: what a step message means for its run', () => {
   test('a pending step in order is due', () => {
@@ -195,13 +194,14 @@ describe('failures while running a step', () => {
     });
   });
 
-  test('a transient failure is retried by redelivery until the last delivery, which gives up saying how often it tried', () => {
-    expect(afterTransientFailure(first, 'Graph throttled the call.')).toEqual({ kind: 'retry' });
-    expect(afterTransientFailure({ ...first, deliveryCount: 9 }, 'x')).toEqual({ kind: 'retry' });
-    expect(afterTransientFailure(last, 'Graph throttled the call.')).toEqual({
-      kind: 'give-up',
-      reason: 'Gave up after 10 attempts: Graph throttled the call.',
-    });
+  test("a transient Graph failure keeps the service's Retry-After, so the scheduled retry honours it", () => {
+    expect(stepFailure(new ActionError('transient', 'Graph throttled the call.', { status: 429, retryAfterMs: 30_000 }), 'action')).toEqual(
+      {
+        kind: 'transient',
+        reason: 'Graph throttled the call.',
+        retryAfterMs: 30_000,
+      },
+    );
   });
 });
 
