@@ -33,7 +33,7 @@ export class EventProcessor {
   ) {}
 
   async handle(event: ProductEvent): Promise<EventOutcome> {
-    const published: PublishedProcess[] = await this.deps.processes.listPublished(event.tenantId);
+    const published: readonly PublishedProcess[] = await this.deps.processes.listPublished(event.tenantId);
     const decisions = matchEvent(event, published);
     const outcome: EventOutcome = { started: [], notStarted: [] };
     if (decisions.length === 0) return outcome;

@@ -79,7 +79,7 @@ export async function eventMatching(stack: TestStack): Promise<Figure> {
   note(`event_matching: publishing ${PROCESSES} system processes (untimed setup)`);
   await pool(PROCESSES, 8, async (i) => void (await savePublished(ctx, admin, `match-${String(i).padStart(4, '0')}`, processBody(i))));
   const repository = new ProcessRepository(stack.internals.tables, tableNames(ctx.settings).processes);
-  const published: PublishedProcess[] = await repository.listPublished(TENANT_B.id);
+  const published: readonly PublishedProcess[] = await repository.listPublished(TENANT_B.id);
   if (published.length !== PROCESSES) throw new Error(`expected ${PROCESSES} published processes, listed ${published.length}`);
 
   const count = scaled(2_000, 200);

@@ -69,6 +69,8 @@ async function main(): Promise<number> {
     let stack: TestStack | undefined;
     try {
       stack = await startTestStack({
+        // event_matching publishes 1,000 processes in one tenant: more than the default quota (200) allows.
+        env: { QUOTA_PROCESSES_PER_TENANT: '2000' },
         // The functions' own logs stay quiet unless something goes wrong.
         log: (level, fn, message) => {
           if (level === 'error' || level === 'warning' || level === 'warn') note(`${level} ${fn}: ${message}`);
