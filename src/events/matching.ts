@@ -1,4 +1,4 @@
-import { compileConditions, equalityKey, equalityKeysOf, readSegments } from '../processes/conditions';
+import { compileConditions, equalityKey, equalityKeysOf, readSegments, requiresValue } from '../processes/conditions';
 import type { EventType } from '../processes/event-types';
 import type { PublishedProcess, TriggerDefinition } from '../processes/process-definition';
 import type { ProductEvent } from './product-event';
@@ -19,6 +19,8 @@ interface CompiledTrigger {
   holds: (scope: unknown) => boolean;
   /** A condition that holds exactly when the value at `path` has one of `keys` (an `eq`/`in` on scalars). */
   lookup?: { path: string; keys: Set<string> };
+  /** Else a condition that holds only where `path` has a value (`exists`). */
+  presence?: { path: string };
 }
 
 /** A trigger in the index of one list of processes: `position` is its process's place in that list. */
@@ -26,12 +28,13 @@ type IndexedTrigger = CompiledTrigger & { position: number };
 
 /**
  * The triggers of one event type. A trigger with a lookup condition is filed under its path and values, so an event
- * reaches it only through a hash lookup of its own value at that path; the other triggers are checked for every
- * event of the type.
+ * reaches it only through a hash lookup of its own value at that path; one with an `exists` condition under that
+ * path, reached only when the event has a value there; the other triggers are checked for every event of the type.
  */
 interface TypeIndex {
   everyEvent: IndexedTrigger[];
   byPath: Map<string, { segments: string[]; byKey: Map<string, IndexedTrigger[]> }>;
+  whenPresent: Map<string, { segments: string[]; triggers: IndexedTrigger[] }>;
 }
 
 type EventIndex = Map<EventType, TypeIndex>;
@@ -43,15 +46,19 @@ const compiledProcesses = new WeakMap<PublishedProcess, CompiledTrigger[]>();
 const indexes = new WeakMap<readonly PublishedProcess[], EventIndex>();
 
 function compileTrigger(t: TriggerDefinition): CompiledTrigger {
-  const lookups = (t.conditions ?? []).flatMap((c) => {
-    const keys = equalityKeysOf(c);
-    return keys ? [{ path: c.path, keys: new Set(keys) }] : [];
-  });
+  // The condition with the fewest values lets the fewest events through to the full check.
+  const lookup = (t.conditions ?? [])
+    .flatMap((c) => {
+      const keys = equalityKeysOf(c);
+      return keys ? [{ path: c.path, keys: new Set(keys) }] : [];
+    })
+    .sort((a, b) => a.keys.size - b.keys.size)[0];
+  const present = lookup ? undefined : t.conditions?.find(requiresValue);
   return {
     event: t.event,
     allowSelfTrigger: t.allowSelfTrigger === true,
     holds: compileConditions(t.conditions),
-    ...(lookups.length ? { lookup: lookups[0] } : {}),
+    ...(lookup ? { lookup } : present ? { presence: { path: present.path } } : {}),
   };
 }
 
@@ -71,7 +78,14 @@ function buildIndex(processes: readonly PublishedProcess[]): EventIndex {
     for (const compiled of compiledTriggersOf(process)) {
       const trigger: IndexedTrigger = { ...compiled, position };
       let byType = index.get(trigger.event);
-      if (!byType) index.set(trigger.event, (byType = { everyEvent: [], byPath: new Map() }));
+      if (!byType) index.set(trigger.event, (byType = { everyEvent: [], byPath: new Map(), whenPresent: new Map() }));
+      if (trigger.presence) {
+        const { path } = trigger.presence;
+        const present = byType.whenPresent.get(path);
+        if (present) present.triggers.push(trigger);
+        else byType.whenPresent.set(path, { segments: path.split('.'), triggers: [trigger] });
+        continue;
+      }
       if (!trigger.lookup) {
         byType.everyEvent.push(trigger);
         continue;
@@ -116,6 +130,10 @@ export function matchEvent(event: ProductEvent, processes: readonly PublishedPro
     const key = equalityKey(readSegments(scope, path.segments));
     const triggers = key === undefined ? undefined : path.byKey.get(key);
     if (triggers) consider(triggers);
+  }
+  for (const present of byType.whenPresent.values()) {
+    const value = readSegments(scope, present.segments);
+    if (value !== undefined && value !== null) consider(present.triggers);
   }
   if (matched.size === 0) return [];
 

@@ -84,3 +84,8 @@ export function equalityKeysOf(c: Condition): string[] | undefined {
   const keys = values.map(equalityKey);
   return keys.every((k) => k !== undefined) ? (keys as string[]) : undefined;
 }
+
+/** Whether a condition holds only where its path has a value (neither missing nor null): `exists` (true). */
+export function requiresValue(c: Condition): boolean {
+  return c.op === 'exists' && (c.value === undefined || Boolean(c.value));
+}
