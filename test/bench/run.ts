@@ -8,7 +8,7 @@
  *   BENCH_SCALE=0.2 npm run bench               a fifth of the work, for a quick look (not for reporting)
  *
  * Figures: cold_import, step_overhead (+ step_overhead_graph_latency), memory, token_calls, refresh_burst,
- * event_matching. No figure is a pass/fail test, and none of this runs in `npm test`.
+ * event_matching, scale_model. No figure is a pass/fail test, and none of this runs in `npm test`.
  */
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -18,10 +18,11 @@ import { eventMatching } from './event-matching';
 import { emit, note, round, scale, type Figure } from './harness';
 import { memoryFigure } from './memory';
 import { refreshBurst } from './refresh-burst';
+import { scaleModel } from './scale-model';
 import { stepOverhead } from './step-overhead';
 import { tokenCalls } from './token-calls';
 
-const all = ['cold_import', 'step_overhead', 'memory', 'token_calls', 'refresh_burst', 'event_matching'] as const;
+const all = ['cold_import', 'step_overhead', 'memory', 'token_calls', 'refresh_burst', 'event_matching', 'scale_model'] as const;
 
 function selected(): Set<string> {
   const arg = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length) ?? process.env.BENCH_ONLY ?? '';
@@ -86,6 +87,7 @@ async function main(): Promise<number> {
       if (only.has('token_calls')) await attempt('token_calls', () => tokenCalls(s));
       if (only.has('refresh_burst')) await attempt('refresh_burst', () => refreshBurst(s));
       if (only.has('event_matching')) await attempt('event_matching', () => eventMatching(s));
+      if (only.has('scale_model')) await attempt('scale_model', () => scaleModel(s));
     } finally {
       await stack?.stop();
     }
