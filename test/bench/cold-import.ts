@@ -11,15 +11,18 @@
  * side, alternating. Outside the Functions host `@azure/functions` only warns that `app.*` registrations have no
  * host; `@azure/functions-core` is provided by the worker at runtime, so the bundle leaves it external.
  */
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { fork, spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { repoRoot } from '../../src/local/identity-provider/launch';
+import { bicepEnvironment } from '../support/deploy-environment';
 import { median, note, round, type Figure } from './harness';
 
 const SAMPLES = 10;
+const FIRST_ANSWER_SAMPLES = 6;
 
 function importOnce(entry: string, cwd: string): { requireMs: number; processMs: number } {
   const script = `const { performance } = require('node:perf_hooks'); const t0 = performance.now(); require(${JSON.stringify(entry)}); process.stdout.write(JSON.stringify({ ms: performance.now() - t0 }));`;
@@ -29,6 +32,50 @@ function importOnce(entry: string, cwd: string): { requireMs: number; processMs:
   if (child.status !== 0) throw new Error(`import of ${entry} failed (exit ${child.status}): ${child.stderr.slice(-1500)}`);
   const line = child.stdout.trim().split('\n').pop() ?? '';
   return { requireMs: (JSON.parse(line) as { ms: number }).ms, processMs };
+}
+
+/**
+ * A fresh process's first HTTP answer: the Functions worker stand-in (test/support/functions-worker-stand-in.cjs)
+ * loads the app folder's `main` with the app settings Bicep writes and invokes `GET /api/connections` without a
+ * token (401: the app context is built, nothing reaches Azure). Timed from spawning `node` to the answer arriving.
+ */
+function firstAnswerOnce(appDir: string, requestsFile: string, env: Record<string, string>): Promise<number> {
+  const standIn = path.join(repoRoot(), 'test', 'support', 'functions-worker-stand-in.cjs');
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const child = fork(standIn, [appDir, requestsFile], { cwd: appDir, env, execArgv: [], stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    let stderr = '';
+    child.stderr?.on('data', (d) => (stderr += String(d)));
+    child.on('message', (m) => {
+      const ms = performance.now() - t0;
+      const status = (m as { invocations?: { response?: { returnValue?: { http?: { statusCode?: string } } } }[] }).invocations?.[0]
+        ?.response?.returnValue?.http?.statusCode;
+      if (status !== '401')
+        reject(new Error(`first answer: expected 401, got ${status}: ${JSON.stringify(m).slice(0, 1500)} ${stderr.slice(-1500)}`));
+      else resolve(ms);
+    });
+    child.on('error', reject);
+  });
+}
+
+function firstAnswerRequests(dir: string): string {
+  const file = path.join(dir, 'requests.json');
+  const invocation = {
+    functionName: 'connections-list',
+    invocationId: randomUUID(),
+    triggerData: {
+      http: {
+        method: 'GET',
+        url: 'https://func-connections-abc123.azurewebsites.net/api/connections',
+        nullableHeaders: { host: { value: 'func-connections-abc123.azurewebsites.net' } },
+        nullableQuery: {},
+        nullableParams: {},
+        identities: [],
+      },
+    },
+  };
+  writeFileSync(file, JSON.stringify({ invocations: [invocation] }));
+  return file;
 }
 
 export async function coldImport(): Promise<Figure> {
@@ -61,6 +108,23 @@ export async function coldImport(): Promise<Figure> {
         plain.push(importOnce(unbundled, root));
       }
     }
+    // The unbundled side as an app folder: its `main` loads the tsc output, which requires from the repo's node_modules.
+    const unbundledApp = path.join(dir, 'unbundled');
+    mkdirSync(unbundledApp);
+    writeFileSync(path.join(unbundledApp, 'index.js'), `module.exports = require(${JSON.stringify(unbundled)});\n`);
+    writeFileSync(path.join(unbundledApp, 'package.json'), JSON.stringify({ main: 'index.js' }));
+    const requests = firstAnswerRequests(dir);
+    const env = bicepEnvironment(path.join(root, 'infra', 'modules', 'function-app.bicep'));
+    note(`cold_import: first HTTP answer of a fresh process, ${FIRST_ANSWER_SAMPLES} per side`);
+    await firstAnswerOnce(packageDir, requests, env); // warm-ups
+    await firstAnswerOnce(unbundledApp, requests, env);
+    const answerBundled: number[] = [];
+    const answerUnbundled: number[] = [];
+    for (let i = 0; i < FIRST_ANSWER_SAMPLES; i++) {
+      answerBundled.push(await firstAnswerOnce(packageDir, requests, env));
+      answerUnbundled.push(await firstAnswerOnce(unbundledApp, requests, env));
+    }
+
     const m = (xs: { requireMs: number; processMs: number }[], k: 'requireMs' | 'processMs') => round(median(xs.map((x) => x[k])), 1);
     const bundledMs = m(bundle, 'requireMs');
     const unbundledMs = m(plain, 'requireMs');
@@ -71,6 +135,9 @@ export async function coldImport(): Promise<Figure> {
       ratio: round(bundledMs / unbundledMs),
       bundled_process_ms: m(bundle, 'processMs'),
       unbundled_process_ms: m(plain, 'processMs'),
+      first_answer_bundled_ms: round(median(answerBundled), 1),
+      first_answer_unbundled_ms: round(median(answerUnbundled), 1),
+      first_answer_runs: FIRST_ANSWER_SAMPLES,
       bundle_kb: Math.round(statSync(bundled).size / 1024),
       lazy_sdk_kb: sdkKb,
       runs: SAMPLES,
