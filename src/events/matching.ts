@@ -117,12 +117,18 @@ export function matchEvent(event: ProductEvent, processes: readonly PublishedPro
   const byType = indexOf(processes).get(event.type);
   if (!byType) return [];
   const scope = { event };
-  // position -> whether a matching trigger allows self-triggering
-  const matched = new Map<number, boolean>();
+  // Positions of matched processes, and whether a matching trigger of each allows self-triggering.
+  const matched: number[] = [];
+  const allowsSelf: boolean[] = [];
   const consider = (triggers: readonly IndexedTrigger[]) => {
     for (const t of triggers) {
-      if (matched.get(t.position) === true || !t.holds(scope)) continue;
-      matched.set(t.position, t.allowSelfTrigger);
+      const at = matched.indexOf(t.position); // a handful of matches per event: a scan beats a Map
+      if ((at >= 0 && allowsSelf[at]) || !t.holds(scope)) continue;
+      if (at >= 0) allowsSelf[at] = t.allowSelfTrigger;
+      else {
+        matched.push(t.position);
+        allowsSelf.push(t.allowSelfTrigger);
+      }
     }
   };
   consider(byType.everyEvent);
@@ -135,12 +141,13 @@ export function matchEvent(event: ProductEvent, processes: readonly PublishedPro
     const value = readSegments(scope, present.segments);
     if (value !== undefined && value !== null) consider(present.triggers);
   }
-  if (matched.size === 0) return [];
+  if (matched.length === 0) return [];
+  const order = matched.length === 1 ? [0] : matched.map((_, i) => i).sort((a, b) => matched[a] - matched[b]);
 
   const decisions: MatchDecision[] = [];
   const cause = event.causedBy;
-  for (const position of [...matched.keys()].sort((a, b) => a - b)) {
-    const process = processes[position];
+  for (const i of order) {
+    const process = processes[matched[i]];
     if (cause?.processId === process.definition.id) {
       decisions.push({
         process,
@@ -154,7 +161,7 @@ export function matchEvent(event: ProductEvent, processes: readonly PublishedPro
         reason: `Not started: the chain of runs triggering runs reached ${maxChainDepth} (loop guard).`,
       });
     } else {
-      decisions.push({ process, start: true, ...(matched.get(position) ? { allowSelfTrigger: true as const } : {}) });
+      decisions.push(allowsSelf[i] ? { process, start: true, allowSelfTrigger: true } : { process, start: true });
     }
   }
   return decisions;
