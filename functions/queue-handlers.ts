@@ -2,7 +2,7 @@ import type { InvocationContext } from '@azure/functions';
 import { z } from 'zod';
 import { appContext } from '../src/app-context';
 import { queueNames } from '../src/config/queues';
-import { eventSizeProblem, productEventSchema } from '../src/events/product-event';
+import { eventSizeProblem, parseProductEvent } from '../src/events/product-event';
 import { logLine } from '../src/shared/log-line';
 import { remoteParent } from '../src/shared/spans';
 import { firstTraceparent } from '../src/shared/trace-context';
@@ -54,7 +54,7 @@ export const queueFunctions: ServiceBusFunction[] = [
     queueName: queueNames.events,
     isSessionsEnabled: false,
     handler: async (message, context) => {
-      const parsed = productEventSchema.safeParse(parseBody(message));
+      const parsed = parseProductEvent(parseBody(message));
       if (!parsed.success) {
         return deadLetter(
           queueNames.events,

@@ -1,4 +1,4 @@
-import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
+import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/identity';
 import { createTableFactory, type TableFactory } from './adapters/tables';
 import { KeyVaultSecretStore } from './adapters/key-vault-secret-store';
 import type { SecretStore } from './adapters/secret-store';
@@ -37,6 +37,15 @@ import { MsalClients } from './tokens/msal-clients';
 import { TokenBroker } from './tokens/token-broker';
 import { UserSessionStore, VaultUserSessionKeys } from './tokens/user-session-store';
 import { UserTokens } from './tokens/user-tokens';
+
+/**
+ * `@azure/identity`, loaded on first use rather than when a cold instance imports the app (npm run bench, cold_import).
+ * `require`, not `import()`: the rest of the app loads the SDK's CommonJS build, and import() would load its ES module
+ * build beside it (two copies) when run unbundled; esbuild bundles a require inside a function as a module evaluated
+ * at its first call.
+ */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const loadSdk = (): typeof import('@azure/identity') => require('@azure/identity');
 
 /** The services the functions use, built once per process from the settings. */
 export interface AppContext {
@@ -99,7 +108,7 @@ export interface AppContextOverrides {
 
 /** The composition root: every service and the parts it is built from. */
 export function createApp(settings: Settings, overrides: AppContextOverrides = {}): { context: AppContext; internals: AppInternals } {
-  const credential = overrides.credential ?? new DefaultAzureCredential();
+  const credential = overrides.credential ?? defaultAzureCredential();
   const names = tableNames(settings);
   const tables = createTableFactory(settings, credential);
   const secrets = new KeyVaultSecretStore({ vaultUrl: settings.KEY_VAULT_URI, credential, local: settings.CONNECTIONS_LOCAL_MODE });
@@ -242,6 +251,20 @@ export function createApp(settings: Settings, overrides: AppContextOverrides = {
 
 export function createAppContext(settings: Settings, overrides: AppContextOverrides = {}): AppContext {
   return createApp(settings, overrides).context;
+}
+
+/**
+ * DefaultAzureCredential, created on the first token request: @azure/identity (with its MSAL copy) is the largest
+ * part of the bundle that a cold instance would otherwise load before its first answer (npm run bench, cold_import).
+ */
+function defaultAzureCredential(): TokenCredential {
+  let credential: TokenCredential | undefined;
+  return {
+    getToken(scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken | null> {
+      credential ??= new (loadSdk().DefaultAzureCredential)();
+      return credential.getToken(scopes, options);
+    },
+  };
 }
 
 function serviceBusNamespace(settings: Settings): string {

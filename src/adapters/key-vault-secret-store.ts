@@ -1,5 +1,5 @@
 import type { TokenCredential } from '@azure/identity';
-import { SecretClient } from '@azure/keyvault-secrets';
+import type { SecretClient } from '@azure/keyvault-secrets';
 import { backoffDelay } from '../shared/backoff';
 import {
   isValidSecretName,
@@ -9,6 +9,15 @@ import {
   SecretStoreError,
   type SecretStoreOperation,
 } from './secret-store';
+
+/**
+ * `@azure/keyvault-secrets`, loaded on first use rather than when a cold instance imports the app (npm run bench, cold_import).
+ * `require`, not `import()`: the rest of the app loads the SDK's CommonJS build, and import() would load its ES module
+ * build beside it (two copies) when run unbundled; esbuild bundles a require inside a function as a module evaluated
+ * at its first call.
+ */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const loadSdk = (): typeof import('@azure/keyvault-secrets') => require('@azure/keyvault-secrets');
 
 export { SecretStoreError } from './secret-store';
 
@@ -76,7 +85,9 @@ export interface VersionedSecret {
 }
 
 export class KeyVaultSecretStore implements SecretStore {
-  private readonly client: SecretClient;
+  /** Created on first use: the SDK is loaded then, not when a cold instance imports the app. */
+  private clientInstance?: SecretClient;
+  private readonly newClient: () => SecretClient;
   private readonly retry: Required<KeyVaultRetryOptions>;
   private readonly timeoutMs: number;
   private readonly purgeOnDelete: boolean;
@@ -93,16 +104,21 @@ export class KeyVaultSecretStore implements SecretStore {
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.purgeOnDelete = options.purgeOnDelete ?? false;
-    this.client = new SecretClient(options.vaultUrl, options.credential, {
-      retryOptions: this.retry,
-      ...(options.local ? { allowInsecureConnection: true, disableChallengeResourceVerification: true } : {}),
-    });
+    this.newClient = () =>
+      new (loadSdk().SecretClient)(options.vaultUrl, options.credential, {
+        retryOptions: this.retry,
+        ...(options.local ? { allowInsecureConnection: true, disableChallengeResourceVerification: true } : {}),
+      });
+  }
+
+  private client(): SecretClient {
+    return (this.clientInstance ??= this.newClient());
   }
 
   get(name: string): Promise<string | undefined> {
     return this.run('get', name, undefined, async (abortSignal) => {
       try {
-        return (await this.client.getSecret(name, { abortSignal })).value;
+        return (await this.client().getSecret(name, { abortSignal })).value;
       } catch (e) {
         if (isSecretNotFound(e)) return undefined;
         throw e;
@@ -114,7 +130,7 @@ export class KeyVaultSecretStore implements SecretStore {
   getVersion(name: string, version?: string): Promise<VersionedSecret | undefined> {
     return this.run('get', name, undefined, async (abortSignal) => {
       try {
-        const secret = await this.client.getSecret(name, { abortSignal, ...(version ? { version } : {}) });
+        const secret = await this.client().getSecret(name, { abortSignal, ...(version ? { version } : {}) });
         return secret.value === undefined || !secret.properties.version
           ? undefined
           : { value: secret.value, version: secret.properties.version };
@@ -128,7 +144,7 @@ export class KeyVaultSecretStore implements SecretStore {
   /** Writes a new version and names it. */
   setVersion(name: string, value: string, options: SecretSetOptions = {}): Promise<string> {
     return this.run('set', name, value, async (abortSignal) => {
-      const secret = await this.client.setSecret(name, value, {
+      const secret = await this.client().setSecret(name, value, {
         abortSignal,
         ...(options.contentType ? { contentType: options.contentType } : {}),
         ...(options.tags ? { tags: options.tags } : {}),
@@ -154,7 +170,7 @@ export class KeyVaultSecretStore implements SecretStore {
     }
     await this.run('set', name, value, async (abortSignal) => {
       // A 429 means the write was not applied, so retrying cannot add a second version.
-      await this.client.setSecret(name, value, {
+      await this.client().setSecret(name, value, {
         abortSignal,
         contentType: options.contentType ?? MSAL_CACHE_CONTENT_TYPE,
         ...(options.tags ? { tags: options.tags } : {}),
@@ -166,7 +182,7 @@ export class KeyVaultSecretStore implements SecretStore {
     return this.run('delete', name, undefined, async (abortSignal) => {
       try {
         // Resolves after the DELETE and one status read; full completion only matters before a purge.
-        const poller = await this.client.beginDeleteSecret(name, {
+        const poller = await this.client().beginDeleteSecret(name, {
           abortSignal,
           intervalInMs: this.retry.retryDelayInMs,
         });
@@ -181,7 +197,7 @@ export class KeyVaultSecretStore implements SecretStore {
   private async purge(name: string, abortSignal: AbortSignal): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.client.purgeDeletedSecret(name, { abortSignal });
+        await this.client().purgeDeletedSecret(name, { abortSignal });
         return;
       } catch (e) {
         if (isSecretNotFound(e)) return;

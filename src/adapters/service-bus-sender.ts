@@ -1,7 +1,16 @@
 import type { TokenCredential } from '@azure/identity';
-import { ServiceBusClient, type ServiceBusClientOptions, type ServiceBusMessage, type ServiceBusSender } from '@azure/service-bus';
+import type { ServiceBusClient, ServiceBusClientOptions, ServiceBusMessage, ServiceBusSender } from '@azure/service-bus';
 import type { QueueName } from '../config/queues';
 import type { MessageSender, OutgoingMessage } from './message-queue';
+
+/**
+ * `@azure/service-bus`, loaded on first use rather than when a cold instance imports the app (npm run bench, cold_import).
+ * `require`, not `import()`: the rest of the app loads the SDK's CommonJS build, and import() would load its ES module
+ * build beside it (two copies) when run unbundled; esbuild bundles a require inside a function as a module evaluated
+ * at its first call.
+ */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const loadSdk = (): typeof import('@azure/service-bus') => require('@azure/service-bus');
 
 /** Maps the app's message to the SDK's. The body travels as UTF-8 JSON bytes, which the Functions host hands back parsed. */
 export function toServiceBusMessage(m: OutgoingMessage): ServiceBusMessage {
@@ -19,10 +28,12 @@ export function toServiceBusMessage(m: OutgoingMessage): ServiceBusMessage {
 
 /**
  * Sends through Azure Service Bus with an Entra identity (the namespace disables SAS keys). One AMQP connection
- * (the client) and one cached sender link per queue, opened lazily by the SDK on first send.
+ * (the client) and one cached sender link per queue, opened lazily by the SDK on first send. The SDK itself is loaded
+ * on first send too: functions that never send should not pay for loading it at a cold start (npm run bench, cold_import).
  */
 export class ServiceBusMessageSender implements MessageSender {
-  private readonly client: ServiceBusClient;
+  private client?: ServiceBusClient;
+  private readonly connect: () => ServiceBusClient;
   private readonly senders = new Map<QueueName, ServiceBusSender>();
 
   /**
@@ -35,7 +46,7 @@ export class ServiceBusMessageSender implements MessageSender {
       .trim()
       .replace(/^sb:\/\//i, '')
       .replace(/\/+$/, '');
-    this.client = new ServiceBusClient(host, credential, clientOptions);
+    this.connect = () => new (loadSdk().ServiceBusClient)(host, credential, clientOptions);
   }
 
   async send(queue: QueueName, messages: OutgoingMessage[]): Promise<void> {
@@ -60,12 +71,15 @@ export class ServiceBusMessageSender implements MessageSender {
     const senders = [...this.senders.values()];
     this.senders.clear();
     await Promise.allSettled(senders.map((s) => s.close()));
-    await this.client.close();
+    const client = this.client;
+    this.client = undefined;
+    if (client) await client.close();
   }
 
   private senderFor(queue: QueueName): ServiceBusSender {
+    const client = (this.client ??= this.connect());
     let sender = this.senders.get(queue);
-    if (!sender) this.senders.set(queue, (sender = this.client.createSender(queue)));
+    if (!sender) this.senders.set(queue, (sender = client.createSender(queue)));
     return sender;
   }
 }

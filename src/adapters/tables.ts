@@ -1,6 +1,15 @@
-import { RestError, TableClient, type TableEntity } from '@azure/data-tables';
+import type { TableClient, TableEntity } from '@azure/data-tables';
 import type { TokenCredential } from '@azure/identity';
 import type { Settings } from '../config/settings';
+
+/**
+ * `@azure/data-tables`, loaded on first use rather than when a cold instance imports the app (npm run bench, cold_import).
+ * `require`, not `import()`: the rest of the app loads the SDK's CommonJS build, and import() would load its ES module
+ * build beside it (two copies) when run unbundled; esbuild bundles a require inside a function as a module evaluated
+ * at its first call.
+ */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const loadSdk = (): typeof import('@azure/data-tables') => require('@azure/data-tables');
 
 export type TableFactory = (tableName: string) => Promise<TableClient>;
 
@@ -14,6 +23,8 @@ export function createTableFactory(
 ): TableFactory {
   const clients = new Map<string, Promise<TableClient>>();
   const make = async (name: string) => {
+    // Loaded with the first table: not when a cold instance imports the app (npm run bench, cold_import).
+    const { TableClient } = loadSdk();
     const client = settings.TABLES_CONNECTION_STRING
       ? TableClient.fromConnectionString(settings.TABLES_CONNECTION_STRING, name, {
           allowInsecureConnection: settings.CONNECTIONS_LOCAL_MODE,
@@ -37,7 +48,15 @@ export function createTableFactory(
   };
 }
 
-export const statusOf = (e: unknown): number | undefined => (e instanceof RestError ? e.statusCode : undefined);
+/**
+ * The HTTP status of a storage error. Recognized by name, as the Azure SDK's own `isRestError` does
+ * (@typespec/ts-http-runtime restError.ts: `instanceof RestError`, or an Error named "RestError"), so this module
+ * need not load the SDK to answer.
+ */
+export const statusOf = (e: unknown): number | undefined =>
+  e instanceof Error && e.name === 'RestError' && typeof (e as { statusCode?: unknown }).statusCode === 'number'
+    ? (e as unknown as { statusCode: number }).statusCode
+    : undefined;
 
 /** A stale ETag (412) or a concurrent create (409): someone else changed the row first. */
 export const isConcurrencyConflict = (e: unknown) => statusOf(e) === 412 || statusOf(e) === 409;

@@ -47,6 +47,8 @@ export const triggerSchema = z.strictObject({
   allowSelfTrigger: z.boolean().optional(),
 });
 
+export type TriggerDefinition = z.infer<typeof triggerSchema>;
+
 /** A process as saved with `PUT /api/processes/{id}` (contract). */
 export const processBodySchema = z.strictObject({
   name: z.string().trim().min(1).max(200),

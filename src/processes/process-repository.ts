@@ -67,7 +67,9 @@ const toRecord = (row: HeadRow): ProcessRecord => ({
 });
 
 export class ProcessRepository {
-  private readonly published: ExpiringLoads<PublishedProcess[]>;
+  private readonly published: ExpiringLoads<readonly PublishedProcess[]>;
+  /** The objects of the last list per tenant, by process id, reused while their version is still the latest. */
+  private readonly lastPublished = new Map<string, Map<string, PublishedProcess>>();
 
   /**
    * @param publishedCacheMs how long one instance reuses a tenant's published processes for event
@@ -161,12 +163,29 @@ export class ProcessRepository {
     return version;
   }
 
-  /** The latest published version of every process of the tenant (what events are matched against). */
-  listPublished(tenantId: string): Promise<PublishedProcess[]> {
-    return this.published.get(tenantId, async () =>
-      (await this.list(tenantId)).flatMap((p) =>
-        p.published ? [{ definition: p.published.definition, version: p.published.version }] : [],
-      ),
-    );
+  /**
+   * The latest published version of every process of the tenant (what events are matched against), in id order.
+   * Reads only the published columns, and hands out the same object for a process as long as its latest version
+   * stays the same, so event matching compiles a version once per instance (src/events/matching.ts). The list and
+   * its objects are shared: never change them.
+   */
+  listPublished(tenantId: string): Promise<readonly PublishedProcess[]> {
+    return this.published.get(tenantId, async () => {
+      const table = await this.tables(this.tableName);
+      const previous = this.lastPublished.get(tenantId);
+      const current = new Map<string, PublishedProcess>();
+      const filter = `PartitionKey eq ${odataString(tenantId)} and kind eq 'head' and publishedVersion gt 0`;
+      const select = ['RowKey', 'publishedVersion', 'publishedJson'];
+      for await (const row of table.listEntities<Pick<HeadRow, 'publishedVersion' | 'publishedJson'>>({
+        queryOptions: { filter, select },
+      })) {
+        const { rowKey, publishedVersion: version, publishedJson } = row;
+        if (!rowKey || !version || !publishedJson) continue;
+        const known = previous?.get(rowKey);
+        current.set(rowKey, known?.version === version ? known : { definition: JSON.parse(publishedJson), version });
+      }
+      this.lastPublished.set(tenantId, current);
+      return Object.freeze([...current.keys()].sort((a, b) => a.localeCompare(b)).map((id) => current.get(id)!));
+    });
   }
 }

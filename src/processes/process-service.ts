@@ -26,7 +26,7 @@ export class ProcessService {
   }
 
   /** The latest published version of each of the tenant's processes: what an event is matched against. */
-  listPublished(admin: Admin): Promise<PublishedProcess[]> {
+  listPublished(admin: Admin): Promise<readonly PublishedProcess[]> {
     return this.processes.listPublished(admin.tenantId);
   }
 

@@ -47,7 +47,7 @@ export class EventProcessor {
   }
 
   private async startRuns(event: ProductEvent, intake: SpanRef): Promise<EventOutcome> {
-    const published: PublishedProcess[] = await this.deps.processes.listPublished(event.tenantId);
+    const published: readonly PublishedProcess[] = await this.deps.processes.listPublished(event.tenantId);
     const decisions = matchEvent(event, published);
     const outcome: EventOutcome = { started: [], notStarted: [] };
     if (decisions.length === 0) return outcome;

@@ -1,5 +1,14 @@
-import { ConfidentialClientApplication, LogLevel, type Configuration } from '@azure/msal-node';
+import type { ConfidentialClientApplication, Configuration } from '@azure/msal-node';
 import type { Settings } from '../config/settings';
+
+/**
+ * `@azure/msal-node`, loaded on first use rather than when a cold instance imports the app (npm run bench, cold_import).
+ * `require`, not `import()`: the rest of the app loads the SDK's CommonJS build, and import() would load its ES module
+ * build beside it (two copies) when run unbundled; esbuild bundles a require inside a function as a module evaluated
+ * at its first call.
+ */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const loadSdk = (): typeof import('@azure/msal-node') => require('@azure/msal-node');
 
 export type MsalSettings = Pick<
   Settings,
@@ -30,6 +39,9 @@ export class MsalClients {
 
   /** A client of the sign-in app, or of `credentials` (the API registration that performs On-Behalf-Of). */
   async create(credentials?: { clientId: string; clientSecret: string }): Promise<ConfidentialClientApplication> {
+    // Loaded on first use: only sign-ins and refreshes need MSAL, and a cold instance should not pay for it at import
+    // (npm run bench, cold_import).
+    const { ConfidentialClientApplication, LogLevel } = loadSdk();
     const config: Configuration = {
       auth: {
         clientId: credentials?.clientId ?? this.settings.AUTH_CLIENT_ID,

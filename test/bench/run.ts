@@ -9,7 +9,7 @@
  *   BENCH_DURABLE_BUS=1 npm run bench           the stack's bus kept in Azurite as `npm start` keeps it (default: in memory)
  *
  * Figures: cold_import, step_overhead (+ step_overhead_graph_latency), memory, token_calls, refresh_burst,
- * event_matching, local_bus, user_process_vault. No figure is a pass/fail test, and none of this runs in `npm test`.
+ * event_matching, local_bus, user_process_vault, scale_model. No figure is a pass/fail test, and none of this runs in `npm test`.
  */
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -20,6 +20,7 @@ import { localBus } from './local-bus';
 import { durableBus, emit, note, round, scale, type Figure } from './harness';
 import { memoryFigure } from './memory';
 import { refreshBurst } from './refresh-burst';
+import { scaleModel } from './scale-model';
 import { stepOverhead } from './step-overhead';
 import { tokenCalls } from './token-calls';
 import { userProcessVault } from './user-process-vault';
@@ -33,6 +34,7 @@ const all = [
   'event_matching',
   'local_bus',
   'user_process_vault',
+  'scale_model',
 ] as const;
 
 function selected(): Set<string> {
@@ -85,6 +87,8 @@ async function main(): Promise<number> {
     try {
       stack = await startTestStack({
         durableBus,
+        // event_matching publishes 1,000 processes in one tenant: more than the default quota (200) allows.
+        env: { QUOTA_PROCESSES_PER_TENANT: '2000' },
         // The functions' own logs stay quiet unless something goes wrong.
         log: (level, fn, message) => {
           if (level === 'error' || level === 'warning' || level === 'warn') note(`${level} ${fn}: ${message}`);
@@ -102,6 +106,7 @@ async function main(): Promise<number> {
       if (only.has('event_matching')) await attempt('event_matching', () => eventMatching(s));
       if (only.has('local_bus')) await attempt('local_bus', () => localBus(s.azurite));
       if (only.has('user_process_vault')) await attempt('user_process_vault', () => userProcessVault(s));
+      if (only.has('scale_model')) await attempt('scale_model', () => scaleModel(s));
     } finally {
       await stack?.stop();
     }
