@@ -29,7 +29,11 @@ export type RunStep = Omit<StepRecord, 'status' | 'executedAs'> & {
 export type Run = Omit<ReturnType<typeof toRunView>, 'status' | 'steps'> & {
   status: ReturnType<typeof toRunView>['status'] | 'waiting';
   steps: RunStep[];
-  waitingFor?: { stepId: string; userObjectId: string };
+  /** A form step waiting for its person, the initiator's session that ran out, or a step retried later (the run stays `running`). */
+  waitingFor?:
+    | { stepId: string; userObjectId: string }
+    | { reason: 'user_session' }
+    | { reason: 'retrying'; stepIndex: number; nextAttemptAt: string; attempt: number; since: string };
   initiatedBy?: { username?: string; objectId?: string };
 };
 

@@ -155,7 +155,31 @@ export function createRunsView(ctx: ViewContext, me: SignedInPerson) {
       run.steps.length
         ? h('ol', { className: 'steps', 'aria-label': `Steps of ${name}` }, ...run.steps.map((step) => stepItem(run, step)))
         : h('p', { className: 'muted' }, 'No steps ran.'),
-      run.status === 'waiting' && run.waitingFor ? waitingForm(run) : null,
+      waitingNote(run),
+    );
+  }
+
+  /** What a run waits for, in words: a form (shown to its person), the initiator's fresh sign-in, or a later retry. */
+  function waitingNote(run: Run): HTMLElement | null {
+    const waiting = run.waitingFor;
+    if (!waiting) return null;
+    if ('stepId' in waiting) return run.status === 'waiting' ? waitingForm(run, waiting) : null;
+    if (waiting.reason === 'user_session') {
+      return h(
+        'p',
+        { className: 'waiting-note' },
+        '⏸ Waiting for the person who started the run: their sign-in ran out before the next step. They continue it by resuming the run.',
+      );
+    }
+    const step = run.steps[waiting.stepIndex]?.id ?? `#${waiting.stepIndex + 1}`;
+    return h(
+      'p',
+      { className: 'waiting-note' },
+      `↻ Step “${step}” could not reach Microsoft's services; try ${waiting.attempt + 1} at `,
+      time(waiting.nextAttemptAt),
+      ' (retrying since ',
+      time(waiting.since),
+      ').',
     );
   }
 
@@ -193,8 +217,8 @@ export function createRunsView(ctx: ViewContext, me: SignedInPerson) {
   }
 
   /** The form of the step a run waits for: its fields from the process version the run executes. */
-  function waitingForm(run: Run): HTMLElement {
-    const { stepId, userObjectId } = run.waitingFor!;
+  function waitingForm(run: Run, waiting: { stepId: string; userObjectId: string }): HTMLElement {
+    const { stepId, userObjectId } = waiting;
     if (me.objectId && userObjectId !== me.objectId) {
       return h('p', { className: 'waiting-note' }, `⏸ Waiting for the person who started the run to fill in “${stepId}”.`);
     }
