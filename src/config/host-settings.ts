@@ -1,6 +1,6 @@
 /**
  * App settings read by the Azure Functions host and the Azure SDK rather than by `settings.ts`.
- * `infra/modules/function-app.bicep` sets them, README.md ("Deploy to Azure") documents them, and
+ * `infra/modules/function-app.bicep` sets them, docs/settings.md documents them, and
  * test/infra/bicep-drift.test.ts checks that the Bicep app settings are exactly
  * (settingNames - localOnlySettingNames) ∪ hostSettingNames.
  */

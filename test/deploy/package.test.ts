@@ -87,7 +87,7 @@ describe('the deploy package azd builds', () => {
     ]);
     expect(p.bytes).toBeLessThan(maxPackageBytes);
     expect(p.deflatedBytes).toBeLessThan(maxDeflatedBytes);
-    // The measured figures go into README's "Deploy to Azure" section.
+    // The measured figures go into docs/deploy.md ("The deploy package").
     console.log(
       `deploy package: ${p.files.length} files, ${(p.bytes / 1e6).toFixed(2)} MB, ${(p.deflatedBytes / 1e6).toFixed(2)} MB deflated; steps: ${p.steps.join(' -> ')}`,
     );
