@@ -306,6 +306,15 @@ test('an outage longer than STEP_RETRY_MAX_TOTAL_MINUTES (120): the run fails wh
   });
   expect(run.steps[1].status).toBe('pending');
   expect(callsFor(item)).toEqual([]);
+  // Handled: the run ended failed with its reason (no action done, none repeated, nothing left running).
+  tally.record({
+    kind: 'fault',
+    category: 'Identity provider down past the 120-minute retry budget (simulated clock)',
+    tried: 1,
+    handled: run.status === 'failed' && callsFor(item).length === 0 ? 1 : 0,
+    faultsInjected: 1,
+    lost: 0,
+  });
 });
 
 test('a revoked grant: one token call, needs_reauth, no further calls until re-authorized; then steps run again', async () => {
