@@ -279,7 +279,9 @@ test('a 20-minute outage of the token endpoint (simulated clock): runs wait on s
     category: 'Identity provider down for 20 minutes (simulated clock): scheduled retries',
     tried: runs.length * 2,
     handled: runs.flatMap((r) => r.steps).filter((s) => s.status === 'succeeded' && s.attempts === 1).length,
-    faultsInjected: refused,
+    // One outage: how many token calls it refused depends on the retries' jitter, so the README's count would change
+    // from run to run (npm test fails on a stale README).
+    faultsInjected: refused > 0 ? 1 : 0,
     lost: Math.abs(calls.length - runs.length * 2),
   });
 });
