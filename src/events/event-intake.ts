@@ -3,7 +3,7 @@ import type { z } from 'zod';
 import { messageIdFor, type MessageSender } from '../adapters/message-queue';
 import { queueNames } from '../config/queues';
 import { AppError } from '../shared/errors';
-import { bodyPath } from '../shared/problem-path';
+import { bodyProblems } from '../shared/problem-path';
 import { traceparentOf, type SpanRef } from '../shared/spans';
 import { eventSizeProblem, productEventSchema, type ProductEvent } from './product-event';
 
@@ -42,7 +42,7 @@ export async function queuePostedEvent(posted: PostedEvent, tenantId: string, de
   const parsed = productEventSchema.safeParse(candidate);
   if (!parsed.success) {
     throw new AppError('bad_request', 'Invalid body.', {
-      details: parsed.error.issues.map((i) => ({ path: bodyPath(i.path), message: i.message })),
+      details: bodyProblems(parsed.error.issues),
     });
   }
   const event = parsed.data;

@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { maxMessageIdLength, type OutgoingMessage } from '../adapters/message-queue';
+import type { PersistedMessage } from './local-bus-store';
 
 /** Errors shaped like the SDK's ServiceBusError (`code`), so callers can branch the same way. */
 export class LocalServiceBusError extends Error {
@@ -50,22 +51,9 @@ export interface QueueStats {
   duplicatesDropped: number;
 }
 
-/** A message the bus holds. */
-export interface StoredMessage {
-  /** The store's key (fixed at send). */
-  key: string;
-  queue: string;
-  messageId: string;
-  sessionId?: string;
-  /** JSON text: each delivery parses a fresh copy, so neither the sender nor a failed handler can alter it. */
-  json: string;
-  applicationProperties: Record<string, string | number | boolean>;
-  /** Deliveries so far. */
-  deliveryCount: number;
-  sequenceNumber?: number;
+/** A message the bus holds: as its store keeps it (local-bus-store.ts), with the enqueue time as a Date. */
+export interface StoredMessage extends Omit<PersistedMessage, 'enqueuedTimeUtc'> {
   enqueuedTimeUtc?: Date;
-  scheduledEnqueueTime?: number;
-  lockedUntil?: number;
 }
 
 /** A message that became available: it has its sequence number and enqueued time. */

@@ -36,6 +36,7 @@ export interface PersistedMessage {
   queue: string;
   messageId: string;
   sessionId?: string;
+  /** JSON text: each delivery parses a fresh copy, so neither the sender nor a failed handler can alter it. */
   json: string;
   applicationProperties: Record<string, string | number | boolean>;
   /** Deliveries so far, the one in progress included: a crash mid-delivery still counts it, as an expired lock does. */

@@ -7,7 +7,7 @@ import { validateFormValues } from '../processes/form-values';
 import type { ProcessDefinition } from '../processes/process-definition';
 import type { ProcessRepository } from '../processes/process-repository';
 import { AppError } from '../shared/errors';
-import { bodyPath } from '../shared/problem-path';
+import { bodyProblems } from '../shared/problem-path';
 import { inSpan, type SpanRef } from '../shared/spans';
 import type { Caller } from '../shared/user';
 import { TokenAcquisitionError } from '../tokens/token-errors';
@@ -45,7 +45,7 @@ function parse<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
   throw new AppError('invalid', 'The request is not valid.', {
-    details: parsed.error.issues.map((i) => ({ path: bodyPath(i.path), message: i.message })),
+    details: bodyProblems(parsed.error.issues),
   });
 }
 

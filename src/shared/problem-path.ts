@@ -15,5 +15,9 @@ export function bodyPath(segments: readonly PropertyKey[]): string {
   return path;
 }
 
+/** Validation issues (zod's, or any with a segment path) as the `details` of an error answer, paths in body syntax. */
+export const bodyProblems = (issues: readonly { path: readonly PropertyKey[]; message: string }[]) =>
+  issues.map((i) => ({ path: bodyPath(i.path), message: i.message }));
+
 export const queryPath = (name: string): string => `?${name}`;
 export const routePath = (name: string): string => `{${name}}`;
