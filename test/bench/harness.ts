@@ -90,6 +90,28 @@ export function childProcesses(): { pid: number; name: string; rssBytes: number;
   return out;
 }
 
+/** Clock ticks per second of /proc/<pid>/stat's utime and stime (USER_HZ: 100 on Linux builds, the kernel ABI). */
+const userHz = 100;
+
+/**
+ * CPU time used so far (ms) by this process and by each child (Azurite, the identity provider), by name: the two
+ * sides of a ratio can then say which process their time went to (a 2-core machine shares its cores between them).
+ */
+export function cpuTimes(): Record<string, number> {
+  const own = process.cpuUsage();
+  const out: Record<string, number> = { app: (own.user + own.system) / 1000 };
+  for (const child of childProcesses()) {
+    try {
+      const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out[child.name] = (out[child.name] ?? 0) + ((Number(fields[11]) + Number(fields[12])) * 1000) / userHz;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
 /** Samples this process's RSS (and its children's, less often) until stopped. */
 export function sampleMemory(intervalMs = 20) {
   const startRss = process.memoryUsage.rss();
