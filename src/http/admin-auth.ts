@@ -1,8 +1,16 @@
-import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
+import type { JWTPayload } from 'jose';
 import type { Settings } from '../config/settings';
 import type { Admin } from '../shared/admin';
 import { AppError } from '../shared/errors';
 import { UserAssertion, type Caller } from '../shared/user';
+
+/**
+ * jose, loaded when the first caller is verified rather than when a cold instance imports the app (queue and timer
+ * functions never need it; npm run bench, cold_import). `require` inside a function for the reason app-context.ts
+ * gives for the Azure SDKs; the deploy package keeps it in sdk/jose.js (scripts/bundle-functions.mjs).
+ */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const loadJose = (): typeof import('jose') => require('jose');
 
 export type { Admin, Caller };
 
@@ -48,6 +56,7 @@ export function createAdminAuthenticator(settings: AdminAuthSettings): Authentic
  * the On-Behalf-Of assertion, wrapped so it cannot be logged.
  */
 export function createCallerAuthenticator(settings: AdminAuthSettings): AuthenticateCaller {
+  const { createRemoteJWKSet, errors: joseErrors, jwtVerify } = loadJose();
   // Entra signs v1.0 and v2.0 tokens of work accounts with the same keys; the v2.0 keys document is a superset.
   const jwks = createRemoteJWKSet(new URL(settings.ADMIN_TOKEN_JWKS_URI), { cooldownDuration: 30_000 });
   const issuerTemplates: Record<string, string> = { '1.0': settings.ADMIN_TOKEN_ISSUER_V1, '2.0': settings.ADMIN_TOKEN_ISSUER };
@@ -99,6 +108,7 @@ export function createCallerAuthenticator(settings: AdminAuthSettings): Authenti
 }
 
 function describeJoseError(e: unknown): string {
+  const joseErrors = loadJose().errors;
   if (e instanceof joseErrors.JWTExpired) return 'The token has expired.';
   if (e instanceof joseErrors.JWTClaimValidationFailed) return `The token's "${e.claim}" claim is not accepted.`;
   if (e instanceof joseErrors.JWKSNoMatchingKey || e instanceof joseErrors.JWSSignatureVerificationFailed) {
