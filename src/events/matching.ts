@@ -16,6 +16,7 @@ export type MatchDecision =
 interface CompiledTrigger {
   event: EventType;
   allowSelfTrigger: boolean;
+  /** The trigger's conditions but the one it is indexed by (`lookup` or `presence`), which holds wherever it is reached. */
   holds: (scope: unknown) => boolean;
   /** A condition that holds exactly when the value at `path` has one of `keys` (an `eq`/`in` on scalars). */
   lookup?: { path: string; keys: Set<string> };
@@ -46,19 +47,23 @@ const compiledProcesses = new WeakMap<PublishedProcess, CompiledTrigger[]>();
 const indexes = new WeakMap<readonly PublishedProcess[], EventIndex>();
 
 function compileTrigger(t: TriggerDefinition): CompiledTrigger {
+  const conditions = t.conditions ?? [];
   // The condition with the fewest values lets the fewest events through to the full check.
-  const lookup = (t.conditions ?? [])
+  const lookup = conditions
     .flatMap((c) => {
       const keys = equalityKeysOf(c);
-      return keys ? [{ path: c.path, keys: new Set(keys) }] : [];
+      return keys ? [{ condition: c, path: c.path, keys: new Set(keys) }] : [];
     })
     .sort((a, b) => a.keys.size - b.keys.size)[0];
-  const present = lookup ? undefined : t.conditions?.find(requiresValue);
+  const present = lookup ? undefined : conditions.find(requiresValue);
+  // An event reaches the trigger only through its lookup (or presence) condition, which therefore holds: the full
+  // check is left with the others.
+  const indexedBy = lookup?.condition ?? present;
   return {
     event: t.event,
     allowSelfTrigger: t.allowSelfTrigger === true,
-    holds: compileConditions(t.conditions),
-    ...(lookup ? { lookup } : present ? { presence: { path: present.path } } : {}),
+    holds: compileConditions(conditions.filter((c) => c !== indexedBy)),
+    ...(lookup ? { lookup: { path: lookup.path, keys: lookup.keys } } : present ? { presence: { path: present.path } } : {}),
   };
 }
 
