@@ -30,7 +30,14 @@ const sourceMapDir = outArg ? `${out}-sourcemap` : path.join(root, 'dist', 'pack
 const project = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
 
 /** The SDKs src/ loads on first use (a `require` inside a function, see each module's `loadSdk`). */
-export const lazySdks = ['@azure/identity', '@azure/msal-node', '@azure/service-bus', '@azure/keyvault-secrets', '@azure/data-tables', 'jose'];
+export const lazySdks = [
+  '@azure/identity',
+  '@azure/msal-node',
+  '@azure/service-bus',
+  '@azure/keyvault-secrets',
+  '@azure/data-tables',
+  'jose',
+];
 const sdkFile = (name) => `sdk/${name.replace(/^@/, '').replace('/', '-')}.js`;
 
 // A stale file from an earlier build would be deployed too.

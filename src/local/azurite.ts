@@ -99,7 +99,7 @@ try {
   };
   pointLookups = 'indexed';
 } catch (e) {
-  pointLookups = 'scan (' + String(e && e.message).slice(0, 200).replace(/\s+/g, ' ') + ')';
+  pointLookups = 'scan (' + JSON.stringify(String(e && e.message).slice(0, 200)) + ')'; // one line, whatever the message
 }
 console.log('Azurite point lookups: ' + pointLookups);
 process.argv = [process.argv[0], entry, ...args];

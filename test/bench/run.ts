@@ -3,7 +3,7 @@
  * identity provider, the Key Vault and Graph stand-ins, the in-process Service Bus) and prints one JSON object
  * per figure on stdout; progress goes to stderr. README "Performance" explains the figures.
  *
- *   npm run bench                               all figures (about 3-4 minutes on 2 cores, more on a busy machine)
+ *   npm run bench                               all figures (about 2 minutes on 2 cores, more on a busy machine)
  *   npm run bench -- --only=refresh_burst,cold_import
  *   BENCH_SCALE=0.2 npm run bench               a fifth of the work, for a quick look (not for reporting)
  *   BENCH_DURABLE_BUS=1 npm run bench           the stack's bus kept in Azurite as `npm start` keeps it (default: in memory)

@@ -15,7 +15,7 @@
  * storage work costs on this machine and `engine_over_floor` what the engine adds to it.
  *
  * Two variants: the Graph stand-in answering at once (the engine's own cost shows fully), and the stand-in
- * adding 100 ms per call (Graph's typical latency; the path where the action call dominates, which the 1.2x
+ * adding 100 ms per call (Graph's typical latency; the path where the action call dominates, which the 1.05x
  * target is about).
  *
  * The machine is shared and noisy, so each variant runs in rounds that alternate the two sides (same total work on
@@ -32,7 +32,21 @@ import { CONTOSO_ADMIN, CONTOSO_SVC_WORKPOINT, TENANT_A } from '../../src/local/
 import type { ProcessBody } from '../../src/processes/process-definition';
 import { authorizeConnection } from '../support/connections';
 import type { TestStack } from '../support/test-stack';
-import { adminOf, cpuTimes, durableBus, mb, note, pool, prepareRuns, round, sampleMemory, savePublished, scaled, sum, type Figure } from './harness';
+import {
+  adminOf,
+  cpuTimes,
+  durableBus,
+  mb,
+  note,
+  pool,
+  prepareRuns,
+  round,
+  sampleMemory,
+  savePublished,
+  scaled,
+  sum,
+  type Figure,
+} from './harness';
 
 /** The in-process bus delivers this many sessions at once (LocalServiceBusOptions.concurrency default, = host.json maxConcurrentSessions). */
 export const BUS_CONCURRENCY = 8;

@@ -36,7 +36,8 @@ test('two partitions holding the same RowKey: reads, conditional writes and dele
   const rowKey = randomUUID();
   const [a, b] = ['tenant-a', 'tenant-b'];
   // Rows of other keys in both partitions, before and after, so neither lookup order finds the row by accident.
-  for (const pk of [a, b]) for (let i = 0; i < 20; i++) await table.createEntity({ partitionKey: pk, rowKey: `${i}-${randomUUID()}`, n: i });
+  for (const pk of [a, b])
+    for (let i = 0; i < 20; i++) await table.createEntity({ partitionKey: pk, rowKey: `${i}-${randomUUID()}`, n: i });
   const etagA = (await table.createEntity({ partitionKey: a, rowKey, owner: 'a' })).etag!;
   const etagB = (await table.createEntity({ partitionKey: b, rowKey, owner: 'b' })).etag!;
 
