@@ -25,7 +25,7 @@ const runStarted = z.strictObject({ runId: z.string() });
 const submitBody = z.strictObject({ values: z.record(z.string(), z.unknown()) });
 
 /**
- * The answer to `POST /api/events` (README "Events"): the event's id, and how many published system processes it
+ * The answer to `POST /api/events` (docs/processes.md "Events"): the event's id, and how many published system processes it
  * matched when it was posted. Each gets a run when the queued event is processed (not started, when the loop guard
  * says so); a process published or changed in between decides differently, so `matched` is a forecast.
  */

@@ -151,7 +151,7 @@ const fields = z.object({
    * removal takes effect within this time. 0 reads the table on every call.
    */
   TENANT_REGISTRATION_CACHE_SECONDS: z.coerce.number().int().min(0).max(3600).default(60),
-  /** Per-tenant quotas, counted per instance (README "Quotas"): events a tenant may post per minute (POST /api/events). */
+  /** Per-tenant quotas, counted per instance (docs/processes.md "Quotas"): events a tenant may post per minute (POST /api/events). */
   QUOTA_EVENTS_PER_MINUTE: positiveInt.max(100_000).default(600),
   /** Connection `test` calls (each a real token refresh and Graph call) a tenant may make per minute. */
   QUOTA_CONNECTION_TESTS_PER_MINUTE: positiveInt.max(10_000).default(30),

@@ -21,7 +21,7 @@ export interface RouteContract {
   errors?: number[];
 }
 
-/** The body of every error answer (README "Errors"): built only by errors.ts. */
+/** The body of every error answer (docs/api.md "Errors"): built only by errors.ts. */
 export const errorBodySchema = z.strictObject({
   error: z.strictObject({
     code: z.enum([...errorCodes, 'internal']),

@@ -21,7 +21,7 @@ export const httpStatusOf: Record<ErrorCode, number> = {
 export type ErrorAnswerCode = ErrorCode | 'internal';
 
 /**
- * The JSON answer to a failed API call, in the one error format (README "Errors"):
+ * The JSON answer to a failed API call, in the one error format (docs/api.md "Errors"):
  * `{error: {code, message, details?: [{path, message}]}}`, plus `usage` on the 409 of a connection still in use.
  * An AppError's message is safe to show (its contract); anything else is logged by type and invocation id only
  * (errors may quote request data) and answered with a generic 500.

@@ -150,7 +150,7 @@ export const runViewSchema = z.strictObject({
   reason: z.string().optional(),
   createdAt: z.iso.datetime(),
   finishedAt: z.iso.datetime().optional(),
-  /** The run's W3C trace id (README "Traces"). */
+  /** The run's W3C trace id (docs/processes.md "Traces"). */
   traceId: z.string().optional(),
   steps: z.array(stepViewSchema),
 });

@@ -1,5 +1,5 @@
 /**
- * The one syntax for where a problem is, in every error answer's `details[].path` (README "Errors"):
+ * The one syntax for where a problem is, in every error answer's `details[].path` (docs/api.md "Errors"):
  * - a body field as JavaScript writes the access from the body's root: `steps[0].permissions.executeAs`, `subject.itemId`,
  *   `data["list-name"]` for a key that is not an identifier; `''` for the body as a whole;
  * - a query parameter as `?limit`, a route parameter as `{id}` (neither can be read as a body path).

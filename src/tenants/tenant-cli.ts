@@ -1,4 +1,4 @@
-// `npm run tenant -- <command>`: the vendor's operator registers the tenants the app serves (README "Onboarding a
+// `npm run tenant -- <command>`: the vendor's operator registers the tenants the app serves (docs/deploy.md "Onboarding a
 // customer tenant"). Writes the `Tenants` table directly: with TABLES_ENDPOINT and DefaultAzureCredential in Azure
 // (the operator's `az login`, with Storage Table Data Contributor on the account), with TABLES_CONNECTION_STRING
 // against Azurite, or with --local against the running `npm start` instance.

@@ -13,7 +13,7 @@ const describe: Record<RateQuota, (limit: number) => string> = {
 };
 
 /**
- * Per-tenant rate quotas, counted in this instance's memory (README "Quotas": why per instance is enough). Each
+ * Per-tenant rate quotas, counted in this instance's memory (docs/processes.md "Quotas": why per instance is enough). Each
  * refusal is `throttled` (429) with the time after which the same call is allowed again.
  */
 export class TenantQuotas {

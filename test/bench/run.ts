@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: measures the cost of running steps under connections on a local stack (Azurite, the local
  * identity provider, the Key Vault and Graph stand-ins, the in-process Service Bus) and prints one JSON object
- * per figure on stdout; progress goes to stderr. README "Performance" explains the figures.
+ * per figure on stdout; progress goes to stderr. docs/performance.md explains the figures (README "Performance" summarizes them).
  *
  *   npm run bench                               all figures (about 2 minutes on 2 cores, more on a busy machine)
  *   npm run bench -- --only=refresh_burst,cold_import

@@ -17,7 +17,7 @@ const refusal = async (f: () => unknown): Promise<AppError> => {
 const post = (body: unknown, url = 'http://localhost/api/x') =>
   new HttpRequest({ method: 'POST', url, body: { string: JSON.stringify(body) }, headers: { 'content-type': 'application/json' } });
 
-describe('where a refused request went wrong: one path syntax (README "Errors")', () => {
+describe('where a refused request went wrong: one path syntax (docs/api.md "Errors")', () => {
   const schema = z.strictObject({
     steps: z.array(z.object({ permissions: z.object({ executeAs: z.uuid() }) })),
     data: z.record(z.string(), z.number()).optional(),

@@ -1,7 +1,7 @@
 /**
  * Size limits of the real services, through the HTTP API and the queues of the local stack (Azurite, the in-process
  * bus with Service Bus's limits). Each limit is tried at the limit (accepted) and just beyond it (a clear refusal).
- * Sources of the numbers: README "Limits".
+ * Sources of the numbers: docs/processes.md "Limits".
  */
 import { randomUUID } from 'node:crypto';
 import { queueNames } from '../../src/config/queues';

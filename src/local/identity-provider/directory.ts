@@ -120,7 +120,7 @@ export const LOCAL_CLIENT_SECRET_NEXT = 'local-only-client-secret-next-not-a-rea
 export const LOCAL_CLIENT_SECRETS: readonly string[] = [LOCAL_CLIENT_SECRET, LOCAL_CLIENT_SECRET_NEXT];
 /**
  * The admin app registration: a public (PKCE, no secret) client for the browser admin page that also exposes
- * the Connections API (its delegated scope and the admin app role), as README's deploy section asks for.
+ * the Connections API (its delegated scope and the admin app role), as docs/deploy.md asks for.
  */
 export const LOCAL_PORTAL_CLIENT_ID = 'c0c0c0c0-0000-4000-8000-0000000090a1';
 /** Client id of the API's registration: the `aud` of v2.0 admin access tokens (Entra: "always the client ID of the API"). */
