@@ -204,6 +204,20 @@ export function rewriteReadme(readme: string, body: string): string {
   return deployAt >= 0 ? `${readme.slice(0, deployAt)}${section}${readme.slice(deployAt)}` : `${readme.trimEnd()}\n\n${section}`;
 }
 
+/**
+ * Why a run of the whole suite could not check README's counts, or undefined. A filtered run (a path, a name, a
+ * shard...) checks nothing and says so; but when every file ran and a fault or attack file still has no complete
+ * tally, a test that passed recorded nothing (or its file did not run): the README would silently go unchecked, so
+ * the run fails and names the files. (A failed test also leaves its file incomplete; the run fails for it anyway.)
+ */
+export function uncheckedReadmeProblem(summary: Pick<ReliabilitySummary, 'fullRun' | 'whyNotFull'>, filters: string[]): string | undefined {
+  if (summary.fullRun || filters.length) return undefined;
+  return (
+    `README "Reliability and security" could not be checked: ${summary.whyNotFull.join('; ')}. Every test in test/faults ` +
+    'and test/security records its counts with useTally() (see test/support/tally.ts), also when it passes.'
+  );
+}
+
 export default async function globalTeardown(globalConfig: Config.GlobalConfig): Promise<void> {
   const runner = process.pid;
   const tallies = readJsonFiles<TallyFile>(tallyDir(), runner);
@@ -217,6 +231,8 @@ export default async function globalTeardown(globalConfig: Config.GlobalConfig):
       `Secrets found in captured logs or responses (see test-results/reliability.json):\n  ${summary.logScan.leaks.join('\n  ')}`,
     );
   }
+  const unchecked = uncheckedReadmeProblem(summary, filtersOf(globalConfig));
+  if (unchecked) throw new Error(unchecked);
   if (!summary.fullRun) {
     if (tallies.length) console.log(`\nREADME "Reliability and security" not rewritten: ${summary.whyNotFull.join('; ')}.`);
     return;
