@@ -141,29 +141,33 @@ async function engineRun(
   return { ms, steps, messages: completed, inFlightPeak: peak, memory };
 }
 
+/** One step's Graph call made directly: the PATCH the engine's action sends (same path, body, token and headers). */
+async function patchDirectly(stack: TestStack, token: string, item: string, runMarker: string, step: number): Promise<void> {
+  const res = await fetch(`${stack.graph.url}/sites/${SITE}/lists/${LIST}/items/${item}/fields`, {
+    method: 'PATCH',
+    redirect: 'manual',
+    headers: {
+      authorization: `Bearer ${token}`,
+      'client-request-id': randomUUID(),
+      accept: 'application/json',
+      'content-type': 'application/json',
+      'x-connections-run': runMarker,
+      'x-connections-process': PROCESS_ID,
+      'x-connections-depth': '1',
+    },
+    body: JSON.stringify(stepBodies[step]),
+  });
+  const text = await res.text();
+  if (res.status !== 200) throw new Error(`direct call answered ${res.status}: ${text.slice(0, 200)}`);
+  JSON.parse(text);
+}
+
 async function directRun(stack: TestStack, token: string, calls: number, latencyMs: number, tag: string) {
   setGraphLatency(stack, latencyMs);
-  const base = stack.graph.url;
   const t0 = performance.now();
   await pool(calls, BUS_CONCURRENCY, async (i) => {
     const item = `${tag}-${Math.floor(i / STEPS_PER_RUN)}`;
-    const res = await fetch(`${base}/sites/${SITE}/lists/${LIST}/items/${item}/fields`, {
-      method: 'PATCH',
-      redirect: 'manual',
-      headers: {
-        authorization: `Bearer ${token}`,
-        'client-request-id': randomUUID(),
-        accept: 'application/json',
-        'content-type': 'application/json',
-        'x-connections-run': `direct-${item}`,
-        'x-connections-process': PROCESS_ID,
-        'x-connections-depth': '1',
-      },
-      body: JSON.stringify(stepBodies[i % STEPS_PER_RUN]),
-    });
-    const text = await res.text();
-    if (res.status !== 200) throw new Error(`direct call answered ${res.status}: ${text.slice(0, 200)}`);
-    JSON.parse(text);
+    await patchDirectly(stack, token, item, `direct-${item}`, i % STEPS_PER_RUN);
   });
   const ms = performance.now() - t0;
   checkGraphCalls(stack, calls, 'direct');
@@ -181,7 +185,6 @@ async function directRun(stack: TestStack, token: string, calls: number, latency
 async function floorRun(stack: TestStack, token: string, messages: OutgoingMessage[], latencyMs: number, tag: string) {
   setGraphLatency(stack, latencyMs);
   const runs = stack.context.runs;
-  const base = stack.graph.url;
   const t0 = performance.now();
   await pool(messages.length, BUS_CONCURRENCY, async (i) => {
     const { tenantId, runId } = messages[i].body as { tenantId: string; runId: string };
@@ -190,23 +193,7 @@ async function floorRun(stack: TestStack, token: string, messages: OutgoingMessa
     let etag = loaded.etag;
     for (let step = 0; step < STEPS_PER_RUN; step++) {
       etag = await runs.replace(loaded.run, etag);
-      const res = await fetch(`${base}/sites/${SITE}/lists/${LIST}/items/${tag}-${i}/fields`, {
-        method: 'PATCH',
-        redirect: 'manual',
-        headers: {
-          authorization: `Bearer ${token}`,
-          'client-request-id': randomUUID(),
-          accept: 'application/json',
-          'content-type': 'application/json',
-          'x-connections-run': runId,
-          'x-connections-process': PROCESS_ID,
-          'x-connections-depth': '1',
-        },
-        body: JSON.stringify(stepBodies[step]),
-      });
-      const text = await res.text();
-      if (res.status !== 200) throw new Error(`floor call answered ${res.status}: ${text.slice(0, 200)}`);
-      JSON.parse(text);
+      await patchDirectly(stack, token, `${tag}-${i}`, runId, step);
     }
     await runs.replace(loaded.run, etag);
   });
