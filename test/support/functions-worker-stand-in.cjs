@@ -19,6 +19,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const Module = require('node:module');
 const { pathToFileURL } = require('node:url');
+const { performance } = require('node:perf_hooks');
 
 const [appDir, requestsFile] = process.argv.slice(2);
 const requests = requestsFile ? JSON.parse(fs.readFileSync(requestsFile, 'utf8')) : { invocations: [] };
@@ -149,7 +150,10 @@ async function invoke(request) {
 async function main() {
   const result = { systemLogs, functions: [], invocations: [] };
   try {
+    // How long loading the app's `main` took with the worker's core module present (npm run bench, cold_import).
+    const started = performance.now();
     await loadApp();
+    result.loadMs = performance.now() - started;
   } catch (e) {
     result.loadError = String(e?.stack ?? e);
     return result;
