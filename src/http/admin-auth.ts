@@ -5,8 +5,8 @@ import { AppError } from '../shared/errors';
 import { UserAssertion, type Caller } from '../shared/user';
 
 /**
- * jose, loaded when the first caller is verified rather than when a cold instance imports the app (queue and timer
- * functions never need it; npm run bench, cold_import). `require` inside a function for the reason app-context.ts
+ * jose, loaded when the first caller's token is verified rather than when a cold instance imports the app or builds
+ * its context (queue and timer functions never need it; npm run bench, cold_import). `require` inside a function for the reason app-context.ts
  * gives for the Azure SDKs; the deploy package keeps it in sdk/jose.js (scripts/bundle-functions.mjs).
  */
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -56,9 +56,11 @@ export function createAdminAuthenticator(settings: AdminAuthSettings): Authentic
  * the On-Behalf-Of assertion, wrapped so it cannot be logged.
  */
 export function createCallerAuthenticator(settings: AdminAuthSettings): AuthenticateCaller {
-  const { createRemoteJWKSet, errors: joseErrors, jwtVerify } = loadJose();
   // Entra signs v1.0 and v2.0 tokens of work accounts with the same keys; the v2.0 keys document is a superset.
-  const jwks = createRemoteJWKSet(new URL(settings.ADMIN_TOKEN_JWKS_URI), { cooldownDuration: 30_000 });
+  const jwksUrl = new URL(settings.ADMIN_TOKEN_JWKS_URI);
+  // Built with jose at the first call that brings a token: every function's app context builds this authenticator,
+  // and queue and timer functions never verify a caller.
+  let jwks: ReturnType<typeof import('jose').createRemoteJWKSet> | undefined;
   const issuerTemplates: Record<string, string> = { '1.0': settings.ADMIN_TOKEN_ISSUER_V1, '2.0': settings.ADMIN_TOKEN_ISSUER };
   const expectedIssuer = (version: string, tid: string) => issuerTemplates[version]?.replace('{tenantid}', tid);
 
@@ -68,7 +70,8 @@ export function createCallerAuthenticator(settings: AdminAuthSettings): Authenti
     let payload: JWTPayload;
     try {
       // The issuer depends on the tenant, so it is checked below once `tid` is known to be signed.
-      ({ payload } = await jwtVerify(match[1], jwks, {
+      jwks ??= loadJose().createRemoteJWKSet(jwksUrl, { cooldownDuration: 30_000 });
+      ({ payload } = await loadJose().jwtVerify(match[1], jwks, {
         audience: settings.ADMIN_TOKEN_AUDIENCE,
         algorithms: ['RS256', 'RS384', 'RS512', 'PS256', 'ES256'],
         clockTolerance: 60,
@@ -76,6 +79,7 @@ export function createCallerAuthenticator(settings: AdminAuthSettings): Authenti
       }));
     } catch (e) {
       // An unreachable key set is our outage, not the caller's fault.
+      const joseErrors = loadJose().errors;
       if (!(e instanceof joseErrors.JOSEError) || e instanceof joseErrors.JWKSTimeout) {
         throw new AppError('unavailable', 'Admin tokens cannot be verified right now; try again shortly.');
       }

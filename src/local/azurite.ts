@@ -93,7 +93,11 @@ try {
   const findOne = loki.Collection.prototype.findOne;
   if (typeof findOne !== 'function') throw new Error('LokiJS has no Collection.findOne');
   loki.Collection.prototype.findOne = function (query) {
-    if (query && typeof query === 'object' && Object.keys(query).length === 2 && 'PartitionKey' in query && 'RowKey' in query)
+    // Only where RowKey is indexed (Azurite's entity tables): elsewhere the other order would scan the whole table.
+    if (
+      this.binaryIndices && this.binaryIndices.RowKey &&
+      query && typeof query === 'object' && Object.keys(query).length === 2 && 'PartitionKey' in query && 'RowKey' in query
+    )
       return findOne.call(this, { RowKey: query.RowKey, PartitionKey: query.PartitionKey });
     return findOne.call(this, query);
   };

@@ -44,7 +44,7 @@ export function formatTraceparent(traceId: string, spanId: string, sampled = tru
 }
 
 // Random bytes drawn 4 KiB at a time, as crypto.randomUUID does: a span id per step, Graph call and token request
-// made randomBytes' one system call per id a visible share of a step's CPU (npm run bench, step_overhead profile).
+// made a randomBytes call (and its Buffer) per id a visible share of a step's CPU (npm run bench, step_overhead profile).
 const pool = Buffer.alloc(4096);
 let pooled = 0;
 
