@@ -11,14 +11,14 @@
  * side, alternating. Outside the Functions host `@azure/functions` only warns that `app.*` registrations have no
  * host; `@azure/functions-core` is provided by the worker at runtime, so the bundle leaves it external.
  */
-import { fork, spawnSync } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { repoRoot } from '../../src/local/identity-provider/launch';
 import { bicepEnvironment } from '../support/deploy-environment';
+import { connectionsListWithoutToken, runInWorkerStandIn } from '../support/worker-stand-in';
 import { median, note, round, type Figure } from './harness';
 
 const SAMPLES = 10;
@@ -35,47 +35,17 @@ function importOnce(entry: string, cwd: string): { requireMs: number; processMs:
 }
 
 /**
- * A fresh process's first HTTP answer: the Functions worker stand-in (test/support/functions-worker-stand-in.cjs)
- * loads the app folder's `main` with the app settings Bicep writes and invokes `GET /api/connections` without a
- * token (401: the app context is built, nothing reaches Azure). Timed from spawning `node` to the answer arriving.
+ * A fresh process's first HTTP answer: the Functions worker stand-in (test/support/worker-stand-in.ts) loads the app
+ * folder's `main` with the app settings Bicep writes and invokes `GET /api/connections` without a token (401: the app
+ * context is built, nothing reaches Azure). Timed from forking `node` to the answer arriving; `loadMs` is the worker's
+ * own time to load `main`.
  */
-function firstAnswerOnce(appDir: string, requestsFile: string, env: Record<string, string>): Promise<{ ms: number; loadMs: number }> {
-  const standIn = path.join(repoRoot(), 'test', 'support', 'functions-worker-stand-in.cjs');
-  return new Promise((resolve, reject) => {
-    const t0 = performance.now();
-    const child = fork(standIn, [appDir, requestsFile], { cwd: appDir, env, execArgv: [], stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
-    let stderr = '';
-    child.stderr?.on('data', (d) => (stderr += String(d)));
-    child.on('message', (m) => {
-      const ms = performance.now() - t0;
-      const status = (m as { invocations?: { response?: { returnValue?: { http?: { statusCode?: string } } } }[] }).invocations?.[0]
-        ?.response?.returnValue?.http?.statusCode;
-      if (status !== '401')
-        reject(new Error(`first answer: expected 401, got ${status}: ${JSON.stringify(m).slice(0, 1500)} ${stderr.slice(-1500)}`));
-      else resolve({ ms, loadMs: (m as { loadMs: number }).loadMs });
-    });
-    child.on('error', reject);
-  });
-}
-
-function firstAnswerRequests(dir: string): string {
-  const file = path.join(dir, 'requests.json');
-  const invocation = {
-    functionName: 'connections-list',
-    invocationId: randomUUID(),
-    triggerData: {
-      http: {
-        method: 'GET',
-        url: 'https://func-connections-abc123.azurewebsites.net/api/connections',
-        nullableHeaders: { host: { value: 'func-connections-abc123.azurewebsites.net' } },
-        nullableQuery: {},
-        nullableParams: {},
-        identities: [],
-      },
-    },
-  };
-  writeFileSync(file, JSON.stringify({ invocations: [invocation] }));
-  return file;
+async function firstAnswerOnce(appDir: string, env: Record<string, string>): Promise<{ ms: number; loadMs: number }> {
+  const result = await runInWorkerStandIn(appDir, env, [connectionsListWithoutToken()]);
+  const status = result.invocations[0]?.response?.returnValue?.http?.statusCode;
+  if (status !== '401' || result.loadMs === undefined)
+    throw new Error(`first answer: expected 401, got ${status}: ${JSON.stringify(result).slice(0, 1500)}`);
+  return { ms: result.msToResult, loadMs: result.loadMs };
 }
 
 export async function coldImport(): Promise<Figure> {
@@ -113,16 +83,15 @@ export async function coldImport(): Promise<Figure> {
     mkdirSync(unbundledApp);
     writeFileSync(path.join(unbundledApp, 'index.js'), `module.exports = require(${JSON.stringify(unbundled)});\n`);
     writeFileSync(path.join(unbundledApp, 'package.json'), JSON.stringify({ main: 'index.js' }));
-    const requests = firstAnswerRequests(dir);
     const env = bicepEnvironment(path.join(root, 'infra', 'modules', 'function-app.bicep'));
     note(`cold_import: first HTTP answer of a fresh process, ${FIRST_ANSWER_SAMPLES} per side`);
-    await firstAnswerOnce(packageDir, requests, env); // warm-ups
-    await firstAnswerOnce(unbundledApp, requests, env);
+    await firstAnswerOnce(packageDir, env); // warm-ups
+    await firstAnswerOnce(unbundledApp, env);
     const answerBundled: { ms: number; loadMs: number }[] = [];
     const answerUnbundled: { ms: number; loadMs: number }[] = [];
     for (let i = 0; i < FIRST_ANSWER_SAMPLES; i++) {
-      answerBundled.push(await firstAnswerOnce(packageDir, requests, env));
-      answerUnbundled.push(await firstAnswerOnce(unbundledApp, requests, env));
+      answerBundled.push(await firstAnswerOnce(packageDir, env));
+      answerUnbundled.push(await firstAnswerOnce(unbundledApp, env));
     }
 
     const m = (xs: { requireMs: number; processMs: number }[], k: 'requireMs' | 'processMs') => round(median(xs.map((x) => x[k])), 1);

@@ -15,7 +15,7 @@ import { startAzurite, type LocalAzurite } from '../../src/local/azurite';
 import { packageAsAzd, type AzdPackage } from '../support/azd-package';
 import { bicepAppSettings } from '../support/bicep-app-settings';
 import { bicepEnvironment } from '../support/deploy-environment';
-import { runInWorkerStandIn, type HostInvocation, type WorkerResult } from '../support/worker-stand-in';
+import { connectionsListWithoutToken, runInWorkerStandIn, type HostInvocation, type WorkerResult } from '../support/worker-stand-in';
 
 const projectRoot = path.resolve(__dirname, '..', '..');
 
@@ -30,7 +30,7 @@ let loaded: WorkerResult | undefined;
 beforeAll(async () => {
   try {
     pkg = packageAsAzd(projectRoot, 'api');
-    loaded = await runInWorkerStandIn(pkg.dir, bicepEnvironment(), [connectionsListWithoutToken]);
+    loaded = await runInWorkerStandIn(pkg.dir, bicepEnvironment(), [connectionsListWithoutToken()]);
   } catch (e) {
     packagingError = e;
   }
@@ -52,22 +52,6 @@ function worker(): WorkerResult {
     throw new Error(`the worker could not load the package: ${result.loadError ?? result.fatal}\n${result.stderr}`);
   return result;
 }
-
-/** GET /api/connections as the host hands it to the worker: headers lower-cased, nullable maps (the worker's capabilities ask for them). */
-const connectionsListWithoutToken: HostInvocation = {
-  functionName: 'connections-list',
-  invocationId: randomUUID(),
-  triggerData: {
-    http: {
-      method: 'GET',
-      url: 'https://func-connections-abc123.azurewebsites.net/api/connections',
-      nullableHeaders: { host: { value: 'func-connections-abc123.azurewebsites.net' }, 'user-agent': { value: 'curl/8.5.0' } },
-      nullableQuery: {},
-      nullableParams: {},
-      identities: [],
-    },
-  },
-};
 
 describe('the deploy package azd builds', () => {
   it('builds and holds only what `main` needs, without node_modules', () => {

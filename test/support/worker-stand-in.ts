@@ -3,9 +3,12 @@
  * in a child process with exactly the environment given, and returns what the host would have seen.
  */
 import { fork } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { repoRoot } from '../../src/local/identity-provider/launch';
 
 /** RpcTypedData as the host sends it (azure-functions-host GrpcMessageConversionExtensions.ToRpc). */
 export type RpcTypedData = { string?: string; json?: string; bytes?: number[]; http?: Record<string, unknown> };
@@ -40,6 +43,10 @@ export interface InvocationOutcome {
 
 export interface WorkerResult {
   loadError?: string;
+  /** How long loading the app's `main` took inside the worker, its core module present (ms). */
+  loadMs?: number;
+  /** From forking the worker to its result arriving (ms): a fresh process's first answer, as a cold instance gives it. */
+  msToResult: number;
   fatal?: string;
   programmingModel?: { name: string; version: string };
   capabilities?: Record<string, string>;
@@ -50,7 +57,24 @@ export interface WorkerResult {
   stderr: string;
 }
 
-const standIn = path.join(__dirname, 'functions-worker-stand-in.cjs');
+/** GET /api/connections as the host hands it to the worker: headers lower-cased, nullable maps (the worker's capabilities ask for them). */
+export const connectionsListWithoutToken = (): HostInvocation => ({
+  functionName: 'connections-list',
+  invocationId: randomUUID(),
+  triggerData: {
+    http: {
+      method: 'GET',
+      url: 'https://func-connections-abc123.azurewebsites.net/api/connections',
+      nullableHeaders: { host: { value: 'func-connections-abc123.azurewebsites.net' }, 'user-agent': { value: 'curl/8.5.0' } },
+      nullableQuery: {},
+      nullableParams: {},
+      identities: [],
+    },
+  },
+});
+
+// From the repository, not beside this module: the bench runs its tsc output from dist/, where the .cjs is not copied.
+const standIn = path.join(repoRoot(), 'test', 'support', 'functions-worker-stand-in.cjs');
 
 export async function runInWorkerStandIn(
   appDir: string,
@@ -63,15 +87,20 @@ export async function runInWorkerStandIn(
   try {
     return await new Promise<WorkerResult>((resolve, reject) => {
       // cwd is the app folder, as on an instance; execArgv empty so jest's flags do not leak into the "worker".
+      const forkedAt = performance.now();
       const child = fork(standIn, [appDir, requestsFile], { cwd: appDir, env, execArgv: [], stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
       let stderr = '';
-      let result: Omit<WorkerResult, 'stderr'> | undefined;
+      let result: Omit<WorkerResult, 'stderr' | 'msToResult'> | undefined;
+      let msToResult = 0;
       child.stderr?.on('data', (d) => (stderr += String(d)));
       child.stdout?.on('data', () => undefined);
-      child.on('message', (m) => (result = m as Omit<WorkerResult, 'stderr'>));
+      child.on('message', (m) => {
+        msToResult = performance.now() - forkedAt;
+        result = m as Omit<WorkerResult, 'stderr' | 'msToResult'>;
+      });
       child.on('error', reject);
       child.on('exit', (code) => {
-        if (result) resolve({ ...result, stderr });
+        if (result) resolve({ ...result, stderr, msToResult });
         else reject(new Error(`worker stand-in exited with ${code} and no result:\n${stderr.slice(-3000)}`));
       });
     });
