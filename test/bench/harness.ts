@@ -15,7 +15,8 @@ import type { AppContext, AppInternals } from '../../src/app-context';
 import type { Admin } from '../../src/shared/admin';
 import { tableNames } from '../../src/config/settings';
 import type { ProductEvent } from '../../src/events/product-event';
-import type { LocalUser } from '../../src/local/identity-provider/directory';
+import type { Connection } from '../../src/connections/connection';
+import { CONTOSO_ADMIN, TENANT_A, type LocalUser } from '../../src/local/identity-provider/directory';
 import type { ProcessBody } from '../../src/processes/process-definition';
 import { ProcessRepository } from '../../src/processes/process-repository';
 import { EventProcessor } from '../../src/runs/event-processor';
@@ -157,6 +158,36 @@ export function expiringIn(cache: string, seconds: number): string {
   const at = String(Math.floor(Date.now() / 1000) + seconds);
   for (const t of Object.values(json.AccessToken)) Object.assign(t, { expires_on: at, extended_expires_on: at });
   return JSON.stringify(json);
+}
+
+/**
+ * Stores a connection of `user` in tenant A as the sign-in callback does (active, its MSAL cache in the vault through
+ * the running broker), with the cache's access tokens expiring `expiresInSeconds` from now (negative: already expired).
+ */
+export async function storeSignedInConnection(
+  { internals }: { internals: AppInternals },
+  user: LocalUser,
+  displayName: string,
+  cache: string,
+  expiresInSeconds: number,
+): Promise<Connection> {
+  const now = new Date().toISOString();
+  const connection: Connection = {
+    id: randomUUID(),
+    displayName,
+    account: { username: user.username, objectId: user.objectId, tenantId: TENANT_A.id },
+    status: 'active',
+    statusChangedAt: now,
+    isDefault: false,
+    createdAt: now,
+    createdBy: CONTOSO_ADMIN.username,
+  };
+  await internals.connectionRepository.save(connection);
+  await internals.broker.storeSignIn(
+    { tenantId: TENANT_A.id, id: connection.id, objectId: user.objectId },
+    expiringIn(cache, expiresInSeconds),
+  );
+  return connection;
 }
 
 export const adminOf = (user: LocalUser): Admin => ({ tenantId: user.tenantId, objectId: user.objectId, username: user.username });

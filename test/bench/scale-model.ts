@@ -16,13 +16,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import { queueNames } from '../../src/config/queues';
-import type { Connection } from '../../src/connections/connection';
 import { CONTOSO_ADMIN, CONTOSO_SVC_WORKPOINT, TENANT_A } from '../../src/local/identity-provider/directory';
 import { getTokenStats, resetTokenStats } from '../../src/local/identity-provider/launch';
 import type { ProcessBody } from '../../src/processes/process-definition';
 import { MsalClients } from '../../src/tokens/msal-clients';
 import type { TestStack } from '../support/test-stack';
-import { adminOf, expiringIn, note, round, savePublished, scaled, signInCache, type Figure } from './harness';
+import { adminOf, note, round, savePublished, scaled, signInCache, storeSignedInConnection, type Figure } from './harness';
 
 const STEPS = 4;
 
@@ -177,22 +176,7 @@ export async function scaleModel(stack: TestStack): Promise<Figure> {
   const msal = new MsalClients(ctx.settings);
   note('scale_model: one connection, a process of 4 steps (untimed setup)');
   const cache = await signInCache(msal, CONTOSO_SVC_WORKPOINT);
-  const now = new Date().toISOString();
-  const connection: Connection = {
-    id: randomUUID(),
-    displayName: 'Bench scale',
-    account: { username: CONTOSO_SVC_WORKPOINT.username, objectId: CONTOSO_SVC_WORKPOINT.objectId, tenantId: TENANT_A.id },
-    status: 'active',
-    statusChangedAt: now,
-    isDefault: false,
-    createdAt: now,
-    createdBy: CONTOSO_ADMIN.username,
-  };
-  await stack.internals.connectionRepository.save(connection);
-  await stack.internals.broker.storeSignIn(
-    { tenantId: TENANT_A.id, id: connection.id, objectId: CONTOSO_SVC_WORKPOINT.objectId },
-    expiringIn(cache, 3600),
-  );
+  const connection = await storeSignedInConnection(stack, CONTOSO_SVC_WORKPOINT, 'Bench scale', cache, 3600);
   const body: ProcessBody = {
     name: 'Bench: scale model',
     kind: 'system',

@@ -10,7 +10,6 @@
  * secret, own lease row), saved directly through the repository (ConnectionService would merge same-account
  * sign-ins into one connection).
  */
-import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { createApp, setAppContext } from '../../src/app-context';
 import { queueNames } from '../../src/config/queues';
@@ -26,7 +25,7 @@ import { getTokenStats, resetTokenStats } from '../../src/local/identity-provide
 import type { ProcessBody } from '../../src/processes/process-definition';
 import { MsalClients } from '../../src/tokens/msal-clients';
 import type { TestStack } from '../support/test-stack';
-import { adminOf, expiringIn, note, prepareRuns, round, savePublished, scaled, signInCache, type Figure } from './harness';
+import { adminOf, note, prepareRuns, round, savePublished, scaled, signInCache, storeSignedInConnection, type Figure } from './harness';
 
 const CONNECTIONS = 10;
 const PROCESS_ID = 'bench-tokens';
@@ -42,20 +41,8 @@ export async function tokenCalls(stack: TestStack): Promise<Figure> {
     const user = accounts[i % accounts.length];
     const cache = await signInCache(msal, user);
     grantedScopes ||= grantedScopesOf(cache);
-    const now = new Date().toISOString();
-    const connection: Connection = {
-      id: randomUUID(),
-      displayName: `Bench tokens ${i + 1}`,
-      account: { username: user.username, objectId: user.objectId, tenantId: TENANT_A.id },
-      status: 'active',
-      statusChangedAt: now,
-      isDefault: false,
-      createdAt: now,
-      createdBy: CONTOSO_ADMIN.username,
-    };
-    await stack.internals.connectionRepository.save(connection);
     // Stored by the running instance with an access token that has already expired.
-    await stack.internals.broker.storeSignIn({ tenantId: TENANT_A.id, id: connection.id, objectId: user.objectId }, expiringIn(cache, -60));
+    const connection = await storeSignedInConnection(stack, user, `Bench tokens ${i + 1}`, cache, -60);
     connections.push(connection);
   }
 
