@@ -48,8 +48,9 @@ const idPart = (max: number) =>
 /** `POST processes/{id}/runs` (contract): the item to run on and optional inputs. */
 export const startRunSchema = z.strictObject({
   subject: z.strictObject({ siteId: idPart(512), listId: idPart(256), itemId: idPart(128) }),
+  /** Values of the process's declared inputs (text, number, boolean, date, choice): never objects. */
   inputs: z
-    .record(z.string(), z.unknown())
+    .record(z.string().max(64), z.union([z.string(), z.number(), z.boolean(), z.null()]))
     .refine((i) => JSON.stringify(i).length <= maxInputsChars, `must be at most ${maxInputsChars} characters of JSON`)
     .optional(),
 });
@@ -105,7 +106,11 @@ export class UserRuns {
     const record = await this.deps.processes.get(tenantId, processId);
     const published = record?.published;
     if (!published || published.definition.kind !== 'user') throw processNotFound();
-    const { subject, inputs } = parse(startRunSchema, body);
+    const { subject, inputs: typed } = parse(startRunSchema, body);
+    // Only what the designer declared, each of its type (a choice one of its options): 422 otherwise.
+    const checked = validateFormValues(published.definition.inputs ?? [], typed ?? {}, 'inputs');
+    if (!checked.ok) throw new AppError('invalid', 'The inputs are not valid.', { details: checked.errors });
+    const inputs = Object.keys(checked.values).length ? checked.values : undefined;
     await this.checkCanOpen(caller, subject);
 
     const at = this.now();
