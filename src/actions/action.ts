@@ -1,6 +1,5 @@
 import type { z } from 'zod';
 import type { ProductEvent } from '../events/product-event';
-import type { GraphSession } from './graph-session';
 
 /** How placeholder values are written into an input: see src/actions/templates.ts. Plain text when not named. */
 export type PlaceholderContext = 'graphUrl' | 'html';
@@ -14,6 +13,32 @@ export interface RunCause {
   processId: string;
   /** How many runs deep the chain is (1 for a run started by a person's change). */
   depth: number;
+}
+
+/** The list item an action addresses: its event's subject. */
+type ItemRef = ProductEvent['subject'];
+
+/** A mail as sendMail sends it. */
+export interface MailMessage {
+  to: string[];
+  subject: string;
+  body: string;
+  contentType: 'Text' | 'HTML';
+}
+
+/**
+ * Microsoft Graph as one step's action sees it: bound once per step by the step runner (graph-session.ts) to the executing identity's
+ * token, the step's idempotency key, run marker and trace. An action calls Graph through it and never holds the
+ * token, so only the Graph client (graph-client.ts) ever sends one.
+ */
+export interface GraphSession {
+  readonly graphBaseUrl: string;
+  /** A request relative to the Graph base (never another host). */
+  request(call: { method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE'; path: string; body?: unknown }): Promise<unknown>;
+  /** PATCHes fields of `item`, answering what Graph echoed for the fields that were set (else the value sent). */
+  patchItemFields(item: ItemRef, fields: Record<string, string | number | boolean | null>): Promise<Record<string, unknown>>;
+  /** Sends a mail from the executing account (`/me/sendMail`, kept in its sent items). */
+  sendMail(message: MailMessage): Promise<void>;
 }
 
 /** What an action runs with: Graph bound to the executing identity (never its token), the event and its inputs. */

@@ -1,7 +1,6 @@
-import type { ProductEvent } from '../events/product-event';
 import type { SpanAttributes, SpanRef } from '../shared/spans';
-import { runMarkerHeaders, type RunCause } from './action';
-import { graphPath, graphRequest, type GraphMethod, type GraphRetryPolicy } from './graph-client';
+import { runMarkerHeaders, type GraphSession, type RunCause } from './action';
+import { graphPath, graphRequest, type GraphRetryPolicy } from './graph-client';
 
 /** What a step's Graph session is bound to: the executing identity's token and everything every call carries. */
 export interface GraphSessionOptions {
@@ -23,32 +22,6 @@ export interface GraphSessionOptions {
   fetch?: typeof fetch;
   /** Retry/timeout tuning of Graph calls; tests shrink the delays. */
   policy?: Partial<GraphRetryPolicy>;
-}
-
-/** The list item an action addresses: its event's subject. */
-type ItemRef = ProductEvent['subject'];
-
-/** A mail as sendMail sends it. */
-export interface MailMessage {
-  to: string[];
-  subject: string;
-  body: string;
-  contentType: 'Text' | 'HTML';
-}
-
-/**
- * Microsoft Graph as one step's action sees it: bound once per step by the step runner to the executing identity's
- * token, the step's idempotency key, run marker and trace. An action calls Graph through it and never holds the
- * token, so only the Graph client (graph-client.ts) ever sends one.
- */
-export interface GraphSession {
-  readonly graphBaseUrl: string;
-  /** A request relative to the Graph base (never another host). */
-  request(call: { method: GraphMethod; path: string; body?: unknown }): Promise<unknown>;
-  /** PATCHes fields of `item`, answering what Graph echoed for the fields that were set (else the value sent). */
-  patchItemFields(item: ItemRef, fields: Record<string, string | number | boolean | null>): Promise<Record<string, unknown>>;
-  /** Sends a mail from the executing account (`/me/sendMail`, kept in its sent items). */
-  sendMail(message: MailMessage): Promise<void>;
 }
 
 export function graphSession(options: GraphSessionOptions): GraphSession {
