@@ -210,6 +210,32 @@ param serviceBusMessageTimeToLive string = 'P14D'
 param keyVaultRecoverSoftDeleted bool = false
 
 // ---------------------------------------------------------------------------------------------------------
+// Monitoring, alerts and the product's Service Bus access (docs/deploy.md, "Monitoring and alerts")
+// ---------------------------------------------------------------------------------------------------------
+
+@description('E-mail addresses told when an alert fires. Empty: alerts still fire and show in the Azure portal.')
+param alertEmails array = []
+
+@description('Active messages on connection-events (30-minute average) above which the backlog alert fires.')
+@minValue(1)
+param connectionEventsBacklogThreshold int = 20
+
+@description('"Step failed unexpectedly" log lines within 15 minutes from which the repeated-failure alert fires.')
+@minValue(1)
+param unexpectedStepFailureThreshold int = 3
+
+@description('Percentage of failed function invocations within 15 minutes above which the failure-rate alert fires.')
+@minValue(1)
+@maxValue(100)
+param functionFailureRatePercent int = 10
+
+@description('Object ids of the product identities that send events to workpoint-events (Azure Service Bus Data Sender on that queue only).')
+param eventSenderPrincipalIds array = []
+
+@description('Object ids of identities that read connection-events (Azure Service Bus Data Receiver on that queue only).')
+param connectionEventReaderPrincipalIds array = []
+
+// ---------------------------------------------------------------------------------------------------------
 // Names: one abbreviations map, one token per subscription + environment + region
 // ---------------------------------------------------------------------------------------------------------
 
@@ -229,6 +255,7 @@ var names = {
   serviceBus: '${abbrs.serviceBusNamespaces}connections-${resourceToken}'
   plan: '${abbrs.webServerFarms}connections-${resourceToken}'
   functionApp: '${abbrs.webSitesFunctions}connections-${resourceToken}'
+  actionGroup: '${abbrs.insightsActionGroups}connections-${resourceToken}'
 }
 // Flex Consumption keeps each deployment package here.
 var deploymentContainerName = 'app-package-${resourceToken}'
@@ -372,6 +399,48 @@ module functionApp 'modules/function-app.bicep' = {
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
     alwaysReadyHttpInstances: alwaysReadyHttpInstances
+  }
+}
+
+module diagnostics 'modules/diagnostics.bicep' = {
+  name: 'diagnostics'
+  scope: rg
+  params: {
+    logAnalyticsName: monitoring.outputs.logAnalyticsName
+    keyVaultName: keyVault.outputs.name
+    serviceBusNamespaceName: serviceBus.outputs.name
+    functionAppName: functionApp.outputs.name
+    storageAccountName: storage.outputs.name
+  }
+}
+
+module alerts 'modules/alerts.bicep' = {
+  name: 'alerts'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    actionGroupName: names.actionGroup
+    alertEmails: alertEmails
+    logAnalyticsName: monitoring.outputs.logAnalyticsName
+    serviceBusNamespaceName: serviceBus.outputs.name
+    queueNames: serviceBus.outputs.queueNames
+    connectionEventsQueueName: 'connection-events'
+    connectionEventsBacklogThreshold: connectionEventsBacklogThreshold
+    unexpectedStepFailureThreshold: unexpectedStepFailureThreshold
+    functionFailureRatePercent: functionFailureRatePercent
+  }
+}
+
+module serviceBusAccess 'modules/service-bus-access.bicep' = {
+  name: 'service-bus-access'
+  scope: rg
+  params: {
+    serviceBusNamespaceName: serviceBus.outputs.name
+    eventsQueueName: 'workpoint-events'
+    connectionEventsQueueName: 'connection-events'
+    eventSenderPrincipalIds: eventSenderPrincipalIds
+    connectionEventReaderPrincipalIds: connectionEventReaderPrincipalIds
   }
 }
 

@@ -96,3 +96,6 @@ output fullyQualifiedNamespace string = split(replace(namespace.properties.servi
 
 @description('Queues a function of the app is triggered by: the app identity gets Azure Service Bus Data Owner on each.')
 output triggerQueueNames array = map(filter(queues, q => q.trigger), q => q.name)
+
+@description('Every queue of the namespace (each gets a dead-letter alert, alerts.bicep).')
+output queueNames array = map(queues, q => q.name)

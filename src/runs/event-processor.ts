@@ -1,5 +1,4 @@
 import type { MessageSender } from '../adapters/message-queue';
-import { queueNames } from '../config/queues';
 import type { ConnectionRepository } from '../connections/connection-repository';
 import { matchEvent, type PublishedProcess } from '../events/matching';
 import type { ProductEvent } from '../events/product-event';
@@ -9,7 +8,7 @@ import { noConnectionMessage } from './executor';
 import { selfTriggerReason } from './loop-guard';
 import type { Run } from './run';
 import { runIdFor, type RunRepository } from './run-repository';
-import { stepMessage } from './step-message';
+import { sendSteps, type StepToSend } from './step-message';
 
 export interface EventOutcome {
   started: string[];
@@ -57,7 +56,7 @@ export class EventProcessor {
     const now = clock.toISOString();
     // Runs are ordered by when the event was received; its occurredAt is the sender's and stays data.
     const receivedAt = await this.deps.runs.receivedAt(event, clock);
-    const firstSteps = [];
+    const firstSteps: StepToSend[] = [];
     for (const decision of decisions) {
       const { definition, version } = decision.process;
       const id = runIdFor(event, definition.id, receivedAt);
@@ -92,12 +91,12 @@ export class EventProcessor {
       );
       if (stored.status === 'running') {
         outcome.started.push(id);
-        firstSteps.push(stepMessage({ tenantId: event.tenantId, runId: id, stepIndex: 0 }));
+        firstSteps.push({ tenantId: event.tenantId, runId: id, stepIndex: 0 });
       } else {
         outcome.notStarted.push({ runId: id, reason: stored.reason ?? stored.status });
       }
     }
-    if (firstSteps.length) await this.deps.sender.send(queueNames.steps, firstSteps);
+    await sendSteps(this.deps.sender, firstSteps);
     return outcome;
   }
 }

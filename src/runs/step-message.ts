@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { messageIdFor, type OutgoingMessage } from '../adapters/message-queue';
+import { messageIdFor, type MessageSender, type OutgoingMessage } from '../adapters/message-queue';
+import { queueNames } from '../config/queues';
 import { runIdPattern } from './run-repository';
 
 /** The body of a `process-steps` message: which step of which run to execute next. */
@@ -10,13 +11,27 @@ export const stepMessageSchema = z.strictObject({
 });
 export type StepMessage = z.infer<typeof stepMessageSchema>;
 
-/**
- * Session = run keeps a run's steps in order; the message id makes a resend a duplicate. `occasion` names a
- * deliberate second message for the same step (a run resumed by its user): Service Bus would drop it as a duplicate
- * of the first within the duplicate detection window otherwise.
- */
-export const stepMessage = (m: StepMessage, occasion?: string): OutgoingMessage => ({
-  body: m,
-  messageId: occasion ? messageIdFor(m.runId, String(m.stepIndex), occasion) : messageIdFor(m.runId, String(m.stepIndex)),
-  sessionId: m.runId,
+/** A step to send: which step of which run, and when and why it is sent. */
+export interface StepToSend extends StepMessage {
+  /**
+   * Names a deliberate second message for the same step (a run resumed by its user, a scheduled retry): Service Bus
+   * would drop it as a duplicate of the first within the duplicate detection window otherwise.
+   */
+  occasion?: string;
+  /** Deliver no earlier than this (a scheduled retry). */
+  notBefore?: Date;
+}
+
+/** Session = run keeps a run's steps in order; the message id makes a resend a duplicate. */
+export const stepMessage = ({ tenantId, runId, stepIndex, occasion, notBefore }: StepToSend): OutgoingMessage => ({
+  body: { tenantId, runId, stepIndex },
+  messageId: occasion ? messageIdFor(runId, String(stepIndex), occasion) : messageIdFor(runId, String(stepIndex)),
+  sessionId: runId,
+  ...(notBefore ? { scheduledEnqueueTime: notBefore } : {}),
 });
+
+/** The one place that sends step messages (run creation, the next step, a scheduled retry, a submitted form, a resume). */
+export async function sendSteps(sender: MessageSender, steps: readonly StepToSend[]): Promise<void> {
+  if (steps.length === 0) return;
+  await sender.send(queueNames.steps, steps.map(stepMessage));
+}

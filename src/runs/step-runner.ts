@@ -1,7 +1,6 @@
 import type { ActionDefinition } from '../actions/action';
 import { renderActionInputs } from '../actions/templates';
 import type { MessageSender } from '../adapters/message-queue';
-import { queueNames } from '../config/queues';
 import type { ConnectionRepository } from '../connections/connection-repository';
 import type { ProcessDefinition, StepDefinition } from '../processes/process-definition';
 import type { ProcessRepository } from '../processes/process-repository';
@@ -17,7 +16,7 @@ import { executedAsOf, ExecutorResolver, type Executor } from './executor';
 import { scopeEventOf, type ExecutedAs, type Run } from './run';
 import { performance } from 'node:perf_hooks';
 import type { RunRepository } from './run-repository';
-import { stepMessage, type StepMessage } from './step-message';
+import { sendSteps, type StepMessage } from './step-message';
 import { nextStepIndex, withOutcome, withStep, type StepOutcome } from './step-outcome';
 import { inRunSession, planDelivery, planStep, stepFailure, type Delivery, type DeliveryPlan, type StepFailure } from './step-plan';
 import { defaultStepRetry, nextStepRetry, type StepRetryPolicy } from './step-retry-schedule';
@@ -359,11 +358,8 @@ export class StepRunner {
       ...(failure.retryAfterMs !== undefined ? { notBeforeMs: failure.retryAfterMs } : {}),
     });
     if (decision.kind === 'give-up') return this.finish(batch, index, { status: 'failed', error: decision.reason, executedAs });
-    await this.deps.sender.send(queueNames.steps, [
-      {
-        ...stepMessage({ tenantId: run.tenantId, runId: run.id, stepIndex: index }, `retry-${decision.attempt}`),
-        scheduledEnqueueTime: decision.at,
-      },
+    await sendSteps(this.deps.sender, [
+      { tenantId: run.tenantId, runId: run.id, stepIndex: index, occasion: `retry-${decision.attempt}`, notBefore: decision.at },
     ]);
     const nextAttemptAt = decision.at.toISOString();
     await this.write(batch, {
@@ -390,8 +386,7 @@ export class StepRunner {
     const { run } = batch;
     if (run.status !== 'running' && run.kind === 'user') await this.deps.sessions.delete(run.tenantId, run.id);
     const next = nextStepIndex(run, index);
-    if (next !== undefined)
-      await this.deps.sender.send(queueNames.steps, [stepMessage({ tenantId: run.tenantId, runId: run.id, stepIndex: next })]);
+    if (next !== undefined) await sendSteps(this.deps.sender, [{ tenantId: run.tenantId, runId: run.id, stepIndex: next }]);
   }
 
   /** Writes `run` if the row still has the batch's ETag (a stale one throws a 412: the message is redelivered). */

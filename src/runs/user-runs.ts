@@ -2,7 +2,6 @@ import { z } from 'zod';
 import { ActionError } from '../actions/action';
 import { graphPath, graphRequest, pathSegmentProblem } from '../actions/graph-client';
 import type { MessageSender } from '../adapters/message-queue';
-import { queueNames } from '../config/queues';
 import { validateFormValues } from '../processes/form-values';
 import type { ProcessDefinition } from '../processes/process-definition';
 import type { ProcessRepository } from '../processes/process-repository';
@@ -15,7 +14,7 @@ import type { UserSessionStore } from '../tokens/user-session-store';
 import type { UserTokens } from '../tokens/user-tokens';
 import type { ItemRef, Run } from './run';
 import { newRunId, type RunRepository } from './run-repository';
-import { stepMessage } from './step-message';
+import { sendSteps } from './step-message';
 
 /** Why a user may not start a process on an item (contract): elevation never reaches items hidden from them. */
 export const cannotOpenItemMessage = 'You cannot start this process on an item you cannot open.';
@@ -34,8 +33,9 @@ const idPart = (max: number) =>
 /** `POST processes/{id}/runs` (contract): the item to run on and optional inputs. */
 export const startRunSchema = z.strictObject({
   subject: z.strictObject({ siteId: idPart(512), listId: idPart(256), itemId: idPart(128) }),
+  /** Values of the process's declared inputs (text, number, boolean, date, choice): never objects. */
   inputs: z
-    .record(z.string(), z.unknown())
+    .record(z.string().max(64), z.union([z.string(), z.number(), z.boolean(), z.null()]))
     .refine((i) => JSON.stringify(i).length <= maxInputsChars, `must be at most ${maxInputsChars} characters of JSON`)
     .optional(),
 });
@@ -91,7 +91,11 @@ export class UserRuns {
     const record = await this.deps.processes.get(tenantId, processId);
     const published = record?.published;
     if (!published || published.definition.kind !== 'user') throw processNotFound();
-    const { subject, inputs } = parse(startRunSchema, body);
+    const { subject, inputs: typed } = parse(startRunSchema, body);
+    // Only what the designer declared, each of its type (a choice one of its options): 422 otherwise.
+    const checked = validateFormValues(published.definition.inputs ?? [], typed ?? {}, 'inputs');
+    if (!checked.ok) throw new AppError('invalid', 'The inputs are not valid.', { details: checked.errors });
+    const inputs = Object.keys(checked.values).length ? checked.values : undefined;
     await this.checkCanOpen(caller, subject);
 
     const at = this.now();
@@ -150,7 +154,7 @@ export class UserRuns {
     await this.deps.sessions.put(tenantId, run.id, caller.assertion);
     try {
       await this.deps.runs.create(run);
-      await this.deps.sender.send(queueNames.steps, [stepMessage({ tenantId, runId: run.id, stepIndex: 0 })]);
+      await sendSteps(this.deps.sender, [{ tenantId, runId: run.id, stepIndex: 0 }]);
     } catch (e) {
       await this.deps.sessions.delete(tenantId, run.id).catch(() => undefined);
       await this.deps.runs
@@ -212,7 +216,7 @@ export class UserRuns {
     // Submitted twice at once: the second finds nothing waiting.
     if (!submitted || !next) throw new AppError('not_found', 'This run has no form step waiting for you under that id.');
     if (last) await this.deps.sessions.delete(run.tenantId, run.id);
-    else await this.deps.sender.send(queueNames.steps, [stepMessage({ tenantId: run.tenantId, runId: run.id, stepIndex: index + 1 })]);
+    else await sendSteps(this.deps.sender, [{ tenantId: run.tenantId, runId: run.id, stepIndex: index + 1 }]);
     return { runId: run.id, status: next.status };
   }
 
@@ -240,7 +244,7 @@ export class UserRuns {
     const index = next.steps.findIndex((s) => s.status === 'pending');
     if (index >= 0) {
       const occasion = `resume-${this.now().getTime()}`;
-      await this.deps.sender.send(queueNames.steps, [stepMessage({ tenantId: run.tenantId, runId: run.id, stepIndex: index }, occasion)]);
+      await sendSteps(this.deps.sender, [{ tenantId: run.tenantId, runId: run.id, stepIndex: index, occasion }]);
     }
     return { runId: run.id };
   }

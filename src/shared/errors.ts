@@ -12,6 +12,8 @@ export type ErrorCode =
   /** Authenticated, but not allowed. */
   | 'forbidden'
   | 'not_found'
+  /** The route exists, but not with this HTTP method (the answer's `Allow` names those it takes). */
+  | 'method_not_allowed'
   /** The request conflicts with the current state (e.g. a connection still in use). */
   | 'conflict'
   /** The input exceeds a limit of the app or of an Azure service. */
@@ -33,6 +35,7 @@ const faultOf: Record<ErrorCode, Fault> = {
   unauthenticated: 'caller',
   forbidden: 'caller',
   not_found: 'caller',
+  method_not_allowed: 'caller',
   conflict: 'caller',
   too_large: 'caller',
   invalid: 'caller',

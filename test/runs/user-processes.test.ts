@@ -208,7 +208,7 @@ describe('redelivery after a form submission', () => {
     const before = stack.graph.calls.length;
     // The submission's message, then copies under other message ids (as a redelivery after a lost settlement, or a
     // sender that resent): the form step's own message and the next step's.
-    const copies = [0, 1].map((stepIndex) => stepMessage({ tenantId: CONTOSO_USER.tenantId, runId, stepIndex }, 'copy'));
+    const copies = [0, 1].map((stepIndex) => stepMessage({ tenantId: CONTOSO_USER.tenantId, runId, stepIndex, occasion: 'copy' }));
     await stack.bus.send(queueNames.steps, [...release[0].messages, ...copies]);
     await stack.bus.idle();
     const run = await runAs(runId, token);
