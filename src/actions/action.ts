@@ -82,6 +82,11 @@ export class ActionError extends Error {
     if (details.retryAfterMs !== undefined) this.retryAfterMs = details.retryAfterMs;
     if (details.code !== undefined) this.code = details.code;
   }
+
+  /** Whether a later try may succeed (the failure vocabulary of AppError). */
+  get retryable(): boolean {
+    return this.kind === 'transient';
+  }
 }
 
 export const isActionError = (e: unknown): e is ActionError => e instanceof ActionError;
