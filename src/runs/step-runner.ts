@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { ActionDefinition } from '../actions/action';
+import { graphSession } from '../actions/graph-session';
 import { renderActionInputs } from '../actions/templates';
 import type { MessageSender } from '../adapters/message-queue';
 import type { ConnectionRepository } from '../connections/connection-repository';
@@ -235,11 +236,10 @@ export class StepRunner {
 
     await this.apply(held, stepStarts(run, index, executedAs, this.now()));
     try {
-      const result = await action.run({
+      // Graph bound to the executing identity once per step: the action never sees the token.
+      const graph = graphSession({
         graphBaseUrl: this.deps.graphBaseUrl,
         accessToken: tokens.accessToken,
-        event: scopeEventOf(held.run),
-        inputs,
         idempotencyKey: `${run.id}:${stepDef.id}`,
         causedBy: { runId: run.id, processId: run.processId, depth: (run.event?.causedBy?.depth ?? 0) + 1 },
         // Graph's claims challenge (continuous access evaluation): a token with those claims, once per Graph call.
@@ -247,6 +247,7 @@ export class StepRunner {
         trace: span.ref,
         traceIds,
       });
+      const result = await action.run({ graph, event: scopeEventOf(held.run), inputs });
       return this.apply(held, stepEnded(held.run, index, { status: 'succeeded', summary: result.summary, executedAs }, this.now()));
     } catch (e) {
       return failed(e, 'action', run);
