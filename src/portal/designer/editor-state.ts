@@ -1,6 +1,16 @@
-import type { Connection, ProcessDraft, ProcessRecord, ProcessStep } from '../api';
+import type { Connection, ConnectionsApi, ProcessDraft, ProcessRecord, ProcessStep } from '../api';
 import { actionNamed } from '../action-catalogue';
 import { FieldProblems } from '../field-problems';
+
+/** What the designer needs from the page around it. */
+export interface EditorContext {
+  api: ConnectionsApi;
+  handleAuthError(e: unknown): boolean;
+  /** Back to the process list. */
+  close(): void;
+  /** Opens the Runs tab on this process's runs. */
+  showRuns(processId: string): void;
+}
 
 /** The parts of the designer that can be drawn again on their own (never the one the person is typing in). */
 export type Region = 'status' | 'settings' | 'steps' | 'panel' | 'run' | 'toolbar';

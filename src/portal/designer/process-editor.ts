@@ -1,21 +1,14 @@
-import { ApiError, fieldProblemsIn, type ConnectionsApi, type ProcessDraft, type ProcessRecord } from '../api';
+import { ApiError, fieldProblemsIn, type ProcessDraft, type ProcessRecord } from '../api';
 import { h, replaceChildren, time } from '../dom';
 import { announce, messageOf } from '../notices';
 import { showLocalProblem } from './controls';
-import { bodyOf, EditorState, stepLabel, type DesignerUi, type Region } from './editor-state';
+import { bodyOf, EditorState, stepLabel, type DesignerUi, type EditorContext, type Region } from './editor-state';
+
+export type { EditorContext };
 import { processSettings } from './process-settings';
 import { runSection } from './run-section';
 import { stepPanel } from './step-panel';
 import { stepsList } from './steps-list';
-
-export interface EditorContext {
-  api: ConnectionsApi;
-  handleAuthError(e: unknown): boolean;
-  /** Back to the process list. */
-  close(): void;
-  /** Opens the Runs tab on this process's runs. */
-  showRuns(processId: string): void;
-}
 
 /**
  * The designer of one process: its settings, its steps in order, and the selected step's tabs. The page is drawn in

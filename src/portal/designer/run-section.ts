@@ -1,8 +1,7 @@
 import { h } from '../dom';
 import { announce, messageOf } from '../notices';
 import { labelled } from './controls';
-import type { DesignerUi } from './editor-state';
-import type { EditorContext } from './process-editor';
+import type { DesignerUi, EditorContext } from './editor-state';
 
 /** For a user process: start the published version on an item, as the signed-in person. */
 export function runSection(ui: DesignerUi, ctx: EditorContext): HTMLElement {
