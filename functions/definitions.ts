@@ -2,6 +2,8 @@ import { apiDocFunctions } from './http-api-docs';
 import { connectionFunctions } from './http-connections';
 import { processFunctions } from './http-processes';
 import { runFunctions } from './http-runs';
+import { settingsFunctions } from './http-settings';
+import { connectionEventFunctions } from './queue-connection-events';
 import { queueFunctions } from './queue-handlers';
 import type { FunctionDefinition } from './registry';
 import { timerFunctions } from './timer-keepalive';
@@ -12,6 +14,8 @@ export const functionDefinitions: FunctionDefinition[] = [
   ...processFunctions,
   ...runFunctions,
   ...queueFunctions,
+  ...connectionEventFunctions,
+  ...settingsFunctions,
   ...timerFunctions,
   ...maintenanceFunctions,
   ...apiDocFunctions(() => functionDefinitions),

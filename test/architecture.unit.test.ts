@@ -24,6 +24,7 @@ const order = [
   'tokens',
   'connections',
   'actions',
+  'notifications',
   'runs',
   'http',
   'app-context',
