@@ -1,4 +1,5 @@
 import { apiDocFunctions } from './http-api-docs';
+import { unmatchedApiFunction } from './http-api-unmatched';
 import { connectionFunctions } from './http-connections';
 import { processFunctions } from './http-processes';
 import { runFunctions } from './http-runs';
@@ -19,4 +20,5 @@ export const functionDefinitions: FunctionDefinition[] = [
   ...timerFunctions,
   ...maintenanceFunctions,
   ...apiDocFunctions(() => functionDefinitions),
+  unmatchedApiFunction(() => functionDefinitions),
 ];

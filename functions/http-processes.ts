@@ -2,8 +2,10 @@ import { z } from 'zod';
 import { readJson, routeParam } from '../src/http/request';
 import { json } from '../src/http/responses';
 import { processBodySchema, processIdSchema } from '../src/processes/process-definition';
+import { processSummarySchema } from '../src/processes/process-summary';
 import { processViewSchema, publishAnswerSchema, toProcessView } from '../src/processes/process-view';
 import { adminApi } from './admin-api';
+import { userApi } from './user-api';
 import type { HttpFunction } from './registry';
 
 const idParams = { id: processIdSchema };
@@ -22,6 +24,17 @@ export const processFunctions: HttpFunction[] = [
     'processes/{id}',
     { summary: 'One process: its draft and published version', params: idParams, answers: { 200: processViewSchema } },
     async (req, admin, { processes }) => json(200, toProcessView(await processes.get(admin, routeParam(req, 'id', processIdSchema)))),
+  ),
+  userApi(
+    'processes-summary',
+    'GET',
+    'processes/{id}/summary',
+    {
+      summary: 'What a published user process does and as whom (each step: action, target, "you" or the connection), for any user',
+      params: idParams,
+      answers: { 200: processSummarySchema },
+    },
+    async (req, caller, { processes }) => json(200, await processes.summary(caller.user.tenantId, routeParam(req, 'id', processIdSchema))),
   ),
   adminApi(
     'processes-save',

@@ -37,10 +37,10 @@ export const routeParamNames = (route: string) => [...route.matchAll(/\{(\w+)\}/
 
 /** The error statuses a route can answer: what every route gives, plus what its parts and its contract add. */
 export function errorStatusesOf(route: string, contract: RouteContract): number[] {
-  const statuses = new Set([500, 503, ...(contract.errors ?? [])]);
+  // 413: the Functions host refuses any request body over its limit, whatever the route (src/local/host.ts).
+  const statuses = new Set([413, 500, 503, ...(contract.errors ?? [])]);
   if (contract.auth === 'bearer') [401, 403].forEach((s) => statuses.add(s));
   if (contract.body || contract.query || routeParamNames(route).length) statuses.add(400);
-  if (contract.body) statuses.add(413);
   if (routeParamNames(route).length) statuses.add(404);
   return [...statuses].sort((a, b) => a - b);
 }

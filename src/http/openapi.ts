@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { errorBodySchema, errorStatusesOf, routeParamNames, type RouteContract } from './api-contract';
 import { httpStatusOf } from './errors';
+import { isCatchAll } from './unmatched-route';
 
 /** One route as the OpenAPI document sees it: method, route under /api, and its contract. */
 export interface DocumentedRoute {
@@ -31,6 +32,7 @@ const reasonOf: Record<number, string> = {
   401: 'No valid bearer token (WWW-Authenticate: Bearer)',
   403: 'The token is valid but not allowed here (e.g. the tenant is not registered)',
   404: 'Not found',
+  405: 'The route does not take this method (Allow names those it takes)',
   409: 'Conflicts with the current state',
   413: 'The request body or a value is too large',
   422: 'Well-formed but breaks a rule (details name each problem)',
@@ -85,7 +87,8 @@ function operation(r: DocumentedRoute): JsonSchema {
 /** The OpenAPI 3.1 document of `routes` (served at GET /api/openapi.json). */
 export function openApiDocument(routes: readonly DocumentedRoute[]): JsonSchema {
   const paths: Record<string, Record<string, JsonSchema>> = {};
-  for (const r of routes) {
+  // The catch-all is no operation: what it answers (404, 405) is described in info and by every path's errors.
+  for (const r of routes.filter((x) => !isCatchAll(x.route))) {
     const path = `/api/${r.route}`;
     (paths[path] ??= {})[r.method.toLowerCase()] = operation(r);
   }
@@ -94,10 +97,15 @@ export function openApiDocument(routes: readonly DocumentedRoute[]): JsonSchema 
     info: {
       title: 'Connections API',
       version: '1',
-      description: `Errors: every error answer is {error: {code, message, details?}}; codes and statuses: ${Object.entries(httpStatusOf)
+      license: { name: 'Proprietary (UNLICENSED)', identifier: 'LicenseRef-Proprietary' },
+      description: `Errors: every error answer is {error: {code, message, details?}}, including 404 for an unknown /api route and 405 (with Allow) for a method a route does not take; codes and statuses: ${Object.entries(
+        httpStatusOf,
+      )
         .map(([code, status]) => `${code} ${status}`)
         .join(', ')}, internal 500.`,
     },
+    // Relative to where this document is served: the Function app's own host (the paths carry /api).
+    servers: [{ url: '/', description: 'The Function app serving this document' }],
     paths,
     components: {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },

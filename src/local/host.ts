@@ -2,6 +2,7 @@ import { HttpRequest, HttpResponse, InvocationContext, type HttpMethod } from '@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { unmatchedRouteAnswer } from '../http/unmatched-route';
 import type { LocalFunction, LocalHttpFunction } from './local-functions';
 
 export type LogSink = (level: string, functionName: string, message: string) => void;
@@ -18,6 +19,11 @@ const compile = (fn: LocalHttpFunction): CompiledRoute => {
   const segments = fn.route.split('/');
   const pattern = segments
     .map((s) => {
+      const rest = /^\{\*(\w+)\}$/.exec(s);
+      if (rest) {
+        params.push(rest[1]);
+        return '(.*)';
+      }
       const m = /^\{(\w+)(?::[^}]*)?\??\}$/.exec(s);
       if (!m) return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
       params.push(m[1]);
@@ -28,7 +34,8 @@ const compile = (fn: LocalHttpFunction): CompiledRoute => {
     fn,
     pattern: new RegExp(`^/api/${pattern}/?$`, 'i'),
     params,
-    literalSegments: segments.filter((s) => !s.startsWith('{')).length,
+    // A catch-all (`{*path}`) is tried last: it answers only what no other route takes.
+    literalSegments: /\{\*/.test(fn.route) ? -1 : segments.filter((s) => !s.startsWith('{')).length,
   };
 };
 
@@ -73,7 +80,9 @@ export function createLocalHost(
       Connection: 'close',
     });
     // Hang up once the answer is out: the client may still be sending what will never be read.
-    res.end(JSON.stringify({ error: { message: `The request body exceeds ${maxBody} bytes.` } }), () => req.socket.destroy());
+    res.end(JSON.stringify({ error: { code: 'too_large', message: `The request body exceeds ${maxBody} bytes.` } }), () =>
+      req.socket.destroy(),
+    );
   };
   const routes = definitions
     .filter((d): d is LocalHttpFunction => d.kind === 'http')
@@ -89,8 +98,14 @@ export function createLocalHost(
       const match = candidates.find((x) => x.r.fn.methods.includes(method));
       if (!match) {
         if (candidates.length === 0 && options.fallback) return options.fallback(req, res);
-        res.writeHead(candidates.length ? 405 : 404, { 'Content-Type': 'application/json' });
-        return res.end(JSON.stringify({ error: { message: candidates.length ? 'Method not allowed' : 'Not found' } }));
+        // Without the app's own catch-all (functions/http-api-unmatched.ts) in the list: the same one error body.
+        const answer = unmatchedRouteAnswer(
+          url.pathname.replace(/^\/api\/?/, ''),
+          method,
+          routes.map((r) => r.fn),
+        );
+        res.writeHead(answer.status ?? 404, { 'Content-Type': 'application/json', ...(answer.headers as Record<string, string>) });
+        return res.end(JSON.stringify(answer.jsonBody));
       }
       let params: Record<string, string>;
       try {
@@ -98,7 +113,7 @@ export function createLocalHost(
       } catch {
         // A malformed percent-encoding (`%ZZ`) is the caller's error, not the host's.
         res.writeHead(400, { 'Content-Type': 'application/json', 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'no-store' });
-        return res.end(JSON.stringify({ error: { message: 'The request path is not valid percent-encoding.' } }));
+        return res.end(JSON.stringify({ error: { code: 'bad_request', message: 'The request path is not valid percent-encoding.' } }));
       }
       const declared = Number(req.headers['content-length'] ?? 0);
       if (declared > maxBody) return refuseTooLarge(req, res);

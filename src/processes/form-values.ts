@@ -24,7 +24,9 @@ function valueProblem(field: FormField, value: unknown): string | undefined {
   switch (field.type) {
     case 'text':
       if (typeof value !== 'string') return 'must be text';
-      return value.length > maxTextValueChars ? `must be at most ${maxTextValueChars} characters` : undefined;
+      return value.length > (field.maxLength ?? maxTextValueChars)
+        ? `must be at most ${field.maxLength ?? maxTextValueChars} characters`
+        : undefined;
     case 'number':
       return typeof value === 'number' && Number.isFinite(value) ? undefined : 'must be a number';
     case 'boolean':
@@ -39,28 +41,30 @@ function valueProblem(field: FormField, value: unknown): string | undefined {
 const isBlank = (v: unknown) => v === undefined || v === null || (typeof v === 'string' && v.trim() === '');
 
 /**
- * Checks submitted `values` against a form step's fields: every required field present, each value of its field's
- * type, no field the form does not have. Answers the values to keep (blank optional ones as null) or the problems
- * as `{path: "values.<field>", message}`.
+ * Checks submitted `values` against a form step's fields (or a user process's declared inputs): every required field
+ * present, each value of its field's type (a choice one of its options), no field that is not declared. Answers the
+ * values to keep (blank optional ones as null) or the problems as `{path: "<at>.<field>", message}`.
  */
 export function validateFormValues(
   fields: readonly FormField[],
   values: Record<string, unknown>,
+  at = 'values',
 ): { ok: true; values: Record<string, FormValue> } | { ok: false; errors: ValidationError[] } {
   const errors: ValidationError[] = [];
   const kept: Record<string, FormValue> = {};
   for (const name of Object.keys(values)) {
-    if (!fields.some((f) => f.name === name)) errors.push({ path: `values.${name}`, message: 'is not a field of this form' });
+    if (!fields.some((f) => f.name === name))
+      errors.push({ path: `${at}.${name}`, message: at === 'values' ? 'is not a field of this form' : 'is not an input of this process' });
   }
   for (const field of fields) {
     const value = Object.hasOwn(values, field.name) ? values[field.name] : undefined;
     if (isBlank(value)) {
-      if (field.required) errors.push({ path: `values.${field.name}`, message: `"${field.label}" is required` });
+      if (field.required) errors.push({ path: `${at}.${field.name}`, message: `"${field.label}" is required` });
       else kept[field.name] = null;
       continue;
     }
     const problem = valueProblem(field, value);
-    if (problem) errors.push({ path: `values.${field.name}`, message: `"${field.label}" ${problem}` });
+    if (problem) errors.push({ path: `${at}.${field.name}`, message: `"${field.label}" ${problem}` });
     else kept[field.name] = value as FormValue;
   }
   return errors.length ? { ok: false, errors } : { ok: true, values: kept };

@@ -23,8 +23,18 @@ export const formFieldSchema = z.strictObject({
   required: z.boolean().optional(),
   /** The allowed values of a `choice` field. */
   options: z.array(z.string().min(1).max(200)).min(1).max(100).optional(),
+  /** The longest value of a `text` field (at most, and by default, 4000 characters). */
+  maxLength: z.number().int().min(1).max(4000).optional(),
 });
 export type FormField = z.infer<typeof formFieldSchema>;
+
+/**
+ * A declared input of a user process (contract): the same shape as a form field. The user fills them in when
+ * starting a run (`POST processes/{id}/runs` `inputs`), steps see them as `{{event.data.<name>}}`; anything
+ * undeclared or ill-typed is refused, so a user can only ever type what the designer asked for.
+ */
+export const processInputSchema = formFieldSchema;
+export type ProcessInput = FormField;
 
 export const stepSchema = z.strictObject({
   id,
@@ -56,6 +66,8 @@ export const processBodySchema = z.strictObject({
   description: z.string().max(2000).optional(),
   triggers: z.array(triggerSchema).max(20).optional(),
   runAs: connectionId.optional(),
+  /** What a user fills in when starting a user process (declared inputs; none when absent). */
+  inputs: z.array(processInputSchema).max(50).optional(),
   steps: z.array(stepSchema).min(1).max(100),
 });
 export type ProcessBody = z.infer<typeof processBodySchema>;

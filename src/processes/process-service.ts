@@ -2,6 +2,7 @@ import type { Admin } from '../shared/admin';
 import { AppError } from '../shared/errors';
 import type { ProcessBody, ProcessDefinition, PublishedProcess } from './process-definition';
 import { maxDefinitionChars, type ProcessRecord, type ProcessRepository } from './process-repository';
+import { summarizeProcess, type ProcessSummary } from './process-summary';
 import { validateProcess, type ActionCatalog, type KnownConnection, type ValidationError } from './process-validation';
 
 const refuse = (errors: ValidationError[]) => new AppError('invalid', 'The process is not valid.', { details: errors });
@@ -34,6 +35,18 @@ export class ProcessService {
     const record = await this.processes.get(admin.tenantId, id);
     if (!record) throw new AppError('not_found', 'Process not found.');
     return record;
+  }
+
+  /**
+   * What a published user process does and as whom, for any user of the tenant before they start it; 404 for a
+   * process that is not a published user process.
+   */
+  async summary(tenantId: string, id: string): Promise<ProcessSummary> {
+    const record = await this.processes.get(tenantId, id);
+    const published = record?.published;
+    if (!published || published.definition.kind !== 'user') throw new AppError('not_found', 'Process not found.');
+    const connections = await this.connections.list(tenantId);
+    return summarizeProcess(published, (c) => connections.find((x) => x.id === c)?.displayName);
   }
 
   async save(admin: Admin, id: string, body: ProcessBody): Promise<ProcessRecord> {

@@ -1,3 +1,4 @@
+import { analyseElevation } from './elevation';
 import type { FormField, ProcessDefinition } from './process-definition';
 
 export interface ValidationError {
@@ -28,16 +29,21 @@ export const formStepCannotRunAsConnection = 'only action steps can be executed 
 export const userProcessRunAsMessage =
   'a user process runs as the user who starts it; give the steps that need a connection permissions.executeAs instead';
 
-/** Problems of a form step's fields: at least one, unique names, options exactly for choice fields. */
-export function formFieldProblems(fields: readonly FormField[], at: string): ValidationError[] {
+/**
+ * Problems of a form step's fields (or a user process's declared inputs, which may be none): at least one, unique
+ * names, options exactly for choice fields, a maximum length only for text.
+ */
+export function formFieldProblems(fields: readonly FormField[], at: string, atLeastOne = true): ValidationError[] {
   const errors: ValidationError[] = [];
-  if (fields.length === 0) errors.push({ path: at, message: 'a form step needs at least one field' });
+  if (atLeastOne && fields.length === 0) errors.push({ path: at, message: 'a form step needs at least one field' });
   const names = new Set<string>();
   fields.forEach((f, i) => {
     if (names.has(f.name)) errors.push({ path: `${at}[${i}].name`, message: `duplicate field name "${f.name}"` });
     names.add(f.name);
     if (f.type === 'choice' && !f.options) errors.push({ path: `${at}[${i}].options`, message: 'a choice field needs options' });
     if (f.type !== 'choice' && f.options) errors.push({ path: `${at}[${i}].options`, message: 'only choice fields have options' });
+    if (f.type !== 'text' && f.maxLength !== undefined)
+      errors.push({ path: `${at}[${i}].maxLength`, message: 'only text fields have a maximum length' });
     if (f.options && new Set(f.options).size !== f.options.length) {
       errors.push({ path: `${at}[${i}].options`, message: 'options must be different from each other' });
     }
@@ -78,6 +84,13 @@ export function validateProcess(
       errors.push({ path: problem.path ? `${at}.inputs.${problem.path}` : `${at}.inputs`, message: problem.message });
     }
   });
+  if (process.inputs !== undefined) {
+    if (process.kind === 'system')
+      errors.push({ path: 'inputs', message: 'only user processes have inputs: a system process gets its values from the event' });
+    else errors.push(...formFieldProblems(process.inputs, 'inputs', false));
+  }
+  // What a user types may fill values of an elevated step but never address it (elevation.ts).
+  for (const r of analyseElevation(process).refusals) errors.push({ path: r.path, message: r.message });
   if (process.kind === 'user' && process.runAs) {
     // Its unelevated steps run as the user who starts it; only `executeAs` elevates, step by step.
     errors.push({ path: 'runAs', message: userProcessRunAsMessage });

@@ -1,4 +1,5 @@
 import { SecretStoreError } from '../adapters/secret-store';
+import { AppError, type ErrorCode } from '../shared/errors';
 import { LeaseBusyError, LeaseLostError } from './refresh-lease';
 
 /**
@@ -98,13 +99,23 @@ function describe(code: string, aadsts: number[]): string {
   return `The connection's sign-in is no longer valid: ${code}${suffix}. Re-authorize the connection.`;
 }
 
-/** What the broker throws: the classified failure, never the raw MSAL error (its message can quote the request). */
-export class TokenAcquisitionError extends Error {
+const codeOf: Record<TokenFailure['kind'], ErrorCode> = {
+  dead_grant: 'unauthenticated',
+  application_credentials: 'misconfigured',
+  transient: 'unavailable',
+};
+
+/**
+ * What the broker throws: the classified failure, never the raw MSAL error (its message can quote the request). As
+ * an AppError: a dead grant is `unauthenticated` and never retried, the app's own credentials `misconfigured`, the
+ * rest `unavailable`.
+ */
+export class TokenAcquisitionError extends AppError {
   constructor(
     readonly failure: TokenFailure,
     options?: { cause?: unknown },
   ) {
-    super(failure.reason, options);
+    super(codeOf[failure.kind], failure.reason, { ...options, retryable: failure.kind !== 'dead_grant' });
     this.name = 'TokenAcquisitionError';
   }
 }
