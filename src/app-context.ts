@@ -15,6 +15,7 @@ import { ConnectionService } from './connections/connection-service';
 import { KeepAlive } from './connections/keep-alive';
 import { SignInFlow } from './connections/sign-in-flow';
 import { SignInStateStore } from './connections/sign-in-state';
+import { tenantAppRefusalBookkeeping } from './connections/tenant-app-refusal';
 import { safeMessage } from './shared/errors';
 import { logLine } from './shared/log-line';
 import { RateLimiter } from './shared/rate-limit';
@@ -105,8 +106,17 @@ export interface AppInternals {
 }
 
 export interface AppContextOverrides {
-  /** The Azure credential for Key Vault, Tables and Service Bus; DefaultAzureCredential otherwise (the local stack passes its vault stand-in's). */
+  /**
+   * The Azure credential for Key Vault, Tables and Service Bus; otherwise ManagedIdentityCredential with AZURE_CLIENT_ID
+   * (the local stack passes its vault stand-in's).
+   */
   credential?: TokenCredential;
+  /**
+   * The managed identity whose token for api://AzureADTokenExchange is the app registrations' client assertion in
+   * `managedIdentity` credential mode; otherwise ManagedIdentityCredential with AZURE_CLIENT_ID (the local stack passes
+   * one that asks the local identity provider's managed identity endpoint).
+   */
+  managedIdentity?: TokenCredential;
   /** The local instance's in-process bus; Service Bus otherwise. */
   sender?: MessageSender;
   /** Error-level lines that belong to no invocation (the app's credentials failing); console.error otherwise. */
@@ -117,7 +127,8 @@ export interface AppContextOverrides {
 
 /** The composition root: every service and the parts it is built from. */
 export function createApp(settings: Settings, overrides: AppContextOverrides = {}): { context: AppContext; internals: AppInternals } {
-  const credential = overrides.credential ?? defaultAzureCredential();
+  const identity = settings.AZURE_CLIENT_ID ? managedIdentityCredential(settings.AZURE_CLIENT_ID) : undefined;
+  const credential = overrides.credential ?? identity ?? missingIdentity();
   const names = tableNames(settings);
   const tables = createTableFactory(settings, credential);
   const secrets = new KeyVaultSecretStore({ vaultUrl: settings.KEY_VAULT_URI, credential, local: settings.CONNECTIONS_LOCAL_MODE });
@@ -137,19 +148,28 @@ export function createApp(settings: Settings, overrides: AppContextOverrides = {
         }),
       ),
   });
-  const msal = new MsalClients(settings);
+  const msal = new MsalClients(settings, overrides.managedIdentity ?? identity);
   const credentialsAlert = new ApplicationCredentialsAlert({
     sender: messageSender,
     clientId: settings.AUTH_CLIENT_ID,
     logError,
   });
+  const tenantRegistry = new TenantRegistry(tables, names.tenants);
+  const bookkeeping = connectionBookkeeping({ connections: connectionRepository, lifecycle: connectionLifecycle });
   const broker = new TokenBroker({
     secrets,
     msal,
     leaseTable: () => tables(names.tokenLeases),
     settings,
     events: {
-      ...connectionBookkeeping({ connections: connectionRepository, lifecycle: connectionLifecycle }),
+      ...bookkeeping,
+      // A tenant that removed or disabled the app: its consent state and all its connections, never the vendor alert.
+      grantDead: tenantAppRefusalBookkeeping({
+        registry: tenantRegistry,
+        connections: connectionRepository,
+        lifecycle: connectionLifecycle,
+        grantDead: bookkeeping.grantDead,
+      }),
       // One ApplicationCredentialsInvalid message per app and period; no connection changes status.
       applicationCredentialsInvalid: (failure) => credentialsAlert.raise(failure.reason, failure.code),
     },
@@ -158,10 +178,15 @@ export function createApp(settings: Settings, overrides: AppContextOverrides = {
   const signInStates = new SignInStateStore(tables, names.signInStates, signInStateKeys);
   const processRepository = new ProcessRepository(tables, names.processes);
   const runs = new RunRepository(tables, names.runs);
-  const tenantRegistry = new TenantRegistry(tables, names.tenants);
   const tenants = new TenantAccess(tenantRegistry, { cacheSeconds: settings.TENANT_REGISTRATION_CACHE_SECONDS });
   const userSessions = new UserSessionStore(tables, names.userSessions, new VaultUserSessionKeys(secrets));
-  const userTokens = new UserTokens(settings, msal);
+  // The exchanging registration's own alert: a refused API credential names API_CLIENT_ID, not the sign-in app.
+  const apiCredentialsAlert = settings.API_CLIENT_ID
+    ? new ApplicationCredentialsAlert({ sender: messageSender, clientId: settings.API_CLIENT_ID, setting: 'API_CLIENT_ID', logError })
+    : credentialsAlert;
+  const userTokens = new UserTokens(settings, msal, undefined, undefined, (failure) =>
+    apiCredentialsAlert.raise(failure.reason, failure.code),
+  );
   const notificationStore = new NotificationStore(tables, names.notifications);
   const context: AppContext = {
     settings,
@@ -277,16 +302,25 @@ export function createAppContext(settings: Settings, overrides: AppContextOverri
 }
 
 /**
- * DefaultAzureCredential, created on the first token request: @azure/identity (with its MSAL copy) is the largest
- * part of the bundle that a cold instance would otherwise load before its first answer (npm run bench, cold_import).
+ * ManagedIdentityCredential of the app's user-assigned identity, created on the first token request: @azure/identity
+ * (with its MSAL copy) is the largest part of the bundle that a cold instance would otherwise load before its first
+ * answer (npm run bench, cold_import). Never DefaultAzureCredential: in Azure it would try environment and workload
+ * identity credentials first, and a stray AZURE_CLIENT_SECRET or AZURE_FEDERATED_TOKEN_FILE would silently win.
  */
-function defaultAzureCredential(): TokenCredential {
+function managedIdentityCredential(clientId: string): TokenCredential {
   let credential: TokenCredential | undefined;
   return {
     getToken(scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken | null> {
-      credential ??= new (loadSdk().DefaultAzureCredential)();
+      credential ??= new (loadSdk().ManagedIdentityCredential)({ clientId });
       return credential.getToken(scopes, options);
     },
+  };
+}
+
+/** Local mode without a stand-in credential: settings validation requires AZURE_CLIENT_ID everywhere else. */
+function missingIdentity(): TokenCredential {
+  return {
+    getToken: () => Promise.reject(new Error('No Azure credential: set AZURE_CLIENT_ID to the client id of the app identity')),
   };
 }
 
