@@ -79,7 +79,7 @@ const fields = z.object({
   ADMIN_ROLE: z.string().min(1).default('Connections.Admin'),
   /**
    * App role of the sign-in app (AUTH_CLIENT_ID) that designates a service account: only an account whose ID token
-   * carries it can become a connection (issue 12, finding 1). Assigned per account in Enterprise applications.
+   * carries it can become a connection (an ordinary user's sign-in must not). Assigned per account in Enterprise applications.
    */
   CONNECTION_ACCOUNT_ROLE: z.string().trim().min(1).default('Connections.ServiceAccount'),
   /** Whether CONNECTION_ACCOUNT_ROLE is required; `false` lets any account of the tenant become a connection. */

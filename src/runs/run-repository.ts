@@ -97,7 +97,7 @@ function toRow(r: Run): RunRow {
 }
 
 /**
- * A step as recorded before issue 13 named only `{connectionId, username}` as its executor: it was a connection. The
+ * A step as recorded before user processes named only `{connectionId, username}` as its executor: it was a connection. The
  * account's object id was not kept then, so it reads as empty.
  */
 function migratedStep(step: StepRecord): StepRecord {
@@ -169,7 +169,7 @@ const timeOrderedId = (at: Date, hashOf: string) =>
 
 /**
  * Run ids sort newest first by the time the event was received (inverted), never by the event's own `occurredAt`,
- * which the sender controls (issue 12: a year-2300 `occurredAt` gave ids the step runner refused and sorted ahead of
+ * which the sender controls (a year-2300 `occurredAt` would give ids the step runner refuses, sorted ahead of
  * every real run). The rest derives from the event and process, so a redelivered event finds its run instead of
  * starting a second one: `receivedAt` comes from `RunRepository.receivedAt`, the same for every delivery.
  */

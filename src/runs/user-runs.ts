@@ -89,7 +89,7 @@ export interface UserRunsDeps {
 }
 
 /**
- * What a user does with user processes (issue 13): start one on an item they can open, submit its forms, resume
+ * What a user does with user processes: start one on an item they can open, submit its forms, resume
  * it after their session ran out, and read their own runs. Every answer about another user's run is 404, as for
  * a run that does not exist.
  */
