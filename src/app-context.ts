@@ -22,6 +22,9 @@ import { RateLimiter } from './shared/rate-limit';
 import { VaultSignInStateKeys, type SignInStateKeys } from './connections/sign-in-state-key';
 import { connectionBookkeeping } from './connections/token-bookkeeping';
 import { createAdminAuthenticator, createCallerAuthenticator, type AuthenticateAdmin, type AuthenticateCaller } from './http/admin-auth';
+import { ConnectionNotifier } from './notifications/connection-notifier';
+import { NotificationSettingsService, NotificationStore } from './notifications/notification-settings';
+import { sendReauthorizeWarnings } from './notifications/reauthorize-warnings';
 import { ProcessRepository } from './processes/process-repository';
 import { ProcessService } from './processes/process-service';
 import { DeadLetterLog } from './runs/dead-letters';
@@ -72,6 +75,12 @@ export interface AppContext {
   eventProcessor: EventProcessor;
   stepRunner: StepRunner;
   deadLetters: DeadLetterLog;
+  /** Mails a tenant's admins about its connections (queue `connection-events`). */
+  notifier: ConnectionNotifier;
+  /** `GET|PUT settings/notifications`. */
+  notificationSettings: NotificationSettingsService;
+  /** Sends the re-authorize-by warnings due (the keep-alive timer); resolves to how many. */
+  sendReauthorizeWarnings: () => Promise<number>;
 }
 
 /** The parts the services are built from, for tests and tools that reach below the services; no function uses them. */
@@ -173,6 +182,7 @@ export function createApp(settings: Settings, overrides: AppContextOverrides = {
   const userTokens = new UserTokens(settings, msal, undefined, undefined, (failure) =>
     apiCredentialsAlert.raise(failure.reason, failure.code),
   );
+  const notificationStore = new NotificationStore(tables, names.notifications);
   const context: AppContext = {
     settings,
     authenticate: createAdminAuthenticator(settings),
@@ -252,6 +262,19 @@ export function createApp(settings: Settings, overrides: AppContextOverrides = {
       ...(overrides.now ? { now: overrides.now } : {}),
     }),
     deadLetters: new DeadLetterLog(tables, names.deadLetters),
+    notifier: new ConnectionNotifier({
+      store: notificationStore,
+      connections: connectionRepository,
+      broker,
+      graphBaseUrl: settings.GRAPH_BASE_URL,
+    }),
+    notificationSettings: new NotificationSettingsService(notificationStore, connectionRepository),
+    sendReauthorizeWarnings: () =>
+      sendReauthorizeWarnings({
+        connections: connectionRepository,
+        sender: messageSender,
+        refreshTokenInactivityDays: settings.REFRESH_TOKEN_INACTIVITY_DAYS,
+      }),
   };
   return {
     context,

@@ -25,6 +25,7 @@ const order = [
   'tokens',
   'connections',
   'actions',
+  'notifications',
   'runs',
   'http',
   'app-context',

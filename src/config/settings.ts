@@ -275,5 +275,6 @@ export function tableNames(s: Pick<Settings, 'TABLES_PREFIX'>) {
     connectionAudit: `${p}ConnectionAudit`,
     tenants: `${p}Tenants`,
     userSessions: `${p}UserSessions`,
+    notifications: `${p}Notifications`,
   } as const;
 }
