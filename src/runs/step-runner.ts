@@ -21,6 +21,8 @@ import { nextStepIndex, withOutcome, withStep, type StepOutcome } from './step-o
 import { inRunSession, planDelivery, planStep, stepFailure, type Delivery, type DeliveryPlan, type StepFailure } from './step-plan';
 import { defaultStepRetry, nextStepRetry, type StepRetryPolicy } from './step-retry-schedule';
 import { defaultTokenRetry, tokenRetryDelay, type TokenRetryPolicy } from './token-retry';
+import { tenantNotRegisteredMessage, type TenantAccess } from '../tenants/tenant-access';
+import { cannotOpenAddressedItemMessage, otherItemAddressed, readCheck } from './item-read-check';
 
 /** A failure worth another delivery (the message is abandoned and Service Bus redelivers it). */
 export class TransientStepError extends AppError {
@@ -39,6 +41,12 @@ export class PoisonMessageError extends AppError {
 }
 
 export type { Delivery } from './step-plan';
+
+/** Why a run whose data overflows the stack (RangeError) when copied or written fails: it would on every delivery. */
+const nestedTooDeeply = "The run's data is nested too deeply to process.";
+
+/** By name: an error from another realm (structuredClone's, in a VM context) is not `instanceof` this realm's classes. */
+const isStackOverflow = (e: unknown): boolean => typeof e === 'object' && e !== null && (e as { name?: unknown }).name === 'RangeError';
 
 /** The token a step's action runs with, and how to get one that meets a Graph claims challenge. */
 interface StepTokens {
@@ -59,6 +67,8 @@ export interface StepRunnerDeps {
   sender: MessageSender;
   getAction(name: string): ActionDefinition | undefined;
   graphBaseUrl: string;
+  /** The registry: a step of a tenant no longer registered fails its run instead of running. */
+  tenants?: Pick<TenantAccess, 'isServed'>;
   /** The time recorded on steps and used for scheduled retries (a simulated clock in tests). */
   now?: () => Date;
   /** Tenant connection lists are reused this long (ms): a burst of steps must not query Tables per step. */
@@ -148,8 +158,36 @@ export class StepRunner {
     if (plan.kind === 'nothing-to-do' || !loaded) return {};
 
     const batch: Batch = { ...loaded, unsaved: false };
-    await this.runBatch(batch, message, plan, delivery);
+    if (this.deps.tenants && !(await this.deps.tenants.isServed(message.tenantId))) {
+      await this.finish(batch, message.stepIndex, { status: 'failed', error: tenantNotRegisteredMessage(message.tenantId) });
+      return {};
+    }
+    try {
+      await this.runBatch(batch, message, plan, delivery);
+    } catch (e) {
+      // Data nested so deeply that copying it overflows the stack fails the same way on every delivery.
+      const poison = isStackOverflow(e) ? new PoisonMessageError(nestedTooDeeply) : e;
+      if (poison instanceof PoisonMessageError && !batch.writeFailed) await this.endPoisoned(batch, message.stepIndex, poison.reason);
+      throw poison;
+    }
     return batch.retry ? { retry: batch.retry } : {};
+  }
+
+  /** A run whose message is poison ends `failed` with the reason (the message is dead-lettered with it too). */
+  private async endPoisoned(batch: Batch, index: number, reason: string): Promise<void> {
+    if (batch.run.status !== 'running' || !batch.run.steps[index]) return;
+    try {
+      await this.finish(batch, index, { status: 'failed', error: reason });
+    } catch (e) {
+      if (!isStackOverflow(e)) return; // the dead letter still records why
+      // The run's own data cannot even be serialized (the write failed before reaching Tables): it is dropped.
+      const { inputs: _inputs, ...rest } = batch.run;
+      batch.run = { ...rest, ...(rest.event ? { event: { ...rest.event, data: {} } } : {}) };
+      batch.writeFailed = false;
+      await this.finish(batch, index, { status: 'failed', error: `${reason} Its data was dropped from the record.` }).catch(
+        () => undefined,
+      );
+    }
   }
 
   /** Runs the message's step and, while the budget lasts, the run's next ones. */
@@ -262,7 +300,16 @@ export class StepRunner {
     try {
       inputs = renderActionInputs(action, stepDef.inputs ?? {}, { event: scopeEventOf(run), form: run.form ?? {} });
     } catch (e) {
-      return this.finish(batch, index, { status: 'failed', error: (e as Error).message, executedAs });
+      return this.finish(batch, index, {
+        status: 'failed',
+        error: isStackOverflow(e) ? nestedTooDeeply : (e as Error).message,
+        executedAs,
+      });
+    }
+
+    if (executor.kind === 'connection' && run.kind === 'user') {
+      const end = await this.checkAddressedItem(batch, index, stepDef, inputs, delivery, executedAs, span);
+      if (end) return end;
     }
 
     // Recorded before the call, with the previous step's outcome if this batch ran it: from here on a redelivery will
@@ -295,6 +342,44 @@ export class StepRunner {
       return this.failed(batch, index, failure, executedAs);
     }
     return this.finish(batch, index, outcome);
+  }
+
+  /**
+   * An elevated step of a user run whose request addresses another list item than the run's subject: the user's read
+   * check is repeated on that item with their own token first (as at start). Hidden from them: the step fails.
+   * Answers how the step ended, or undefined to run it.
+   */
+  private async checkAddressedItem(
+    batch: Batch,
+    index: number,
+    stepDef: StepDefinition,
+    inputs: Record<string, unknown>,
+    delivery: Delivery,
+    executedAs: ExecutedAs,
+    span: ActiveSpan,
+  ): Promise<StepEnd | undefined> {
+    const { run } = batch;
+    const item = otherItemAddressed(this.deps.graphBaseUrl, stepDef.action ?? '', inputs, run.subject);
+    if (!item) return undefined;
+    let token: string;
+    try {
+      token = (await this.stepTokens(run, { kind: 'user' }, delivery, span)).accessToken;
+    } catch (e) {
+      if (isDeadGrant(e)) return this.waitForSession(batch, e.failure.reason);
+      return this.failed(batch, index, stepFailure(e, 'token'), executedAs);
+    }
+    try {
+      const seen = await readCheck({
+        graphBaseUrl: this.deps.graphBaseUrl,
+        token,
+        item,
+        idempotencyKey: `${run.id}:${stepDef.id}:read-check`,
+      });
+      if (seen === 'hidden') return this.finish(batch, index, { status: 'failed', error: cannotOpenAddressedItemMessage, executedAs });
+    } catch (e) {
+      return this.failed(batch, index, stepFailure(e, 'action'), executedAs);
+    }
+    return undefined;
   }
 
   /**

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ActionError } from '../actions/action';
-import { graphPath, graphRequest, pathSegmentProblem } from '../actions/graph-client';
+import { pathSegmentProblem } from '../actions/graph-client';
 import type { MessageSender } from '../adapters/message-queue';
 import { validateFormValues } from '../processes/form-values';
 import type { ProcessDefinition } from '../processes/process-definition';
@@ -12,6 +12,7 @@ import type { Caller } from '../shared/user';
 import { TokenAcquisitionError } from '../tokens/token-errors';
 import type { UserSessionStore } from '../tokens/user-session-store';
 import type { UserTokens } from '../tokens/user-tokens';
+import { readCheck, type ReadCheck } from './item-read-check';
 import type { ItemRef, Run } from './run';
 import { newRunId, type RunRepository } from './run-repository';
 import { sendSteps } from './step-message';
@@ -189,30 +190,32 @@ export class UserRuns {
     if (!last) await this.deps.sessions.put(run.tenantId, run.id, caller.assertion);
     const at = this.now().toISOString();
     let submitted = false;
-    const next = await this.deps.runs.update(run.tenantId, run.id, (current) => {
-      const w = current.waitingFor;
-      if (current.status !== 'waiting' || !w || !('stepId' in w) || w.stepId !== stepId) return undefined;
-      submitted = true;
-      const steps = current.steps.map((s, i) =>
-        i === index
-          ? {
-              ...s,
-              status: 'succeeded' as const,
-              finishedAt: at,
-              summary: `Submitted by ${caller.user.username}`,
-              executedAs: { kind: 'user' as const, username: caller.user.username, objectId: caller.user.objectId },
-            }
-          : s,
-      );
-      const { waitingFor: _, ...rest } = current;
-      return {
-        ...rest,
-        form: { ...current.form, [stepId]: checked.values },
-        steps,
-        status: last ? 'succeeded' : 'running',
-        ...(last ? { finishedAt: at } : {}),
-      };
-    });
+    const next = await this.keepingNoSession(run, () =>
+      this.deps.runs.update(run.tenantId, run.id, (current) => {
+        const w = current.waitingFor;
+        if (current.status !== 'waiting' || !w || !('stepId' in w) || w.stepId !== stepId) return undefined;
+        submitted = true;
+        const steps = current.steps.map((s, i) =>
+          i === index
+            ? {
+                ...s,
+                status: 'succeeded' as const,
+                finishedAt: at,
+                summary: `Submitted by ${caller.user.username}`,
+                executedAs: { kind: 'user' as const, username: caller.user.username, objectId: caller.user.objectId },
+              }
+            : s,
+        );
+        const { waitingFor: _, ...rest } = current;
+        return {
+          ...rest,
+          form: { ...current.form, [stepId]: checked.values },
+          steps,
+          status: last ? 'succeeded' : 'running',
+          ...(last ? { finishedAt: at } : {}),
+        };
+      }),
+    );
     // Submitted twice at once: the second finds nothing waiting.
     if (!submitted || !next) throw new AppError('not_found', 'This run has no form step waiting for you under that id.');
     if (last) await this.deps.sessions.delete(run.tenantId, run.id);
@@ -233,13 +236,15 @@ export class UserRuns {
     }
     await this.deps.sessions.put(run.tenantId, run.id, caller.assertion);
     let resumed = false;
-    const next = await this.deps.runs.update(run.tenantId, run.id, (current) => {
-      if (!waitsForSession(current)) return undefined;
-      resumed = true;
-      // The reason said why it waited; it runs again.
-      const { waitingFor: _waitingFor, reason: _reason, ...rest } = current;
-      return { ...rest, status: 'running' };
-    });
+    const next = await this.keepingNoSession(run, () =>
+      this.deps.runs.update(run.tenantId, run.id, (current) => {
+        if (!waitsForSession(current)) return undefined;
+        resumed = true;
+        // The reason said why it waited; it runs again.
+        const { waitingFor: _waitingFor, reason: _reason, ...rest } = current;
+        return { ...rest, status: 'running' };
+      }),
+    );
     if (!resumed || !next) throw new AppError('conflict', 'This run is not waiting for your sign-in.');
     const index = next.steps.findIndex((s) => s.status === 'pending');
     if (index >= 0) {
@@ -247,6 +252,19 @@ export class UserRuns {
       await sendSteps(this.deps.sender, [{ tenantId: run.tenantId, runId: run.id, stepIndex: index, occasion }]);
     }
     return { runId: run.id };
+  }
+
+  /**
+   * Writes a waiting run on with the session the caller's token was just stored in: when the write fails (a run
+   * too large to store, Tables down), the run stays waiting, and a waiting run keeps no user token.
+   */
+  private async keepingNoSession<T>(run: Run, write: () => Promise<T>): Promise<T> {
+    try {
+      return await write();
+    } catch (e) {
+      await this.deps.sessions.delete(run.tenantId, run.id).catch(() => undefined);
+      throw e;
+    }
   }
 
   /** A run the caller may read: their own, or any run of the tenant for an admin. */
@@ -292,17 +310,16 @@ export class UserRuns {
     } catch (e) {
       throw callerTokenError(e);
     }
+    let seen: ReadCheck;
     try {
-      await graphRequest({
+      seen = await readCheck({
         graphBaseUrl: this.deps.graphBaseUrl,
-        accessToken: token,
-        method: 'GET',
-        path: graphPath`/sites/${subject.siteId}/lists/${subject.listId}/items/${subject.itemId}`,
+        token,
+        item: subject,
         idempotencyKey: `read-check:${caller.user.objectId}:${subject.siteId}:${subject.listId}:${subject.itemId}`,
         ...(this.deps.fetch ? { fetch: this.deps.fetch } : {}),
       });
     } catch (e) {
-      if (e instanceof ActionError && (e.status === 403 || e.status === 404)) throw new AppError('forbidden', cannotOpenItemMessage);
       if (e instanceof ActionError && e.kind === 'permanent' && e.status === 400) {
         throw new AppError('invalid', 'The request is not valid.', {
           details: [{ path: 'subject', message: 'Microsoft Graph does not accept this item reference' }],
@@ -312,5 +329,6 @@ export class UserRuns {
         cause: e,
       });
     }
+    if (seen === 'hidden') throw new AppError('forbidden', cannotOpenItemMessage);
   }
 }
