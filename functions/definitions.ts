@@ -3,6 +3,8 @@ import { unmatchedApiFunction } from './http-api-unmatched';
 import { connectionFunctions } from './http-connections';
 import { processFunctions } from './http-processes';
 import { runFunctions } from './http-runs';
+import { settingsFunctions } from './http-settings';
+import { connectionEventFunctions } from './queue-connection-events';
 import { queueFunctions } from './queue-handlers';
 import type { FunctionDefinition } from './registry';
 import { timerFunctions } from './timer-keepalive';
@@ -13,6 +15,8 @@ export const functionDefinitions: FunctionDefinition[] = [
   ...processFunctions,
   ...runFunctions,
   ...queueFunctions,
+  ...connectionEventFunctions,
+  ...settingsFunctions,
   ...timerFunctions,
   ...maintenanceFunctions,
   ...apiDocFunctions(() => functionDefinitions),

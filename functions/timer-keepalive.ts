@@ -16,7 +16,7 @@ export const timerFunctions: TimerFunction[] = [
     // Resolved by the Functions host from the app setting; Bicep always sets it (see settings.ts for the default).
     schedule: '%KEEPALIVE_SCHEDULE%',
     handler: async (timer, context) => {
-      const { keepAlive } = await appContext();
+      const { keepAlive, sendReauthorizeWarnings } = await appContext();
       let report;
       try {
         report = await keepAlive.run();
@@ -39,6 +39,13 @@ export const timerFunctions: TimerFunction[] = [
         context.warn(logLine(`Connection ${s.id} of tenant ${s.tenantId} was not refreshed: the tenant is no longer registered`, {}));
       for (const f of report.failed)
         context.warn(logLine(`Connection ${f.id} of tenant ${f.tenantId} was not refreshed (retried next run)`, { reason: f.reason }));
+      // After the refreshes: a connection still close to its re-authorize-by date could not be refreshed.
+      try {
+        const warnings = await sendReauthorizeWarnings();
+        if (warnings) context.info(logLine('Re-authorize-by warnings sent', { count: warnings }));
+      } catch (e) {
+        context.error(logLine('Re-authorize-by warnings not sent (retried next run)', { error: safeMessage(e) }));
+      }
     },
   },
 ];

@@ -37,15 +37,31 @@ param resourceGroupName string = ''
 @description('Application (client) id of the sign-in app registration.')
 param authClientId string
 
+@description('How the sign-in registration authenticates to Entra (empty: managedIdentity): managedIdentity (recommended: the app identity is a federated identity credential of the registration; no secret is stored) or secret.')
+@allowed([
+  ''
+  'managedIdentity'
+  'secret'
+])
+param authClientCredential string = ''
+
 @secure()
-@description('Client secret of the sign-in app registration, stored in Key Vault. Required on the first deployment; empty afterwards leaves the stored secret as it is.')
+@description('Client secret of the sign-in app registration, stored in Key Vault; only with authClientCredential secret. Required on the first such deployment; empty afterwards leaves the stored secret as it is.')
 param authClientSecret string = ''
 
 @description('Application (client) id of the API app registration when it is not the sign-in registration: it exchanges user tokens for Graph (On-Behalf-Of) for user processes. Empty: the sign-in registration does (it must then be the API too).')
 param apiClientId string = ''
 
+@description('How the API registration (apiClientId) authenticates to Entra for On-Behalf-Of (empty: managedIdentity): managedIdentity (recommended, federated identity credential) or secret.')
+@allowed([
+  ''
+  'managedIdentity'
+  'secret'
+])
+param apiClientCredential string = ''
+
 @secure()
-@description('Client secret of the API app registration (apiClientId), stored in Key Vault. Needed once with apiClientId; empty afterwards leaves the stored secret as it is.')
+@description('Client secret of the API app registration (apiClientId), stored in Key Vault; only with apiClientCredential secret. Needed once; empty afterwards leaves the stored secret as it is.')
 param apiClientSecret string = ''
 
 @description('Space- or comma-separated delegated Graph scopes user process steps get on behalf of the user (USER_GRAPH_SCOPES).')
@@ -347,6 +363,9 @@ module functionApp 'modules/function-app.bicep' = {
     authClientSecretUri: keyVault.outputs.authClientSecretUri
     apiClientSecretUri: keyVault.outputs.apiClientSecretUri
     apiClientId: apiClientId
+    // Empty (azd passes an unset variable as '') means the recommended managedIdentity.
+    authClientCredential: authClientCredential == 'secret' ? 'secret' : 'managedIdentity'
+    apiClientCredential: apiClientCredential == 'secret' ? 'secret' : 'managedIdentity'
     userGraphScopes: userGraphScopes
     serviceBusFullyQualifiedNamespace: serviceBus.outputs.fullyQualifiedNamespace
     authAuthority: authAuthority

@@ -15,12 +15,16 @@ import { ConnectionService } from './connections/connection-service';
 import { KeepAlive } from './connections/keep-alive';
 import { SignInFlow } from './connections/sign-in-flow';
 import { SignInStateStore } from './connections/sign-in-state';
+import { tenantAppRefusalBookkeeping } from './connections/tenant-app-refusal';
 import { safeMessage } from './shared/errors';
 import { logLine } from './shared/log-line';
 import { RateLimiter } from './shared/rate-limit';
 import { VaultSignInStateKeys, type SignInStateKeys } from './connections/sign-in-state-key';
 import { connectionBookkeeping } from './connections/token-bookkeeping';
 import { createAdminAuthenticator, createCallerAuthenticator, type AuthenticateAdmin, type AuthenticateCaller } from './http/admin-auth';
+import { ConnectionNotifier } from './notifications/connection-notifier';
+import { NotificationSettingsService, NotificationStore } from './notifications/notification-settings';
+import { sendReauthorizeWarnings } from './notifications/reauthorize-warnings';
 import { ProcessRepository } from './processes/process-repository';
 import { ProcessService } from './processes/process-service';
 import { DeadLetterLog } from './runs/dead-letters';
@@ -38,12 +42,7 @@ import { TokenBroker } from './tokens/token-broker';
 import { UserSessionStore, VaultUserSessionKeys } from './tokens/user-session-store';
 import { UserTokens } from './tokens/user-tokens';
 
-/**
- * `@azure/identity`, loaded on first use rather than when a cold instance imports the app (npm run bench, cold_import).
- * `require`, not `import()`: the rest of the app loads the SDK's CommonJS build, and import() would load its ES module
- * build beside it (two copies) when run unbundled; esbuild bundles a require inside a function as a module evaluated
- * at its first call.
- */
+/** `@azure/identity`, loaded on first use (docs/performance.md, "SDKs on first use", says why this way). */
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const loadSdk = (): typeof import('@azure/identity') => require('@azure/identity');
 
@@ -76,6 +75,12 @@ export interface AppContext {
   eventProcessor: EventProcessor;
   stepRunner: StepRunner;
   deadLetters: DeadLetterLog;
+  /** Mails a tenant's admins about its connections (queue `connection-events`). */
+  notifier: ConnectionNotifier;
+  /** `GET|PUT settings/notifications`. */
+  notificationSettings: NotificationSettingsService;
+  /** Sends the re-authorize-by warnings due (the keep-alive timer); resolves to how many. */
+  sendReauthorizeWarnings: () => Promise<number>;
 }
 
 /** The parts the services are built from, for tests and tools that reach below the services; no function uses them. */
@@ -96,8 +101,17 @@ export interface AppInternals {
 }
 
 export interface AppContextOverrides {
-  /** The Azure credential for Key Vault, Tables and Service Bus; DefaultAzureCredential otherwise (the local stack passes its vault stand-in's). */
+  /**
+   * The Azure credential for Key Vault, Tables and Service Bus; otherwise ManagedIdentityCredential with AZURE_CLIENT_ID
+   * (the local stack passes its vault stand-in's).
+   */
   credential?: TokenCredential;
+  /**
+   * The managed identity whose token for api://AzureADTokenExchange is the app registrations' client assertion in
+   * `managedIdentity` credential mode; otherwise ManagedIdentityCredential with AZURE_CLIENT_ID (the local stack passes
+   * one that asks the local identity provider's managed identity endpoint).
+   */
+  managedIdentity?: TokenCredential;
   /** The local instance's in-process bus; Service Bus otherwise. */
   sender?: MessageSender;
   /** Error-level lines that belong to no invocation (the app's credentials failing); console.error otherwise. */
@@ -108,7 +122,8 @@ export interface AppContextOverrides {
 
 /** The composition root: every service and the parts it is built from. */
 export function createApp(settings: Settings, overrides: AppContextOverrides = {}): { context: AppContext; internals: AppInternals } {
-  const credential = overrides.credential ?? defaultAzureCredential();
+  const identity = settings.AZURE_CLIENT_ID ? managedIdentityCredential(settings.AZURE_CLIENT_ID) : undefined;
+  const credential = overrides.credential ?? identity ?? missingIdentity();
   const names = tableNames(settings);
   const tables = createTableFactory(settings, credential);
   const secrets = new KeyVaultSecretStore({ vaultUrl: settings.KEY_VAULT_URI, credential, local: settings.CONNECTIONS_LOCAL_MODE });
@@ -128,19 +143,28 @@ export function createApp(settings: Settings, overrides: AppContextOverrides = {
         }),
       ),
   });
-  const msal = new MsalClients(settings);
+  const msal = new MsalClients(settings, overrides.managedIdentity ?? identity);
   const credentialsAlert = new ApplicationCredentialsAlert({
     sender: messageSender,
     clientId: settings.AUTH_CLIENT_ID,
     logError,
   });
+  const tenantRegistry = new TenantRegistry(tables, names.tenants);
+  const bookkeeping = connectionBookkeeping({ connections: connectionRepository, lifecycle: connectionLifecycle });
   const broker = new TokenBroker({
     secrets,
     msal,
     leaseTable: () => tables(names.tokenLeases),
     settings,
     events: {
-      ...connectionBookkeeping({ connections: connectionRepository, lifecycle: connectionLifecycle }),
+      ...bookkeeping,
+      // A tenant that removed or disabled the app: its consent state and all its connections, never the vendor alert.
+      grantDead: tenantAppRefusalBookkeeping({
+        registry: tenantRegistry,
+        connections: connectionRepository,
+        lifecycle: connectionLifecycle,
+        grantDead: bookkeeping.grantDead,
+      }),
       // One ApplicationCredentialsInvalid message per app and period; no connection changes status.
       applicationCredentialsInvalid: (failure) => credentialsAlert.raise(failure.reason, failure.code),
     },
@@ -149,10 +173,16 @@ export function createApp(settings: Settings, overrides: AppContextOverrides = {
   const signInStates = new SignInStateStore(tables, names.signInStates, signInStateKeys);
   const processRepository = new ProcessRepository(tables, names.processes);
   const runs = new RunRepository(tables, names.runs);
-  const tenantRegistry = new TenantRegistry(tables, names.tenants);
   const tenants = new TenantAccess(tenantRegistry, { cacheSeconds: settings.TENANT_REGISTRATION_CACHE_SECONDS });
   const userSessions = new UserSessionStore(tables, names.userSessions, new VaultUserSessionKeys(secrets));
-  const userTokens = new UserTokens(settings, msal);
+  // The exchanging registration's own alert: a refused API credential names API_CLIENT_ID, not the sign-in app.
+  const apiCredentialsAlert = settings.API_CLIENT_ID
+    ? new ApplicationCredentialsAlert({ sender: messageSender, clientId: settings.API_CLIENT_ID, setting: 'API_CLIENT_ID', logError })
+    : credentialsAlert;
+  const userTokens = new UserTokens(settings, msal, undefined, undefined, (failure) =>
+    apiCredentialsAlert.raise(failure.reason, failure.code),
+  );
+  const notificationStore = new NotificationStore(tables, names.notifications);
   const context: AppContext = {
     settings,
     authenticate: createAdminAuthenticator(settings),
@@ -234,6 +264,19 @@ export function createApp(settings: Settings, overrides: AppContextOverrides = {
       ...(overrides.now ? { now: overrides.now } : {}),
     }),
     deadLetters: new DeadLetterLog(tables, names.deadLetters),
+    notifier: new ConnectionNotifier({
+      store: notificationStore,
+      connections: connectionRepository,
+      broker,
+      graphBaseUrl: settings.GRAPH_BASE_URL,
+    }),
+    notificationSettings: new NotificationSettingsService(notificationStore, connectionRepository),
+    sendReauthorizeWarnings: () =>
+      sendReauthorizeWarnings({
+        connections: connectionRepository,
+        sender: messageSender,
+        refreshTokenInactivityDays: settings.REFRESH_TOKEN_INACTIVITY_DAYS,
+      }),
   };
   return {
     context,
@@ -256,16 +299,25 @@ export function createAppContext(settings: Settings, overrides: AppContextOverri
 }
 
 /**
- * DefaultAzureCredential, created on the first token request: @azure/identity (with its MSAL copy) is the largest
- * part of the bundle that a cold instance would otherwise load before its first answer (npm run bench, cold_import).
+ * ManagedIdentityCredential of the app's user-assigned identity, created on the first token request: @azure/identity
+ * (with its MSAL copy) is the largest part of the bundle that a cold instance would otherwise load before its first
+ * answer (npm run bench, cold_import). Never DefaultAzureCredential: in Azure it would try environment and workload
+ * identity credentials first, and a stray AZURE_CLIENT_SECRET or AZURE_FEDERATED_TOKEN_FILE would silently win.
  */
-function defaultAzureCredential(): TokenCredential {
+function managedIdentityCredential(clientId: string): TokenCredential {
   let credential: TokenCredential | undefined;
   return {
     getToken(scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken | null> {
-      credential ??= new (loadSdk().DefaultAzureCredential)();
+      credential ??= new (loadSdk().ManagedIdentityCredential)({ clientId });
       return credential.getToken(scopes, options);
     },
+  };
+}
+
+/** Local mode without a stand-in credential: settings validation requires AZURE_CLIENT_ID everywhere else. */
+function missingIdentity(): TokenCredential {
+  return {
+    getToken: () => Promise.reject(new Error('No Azure credential: set AZURE_CLIENT_ID to the client id of the app identity')),
   };
 }
 

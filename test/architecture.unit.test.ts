@@ -4,7 +4,8 @@
  *   (a) a folder imports only from folders below it in `order`;
  *   (b) no import cycle, neither between folders nor between modules;
  *   (c) production code never imports src/local (the local stand-ins sit on top of everything);
- * and src/portal (the browser page, bundled apart) takes only types from the server, and nothing imports it.
+ * and src/portal (the browser page, bundled apart) takes only types from the server, and nothing imports it;
+ * and the run core (src/runs/core) reaches nothing with I/O: what it loads at run time is pure rules and zod.
  * Each failure names the importing file, the line and the import, so the fix is where the message points.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -24,6 +25,7 @@ const order = [
   'tokens',
   'connections',
   'actions',
+  'notifications',
   'runs',
   'http',
   'app-context',
@@ -208,5 +210,39 @@ describe('dependency order', () => {
         (layerOf(i.from) !== 'portal' && layerOf(i.to) === 'portal'),
     );
     expect(wrong.map(show)).toEqual([]);
+  });
+
+  it('keeps the run core (src/runs/core) free of I/O: it loads no Node built-in, no package but zod, no adapter, token or connection code', () => {
+    // Everything the core loads at run time, followed through every module it reaches; type-only imports load nothing.
+    const allowedPackages = new Set(['zod']);
+    const withIo = /^src\/(adapters|tokens|connections|actions|tenants|http|local)\//;
+    const seen = new Set<string>();
+    const wrong: string[] = [];
+    const visit = (file: string) => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      const source = ts.createSourceFile(file, readFileSync(path.join(root, file), 'utf8'), ts.ScriptTarget.Latest, true);
+      for (const i of importsOf(file).filter((i) => !i.typeOnly)) {
+        if (withIo.test(i.to)) wrong.push(`${show(i)}   (reached from the run core)`);
+        else visit(i.to);
+      }
+      for (const statement of source.statements) {
+        if (!ts.isImportDeclaration(statement) || !ts.isStringLiteral(statement.moduleSpecifier)) continue;
+        const specifier = statement.moduleSpecifier.text;
+        const clause = statement.importClause;
+        const typeOnly =
+          clause?.isTypeOnly ||
+          (clause?.namedBindings &&
+            ts.isNamedImports(clause.namedBindings) &&
+            !clause.name &&
+            clause.namedBindings.elements.every((e) => e.isTypeOnly));
+        if (specifier.startsWith('.') || typeOnly || allowedPackages.has(specifier)) continue;
+        wrong.push(`${file}: import '${specifier}'   (reached from the run core)`);
+      }
+    };
+    const core = files.filter((f) => f.startsWith('src/runs/core/'));
+    expect(core.length).toBeGreaterThan(3);
+    core.forEach(visit);
+    expect(wrong).toEqual([]);
   });
 });

@@ -49,6 +49,20 @@ param authClientId string
 @description('Application (client) id of the API registration that performs On-Behalf-Of for user processes (API_CLIENT_ID); empty: the sign-in registration.')
 param apiClientId string
 
+@description('How the sign-in registration authenticates (AUTH_CLIENT_CREDENTIAL): managedIdentity (federated credential, no secret) or secret.')
+@allowed([
+  'managedIdentity'
+  'secret'
+])
+param authClientCredential string
+
+@description('How the API registration authenticates (API_CLIENT_CREDENTIAL): managedIdentity (federated credential, no secret) or secret.')
+@allowed([
+  'managedIdentity'
+  'secret'
+])
+param apiClientCredential string
+
 @description('Versionless Key Vault URI of the API registration\'s client secret (API_CLIENT_SECRET); used only with apiClientId.')
 param apiClientSecretUri string
 
@@ -269,14 +283,17 @@ var appSettingValues = {
   // --- Read by the app: src/config/settings.ts ---
   AUTH_AUTHORITY: authAuthority
   AUTH_CLIENT_ID: authClientId
-  // Resolved by the platform with keyVaultReferenceIdentity; the app sees the plain value.
-  AUTH_CLIENT_SECRET: '@Microsoft.KeyVault(SecretUri=${authClientSecretUri})'
+  AUTH_CLIENT_CREDENTIAL: authClientCredential
+  // Resolved by the platform with keyVaultReferenceIdentity; the app sees the plain value. With the managed identity
+  // credential there is no secret, and no reference (an unresolvable one would stop the app).
+  AUTH_CLIENT_SECRET: authClientCredential == 'secret' ? '@Microsoft.KeyVault(SecretUri=${authClientSecretUri})' : ''
   AUTH_REDIRECT_URI: callbackUrl
   CONNECTION_SCOPES: connectionScopes
   // Empty (the sign-in registration performs On-Behalf-Of) unless a separate API registration is named; the reference
   // is set only then, since an unresolvable one would stop the app at start (loadSettings refuses it).
   API_CLIENT_ID: apiClientId
-  API_CLIENT_SECRET: empty(apiClientId) ? '' : '@Microsoft.KeyVault(SecretUri=${apiClientSecretUri})'
+  API_CLIENT_CREDENTIAL: apiClientCredential
+  API_CLIENT_SECRET: !empty(apiClientId) && apiClientCredential == 'secret' ? '@Microsoft.KeyVault(SecretUri=${apiClientSecretUri})' : ''
   USER_GRAPH_SCOPES: userGraphScopes
   ADMIN_TOKEN_ISSUER: adminTokenIssuer
   ADMIN_TOKEN_ISSUER_V1: adminTokenIssuerV1

@@ -43,10 +43,10 @@ var queues = [
   }
   {
     // Connection lifecycle events (e.g. a connection needs re-authorization). No ordering requirement. The app
-    // only sends here; whoever consumes them brings their own identity and role.
+    // mails them to the tenant's admins (function connection-events-notify).
     name: 'connection-events'
     requiresSession: false
-    trigger: false
+    trigger: true
   }
 ]
 

@@ -1,7 +1,5 @@
 import type { z } from 'zod';
 import type { ProductEvent } from '../events/product-event';
-import type { SpanAttributes, SpanRef } from '../shared/spans';
-import type { GraphRetryPolicy } from './graph-retry-policy';
 
 /** How placeholder values are written into an input: see src/actions/templates.ts. Plain text when not named. */
 export type PlaceholderContext = 'graphUrl' | 'html';
@@ -17,28 +15,40 @@ export interface RunCause {
   depth: number;
 }
 
+/** The list item an action addresses: its event's subject. */
+type ItemRef = ProductEvent['subject'];
+
+/** A mail as sendMail sends it. */
+export interface MailMessage {
+  to: string[];
+  subject: string;
+  body: string;
+  contentType: 'Text' | 'HTML';
+}
+
+/**
+ * Microsoft Graph as one step's action sees it: bound once per step by the step runner (graph-session.ts) to the executing identity's
+ * token, the step's idempotency key, run marker and trace. An action calls Graph through it and never holds the
+ * token, so only the Graph client (graph-client.ts) ever sends one.
+ */
+export interface GraphSession {
+  readonly graphBaseUrl: string;
+  /** A request relative to the Graph base (never another host). */
+  request(call: { method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE'; path: string; body?: unknown }): Promise<unknown>;
+  /** PATCHes fields of `item`, answering what Graph echoed for the fields that were set (else the value sent). */
+  patchItemFields(item: ItemRef, fields: Record<string, string | number | boolean | null>): Promise<Record<string, unknown>>;
+  /** Sends a mail from the executing account (`/me/sendMail`, kept in its sent items). */
+  sendMail(message: MailMessage): Promise<void>;
+}
+
+/** What an action runs with: Graph bound to the executing identity (never its token), the event and its inputs. */
 export interface ActionInvocation {
-  /** GRAPH_BASE_URL, e.g. https://graph.microsoft.com/v1.0 */
-  graphBaseUrl: string;
-  /** Delegated access token of the executing identity (a connection, or the user On-Behalf-Of); only graph-client.ts ever sends it. */
-  accessToken: string;
+  graph: GraphSession;
   /** The event of a system run; in a user run, the item it was started on (`subject`) and its inputs (`data`). */
   event: Pick<ProductEvent, 'subject'>;
   /** Step inputs after renderInputs(). */
   inputs: Record<string, unknown>;
-  /** Stable per run step (e.g. `<runId>:<stepId>`), so a redelivered step sends the same client-request-id. */
-  idempotencyKey: string;
-  causedBy: RunCause;
   signal?: AbortSignal;
-  fetch?: typeof fetch;
-  /** Retry/timeout tuning of Graph calls; tests shrink the delays. */
-  graphPolicy?: Partial<GraphRetryPolicy>;
-  /** A new access token of the executing connection that meets a Graph claims challenge (see graph-client.ts). */
-  answerClaimsChallenge?: (claims: string) => Promise<string>;
-  /** The step's span: each Graph call is its child and sends it on as `traceparent` (the run's trace id). */
-  trace?: SpanRef;
-  /** Ids the Graph call spans are tagged with (never the token or the account's personal data). */
-  traceIds?: SpanAttributes;
 }
 
 export interface ActionResult {
@@ -81,6 +91,11 @@ export class ActionError extends Error {
     if (details.status !== undefined) this.status = details.status;
     if (details.retryAfterMs !== undefined) this.retryAfterMs = details.retryAfterMs;
     if (details.code !== undefined) this.code = details.code;
+  }
+
+  /** Whether a later try may succeed (the failure vocabulary of AppError). */
+  get retryable(): boolean {
+    return this.kind === 'transient';
   }
 }
 

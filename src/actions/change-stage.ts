@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineAction } from './action';
-import { fieldName, patchItemFields } from './update-fields';
+import { fieldName } from './update-fields';
 
 export const changeStage = defineAction({
   name: 'changeStage',
@@ -11,7 +11,7 @@ export const changeStage = defineAction({
     field: fieldName.default('Stage'),
   }),
   async execute(invocation, { stage, field }) {
-    const fields = await patchItemFields(invocation, { [field]: stage });
+    const fields = await invocation.graph.patchItemFields(invocation.event.subject, { [field]: stage });
     return {
       summary: `Set ${field} to ${JSON.stringify(stage)} on item ${invocation.event.subject.itemId}`,
       output: { itemId: invocation.event.subject.itemId, fields },

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { boundedOutput, defineAction, runMarkerHeaders } from './action';
-import { graphRequest, resolveGraphUrl } from './graph-client';
+import { boundedOutput, defineAction } from './action';
+import { resolveGraphUrl } from './graph-client';
 
 export const graphRequestAction = defineAction({
   name: 'graphRequest',
@@ -13,25 +13,11 @@ export const graphRequestAction = defineAction({
       body: z.unknown().optional(),
     })
     .refine((i) => !(i.method === 'GET' && i.body !== undefined), { message: 'a GET request cannot have a body', path: ['body'] }),
-  // Event values fill path segments and query values only: the template's text is the URL's only structure (issue 12).
+  // Event values fill path segments and query values only: the template's text is the URL's only structure.
   placeholderContexts: () => ({ path: 'graphUrl' }),
   async execute(invocation, { method, path, body }) {
-    const response = await graphRequest({
-      graphBaseUrl: invocation.graphBaseUrl,
-      accessToken: invocation.accessToken,
-      method,
-      path,
-      body,
-      headers: runMarkerHeaders(invocation.causedBy),
-      idempotencyKey: invocation.idempotencyKey,
-      signal: invocation.signal,
-      fetch: invocation.fetch,
-      onClaimsChallenge: invocation.answerClaimsChallenge,
-      policy: invocation.graphPolicy,
-      trace: invocation.trace,
-      traceIds: invocation.traceIds,
-    });
-    const url = resolveGraphUrl(invocation.graphBaseUrl, path);
+    const response = await invocation.graph.request({ method, path, body });
+    const url = resolveGraphUrl(invocation.graph.graphBaseUrl, path);
     return { summary: `${method} ${url.pathname} succeeded`, output: boundedOutput(response) };
   },
 });

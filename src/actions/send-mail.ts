@@ -1,7 +1,5 @@
 import { z } from 'zod';
-import { defineAction, runMarkerHeaders } from './action';
-import { graphRequest } from './graph-client';
-import type { PlaceholderContexts } from './action';
+import { defineAction, type PlaceholderContexts } from './action';
 
 const address = z.email().max(320);
 
@@ -27,24 +25,7 @@ export const sendMail = defineAction({
   }),
   placeholderContexts: (inputs): PlaceholderContexts => (bodyIsHtml(inputs) ? { body: 'html' } : {}),
   async execute(invocation, { to, subject, body, contentType }) {
-    await graphRequest({
-      graphBaseUrl: invocation.graphBaseUrl,
-      accessToken: invocation.accessToken,
-      method: 'POST',
-      path: '/me/sendMail',
-      body: {
-        message: { subject, body: { contentType, content: body }, toRecipients: to.map((a) => ({ emailAddress: { address: a } })) },
-        saveToSentItems: true,
-      },
-      headers: runMarkerHeaders(invocation.causedBy),
-      idempotencyKey: invocation.idempotencyKey,
-      signal: invocation.signal,
-      fetch: invocation.fetch,
-      onClaimsChallenge: invocation.answerClaimsChallenge,
-      policy: invocation.graphPolicy,
-      trace: invocation.trace,
-      traceIds: invocation.traceIds,
-    });
+    await invocation.graph.sendMail({ to, subject, body, contentType });
     return { summary: `Sent ${JSON.stringify(subject)} to ${to.length} recipient${to.length === 1 ? '' : 's'}`, output: { to } };
   },
 });

@@ -11,7 +11,7 @@
  *   (`graphUrl`) a value is one percent-encoded path segment or one query value (`'` doubled, as OData string
  *   literals escape it); a value that would give the URL structure (another segment, a query, a fragment, Graph's
  *   `:` path addressing, a function call) is refused: the template's own text is the only source of the URL's
- *   structure (issue 12). In an HTML body (`html`) values are escaped and the template's own markup stays.
+ *   structure. In an HTML body (`html`) values are escaped and the template's own markup stays.
  */
 import { escapeHtml } from '../shared/escape-html';
 import { ActionError, type PlaceholderContexts } from './action';

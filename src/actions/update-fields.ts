@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { defineAction, runMarkerHeaders, type ActionInvocation } from './action';
-import { graphPath, graphRequest } from './graph-client';
+import { defineAction } from './action';
 
 const RESERVED = new Set(['__proto__', 'prototype', 'constructor']);
 
@@ -12,34 +11,6 @@ export const fieldName = z
 
 export const fieldValue = z.union([z.string().max(65_536), z.number().finite(), z.boolean(), z.null()]);
 
-/**
- * PATCHes fields of the event's own list item (never another item: the address comes from the event's
- * subject) and returns what Graph echoed for the fields that were set.
- */
-export async function patchItemFields(
-  invocation: ActionInvocation,
-  fields: Record<string, string | number | boolean | null>,
-): Promise<Record<string, unknown>> {
-  const { siteId, listId, itemId } = invocation.event.subject;
-  const response = await graphRequest({
-    graphBaseUrl: invocation.graphBaseUrl,
-    accessToken: invocation.accessToken,
-    method: 'PATCH',
-    path: graphPath`/sites/${siteId}/lists/${listId}/items/${itemId}/fields`,
-    body: fields,
-    headers: runMarkerHeaders(invocation.causedBy),
-    idempotencyKey: invocation.idempotencyKey,
-    signal: invocation.signal,
-    fetch: invocation.fetch,
-    onClaimsChallenge: invocation.answerClaimsChallenge,
-    policy: invocation.graphPolicy,
-    trace: invocation.trace,
-    traceIds: invocation.traceIds,
-  });
-  const echoed = typeof response === 'object' && response !== null ? (response as Record<string, unknown>) : {};
-  return Object.fromEntries(Object.keys(fields).map((k) => [k, Object.hasOwn(echoed, k) ? echoed[k] : fields[k]]));
-}
-
 export const updateFields = defineAction({
   name: 'updateFields',
   description: "Sets fields of the event's list item.",
@@ -50,7 +21,8 @@ export const updateFields = defineAction({
       .refine((f) => Object.keys(f).length <= 100, 'at most 100 fields'),
   }),
   async execute(invocation, { fields }) {
-    const set = await patchItemFields(invocation, fields);
+    // The event's own item, never another: the address comes from the event's subject.
+    const set = await invocation.graph.patchItemFields(invocation.event.subject, fields);
     return {
       summary: `Set ${Object.keys(fields).join(', ')} on item ${invocation.event.subject.itemId}`,
       output: { itemId: invocation.event.subject.itemId, fields: set },

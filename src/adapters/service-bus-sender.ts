@@ -3,12 +3,7 @@ import type { ServiceBusClient, ServiceBusClientOptions, ServiceBusMessage, Serv
 import type { QueueName } from '../config/queues';
 import type { MessageSender, OutgoingMessage } from './message-queue';
 
-/**
- * `@azure/service-bus`, loaded on first use rather than when a cold instance imports the app (npm run bench, cold_import).
- * `require`, not `import()`: the rest of the app loads the SDK's CommonJS build, and import() would load its ES module
- * build beside it (two copies) when run unbundled; esbuild bundles a require inside a function as a module evaluated
- * at its first call.
- */
+/** `@azure/service-bus`, loaded on first use (docs/performance.md, "SDKs on first use", says why this way). */
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const loadSdk = (): typeof import('@azure/service-bus') => require('@azure/service-bus');
 

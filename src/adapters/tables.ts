@@ -2,12 +2,7 @@ import type { TableClient, TableEntity } from '@azure/data-tables';
 import type { TokenCredential } from '@azure/identity';
 import type { Settings } from '../config/settings';
 
-/**
- * `@azure/data-tables`, loaded on first use rather than when a cold instance imports the app (npm run bench, cold_import).
- * `require`, not `import()`: the rest of the app loads the SDK's CommonJS build, and import() would load its ES module
- * build beside it (two copies) when run unbundled; esbuild bundles a require inside a function as a module evaluated
- * at its first call.
- */
+/** `@azure/data-tables`, loaded on first use (docs/performance.md, "SDKs on first use", says why this way). */
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const loadSdk = (): typeof import('@azure/data-tables') => require('@azure/data-tables');
 

@@ -25,8 +25,13 @@ const fields = z.object({
   AUTH_KNOWN_AUTHORITIES: csv.default([]),
   /** Application (client) id of the sign-in app registration. */
   AUTH_CLIENT_ID: z.string().min(1),
-  /** Client secret of the sign-in app registration (a Key Vault reference in Azure). */
-  AUTH_CLIENT_SECRET: z.string().min(1),
+  /**
+   * How the sign-in app authenticates to Entra: `managedIdentity` (recommended in Azure: the app's user-assigned identity
+   * is a federated identity credential of the registration, so there is no secret to store or rotate) or `secret`.
+   */
+  AUTH_CLIENT_CREDENTIAL: z.enum(['secret', 'managedIdentity']).default('secret'),
+  /** Client secret of the sign-in app registration (a Key Vault reference in Azure); required with AUTH_CLIENT_CREDENTIAL `secret`. */
+  AUTH_CLIENT_SECRET: z.string().min(1).optional(),
   /** Absolute URL of GET /api/connections/callback, registered as the redirect URI. */
   AUTH_REDIRECT_URI: anyUrl,
   /** Delegated scopes a connection is authorized for (offline_access, openid and profile are always added). */
@@ -55,15 +60,26 @@ const fields = z.object({
    * does, which works when one registration serves both (AUTH_CLIENT_ID is then in ADMIN_TOKEN_AUDIENCE).
    */
   API_CLIENT_ID: z.string().trim().min(1).optional(),
-  /** Client secret of API_CLIENT_ID (a Key Vault reference in Azure); required with it. */
+  /** How API_CLIENT_ID authenticates to Entra: `managedIdentity` (federated identity credential, recommended) or `secret`. */
+  API_CLIENT_CREDENTIAL: z.enum(['secret', 'managedIdentity']).default('secret'),
+  /**
+   * Client secret of API_CLIENT_ID (a Key Vault reference in Azure) with API_CLIENT_CREDENTIAL `secret`. Missing or
+   * unresolved, only the user routes stop (503 with the reason): connections and system processes do not need it.
+   */
   API_CLIENT_SECRET: z.string().min(1).optional(),
+  /**
+   * Client id of the app's user-assigned managed identity: the credential for Tables, Key Vault and Service Bus
+   * (ManagedIdentityCredential with this id, never DefaultAzureCredential) and, in `managedIdentity` credential mode, the
+   * identity whose token for `api://AzureADTokenExchange` is the app registrations' client assertion.
+   */
+  AZURE_CLIENT_ID: z.string().trim().min(1).optional(),
   /** Delegated Graph scopes the On-Behalf-Of exchange asks for: what a user process's unelevated steps may do as the user. */
   USER_GRAPH_SCOPES: csv.pipe(z.array(z.string()).min(1)).default(['https://graph.microsoft.com/.default']),
   /** App role an admin token must carry. */
   ADMIN_ROLE: z.string().min(1).default('Connections.Admin'),
   /**
    * App role of the sign-in app (AUTH_CLIENT_ID) that designates a service account: only an account whose ID token
-   * carries it can become a connection (issue 12, finding 1). Assigned per account in Enterprise applications.
+   * carries it can become a connection (an ordinary user's sign-in must not). Assigned per account in Enterprise applications.
    */
   CONNECTION_ACCOUNT_ROLE: z.string().trim().min(1).default('Connections.ServiceAccount'),
   /** Whether CONNECTION_ACCOUNT_ROLE is required; `false` lets any account of the tenant become a connection. */
@@ -165,12 +181,16 @@ export const settingsSchema = fields.superRefine((s, ctx) => {
     // Otherwise refresh tokens would die of inactivity before the keep-alive ever touched them.
     localOnly('KEEPALIVE_IDLE_DAYS', 'must be less than REFRESH_TOKEN_INACTIVITY_DAYS');
   }
-  if (!!s.API_CLIENT_ID !== !!s.API_CLIENT_SECRET) {
-    localOnly(s.API_CLIENT_ID ? 'API_CLIENT_SECRET' : 'API_CLIENT_ID', 'API_CLIENT_ID and API_CLIENT_SECRET are set together (or neither)');
+  // The API registration's credential is checked where it is used (tokens/user-tokens.ts onBehalfOfClient): a missing
+  // or wrong one stops the user routes only, never sign-ins, refreshes or system processes.
+  if (s.AUTH_CLIENT_CREDENTIAL === 'secret' && !s.AUTH_CLIENT_SECRET) {
+    localOnly('AUTH_CLIENT_SECRET', 'is required with AUTH_CLIENT_CREDENTIAL "secret" (or use "managedIdentity")');
   }
-  if (s.API_CLIENT_ID && !s.ADMIN_TOKEN_AUDIENCE.includes(s.API_CLIENT_ID)) {
-    // Its user tokens would name another audience, and Entra refuses to exchange those (AADSTS50013).
-    localOnly('API_CLIENT_ID', 'must be one of ADMIN_TOKEN_AUDIENCE: the API registration user tokens are issued for');
+  if ((s.AUTH_CLIENT_CREDENTIAL === 'managedIdentity' || s.API_CLIENT_CREDENTIAL === 'managedIdentity') && !s.AZURE_CLIENT_ID) {
+    localOnly(
+      'AZURE_CLIENT_ID',
+      'is required with the "managedIdentity" credential: the client id of the identity the app registration trusts',
+    );
   }
   if (!s.TABLES_ENDPOINT && !s.TABLES_CONNECTION_STRING) {
     localOnly('TABLES_ENDPOINT', 'TABLES_ENDPOINT is required');
@@ -190,6 +210,9 @@ export const settingsSchema = fields.superRefine((s, ctx) => {
   }
   if (!s.GRAPH_BASE_URL.startsWith('https://')) {
     localOnly('GRAPH_BASE_URL', 'must be https outside local mode');
+  }
+  if (!s.AZURE_CLIENT_ID) {
+    localOnly('AZURE_CLIENT_ID', "is required outside local mode: the client id of the app's user-assigned managed identity");
   }
   if (s.AUTH_KNOWN_AUTHORITIES.length > 0) {
     localOnly('AUTH_KNOWN_AUTHORITIES', 'a non-Microsoft authority is for the local identity provider only');
@@ -215,7 +238,12 @@ export class SettingsError extends Error {
  */
 const unresolvedKeyVaultReference = /^\s*@Microsoft\.KeyVault\(/i;
 
-const unresolvedReferenceMessage =
+export const isUnresolvedKeyVaultReference = (value: string | undefined): boolean => unresolvedKeyVaultReference.test(value ?? '');
+
+/** Settings whose unresolved reference stops one feature only (its users get the reason), not the whole app. */
+const referencesCheckedWhereUsed: readonly string[] = ['API_CLIENT_SECRET'];
+
+export const unresolvedReferenceMessage =
   'is an unresolved Key Vault reference (@Microsoft.KeyVault(...)): the platform could not read the secret. ' +
   "Likely causes: the app's managed identity lacks the Key Vault Secrets User role (or a role that includes it) on the vault, " +
   'or the role assignment has not propagated yet; the secret (or the version named) does not exist or is disabled; ' +
@@ -225,7 +253,7 @@ const unresolvedReferenceMessage =
 export function loadSettings(env: Record<string, string | undefined> = process.env): Settings {
   const input = Object.fromEntries(settingNames.map((n) => [n, env[n] === '' ? undefined : env[n]]));
   // Values are never echoed: AUTH_CLIENT_SECRET may be among them.
-  const unresolved = settingNames.filter((n) => unresolvedKeyVaultReference.test(input[n] ?? ''));
+  const unresolved = settingNames.filter((n) => !referencesCheckedWhereUsed.includes(n) && isUnresolvedKeyVaultReference(input[n]));
   if (unresolved.length) throw new SettingsError(unresolved.map((n) => `${n}: ${unresolvedReferenceMessage}`));
   const parsed = settingsSchema.safeParse(input);
   if (!parsed.success) {
@@ -247,5 +275,6 @@ export function tableNames(s: Pick<Settings, 'TABLES_PREFIX'>) {
     connectionAudit: `${p}ConnectionAudit`,
     tenants: `${p}Tenants`,
     userSessions: `${p}UserSessions`,
+    notifications: `${p}Notifications`,
   } as const;
 }

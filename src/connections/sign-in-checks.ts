@@ -19,7 +19,7 @@ export interface SignInEvidence {
 }
 
 /**
- * Why a redeemed sign-in must not become (or renew) a connection, or undefined when it may (issue 12, finding 1):
+ * Why a redeemed sign-in must not become (or renew) a connection, or undefined when it may:
  * - it must be fresh and interactive: the ID token's `auth_time` (seconds) is not before the state's creation, so a
  *   URL rewritten to `prompt=none` (or without `prompt=login`) cannot turn someone's live session into a connection.
  *   `auth_time` is an optional claim in Entra, so a token without it is refused with a message naming it;

@@ -79,7 +79,7 @@ export class SignInFlow {
 
   /** Redeems the authorization code of a callback; every refusal leaves connections and tokens untouched. */
   async complete(query: CallbackQuery): Promise<CallbackOutcome> {
-    // Without a consumed state nothing of the query is shown: anyone can send an admin such a link (finding 5).
+    // Without a consumed state nothing of the query is shown: anyone can send an admin such a link.
     if (!query.state) return refuse(query.error ? refusals.unmatchedProviderError : refusals.badRequest);
     const consumed = await this.deps.signInStates.consume(query.state);
     if (!consumed.ok) return refuse(consumed.reason === 'expired' ? refusals.expiredState : refusals.unknownState);
@@ -174,7 +174,7 @@ export class SignInFlow {
   }
 
   private async start(intent: SignInIntent, loginHint?: string): Promise<AuthorizeStart> {
-    // Each start writes a Table row: a script or a stuck button must not fill the table (issue 12).
+    // Each start writes a Table row: a script or a stuck button must not fill the table.
     const decision = this.deps.startLimit?.take(`${intent.tenantId}/${intent.adminObjectId}`) ?? { allowed: true };
     if (!decision.allowed) {
       const retryAfterSeconds = Math.ceil(decision.retryAfterMs / 1000);

@@ -5,9 +5,8 @@ import { AppError } from '../shared/errors';
 import { UserAssertion, type Caller } from '../shared/user';
 
 /**
- * jose, loaded when the first caller's token is verified rather than when a cold instance imports the app or builds
- * its context (queue and timer functions never need it; npm run bench, cold_import). `require` inside a function for the reason app-context.ts
- * gives for the Azure SDKs; the deploy package keeps it in sdk/jose.js (scripts/bundle-functions.mjs).
+ * jose, loaded when the first caller's token is verified (queue and timer functions never need it; docs/performance.md,
+ * "SDKs on first use", says why this way).
  */
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const loadJose = (): typeof import('jose') => require('jose');

@@ -1,7 +1,6 @@
 import { z } from 'zod';
-import { connectionStatusChangedSchema } from '../connections/connection-lifecycle';
 import { productEventSchema } from '../events/product-event';
-import { applicationCredentialsInvalidSchema } from '../tokens/application-credentials-alert';
+import { connectionEventSchema } from '../notifications/connection-notices';
 
 /**
  * The message contracts of the app's queues as JSON Schema 2020-12, generated from the zod schemas the code uses
@@ -12,7 +11,7 @@ export const publishedSchemas: Record<string, { title: string; schema: z.ZodType
   'product-event.json': { title: 'A product event (queue workpoint-events)', schema: productEventSchema, io: 'input' },
   'connection-event.json': {
     title: 'A message on queue connection-events',
-    schema: z.discriminatedUnion('type', [connectionStatusChangedSchema, applicationCredentialsInvalidSchema]),
+    schema: connectionEventSchema,
     io: 'output',
   },
 };

@@ -44,6 +44,8 @@ export interface QueueStats {
   inFlight: number;
   /** Held by a delivery of an earlier process (restored from the store) until its lock expires. */
   locked: number;
+  /** Messages this process accepted (not dropped as duplicates) since the bus started, consumed or not. */
+  accepted: number;
   deliveries: number;
   completed: number;
   abandoned: number;

@@ -1,8 +1,7 @@
 /**
  * LOCAL ONLY. Where the local bus (local-service-bus.ts) keeps its messages so that they outlive the process: a table in
  * Azurite, which `npm start` keeps on disk. In Azure, Service Bus itself keeps accepted messages, their delivery count
- * and their lock; a local instance that loses them on a crash would hide exactly the failures the app must survive
- * (issue 16, item 5).
+ * and their lock; a local instance that loses them on a crash would hide exactly the failures the app must survive.
  *
  * One partition per queue. Rows:
  * - `m-<key>`: a message the queue holds (active, scheduled, locked, or dead-lettered), with its delivery count and lock;

@@ -15,3 +15,27 @@ export class LocalStaticCredential implements TokenCredential {
     return { token: LOCAL_STATIC_TOKEN, expiresOnTimestamp: EXPIRES_ON, tokenType: 'Bearer' };
   }
 }
+
+/**
+ * LOCAL ONLY. The Function's user-assigned managed identity as the local identity provider plays it: tokens from its
+ * /local/managed-identity/token endpoint (resource + client_id, as the platform's identity endpoint takes them), which
+ * the provider accepts as client assertions of the registrations that trust the identity.
+ */
+export class LocalManagedIdentityCredential implements TokenCredential {
+  constructor(
+    private readonly providerUrl: string,
+    private readonly clientId: string,
+  ) {}
+
+  async getToken(scopes: string | string[], _options?: GetTokenOptions): Promise<AccessToken> {
+    const scope = Array.isArray(scopes) ? scopes[0] : scopes;
+    const resource = (scope ?? '').replace(/\/\.default$/, '');
+    const url = new URL('/local/managed-identity/token', this.providerUrl);
+    url.searchParams.set('resource', resource);
+    url.searchParams.set('client_id', this.clientId);
+    const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+    const body = (await res.json()) as { access_token?: string; expires_on?: string; error_description?: string };
+    if (!res.ok || !body.access_token) throw new Error(`ManagedIdentityCredential: ${body.error_description ?? `HTTP ${res.status}`}`);
+    return { token: body.access_token, expiresOnTimestamp: Number(body.expires_on) * 1000, tokenType: 'Bearer' };
+  }
+}

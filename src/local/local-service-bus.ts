@@ -193,7 +193,7 @@ function buildBus(definitions: readonly LocalFunction[], options: LocalServiceBu
     inFlight: new Set(),
     seen: new Map(),
     nextSequence: 1,
-    stats: { deliveries: 0, completed: 0, abandoned: 0, deadLettered: 0, duplicatesDropped: 0 },
+    stats: { accepted: 0, deliveries: 0, completed: 0, abandoned: 0, deadLettered: 0, duplicatesDropped: 0 },
   });
   // The queues exist whether or not a trigger reads them, as in Azure (infra creates them all).
   for (const name of Object.values(queueNames)) queues.set(name, newQueue(name, queuesWithSessions.includes(name)));
@@ -522,6 +522,7 @@ function buildBus(definitions: readonly LocalFunction[], options: LocalServiceBu
           throw new LocalServiceBusError('ServiceBusy', `The local Service Bus could not store the messages: ${describeError(e)}`);
         }
       }
+      q.stats.accepted += accepted.length;
       for (const message of accepted) {
         if (message.sequenceNumber === undefined) schedule(q, message, message.scheduledEnqueueTime!);
         else insertAvailable(q, message as AvailableMessage);

@@ -10,13 +10,14 @@ import {
   LOCAL_API_CLIENT_SECRET,
   LOCAL_CLIENT_ID,
   LOCAL_CLIENT_SECRET,
+  LOCAL_MANAGED_IDENTITY,
   LOCAL_TENANTS,
   type LocalTenant,
 } from './identity-provider/directory';
 import { startIdentityProvider, type LocalIdentityProvider } from './identity-provider/launch';
 import { startGraphStandIn, type GraphStandIn } from './graph-stand-in';
 import { startKeyVaultStandIn, type KeyVaultStandIn } from './key-vault-stand-in';
-import { LocalStaticCredential } from './local-credential';
+import { LocalManagedIdentityCredential, LocalStaticCredential } from './local-credential';
 import type { LocalApp } from './local-functions';
 import { createTableBusStore } from './local-bus-store';
 import { createLocalServiceBus, openLocalServiceBus, type LocalServiceBus } from './local-service-bus';
@@ -34,6 +35,11 @@ export interface LocalStackOptions {
   log?: LogSink;
   /** Extra settings (e.g. GRAPH_BASE_URL of a test's Graph stand-in). */
   env?: Record<string, string>;
+  /**
+   * How the sign-in and API registrations authenticate: `secret` (default) or `managedIdentity` (the local managed
+   * identity's token as a client assertion, as in Azure with a federated identity credential; no client secret is set).
+   */
+  credentialMode?: 'secret' | 'managedIdentity';
   /** Serve the Connections page (dist/portal) at `/` and register it with the identity provider. */
   portal?: boolean;
   /** Tenants registered at start, as the vendor's operator registers customers in Azure; both local tenants by default. */
@@ -110,7 +116,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       AUTH_AUTHORITY: identityProvider.authority,
       AUTH_KNOWN_AUTHORITIES: new URL(identityProvider.url).host,
       AUTH_CLIENT_ID: LOCAL_CLIENT_ID,
-      AUTH_CLIENT_SECRET: LOCAL_CLIENT_SECRET,
+      AZURE_CLIENT_ID: LOCAL_MANAGED_IDENTITY.clientId,
+      ...(options.credentialMode === 'managedIdentity'
+        ? { AUTH_CLIENT_CREDENTIAL: 'managedIdentity', API_CLIENT_CREDENTIAL: 'managedIdentity' }
+        : { AUTH_CLIENT_SECRET: LOCAL_CLIENT_SECRET, API_CLIENT_SECRET: LOCAL_API_CLIENT_SECRET }),
       AUTH_REDIRECT_URI: redirectUri,
       ADMIN_TOKEN_ISSUER: identityProvider.issuer,
       ADMIN_TOKEN_ISSUER_V1: identityProvider.v1IssuerTemplate,
@@ -119,7 +128,6 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ADMIN_TOKEN_AUDIENCE: `${LOCAL_API_AUDIENCE},${LOCAL_API_CLIENT_ID}`,
       // User tokens are issued for the API registration, so it (not the sign-in app) exchanges them On-Behalf-Of.
       API_CLIENT_ID: LOCAL_API_CLIENT_ID,
-      API_CLIENT_SECRET: LOCAL_API_CLIENT_SECRET,
       TABLES_CONNECTION_STRING: azurite.connectionString,
       KEY_VAULT_URI: vault.url,
       GRAPH_BASE_URL: graph.url,
@@ -149,6 +157,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const overrides: AppContextOverrides = {
       // The vault stand-in must never see a real credential's tokens.
       credential: new LocalStaticCredential(),
+      managedIdentity: new LocalManagedIdentityCredential(
+        identityProvider.url,
+        settings.AZURE_CLIENT_ID ?? LOCAL_MANAGED_IDENTITY.clientId,
+      ),
       sender: bus,
       ...(options.now ? { now: options.now } : {}),
       ...(options.log ? { logError: (message: string) => options.log!('error', 'app', message) } : {}),

@@ -15,11 +15,16 @@ async function main() {
   if (lockSeconds !== undefined && !(Number(lockSeconds) > 0))
     throw new Error('CONNECTIONS_LOCAL_BUS_LOCK_SECONDS must be a positive number');
   const graphUrl = process.env.GRAPH_BASE_URL;
+  // How the app registrations authenticate: secret (default) or managedIdentity (federated credential, as in Azure).
+  const credentialMode = process.env.CONNECTIONS_LOCAL_CREDENTIAL ?? 'secret';
+  if (credentialMode !== 'secret' && credentialMode !== 'managedIdentity')
+    throw new Error('CONNECTIONS_LOCAL_CREDENTIAL must be secret or managedIdentity');
   const stack = await startLocalStack({
     port,
     dataDir: path.join(localDataDir(), 'data'),
     identityProvider: { port: port + 1 },
     portal: true,
+    credentialMode,
     ...(lockSeconds ? { busLockDurationMs: Number(lockSeconds) * 1000 } : {}),
     ...(graphUrl ? { env: { GRAPH_BASE_URL: graphUrl } } : {}),
   });
@@ -49,6 +54,7 @@ Connections local instance is running.
   API                 ${stack.baseUrl}/api
   Sign-in callback    ${stack.baseUrl}/api/connections/callback
   Identity provider   ${stack.identityProvider.url}  (local stand-in for Microsoft sign-in)
+  App credentials     ${credentialMode === 'managedIdentity' ? 'managed identity (federated credential, no client secret)' : 'client secrets'}  (CONNECTIONS_LOCAL_CREDENTIAL=secret|managedIdentity)
   Key Vault stand-in  ${stack.vault.url}
   Graph stand-in      ${stack.graph.url}   (calls it received: ${stack.graph.url}/_local/calls)${graphUrl ? `\n  Graph (used)        ${graphUrl}` : ''}
   Tables (Azurite)    ${stack.azurite.tablesEndpoint}

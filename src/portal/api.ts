@@ -117,7 +117,13 @@ export class ConnectionsApi {
   makeDefault = (id: string) => this.call<Connection>('PATCH', `connections/${encodeURIComponent(id)}`, { isDefault: true });
   reauthorize = (id: string) => this.call<AuthorizeStart>('POST', `connections/${encodeURIComponent(id)}/reauthorize`);
   test = (id: string) => this.call<TestResult>('POST', `connections/${encodeURIComponent(id)}/test`);
-  remove = (id: string, force = false) => this.call<void>('DELETE', `connections/${encodeURIComponent(id)}${force ? '?force=true' : ''}`);
+  remove = (id: string, options: { force?: boolean; revokeSessions?: boolean } = {}) => {
+    const query = new URLSearchParams({
+      ...(options.force ? { force: 'true' } : {}),
+      ...(options.revokeSessions ? { revokeSessions: 'true' } : {}),
+    });
+    return this.call<void>('DELETE', `connections/${encodeURIComponent(id)}${query.size ? `?${query}` : ''}`);
+  };
   usage = (id: string) => this.call<{ references?: ConnectionReference[] }>('GET', `connections/${encodeURIComponent(id)}/usage`);
   audit = (id: string, limit = 20) =>
     this.call<{ entries: AuditEntry[] }>('GET', `connections/${encodeURIComponent(id)}/audit?limit=${limit}`).then((r) => r.entries);

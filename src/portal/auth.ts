@@ -82,7 +82,7 @@ export class AdminAuth {
       try {
         res = await fetch(url);
       } catch {
-        throw new SignInError(`The sign-in service at ${new URL(url).origin} cannot be reached.`);
+        throw new SignInError(unreachable(new URL(url).origin));
       }
       if (!res.ok) throw new SignInError(`The sign-in service answered HTTP ${res.status} for its configuration.`);
       return (await res.json()) as Discovery;
@@ -179,7 +179,7 @@ export class AdminAuth {
         }),
       });
     } catch {
-      throw new SignInError('The sign-in service could not be reached to finish the sign-in.');
+      throw new SignInError(unreachable(new URL(meta.token_endpoint).origin));
     }
     const body = (await res.json().catch(() => ({}))) as Record<string, unknown>;
     if (!res.ok || typeof body.access_token !== 'string') {
@@ -205,4 +205,15 @@ export class AdminAuth {
     sessionStorage.setItem(SESSION_KEY, JSON.stringify(session));
     return session;
   }
+}
+
+/**
+ * What to do when the sign-in service cannot be fetched. A browser does not say why a fetch failed; for the local
+ * service the usual cause is its generated certificate, which this browser does not trust yet.
+ */
+export function unreachable(origin: string): string {
+  const local = /^https:\/\/(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$/.test(origin);
+  return local
+    ? `The sign-in service at ${origin} cannot be reached. If it runs (npm start), this browser does not trust its local certificate yet: open ${origin} in a new tab, accept the certificate warning once (or trust .local/certs/localhost-cert.pem), then sign in again.`
+    : `The sign-in service at ${origin} cannot be reached. Check your network connection and try again.`;
 }

@@ -467,21 +467,30 @@ export function createConnectionsView(ctx: ViewContext) {
     dialog.onclose = () => {
       if (document.contains(opener)) opener.focus();
     };
+    // Kept across the 409 round: the choice made in the first dialog still holds for "Delete anyway".
+    const revoke = h('input', { type: 'checkbox', id: 'delete-revoke-sessions' });
     const show = (usage?: string[]) => {
       const confirmButton = h('button', { type: 'button', className: 'danger' }, usage ? 'Delete anyway' : 'Delete');
       const cancelButton = h('button', { type: 'button', onclick: close }, 'Cancel');
       confirmButton.addEventListener('click', async () => {
         confirmButton.disabled = true;
         try {
-          await api.remove(c.id, usage !== undefined);
+          await api.remove(c.id, { force: usage !== undefined, revokeSessions: revoke.checked });
           close();
-          announce(`Deleted “${c.displayName}”. Its tokens were removed from Key Vault.`, 'success');
+          announce(
+            `Deleted “${c.displayName}”.${revoke.checked ? ` The sign-in sessions of ${c.account.username} were revoked.` : ''} ${VAULT_TRUTH}`,
+            'success',
+          );
           await load();
           refreshButton.focus();
         } catch (e) {
-          if (e instanceof ApiError && e.status === 409 && usage === undefined) {
+          if (e instanceof ApiError && e.status === 409 && usage === undefined && referencesIn(e.body)) {
+            show(usageLines(referencesIn(e.body) ?? []));
+            return;
+          }
+          if (e instanceof ApiError && e.status === 409 && usage === undefined && !revoke.checked) {
             // The 409 names the processes; if it does not, ask the usage endpoint.
-            const references = referencesIn(e.body) ?? referencesIn(await api.usage(c.id).catch(() => undefined)) ?? [];
+            const references = referencesIn(await api.usage(c.id).catch(() => undefined)) ?? [];
             show(usageLines(references));
             return;
           }
@@ -502,11 +511,24 @@ export function createConnectionsView(ctx: ViewContext) {
             ]
           : h(
               'p',
-              {},
-              `The stored sign-in of ${c.account.username} is removed from Key Vault. Processes can no longer run as this connection.`,
+              { id: 'delete-dialog-text' },
+              `Processes can no longer run as this connection. Its stored sign-in (${c.account.username}) is overwritten in Key Vault and the secret deleted. `,
+              VAULT_TRUTH,
             ),
+        h(
+          'div',
+          { className: 'field checkbox' },
+          revoke,
+          h('label', { for: 'delete-revoke-sessions' }, "Also revoke the account's sign-in sessions"),
+          h(
+            'p',
+            { className: 'hint', id: 'delete-revoke-hint' },
+            `Ends every refresh token of ${c.account.username} at Microsoft Entra now, including the one in older secret versions (other apps it signed in to must sign in again).`,
+          ),
+        ),
         h('div', { className: 'dialog-actions' }, cancelButton, confirmButton),
       );
+      revoke.setAttribute('aria-describedby', 'delete-revoke-hint');
       if (!dialog.open) dialog.showModal();
       cancelButton.focus();
     };
@@ -515,6 +537,10 @@ export function createConnectionsView(ctx: ViewContext) {
 
   return { element, load, focus: () => authorizeLink.focus() };
 }
+
+/** What deleting does in Key Vault, as it is: a soft-deleted secret keeps its versions until it is purged. */
+const VAULT_TRUTH =
+  "Key Vault keeps a deleted secret, older versions included, for its retention period (purge protection forbids purging it sooner): until then those versions still hold the account's refresh token. Revoking the account's sign-in sessions makes that token useless now.";
 
 const AUDIT_WORDS: Record<string, string> = {
   created: 'Created',

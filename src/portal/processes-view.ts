@@ -3,7 +3,7 @@ import type { ProcessDraft, ProcessRecord } from './api';
 import type { ViewContext } from './connections-view';
 import { h, replaceChildren, time } from './dom';
 import { announce, messageOf } from './notices';
-import { createProcessEditor } from './process-editor';
+import { createProcessEditor } from './designer/process-editor';
 
 export interface ProcessesViewContext extends ViewContext {
   /** Opens the Runs tab on this process's runs. */
@@ -14,6 +14,8 @@ export interface ProcessesViewContext extends ViewContext {
 export function createProcessesView(ctx: ProcessesViewContext) {
   const element = h('div', { id: 'processes-view' });
   let editor: ReturnType<typeof createProcessEditor> | undefined;
+  /** The processes the list showed last: "Create" refuses their ids and names instead of overwriting one on Save. */
+  let known: ProcessRecord[] = [];
 
   const showList = async (announceResult = false) => {
     editor = undefined;
@@ -36,6 +38,7 @@ export function createProcessesView(ctx: ProcessesViewContext) {
     );
     try {
       const processes = (await ctx.api.listProcesses()).sort((a, b) => (a.draft.name ?? a.id).localeCompare(b.draft.name ?? b.id));
+      known = processes;
       list.setAttribute('aria-busy', 'false');
       replaceChildren(list, processes.length ? table(processes) : h('p', { className: 'empty' }, 'No processes yet. Create one below.'));
       if (announceResult) announce(`Processes refreshed: ${processes.length === 1 ? '1 process' : `${processes.length} processes`}.`);
@@ -159,6 +162,17 @@ export function createProcessesView(ctx: ProcessesViewContext) {
         firstStep.focus();
         return;
       }
+      const newId = idInput.value.trim();
+      const newName = name.value.trim();
+      const taken = known.find((p) => p.id === newId) ?? known.find((p) => (p.draft.name ?? '').toLowerCase() === newName.toLowerCase());
+      if (taken) {
+        announce(
+          `A process ${taken.id === newId ? `with the id “${newId}”` : `named “${newName}”`} already exists (“${taken.draft.name}”, id ${taken.id}): open it from the list, or choose another name and id.`,
+          'error',
+        );
+        (taken.id === newId ? idInput : name).focus();
+        return;
+      }
       const action = actionNamed(firstStep.value);
       const draft: ProcessDraft = {
         name: name.value.trim(),
@@ -179,7 +193,7 @@ export function createProcessesView(ctx: ProcessesViewContext) {
             : { id: 'form-1', type: 'form', name: 'Form', fields: [{ name: 'comment', label: 'Comment', type: 'text' }] },
         ],
       };
-      showEditor(idInput.value.trim(), undefined, draft);
+      showEditor(newId, undefined, draft);
       announce(`“${draft.name}” is not saved yet: fill in its steps, then select Save.`);
     });
     return form;

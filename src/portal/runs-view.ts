@@ -1,6 +1,7 @@
 import type { Connection, FormField, ProcessRecord, Run, RunStep } from './api';
 import type { ViewContext } from './connections-view';
 import { h, replaceChildren, time } from './dom';
+import { stepLabel } from './designer/editor-state';
 import { announce, messageOf } from './notices';
 
 const RUN_STATUS: Record<Run['status'], { icon: string; text: string; tone: string }> = {
@@ -171,7 +172,8 @@ export function createRunsView(ctx: ViewContext, me: SignedInPerson) {
         '⏸ Waiting for the person who started the run: their sign-in ran out before the next step. They continue it by resuming the run.',
       );
     }
-    const step = run.steps[waiting.stepIndex]?.id ?? `#${waiting.stepIndex + 1}`;
+    const retried = run.steps[waiting.stepIndex];
+    const step = retried ? stepName(run, retried.id, retried.action) : `#${waiting.stepIndex + 1}`;
     return h(
       'p',
       { className: 'waiting-note' },
@@ -192,8 +194,7 @@ export function createRunsView(ctx: ViewContext, me: SignedInPerson) {
     return h(
       'li',
       { className: `step step-${s.tone}` },
-      h('span', { className: 'step-id' }, step.id),
-      step.action ? h('span', { className: 'muted' }, ` (${step.action})`) : null,
+      h('span', { className: 'step-id' }, stepName(run, step.id, step.action)),
       ' ',
       h('span', { className: `badge badge-${s.tone}` }, `${s.icon} ${s.text}`),
       ' ',
@@ -220,7 +221,7 @@ export function createRunsView(ctx: ViewContext, me: SignedInPerson) {
   function waitingForm(run: Run, waiting: { stepId: string; userObjectId: string }): HTMLElement {
     const { stepId, userObjectId } = waiting;
     if (me.objectId && userObjectId !== me.objectId) {
-      return h('p', { className: 'waiting-note' }, `⏸ Waiting for the person who started the run to fill in “${stepId}”.`);
+      return h('p', { className: 'waiting-note' }, `⏸ Waiting for the person who started the run to fill in “${stepName(run, stepId)}”.`);
     }
     const fields = formFieldsOf(run, stepId);
     const prefix = `form-${run.id}-${stepId}`.replace(/[^A-Za-z0-9_-]/g, '-');
@@ -251,8 +252,8 @@ export function createRunsView(ctx: ViewContext, me: SignedInPerson) {
     const submit = h('button', { type: 'submit', className: 'primary' }, 'Submit');
     const form = h(
       'form',
-      { className: 'waiting-form', 'aria-label': `Form “${stepId}” of ${processName(run.processId)}` },
-      h('p', { className: 'waiting-note' }, `⏸ This run waits for you: fill in “${stepId}” to continue it.`),
+      { className: 'waiting-form', 'aria-label': `Form “${stepName(run, stepId)}” of ${processName(run.processId)}` },
+      h('p', { className: 'waiting-note' }, `⏸ This run waits for you: fill in “${stepName(run, stepId)}” to continue it.`),
       ...controls.map((c) => c.box),
       submit,
     );
@@ -266,7 +267,7 @@ export function createRunsView(ctx: ViewContext, me: SignedInPerson) {
       submit.disabled = true;
       try {
         await ctx.api.submitForm(run.id, stepId, values);
-        announce(`Submitted “${stepId}”: the run continues.`, 'success');
+        announce(`Submitted “${stepName(run, stepId)}”: the run continues.`, 'success');
         await load();
       } catch (err) {
         submit.disabled = false;
@@ -276,11 +277,20 @@ export function createRunsView(ctx: ViewContext, me: SignedInPerson) {
     return form;
   }
 
-  function formFieldsOf(run: Run, stepId: string): FormField[] {
+  /** The definition a run executes, as near as the list has it: its published version, else the latest one, else the draft. */
+  function definitionOf(run: Run) {
     const p = processes.get(run.processId);
-    const definition =
-      p?.published && p.published.version === run.processVersion ? p.published.definition : (p?.published?.definition ?? p?.draft);
-    const fields = definition?.steps.find((s) => s.id === stepId)?.fields;
+    return p?.published && p.published.version === run.processVersion ? p.published.definition : (p?.published?.definition ?? p?.draft);
+  }
+
+  /** A step as people know it (its name or action), never by its generated id. */
+  function stepName(run: Run, stepId: string, action?: string): string {
+    const step = definitionOf(run)?.steps.find((s) => s.id === stepId);
+    return stepLabel(step ?? { id: stepId, action });
+  }
+
+  function formFieldsOf(run: Run, stepId: string): FormField[] {
+    const fields = definitionOf(run)?.steps.find((s) => s.id === stepId)?.fields;
     // Without the definition (a version no longer listed) one free-text field still lets the run continue.
     return fields?.length ? fields : [{ name: 'comment', label: 'Comment', type: 'text' }];
   }

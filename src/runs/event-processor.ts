@@ -6,7 +6,7 @@ import type { ProcessRepository } from '../processes/process-repository';
 import { inSpan, type SpanRef } from '../shared/spans';
 import { noConnectionMessage } from './executor';
 import { selfTriggerReason } from './loop-guard';
-import type { Run } from './run';
+import { newRun, startCommands } from './core/runs';
 import { runIdFor, type RunRepository } from './run-repository';
 import { sendSteps, type StepToSend } from './step-message';
 
@@ -53,7 +53,6 @@ export class EventProcessor {
     const connections = await this.deps.connections.list(event.tenantId);
     const hasConnection = connections.length > 0;
     const clock = this.deps.now?.() ?? new Date();
-    const now = clock.toISOString();
     // Runs are ordered by when the event was received; its occurredAt is the sender's and stays data.
     const receivedAt = await this.deps.runs.receivedAt(event, clock);
     const firstSteps: StepToSend[] = [];
@@ -69,29 +68,28 @@ export class EventProcessor {
         intake,
         { 'tenant.id': event.tenantId, 'process.id': definition.id, 'process.version': version, 'run.id': id, 'event.id': event.id },
         async (span) => {
-          const run: Run = {
-            id,
-            tenantId: event.tenantId,
-            kind: 'system',
-            processId: definition.id,
-            processVersion: version,
-            event,
-            subject: event.subject,
-            status: guarded ? 'not_started' : reason ? 'failed' : 'running',
-            ...(reason ? { reason, finishedAt: now } : {}),
-            createdAt: now,
-            steps: definition.steps.map((s) => ({ id: s.id, ...(s.action ? { action: s.action } : {}), status: 'pending', attempts: 0 })),
-            traceId: span.ref.traceId,
-            traceSpanId: span.ref.spanId,
-          };
+          const { run } = newRun(
+            {
+              id,
+              tenantId: event.tenantId,
+              kind: 'system',
+              process: { id: definition.id, version, steps: definition.steps },
+              event,
+              subject: event.subject,
+              trace: span.ref,
+              ...(reason ? { stopped: { status: guarded ? 'not_started' : 'failed', reason } } : {}),
+            },
+            clock,
+          );
           const created = await this.deps.runs.create(run);
           // A redelivered event finds its run, which keeps the trace it was created in.
           return created ? run : ((await this.deps.runs.get(event.tenantId, id)) ?? run);
         },
       );
-      if (stored.status === 'running') {
+      const start = startCommands(stored);
+      if (start.length) {
         outcome.started.push(id);
-        firstSteps.push({ tenantId: event.tenantId, runId: id, stepIndex: 0 });
+        for (const c of start) if (c.kind === 'sendStep') firstSteps.push(c.step);
       } else {
         outcome.notStarted.push({ runId: id, reason: stored.reason ?? stored.status });
       }

@@ -13,7 +13,7 @@ import {
 import { AppError } from '../shared/errors';
 import { recordLimits, truncated } from './record-limits';
 import type { ProductEvent } from '../events/product-event';
-import type { ExecutedAs, Run, StepRecord } from './run';
+import type { ExecutedAs, RetryingStep, Run, StepRecord, WaitingFor } from './run';
 
 type RunRow = {
   partitionKey: string;
@@ -97,7 +97,7 @@ function toRow(r: Run): RunRow {
 }
 
 /**
- * A step as recorded before issue 13 named only `{connectionId, username}` as its executor: it was a connection. The
+ * A step as recorded before user processes named only `{connectionId, username}` as its executor: it was a connection. The
  * account's object id was not kept then, so it reads as empty.
  */
 function migratedStep(step: StepRecord): StepRecord {
@@ -115,6 +115,18 @@ function stepsOf(row: RunRow): StepRecord[] {
   return (JSON.parse(json) as StepRecord[]).map(migratedStep);
 }
 
+/** `waitingFor` as rows written before it had a `kind` keep it. */
+type UntaggedWaitingFor =
+  { stepId: string; userObjectId: string } | { reason: 'user_session' } | (Omit<RetryingStep, 'kind'> & { reason: 'retrying' });
+
+function waitingForOf(stored: WaitingFor | UntaggedWaitingFor): WaitingFor {
+  if ('kind' in stored) return stored;
+  if ('stepId' in stored) return { kind: 'form', ...stored };
+  if (stored.reason === 'user_session') return { kind: 'user_session' };
+  const { reason: _reason, ...retrying } = stored;
+  return { kind: 'retrying', ...retrying };
+}
+
 const fromRow = (row: RunRow): Run => {
   const event = row.eventJson === undefined ? undefined : (JSON.parse(row.eventJson) as ProductEvent);
   return {
@@ -129,7 +141,7 @@ const fromRow = (row: RunRow): Run => {
     ...(row.inputsJson ? { inputs: JSON.parse(row.inputsJson) } : {}),
     ...(row.formJson ? { form: JSON.parse(row.formJson) } : {}),
     status: row.status,
-    ...(row.waitingForJson ? { waitingFor: JSON.parse(row.waitingForJson) } : {}),
+    ...(row.waitingForJson ? { waitingFor: waitingForOf(JSON.parse(row.waitingForJson)) } : {}),
     ...(row.reason ? { reason: row.reason } : {}),
     createdAt: row.createdAt,
     ...(row.finishedAt ? { finishedAt: row.finishedAt } : {}),
@@ -157,7 +169,7 @@ const timeOrderedId = (at: Date, hashOf: string) =>
 
 /**
  * Run ids sort newest first by the time the event was received (inverted), never by the event's own `occurredAt`,
- * which the sender controls (issue 12: a year-2300 `occurredAt` gave ids the step runner refused and sorted ahead of
+ * which the sender controls (a year-2300 `occurredAt` would give ids the step runner refuses, sorted ahead of
  * every real run). The rest derives from the event and process, so a redelivered event finds its run instead of
  * starting a second one: `receivedAt` comes from `RunRepository.receivedAt`, the same for every delivery.
  */

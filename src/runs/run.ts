@@ -6,7 +6,7 @@ export const runStatuses = ['running', 'waiting', 'succeeded', 'failed', 'not_st
 export type RunStatus = (typeof runStatuses)[number];
 export const stepStatuses = ['pending', 'running', 'waiting', 'succeeded', 'failed', 'skipped'] as const;
 export type StepStatus = (typeof stepStatuses)[number];
-/** A system run starts from a product event; a user run is started by a user on an item (issue 13). */
+/** A system run starts from a product event; a user run is started by a user on an item. */
 export type RunKind = 'system' | 'user';
 
 /** Who executed a step (contract): the user a user process runs for, or a connection (a service account). */
@@ -38,18 +38,25 @@ export interface Initiator {
 }
 
 /**
- * What a waiting run waits for: the initiator to submit a form step, or the initiator's fresh token after their
- * session ran out between steps (On-Behalf-Of needs a live user token; it never falls back to another identity);
- * or, while it is still running, the next try of a step that failed transiently.
+ * What a run waits for, tagged by `kind`: its initiator to submit a form step (`form`); the initiator's fresh token
+ * after their session ran out between steps (`user_session`: On-Behalf-Of needs a live user token and never falls
+ * back to another identity); or, while it is still running, the next try of a step that failed transiently
+ * (`retrying`).
  */
-export type WaitingFor = { stepId: string; userObjectId: string } | { reason: 'user_session' } | RetryingStep;
+export type WaitingFor = WaitingForForm | { kind: 'user_session' } | RetryingStep;
+
+export interface WaitingForForm {
+  kind: 'form';
+  stepId: string;
+  userObjectId: string;
+}
 
 /**
  * A running run whose step failed transiently (token endpoint or Graph down): it is tried again at `nextAttemptAt`
- * by a scheduled message, retry `attempt` of those since `since` (step-retry-schedule.ts). The run stays `running`.
+ * by a scheduled message, retry `attempt` of those since `since` (core/retry-schedule.ts). The run stays `running`.
  */
 export interface RetryingStep {
-  reason: 'retrying';
+  kind: 'retrying';
   stepIndex: number;
   nextAttemptAt: string;
   attempt: number;
@@ -134,11 +141,13 @@ export const runViewSchema = z.strictObject({
   inputs: z.record(z.string(), z.unknown()).optional(),
   form: z.record(z.string(), z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()]))).optional(),
   status: z.enum(runStatuses),
+  /** Tagged by `kind`; `reason` repeats the kind of a session or retry wait for clients written before the tag. */
   waitingFor: z
-    .union([
-      z.strictObject({ stepId: z.string(), userObjectId: z.string() }),
-      z.strictObject({ reason: z.literal('user_session') }),
+    .discriminatedUnion('kind', [
+      z.strictObject({ kind: z.literal('form'), stepId: z.string(), userObjectId: z.string() }),
+      z.strictObject({ kind: z.literal('user_session'), reason: z.literal('user_session') }),
       z.strictObject({
+        kind: z.literal('retrying'),
         reason: z.literal('retrying'),
         stepIndex: z.number().int().nonnegative(),
         nextAttemptAt: z.iso.datetime(),
@@ -167,10 +176,13 @@ export const toRunView = (r: Run): RunView => ({
   ...(r.inputs ? { inputs: r.inputs } : {}),
   ...(r.form ? { form: r.form } : {}),
   status: r.status,
-  ...(r.waitingFor ? { waitingFor: r.waitingFor } : {}),
+  ...(r.waitingFor ? { waitingFor: waitingForView(r.waitingFor) } : {}),
   ...(r.reason ? { reason: r.reason } : {}),
   createdAt: r.createdAt,
   ...(r.finishedAt ? { finishedAt: r.finishedAt } : {}),
   ...(r.traceId ? { traceId: r.traceId } : {}),
   steps: r.steps,
 });
+
+const waitingForView = (w: WaitingFor): NonNullable<RunView['waitingFor']> =>
+  w.kind === 'form' ? w : w.kind === 'user_session' ? { ...w, reason: 'user_session' } : { ...w, reason: 'retrying' };

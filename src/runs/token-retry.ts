@@ -1,6 +1,6 @@
 import { backoffDelay } from '../shared/backoff';
 import { TokenAcquisitionError } from '../tokens/token-broker';
-import { isLastDelivery, type Delivery } from './step-plan';
+import { isLastDelivery, type Delivery } from './core/delivery';
 
 /** Retries of a transient token failure within one delivery, before the message goes back to the queue. */
 export interface TokenRetryPolicy {

@@ -5,17 +5,32 @@ import type { MessageSender } from '../adapters/message-queue';
 import { validateFormValues } from '../processes/form-values';
 import type { ProcessDefinition } from '../processes/process-definition';
 import type { ProcessRepository } from '../processes/process-repository';
-import { AppError } from '../shared/errors';
+import { isConcurrencyConflict } from '../adapters/tables';
+import { AppError, type ErrorCode } from '../shared/errors';
 import { bodyProblems } from '../shared/problem-path';
 import { inSpan, type SpanRef } from '../shared/spans';
 import type { Caller } from '../shared/user';
 import { TokenAcquisitionError } from '../tokens/token-errors';
 import type { UserSessionStore } from '../tokens/user-session-store';
 import type { UserTokens } from '../tokens/user-tokens';
+import { isRefusal, type Refusal, type RunCommand, type Transition } from './core/commands';
+import {
+  formSubmitted,
+  newRun,
+  noFormWaitingMessage,
+  notWaitingForSessionMessage,
+  queueingFailed,
+  resumed,
+  waitingForm,
+  waitsForUserSession,
+} from './core/runs';
 import { readCheck, type ReadCheck } from './item-read-check';
 import type { ItemRef, Run } from './run';
 import { newRunId, type RunRepository } from './run-repository';
 import { sendSteps } from './step-message';
+
+/** A write refused because the run changed since it was read: the decision is made again. */
+class StaleRun extends Error {}
 
 /** Why a user may not start a process on an item (contract): elevation never reaches items hidden from them. */
 export const cannotOpenItemMessage = 'You cannot start this process on an item you cannot open.';
@@ -75,7 +90,7 @@ export interface UserRunsDeps {
 }
 
 /**
- * What a user does with user processes (issue 13): start one on an item they can open, submit its forms, resume
+ * What a user does with user processes: start one on an item they can open, submit its forms, resume
  * it after their session ran out, and read their own runs. Every answer about another user's run is 404, as for
  * a run that does not exist.
  */
@@ -130,42 +145,28 @@ export class UserRuns {
     },
   ): Promise<{ runId: string }> {
     const { tenantId } = caller.user;
-    const { at, subject, inputs, trace, processId } = r;
-    const run: Run = {
-      id: r.id,
-      tenantId,
-      kind: 'user',
-      processId,
-      processVersion: r.version,
-      subject,
-      initiatedBy: { objectId: caller.user.objectId, username: caller.user.username },
-      ...(inputs ? { inputs } : {}),
-      status: 'running',
-      createdAt: at.toISOString(),
-      steps: r.definition.steps.map((s) => ({
-        id: s.id,
-        ...(s.action ? { action: s.action } : {}),
-        status: 'pending',
-        attempts: 0,
-      })),
-      traceId: trace.traceId,
-      traceSpanId: trace.spanId,
-    };
+    const { run, commands } = newRun(
+      {
+        id: r.id,
+        tenantId,
+        kind: 'user',
+        process: { id: r.processId, version: r.version, steps: r.definition.steps },
+        subject: r.subject,
+        initiatedBy: { objectId: caller.user.objectId, username: caller.user.username },
+        ...(r.inputs ? { inputs: r.inputs } : {}),
+        trace: { traceId: r.trace.traceId, spanId: r.trace.spanId },
+      },
+      r.at,
+    );
     // The session first: the first step may run the moment its message is sent.
     await this.deps.sessions.put(tenantId, run.id, caller.assertion);
     try {
       await this.deps.runs.create(run);
-      await sendSteps(this.deps.sender, [{ tenantId, runId: run.id, stepIndex: 0 }]);
+      await this.carryOut(caller, run, commands);
     } catch (e) {
+      const failed = queueingFailed(run, this.now());
       await this.deps.sessions.delete(tenantId, run.id).catch(() => undefined);
-      await this.deps.runs
-        .update(tenantId, run.id, (r) => ({
-          ...r,
-          status: 'failed',
-          reason: 'The run could not be queued.',
-          finishedAt: this.now().toISOString(),
-        }))
-        .catch(() => undefined);
+      await this.deps.runs.update(tenantId, run.id, () => failed.run).catch(() => undefined);
       throw e;
     }
     return { runId: run.id };
@@ -174,96 +175,88 @@ export class UserRuns {
   /** Submits the form step the caller's run waits for; later steps continue with the caller's (new) token. */
   async submit(caller: Caller, runId: string, stepId: string, body: unknown): Promise<{ runId: string; status: Run['status'] }> {
     const run = await this.ownRun(caller, runId);
-    const waiting = run.waitingFor;
-    if (run.status !== 'waiting' || !waiting || !('stepId' in waiting) || waiting.stepId !== stepId) {
-      throw new AppError('not_found', 'This run has no form step waiting for you under that id.');
-    }
+    if (waitingForm(run, stepId) === undefined) throw new AppError('not_found', noFormWaitingMessage);
     const definition = await this.definition(run);
     const step = definition.steps.find((s) => s.id === stepId && s.type === 'form');
-    const index = run.steps.findIndex((s) => s.id === stepId);
-    if (!step || index < 0) throw new AppError('not_found', 'This run has no form step waiting for you under that id.');
+    if (!step) throw new AppError('not_found', noFormWaitingMessage);
     const { values } = parse(z.strictObject({ values: z.record(z.string(), z.unknown()) }), body);
     const checked = validateFormValues(step.fields ?? [], values);
     if (!checked.ok) throw new AppError('invalid', 'The form is not valid.', { details: checked.errors });
 
-    const last = index === run.steps.length - 1;
-    if (!last) await this.deps.sessions.put(run.tenantId, run.id, caller.assertion);
-    const at = this.now().toISOString();
-    let submitted = false;
-    const next = await this.keepingNoSession(run, () =>
-      this.deps.runs.update(run.tenantId, run.id, (current) => {
-        const w = current.waitingFor;
-        if (current.status !== 'waiting' || !w || !('stepId' in w) || w.stepId !== stepId) return undefined;
-        submitted = true;
-        const steps = current.steps.map((s, i) =>
-          i === index
-            ? {
-                ...s,
-                status: 'succeeded' as const,
-                finishedAt: at,
-                summary: `Submitted by ${caller.user.username}`,
-                executedAs: { kind: 'user' as const, username: caller.user.username, objectId: caller.user.objectId },
-              }
-            : s,
-        );
-        const { waitingFor: _, ...rest } = current;
-        return {
-          ...rest,
-          form: { ...current.form, [stepId]: checked.values },
-          steps,
-          status: last ? 'succeeded' : 'running',
-          ...(last ? { finishedAt: at } : {}),
-        };
-      }),
-    );
+    const by = { objectId: caller.user.objectId, username: caller.user.username };
     // Submitted twice at once: the second finds nothing waiting.
-    if (!submitted || !next) throw new AppError('not_found', 'This run has no form step waiting for you under that id.');
-    if (last) await this.deps.sessions.delete(run.tenantId, run.id);
-    else await sendSteps(this.deps.sender, [{ tenantId: run.tenantId, runId: run.id, stepIndex: index + 1 }]);
+    const next = await this.transition(caller, run, 'not_found', (current) =>
+      formSubmitted(current, { stepId, values: checked.values, by }, this.now()),
+    );
     return { runId: run.id, status: next.status };
   }
 
   /** Continues a run that waits for the caller's session, with the fresh token of this call. */
   async resume(caller: Caller, runId: string): Promise<{ runId: string }> {
     const run = await this.ownRun(caller, runId);
-    const waitsForSession = (r: Run) => r.status === 'waiting' && r.waitingFor !== undefined && 'reason' in r.waitingFor;
-    if (!waitsForSession(run)) throw new AppError('conflict', 'This run is not waiting for your sign-in.');
+    if (!waitsForUserSession(run)) throw new AppError('conflict', notWaitingForSessionMessage);
     try {
       // The new token must be exchangeable, or the run would only wait again.
       await this.deps.userTokens.graphToken(caller.assertion);
     } catch (e) {
       throw callerTokenError(e);
     }
-    await this.deps.sessions.put(run.tenantId, run.id, caller.assertion);
-    let resumed = false;
-    const next = await this.keepingNoSession(run, () =>
-      this.deps.runs.update(run.tenantId, run.id, (current) => {
-        if (!waitsForSession(current)) return undefined;
-        resumed = true;
-        // The reason said why it waited; it runs again.
-        const { waitingFor: _waitingFor, reason: _reason, ...rest } = current;
-        return { ...rest, status: 'running' };
-      }),
-    );
-    if (!resumed || !next) throw new AppError('conflict', 'This run is not waiting for your sign-in.');
-    const index = next.steps.findIndex((s) => s.status === 'pending');
-    if (index >= 0) {
-      const occasion = `resume-${this.now().getTime()}`;
-      await sendSteps(this.deps.sender, [{ tenantId: run.tenantId, runId: run.id, stepIndex: index, occasion }]);
-    }
+    await this.transition(caller, run, 'conflict', (current) => resumed(current, this.now()));
     return { runId: run.id };
   }
 
   /**
-   * Writes a waiting run on with the session the caller's token was just stored in: when the write fails (a run
-   * too large to store, Tables down), the run stays waiting, and a waiting run keeps no user token.
+   * Applies the core's decision on the run as stored and carries out its commands; the write is conditional on the
+   * ETag read, so a concurrent change makes the decision again on the run as it is then.
    */
-  private async keepingNoSession<T>(run: Run, write: () => Promise<T>): Promise<T> {
-    try {
-      return await write();
-    } catch (e) {
-      await this.deps.sessions.delete(run.tenantId, run.id).catch(() => undefined);
-      throw e;
+  private async transition(caller: Caller, run: Run, refusedAs: ErrorCode, decide: (current: Run) => Transition | Refusal): Promise<Run> {
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const loaded = await this.deps.runs.getWithEtag(run.tenantId, run.id);
+      if (!loaded) throw runNotFound();
+      const decision = decide(loaded.run);
+      if (isRefusal(decision)) throw new AppError(refusedAs, decision.refused);
+      try {
+        await this.carryOut(caller, loaded.run, decision.commands, loaded.etag);
+        return decision.run;
+      } catch (e) {
+        if (e instanceof StaleRun) continue;
+        // The token was stored for a run that stays waiting (its write failed, e.g. too large to store): a waiting
+        // run keeps no user token.
+        if (decision.commands.some((c) => c.kind === 'storeUserSession')) {
+          await this.deps.sessions.delete(run.tenantId, run.id).catch(() => undefined);
+        }
+        throw e;
+      }
+    }
+    throw new Error('run update kept conflicting');
+  }
+
+  private async carryOut(caller: Caller, run: Run, commands: readonly RunCommand[], etag?: string): Promise<void> {
+    const { tenantId } = caller.user;
+    for (const command of commands) {
+      switch (command.kind) {
+        case 'writeRun':
+          if (etag === undefined) throw new Error('a run is written conditionally on the ETag it was read with');
+          try {
+            await this.deps.runs.replace(command.run, etag);
+          } catch (e) {
+            if (isConcurrencyConflict(e)) throw new StaleRun();
+            throw e;
+          }
+          break;
+        case 'sendStep':
+          await sendSteps(this.deps.sender, [command.step]);
+          break;
+        case 'storeUserSession':
+          await this.deps.sessions.put(tenantId, run.id, caller.assertion);
+          break;
+        case 'dropUserSession':
+          await this.deps.sessions.delete(tenantId, run.id);
+          break;
+        case 'scheduleRetry':
+        case 'refreshConnections':
+          throw new Error(`the user routes do not ${command.kind}`);
+      }
     }
   }
 

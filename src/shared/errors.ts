@@ -2,7 +2,10 @@
  * The app's one error vocabulary. Domain code (src/) throws `AppError` with a stable `code`; it never knows about
  * HTTP or Service Bus. The edges map codes once: `functions/` to HTTP statuses (one table), the queue handlers to
  * abandon (retry), dead-letter or fail-run. Modelled on azure-functions-nodejs-library's errors tagged by who is
- * at fault, and jose's stable error codes.
+ * at fault, jose's stable error codes, and Temporal's `ApplicationFailure` (`retryable`, `nextRetryDelayMs`). The
+ * failures of token acquisition are part of the family (`TokenAcquisitionError` extends AppError); Key Vault's
+ * `SecretStoreError` and Graph's `ActionError` keep their service's own `code` but answer the same question:
+ * may this be tried again (`retryable`).
  */
 export type ErrorCode =
   /** The caller sent something malformed (ids, query, JSON). */
@@ -62,7 +65,13 @@ export class AppError extends Error {
     readonly code: ErrorCode,
     /** Safe to show to the caller: never token material, secrets or raw dependency answers. */
     message: string,
-    options: { details?: ProblemDetail[]; cause?: unknown; retryable?: boolean; retryAfterSeconds?: number } = {},
+    options: {
+      details?: ProblemDetail[];
+      cause?: unknown;
+      retryable?: boolean;
+      retryAfterSeconds?: number;
+      nextRetryDelayMs?: number;
+    } = {},
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'AppError';
@@ -70,12 +79,16 @@ export class AppError extends Error {
     this.details = options.details;
     this.retryable = options.retryable ?? (code === 'unavailable' || code === 'misconfigured' || code === 'throttled');
     this.retryAfterSeconds = options.retryAfterSeconds;
+    this.nextRetryDelayMs =
+      options.nextRetryDelayMs ?? (options.retryAfterSeconds === undefined ? undefined : options.retryAfterSeconds * 1000);
   }
 
   /** Each problem of a `bad_request` or `invalid` input; shown to the caller as `error.details`. */
   readonly details: ProblemDetail[] | undefined;
   /** When the same call may succeed again (`throttled`): HTTP answers send it as `Retry-After`. */
   readonly retryAfterSeconds: number | undefined;
+  /** The earliest a retry may succeed, when the failing service said so (Graph's or Key Vault's Retry-After). */
+  readonly nextRetryDelayMs: number | undefined;
 }
 
 export const isAppError = (e: unknown, code?: ErrorCode): e is AppError => e instanceof AppError && (code === undefined || e.code === code);

@@ -1,7 +1,7 @@
 /**
  * One log line: a fixed message and its fields as JSON. Values that callers control (event and message ids, session
  * ids, names, reasons that quote them) go into the fields only, where JSON escapes line breaks and quotes, so no value
- * can end the line and forge another (issue 12: an event id with a newline wrote a fake `[error] keepalive:` line).
+ * can end the line and forge another (an event id with a newline could write a fake `[error] keepalive:` line).
  * JSON leaves U+2028/U+2029 as they are, and some log viewers break lines there: they are escaped too.
  */
 export function logLine(message: string, fields: Readonly<Record<string, unknown>> = {}): string {

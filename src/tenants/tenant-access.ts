@@ -13,7 +13,7 @@ export const tenantNotRegisteredRefusal = (tenantId: string) => ({
 });
 
 /**
- * Whether the app serves a tenant: only tenants the vendor registered (issue 12: the sign-in app is multi-tenant, so
+ * Whether the app serves a tenant: only tenants the vendor registered (the sign-in app is multi-tenant, so
  * any organization could otherwise consent, give itself the admin role and use the shared queues, vault and tables).
  * Answers are kept for `cacheSeconds` per instance, registered or not, so a registration or its removal takes effect
  * within that time; the cache holds a bounded number of tenants because a callback's state names its tenant before

@@ -9,8 +9,10 @@ import { queueNames } from '../config/queues';
  */
 export const applicationCredentialsInvalidSchema = z.strictObject({
   type: z.literal('ApplicationCredentialsInvalid'),
-  /** The app registration (AUTH_CLIENT_ID) whose credentials were refused. */
+  /** The app registration whose credentials were refused. */
   clientId: z.string(),
+  /** The app setting naming it: AUTH_CLIENT_ID (sign-in and refreshes) or API_CLIENT_ID (On-Behalf-Of for user processes). */
+  setting: z.enum(['AUTH_CLIENT_ID', 'API_CLIENT_ID']).optional(),
   /** Entra's AADSTS code when it gave one (7000215 invalid secret, 7000222 expired secret, 700016 unknown app, ...). */
   aadsts: z.number().int().optional(),
   reason: z.string(),
@@ -21,6 +23,8 @@ export type ApplicationCredentialsInvalid = z.infer<typeof applicationCredential
 export interface ApplicationCredentialsAlertDeps {
   sender: MessageSender;
   clientId: string;
+  /** The app setting that names `clientId`, so the alert says which registration to fix. Default AUTH_CLIENT_ID. */
+  setting?: 'AUTH_CLIENT_ID' | 'API_CLIENT_ID';
   /** The error-level log line (once per period per instance). */
   logError: (message: string) => void;
   /**
@@ -50,10 +54,12 @@ export class ApplicationCredentialsAlert {
     this.lastRaisedAt = now;
     // Instances failing in the same period send the same id: duplicate detection keeps one.
     const period = Math.floor(now / this.periodMs);
-    this.deps.logError(`ApplicationCredentialsInvalid: ${reason}`);
+    const setting = this.deps.setting ?? 'AUTH_CLIENT_ID';
+    this.deps.logError(`ApplicationCredentialsInvalid (${setting} ${this.deps.clientId}): ${reason}`);
     const body: ApplicationCredentialsInvalid = {
       type: 'ApplicationCredentialsInvalid',
       clientId: this.deps.clientId,
+      setting,
       ...(aadsts !== undefined ? { aadsts } : {}),
       reason,
       at: new Date(now).toISOString(),

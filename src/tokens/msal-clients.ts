@@ -1,19 +1,18 @@
+import type { TokenCredential } from '@azure/identity';
 import type { ConfidentialClientApplication, Configuration } from '@azure/msal-node';
 import type { Settings } from '../config/settings';
+import { appCredential, type AppCredential } from './app-credentials';
 
-/**
- * `@azure/msal-node`, loaded on first use rather than when a cold instance imports the app (npm run bench, cold_import).
- * `require`, not `import()`: the rest of the app loads the SDK's CommonJS build, and import() would load its ES module
- * build beside it (two copies) when run unbundled; esbuild bundles a require inside a function as a module evaluated
- * at its first call.
- */
+/** `@azure/msal-node`, loaded on first use (docs/performance.md, "SDKs on first use", says why this way). */
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const loadSdk = (): typeof import('@azure/msal-node') => require('@azure/msal-node');
 
+/** The credential mode defaults to `secret`, as in the settings. */
 export type MsalSettings = Pick<
   Settings,
   'AUTH_AUTHORITY' | 'AUTH_KNOWN_AUTHORITIES' | 'AUTH_CLIENT_ID' | 'AUTH_CLIENT_SECRET' | 'AUTH_REDIRECT_URI' | 'CONNECTION_SCOPES'
->;
+> &
+  Partial<Pick<Settings, 'AUTH_CLIENT_CREDENTIAL'>>;
 
 /** Declared to Entra on every request: this app answers claims challenges (continuous access evaluation). */
 export const CLIENT_CAPABILITIES = ['CP1'] as const;
@@ -27,7 +26,25 @@ export const CLIENT_CAPABILITIES = ['CP1'] as const;
 export class MsalClients {
   private metadata?: Promise<string>;
 
-  constructor(private readonly settings: MsalSettings) {}
+  constructor(
+    private readonly settings: MsalSettings,
+    /** The app's managed identity: the client assertion of registrations in `managedIdentity` credential mode. */
+    readonly identity?: TokenCredential,
+  ) {}
+
+  /** The sign-in app's credential (AUTH_CLIENT_CREDENTIAL); settings validation makes sure there is one. */
+  private signInCredential(): AppCredential {
+    const s = this.settings;
+    const credential = appCredential(
+      s.AUTH_CLIENT_ID,
+      s.AUTH_CLIENT_CREDENTIAL ?? 'secret',
+      s.AUTH_CLIENT_SECRET,
+      this.identity,
+      'AUTH_CLIENT_SECRET',
+    );
+    if ('problem' in credential) throw new Error(`The sign-in app registration has no credential: ${credential.problem}`);
+    return credential;
+  }
 
   get scopes(): string[] {
     return this.settings.CONNECTION_SCOPES;
@@ -37,15 +54,17 @@ export class MsalClients {
     return this.settings.AUTH_REDIRECT_URI;
   }
 
-  /** A client of the sign-in app, or of `credentials` (the API registration that performs On-Behalf-Of). */
-  async create(credentials?: { clientId: string; clientSecret: string }): Promise<ConfidentialClientApplication> {
+  /** A client of the sign-in app, or of `credential` (the API registration that performs On-Behalf-Of). */
+  async create(credential?: AppCredential): Promise<ConfidentialClientApplication> {
     // Loaded on first use: only sign-ins and refreshes need MSAL, and a cold instance should not pay for it at import
     // (npm run bench, cold_import).
     const { ConfidentialClientApplication, LogLevel } = loadSdk();
+    const app = credential ?? this.signInCredential();
     const config: Configuration = {
       auth: {
-        clientId: credentials?.clientId ?? this.settings.AUTH_CLIENT_ID,
-        clientSecret: credentials?.clientSecret ?? this.settings.AUTH_CLIENT_SECRET,
+        clientId: app.clientId,
+        // MSAL sends client_assertion_type urn:ietf:params:oauth:client-assertion-type:jwt-bearer with the callback's token.
+        ...('clientSecret' in app ? { clientSecret: app.clientSecret } : { clientAssertion: app.clientAssertion }),
         authority: this.settings.AUTH_AUTHORITY,
         knownAuthorities: this.settings.AUTH_KNOWN_AUTHORITIES,
         authorityMetadata: await this.authorityMetadata(),

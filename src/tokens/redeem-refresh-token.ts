@@ -33,7 +33,8 @@ export async function redeemRefreshToken(
       ...(claims !== undefined ? { claims } : {}),
     });
   } catch (e) {
-    const failure = classifyTokenError(e);
+    // A refresh is one tenant's: the tenant removing or disabling the app is that tenant's matter, not the vendor's.
+    const failure = classifyTokenError(e, { tenantScoped: true });
     if (failure.kind === 'dead_grant') return { dead: failure.reason };
     throw new TokenAcquisitionError(failure);
   }

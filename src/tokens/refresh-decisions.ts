@@ -5,7 +5,7 @@ import type { CachedAccessToken } from './serialized-cache';
 /*
  * The broker's refresh rules as plain functions of what it knows (the lease row, its memory, the clock): each returns
  * a decision and a reason, so a test can state every case with a frozen clock and no vault, table or token endpoint.
- * (Like Nango's `shouldRefresh`.) "Hash" means which version of a cache (see serialized-cache.ts).
+ * (Like Nango's `shouldRefresh`.) The protocol they decide steps of is described once, in token-broker.ts.
  */
 
 /** How long other instances defer to one holding an unsaved rotated cache before falling back to the vault's. */
@@ -86,10 +86,8 @@ export interface MemoryView {
 }
 
 /**
- * Under the lease: which cache is the newest, ours or the vault's. Every vault write by a broker happens under the
- * lease and is recorded on the row before release, so "row hash == my synced hash, released cleanly" proves the vault
- * still holds what this instance last saw. A takeover (a holder that died mid-refresh may have written without
- * recording it), another writer or a new sign-in means the vault is read.
+ * Under the lease: which cache is the newest, ours or the vault's. The vault is read unless the row proves it still
+ * holds what this instance last saw (the refresh protocol, token-broker.ts: "Refresh").
  */
 export function cacheSource(
   prior: Pick<LeaseState, 'cacheHash' | 'pendingBy' | 'pendingSince'> | undefined,

@@ -1,15 +1,19 @@
+import type { TokenCredential } from '@azure/identity';
 import type { ConfidentialClientApplication } from '@azure/msal-node';
-import type { Settings } from '../config/settings';
+import { isUnresolvedKeyVaultReference, unresolvedReferenceMessage, type Settings } from '../config/settings';
 import { AppError } from '../shared/errors';
 import type { UserAssertion } from '../shared/user';
+import { appCredential, type AppCredential } from './app-credentials';
 import type { MsalClients } from './msal-clients';
-import { classifyTokenError, TokenAcquisitionError } from './token-errors';
+import { classifyTokenError, TokenAcquisitionError, type TokenFailure } from './token-errors';
 import type { AccessToken } from './token-types';
 
+/** The credential modes default to `secret`, as in the settings. */
 export type UserTokenSettings = Pick<
   Settings,
   'AUTH_CLIENT_ID' | 'AUTH_CLIENT_SECRET' | 'API_CLIENT_ID' | 'API_CLIENT_SECRET' | 'ADMIN_TOKEN_AUDIENCE' | 'USER_GRAPH_SCOPES'
->;
+> &
+  Partial<Pick<Settings, 'AUTH_CLIENT_CREDENTIAL' | 'API_CLIENT_CREDENTIAL'>>;
 
 /**
  * The app registration that exchanges user tokens: Entra only exchanges an assertion whose audience (`aud`) is the
@@ -18,18 +22,46 @@ export type UserTokenSettings = Pick<
  * client_id "is the same as the resource given in the initial request"). API_CLIENT_ID when set; otherwise the
  * sign-in app, which is right only when one registration serves both.
  */
-export function onBehalfOfClient(settings: UserTokenSettings): { clientId: string; clientSecret: string } | { problem: string } {
-  if (settings.API_CLIENT_ID && settings.API_CLIENT_SECRET)
-    return { clientId: settings.API_CLIENT_ID, clientSecret: settings.API_CLIENT_SECRET };
-  if (settings.ADMIN_TOKEN_AUDIENCE.includes(settings.AUTH_CLIENT_ID)) {
-    return { clientId: settings.AUTH_CLIENT_ID, clientSecret: settings.AUTH_CLIENT_SECRET };
+export function onBehalfOfClient(settings: UserTokenSettings, identity?: TokenCredential): AppCredential | { problem: string } {
+  const notConfigured = (why: string) => ({ problem: `User processes are not configured: ${why}.` });
+  if (settings.API_CLIENT_ID) {
+    if (!settings.ADMIN_TOKEN_AUDIENCE.includes(settings.API_CLIENT_ID)) {
+      // Its user tokens would name another audience, and Entra refuses to exchange those (AADSTS500131).
+      return notConfigured('API_CLIENT_ID must be one of ADMIN_TOKEN_AUDIENCE, the API registration user tokens are issued for');
+    }
+    if (settings.API_CLIENT_CREDENTIAL !== 'managedIdentity' && isUnresolvedKeyVaultReference(settings.API_CLIENT_SECRET)) {
+      return notConfigured(`API_CLIENT_SECRET ${unresolvedReferenceMessage}`);
+    }
+    const credential = appCredential(
+      settings.API_CLIENT_ID,
+      settings.API_CLIENT_CREDENTIAL ?? 'secret',
+      settings.API_CLIENT_SECRET,
+      identity,
+      'API_CLIENT_SECRET',
+    );
+    if ('problem' in credential) {
+      return notConfigured(
+        `the API registration (API_CLIENT_ID) has no credential: ${credential.problem}. Set API_CLIENT_CREDENTIAL to managedIdentity ` +
+          '(docs/deploy.md, "The API registration") or API_CLIENT_SECRET',
+      );
+    }
+    return credential;
   }
-  return {
-    problem:
-      'User processes are not configured: user tokens are issued for the API registration (ADMIN_TOKEN_AUDIENCE), and only that ' +
-      'registration can exchange them for Microsoft Graph. Set API_CLIENT_ID and API_CLIENT_SECRET to it, or use one ' +
-      'registration for sign-in and the API (AUTH_CLIENT_ID among ADMIN_TOKEN_AUDIENCE).',
-  };
+  if (settings.ADMIN_TOKEN_AUDIENCE.includes(settings.AUTH_CLIENT_ID)) {
+    const credential = appCredential(
+      settings.AUTH_CLIENT_ID,
+      settings.AUTH_CLIENT_CREDENTIAL ?? 'secret',
+      settings.AUTH_CLIENT_SECRET,
+      identity,
+      'AUTH_CLIENT_SECRET',
+    );
+    return 'problem' in credential ? notConfigured(credential.problem) : credential;
+  }
+  return notConfigured(
+    'user tokens are issued for the API registration (ADMIN_TOKEN_AUDIENCE), and only that registration can exchange them for ' +
+      'Microsoft Graph. Set API_CLIENT_ID to it with its credential (API_CLIENT_CREDENTIAL managedIdentity, or API_CLIENT_SECRET), ' +
+      'or use one registration for sign-in and the API (AUTH_CLIENT_ID among ADMIN_TOKEN_AUDIENCE)',
+  );
 }
 
 /** The reason a run waits for its user after Entra refused to exchange their token. */
@@ -49,15 +81,25 @@ export class UserTokens {
 
   constructor(
     private readonly settings: UserTokenSettings,
-    private readonly msal: Pick<MsalClients, 'create'>,
+    private readonly msal: Pick<MsalClients, 'create' | 'identity'>,
     private readonly now: () => number = Date.now,
     /** The client (and with it MSAL's cache of exchanged tokens, which only grows) is replaced this often. */
     private readonly clientLifetimeMs = 60 * 60 * 1000,
+    /**
+     * Entra refused the exchanging registration's own credential: every user step and route fails alike until the
+     * operator fixes it, so it is raised (the application-credentials alert naming API_CLIENT_ID), not only retried.
+     */
+    private readonly credentialsRefused?: (failure: Extract<TokenFailure, { kind: 'application_credentials' }>) => Promise<void> | void,
   ) {}
+
+  /** The registration that exchanges user tokens (API_CLIENT_ID, or the sign-in app when it is the API too). */
+  get exchangingClientId(): string {
+    return this.settings.API_CLIENT_ID ?? this.settings.AUTH_CLIENT_ID;
+  }
 
   /** Throws AppError `misconfigured` when no registration can perform the exchange (see onBehalfOfClient). */
   assertConfigured(): void {
-    const client = onBehalfOfClient(this.settings);
+    const client = onBehalfOfClient(this.settings, this.msal.identity);
     if ('problem' in client) throw new AppError('misconfigured', client.problem);
   }
 
@@ -75,6 +117,11 @@ export class UserTokens {
       });
     } catch (e) {
       const failure = classifyTokenError(e);
+      if (failure.kind === 'application_credentials') {
+        await Promise.resolve()
+          .then(() => this.credentialsRefused?.(failure))
+          .catch(() => undefined);
+      }
       if (failure.kind !== 'dead_grant') throw new TokenAcquisitionError(failure);
       const code = (e as { errorCode?: string }).errorCode || 'invalid_grant';
       const aadsts = /AADSTS(\d+)/.exec(`${(e as Error)?.message ?? ''}`)?.[1];
@@ -86,7 +133,7 @@ export class UserTokens {
 
   private app(): Promise<ConfidentialClientApplication> {
     if (!this.client || this.now() - this.client.createdAt > this.clientLifetimeMs) {
-      const client = onBehalfOfClient(this.settings);
+      const client = onBehalfOfClient(this.settings, this.msal.identity);
       if ('problem' in client) throw new AppError('misconfigured', client.problem);
       const app = this.msal.create(client);
       this.client = { app, createdAt: this.now() };

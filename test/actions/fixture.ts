@@ -2,6 +2,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ActionInvocation } from '../../src/actions/action';
+import { graphSession, type GraphSessionOptions } from '../../src/actions/graph-session';
 import type { GraphRetryPolicy } from '../../src/actions/graph-client';
 import type { ProductEvent } from '../../src/events/product-event';
 import { GRAPH_AUDIENCE, TENANT_A, type LocalUser } from '../../src/local/identity-provider/directory';
@@ -122,16 +123,19 @@ export function invocation(
   fixture: ActionsFixture,
   accessToken: string,
   inputs: Record<string, unknown>,
-  extra: Partial<ActionInvocation> = {},
+  extra: Partial<GraphSessionOptions> & { event?: ActionInvocation['event'] } = {},
 ): ActionInvocation {
+  const { event, ...session } = extra;
   return {
-    graphBaseUrl: fixture.graph.url,
-    accessToken,
-    event: productEvent(),
+    graph: graphSession({
+      graphBaseUrl: fixture.graph.url,
+      accessToken,
+      idempotencyKey: 'run-1:step-1',
+      causedBy: { runId: 'run-1', processId: 'proc-1', depth: 1 },
+      policy: fixture.policy,
+      ...session,
+    }),
+    event: event ?? productEvent(),
     inputs,
-    idempotencyKey: 'run-1:step-1',
-    causedBy: { runId: 'run-1', processId: 'proc-1', depth: 1 },
-    graphPolicy: fixture.policy,
-    ...extra,
   };
 }

@@ -9,6 +9,7 @@ const azure = (): Record<string, string> => ({
   TABLES_ENDPOINT: 'https://st.table.core.windows.net',
   KEY_VAULT_URI: 'https://kv.vault.azure.net/',
   ServiceBusConnection__fullyQualifiedNamespace: 'sb.servicebus.windows.net',
+  AZURE_CLIENT_ID: '0b6a7c1e-52d4-4f3c-9b1e-3f0c2f6d7a11',
 });
 
 function problemsOf(env: Record<string, string>): string[] {
@@ -70,6 +71,40 @@ describe('an unresolved Key Vault reference', () => {
     const checked = settingNames.filter((name) =>
       problemsOf({ ...azure(), [name]: reference }).some((p) => p.startsWith(`${name}: `) && /Key Vault reference/.test(p)),
     );
-    expect(checked).toEqual(settingNames);
+    // API_CLIENT_SECRET's is checked where it is used: it stops the user routes only (next block).
+    expect(checked).toEqual(settingNames.filter((n) => n !== 'API_CLIENT_SECRET'));
+  });
+});
+
+describe('credential modes', () => {
+  test('managedIdentity needs no client secret, only the identity', () => {
+    const { AUTH_CLIENT_SECRET: _secret, ...noSecret } = azure();
+    expect(problemsOf({ ...noSecret, AUTH_CLIENT_CREDENTIAL: 'managedIdentity' })).toEqual([]);
+    const { AZURE_CLIENT_ID: _id, ...noIdentity } = noSecret;
+    expect(problemsOf({ ...noIdentity, AUTH_CLIENT_CREDENTIAL: 'managedIdentity', CONNECTIONS_LOCAL_MODE: 'true' })).toEqual([
+      expect.stringMatching(/^AZURE_CLIENT_ID: is required with the "managedIdentity" credential/),
+    ]);
+  });
+
+  test('secret mode (the default) needs AUTH_CLIENT_SECRET', () => {
+    const { AUTH_CLIENT_SECRET: _secret, ...noSecret } = azure();
+    expect(problemsOf(noSecret)).toEqual([expect.stringMatching(/^AUTH_CLIENT_SECRET: is required with AUTH_CLIENT_CREDENTIAL "secret"/)]);
+  });
+
+  test('production never runs without the identity: ManagedIdentityCredential needs its client id', () => {
+    const { AZURE_CLIENT_ID: _id, ...noIdentity } = azure();
+    expect(problemsOf(noIdentity)).toEqual([expect.stringMatching(/^AZURE_CLIENT_ID: is required outside local mode/)]);
+  });
+
+  test('a missing, unresolved or mismatched API registration credential does not stop the app (only the user routes, with the reason)', () => {
+    const api = '99999999-2222-4333-8444-555555555555';
+    const base = { ...azure(), API_CLIENT_ID: api, ADMIN_TOKEN_AUDIENCE: `api://${api},${api}` };
+    for (const env of [
+      base,
+      { ...base, API_CLIENT_SECRET: '@Microsoft.KeyVault(SecretUri=https://kv.vault.azure.net/secrets/api-client-secret)' },
+      { ...base, ADMIN_TOKEN_AUDIENCE: 'api://other,other', API_CLIENT_SECRET: 'x' },
+    ]) {
+      expect(problemsOf(env)).toEqual([]);
+    }
   });
 });

@@ -520,7 +520,7 @@ describe('after a forced delete', () => {
     expect(ids.length).toBeGreaterThanOrEqual(3); // needs_reauth, active, deleted
     expect(new Set(ids).size).toBe(ids.length);
     const stats = stack.bus.stats()[queueNames.connectionEvents];
-    expect(stats).toMatchObject({ queued: notices.length, duplicatesDropped: 0 });
+    expect(stats).toMatchObject({ accepted: notices.length, duplicatesDropped: 0 });
 
     const rows: string[] = [];
     const table = await stack.internals.tables(tableNames(stack.context.settings).connectionAudit);

@@ -4,6 +4,7 @@
  * test/support/functions-worker-stand-in.cjs for the worker. What this cannot show without a subscription: that
  * Flex Consumption accepts the upload, that the real host resolves the identity-based connections, and cold start.
  */
+import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
@@ -15,7 +16,13 @@ import { startAzurite, type LocalAzurite } from '../../src/local/azurite';
 import { packageAsAzd, type AzdPackage } from '../support/azd-package';
 import { bicepAppSettings } from '../support/bicep-app-settings';
 import { bicepEnvironment } from '../support/deploy-environment';
-import { connectionsListWithoutToken, runInWorkerStandIn, type HostInvocation, type WorkerResult } from '../support/worker-stand-in';
+import {
+  connectionsListWithoutToken,
+  runInWorkerStandIn,
+  workerNode,
+  type HostInvocation,
+  type WorkerResult,
+} from '../support/worker-stand-in';
 
 const projectRoot = path.resolve(__dirname, '..', '..');
 
@@ -80,6 +87,14 @@ describe('the deploy package azd builds', () => {
 });
 
 describe('the deploy package loaded the way the Functions worker loads it', () => {
+  it('runs on the Node.js the environment names: WORKER_NODE (Node 22 in CI, as Azure runs it) or this Node', () => {
+    const expected = execFileSync(workerNode(), ['-p', 'process.versions.node'], { encoding: 'utf8' }).trim();
+    expect(worker().nodeVersion).toBe(expected);
+    // CI sets WORKER_NODE_MAJOR with WORKER_NODE, so a binary of another version cannot pass unnoticed.
+    if (process.env.WORKER_NODE_MAJOR) expect(expected.split('.')[0]).toBe(process.env.WORKER_NODE_MAJOR);
+    console.log(`deploy package worker: Node ${expected}`);
+  });
+
   it('sets the @azure/functions programming model and keeps HTTP streaming off', () => {
     const w = worker();
     expect(w.programmingModel?.name).toBe('@azure/functions');

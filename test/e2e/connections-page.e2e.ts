@@ -189,9 +189,7 @@ test('an admin signs in, authorizes a connection in a new tab, and sees a run ex
   const run = page.locator('li.run', { hasText: 'contract-intake' });
   await run.waitFor();
   await run.getByText(`executed as ${CONTOSO_SVC_WORKPOINT.username}`).waitFor();
-  expect(await run.textContent()).toMatch(
-    /Succeeded[\s\S]*mark-received \(updateFields\) ✓ succeeded executed as svc-workpoint@contoso\.test/,
-  );
+  expect(await run.textContent()).toMatch(/Succeeded[\s\S]*Update fields ✓ succeeded executed as svc-workpoint@contoso\.test/);
   await shot(page, '07-runs-executed-as');
 
   // Back on Connections, "last used" now has a date.

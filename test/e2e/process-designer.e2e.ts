@@ -271,9 +271,9 @@ test('Runs shows process names, "not run" for steps that never ran, and filters 
   const intake = page.locator('li.run', { hasText: 'Contract intake' });
   await intake.waitFor();
   expect(await intake.locator('h3').textContent()).toMatch(/^Contract intake version 1/);
-  expect(await intake.textContent()).toContain(`stage (changeStage) ✓ succeeded executed as ${CONTOSO_SVC_APPROVALS.username}`);
+  expect(await intake.textContent()).toContain(`Change stage ✓ succeeded executed as ${CONTOSO_SVC_APPROVALS.username}`);
   const lookup = page.locator('li.run', { hasText: 'Lookup then stage' });
-  expect(await lookup.textContent()).toMatch(/stage2 \(changeStage\) – not run/);
+  expect(await lookup.textContent()).toMatch(/Change stage – not run/);
   expect(await lookup.textContent()).not.toContain('pending');
   await shot('27-runs');
 

@@ -80,7 +80,7 @@ async function runMaintenanceTimer(): Promise<string[]> {
 }
 
 const noticesOf = (id: string, to: string) => notices.filter((n) => n.body.connectionId === id && n.body.to === to);
-const queueStats = () => stack.bus.stats()[queueNames.connectionEvents] ?? { queued: 0, duplicatesDropped: 0 };
+const queueStats = () => stack.bus.stats()[queueNames.connectionEvents] ?? { accepted: 0, duplicatesDropped: 0 };
 
 test('a crash after a status write (before or after the send): after a restart each notification reaches the queue once', async () => {
   const before = queueStats();
@@ -120,7 +120,7 @@ test('a crash after a status write (before or after the send): after a restart e
   ]);
   expect(deleted.length).toBe(2); // sent by the crashed instance, then again by the restarted one
   expect(new Set(deleted.map((n) => n.messageId)).size).toBe(1);
-  expect(after.queued - before.queued).toBe(2); // needs_reauth + deleted, once each
+  expect(after.accepted - before.accepted).toBe(2); // needs_reauth + deleted, once each
   expect(after.duplicatesDropped - before.duplicatesDropped).toBe(1);
 
   // The audit entries were written once each, too.
@@ -133,7 +133,7 @@ test('a crash after a status write (before or after the send): after a restart e
     { id: workpoint.id, to: 'needs_reauth' },
     { id: approvals.id, to: 'deleted' },
   ];
-  const queued = after.queued - before.queued;
+  const queued = after.accepted - before.accepted;
   const lost = expected.filter((e) => noticesOf(e.id, e.to).length === 0).length;
   tally.record({
     kind: 'fault',

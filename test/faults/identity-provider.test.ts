@@ -2,7 +2,7 @@
  * The identity provider failing while steps refresh tokens, injected at its token endpoint (HTTP level, real MSAL):
  * connections reset ('down'), HTTP 500 and 503 answers, a 20-minute outage, and a revoked grant. Access tokens live
  * 200 s, which the broker always renews (it renews within 300 s of expiry), so every step refreshes. A step that
- * cannot get its token is tried again by a scheduled message (step-retry-schedule.ts); the stack runs on a simulated
+ * cannot get its token is tried again by a scheduled message (src/runs/core/retry-schedule.ts); the stack runs on a simulated
  * clock (`now`), which `advance` moves, so retries minutes apart take milliseconds.
  */
 import { CONTOSO_SVC_APPROVALS, CONTOSO_SVC_WORKPOINT } from '../../src/local/identity-provider/directory';

@@ -22,7 +22,7 @@ import { startChild, type RunningChild } from '../../src/local/child-process';
 import { startGraphStandIn, type GraphStandIn } from '../../src/local/graph-stand-in';
 import { CONTOSO_ADMIN, CONTOSO_SVC_WORKPOINT } from '../../src/local/identity-provider/directory';
 import { mintLocalToken, repoRoot } from '../../src/local/identity-provider/launch';
-import { interruptedMessage } from '../../src/runs/step-plan';
+import { interruptedMessage } from '../../src/runs/core/delivery';
 import type { RunView } from '../support/runs';
 import { signIn } from '../support/sign-in';
 import { useTally } from '../support/tally';

@@ -1,7 +1,8 @@
 import { queueOutcomeOf } from '../../functions/queue-outcome';
 import { RunTooLargeError } from '../../src/runs/run-repository';
-import { PoisonMessageError, TransientStepError } from '../../src/runs/step-runner';
+import { PoisonMessageError } from '../../src/runs/step-runner';
 import { AppError } from '../../src/shared/errors';
+import { TokenAcquisitionError } from '../../src/tokens/token-errors';
 
 describe('what a queue delivery does with an error', () => {
   it('dead-letters what can never be processed, with the reason', () => {
@@ -14,7 +15,8 @@ describe('what a queue delivery does with an error', () => {
   });
 
   it('retries what a later delivery can fix, and says it was expected', () => {
-    expect(queueOutcomeOf(new TransientStepError('Key Vault is throttling'))).toEqual({ action: 'retry', expected: true });
+    const outage = new TokenAcquisitionError({ kind: 'transient', reason: 'Sign-in service temporarily unavailable (HTTP 503).' });
+    expect(queueOutcomeOf(outage)).toEqual({ action: 'retry', expected: true });
     expect(queueOutcomeOf(new AppError('misconfigured', 'the client secret expired'))).toEqual({ action: 'retry', expected: true });
   });
 

@@ -179,10 +179,25 @@ describe('app settings in Bicep match the settings the app and host read', () =>
     }
   });
 
-  test('AUTH_CLIENT_SECRET is a Key Vault reference resolved with the app identity', () => {
+  test('AUTH_CLIENT_SECRET is a Key Vault reference resolved with the app identity, and only in secret credential mode', () => {
     expect(appSettings.get('AUTH_CLIENT_SECRET')).toBe(
-      "[format('@Microsoft.KeyVault(SecretUri={0})', parameters('authClientSecretUri'))]",
+      "[if(equals(parameters('authClientCredential'), 'secret'), format('@Microsoft.KeyVault(SecretUri={0})', parameters('authClientSecretUri')), '')]",
     );
+    expect(appSettings.get('API_CLIENT_SECRET')).toBe(
+      "[if(and(not(empty(parameters('apiClientId'))), equals(parameters('apiClientCredential'), 'secret')), format('@Microsoft.KeyVault(SecretUri={0})', parameters('apiClientSecretUri')), '')]",
+    );
+    // The recommended path: without AUTH_CLIENT_CREDENTIAL / API_CLIENT_CREDENTIAL in the azd environment (azd passes ''),
+    // both registrations use the managed identity, so the vault holds no client secret.
+    for (const [param, setting] of [
+      ['authClientCredential', 'AUTH_CLIENT_CREDENTIAL'],
+      ['apiClientCredential', 'API_CLIENT_CREDENTIAL'],
+    ]) {
+      expect(main.parameters?.[param]).toMatchObject({ defaultValue: '' });
+      expect(appSettings.get(setting)).toBe(`[parameters('${param}')]`);
+      expect(functionApp.parameters[param] as unknown).toBe(
+        `[if(equals(parameters('${param}'), 'secret'), createObject('value', 'secret'), createObject('value', 'managedIdentity'))]`,
+      );
+    }
     expect(expressionOf(site.properties?.keyVaultReferenceIdentity)).toMatch(new RegExp(`^${identityId}$`));
     // The URI is the Key Vault module's versionless secret URI (rotation needs no app-setting change).
     expect(functionApp.parameters.authClientSecretUri.value).toMatch(/'key-vault'\), '[\w-]+'\)\.outputs\.authClientSecretUri\.value\]$/);

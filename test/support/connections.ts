@@ -59,8 +59,8 @@ export interface ConnectionNotice {
 }
 
 /**
- * Records what the app sends to `connection-events` (no trigger reads that queue; the portal or an alert rule
- * would) without changing the bus: the app context holds this same object as its sender.
+ * Records what the app sends to `connection-events` (the notifier consumes them; a tenant without notification
+ * settings mails nobody) without changing the bus: the app context holds this same object as its sender.
  */
 export function observeConnectionEvents(stack: TestStack): ConnectionNotice[] {
   const notices: ConnectionNotice[] = [];

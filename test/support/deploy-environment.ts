@@ -5,13 +5,15 @@
  */
 import { bicepAppSettings } from './bicep-app-settings';
 
-// Stand-ins for the values Bicep computes, in the shape it writes them. AUTH_CLIENT_SECRET is what the platform puts
+// Stand-ins for the values Bicep computes, in the shape it writes them. A Key Vault reference (AUTH_CLIENT_SECRET in secret mode) is what the platform puts
 // in place of the @Microsoft.KeyVault(...) reference once it resolves it.
 const identityClientId = '0b6a7c1e-52d4-4f3c-9b1e-3f0c2f6d7a11';
 export const computedSettingValues: Record<string, string> = {
   AUTH_AUTHORITY: 'https://login.microsoftonline.com/organizations',
   AUTH_CLIENT_ID: '6f1c2a3b-4d5e-4f60-8a9b-0c1d2e3f4a5b',
-  AUTH_CLIENT_SECRET: 'resolved-key-vault-reference-value',
+  // The recommended credential: the managed identity as a federated credential, so no secret and no reference.
+  AUTH_CLIENT_CREDENTIAL: 'managedIdentity',
+  AUTH_CLIENT_SECRET: '',
   AUTH_REDIRECT_URI: 'https://func-connections-abc123.azurewebsites.net/api/connections/callback',
   CONNECTION_SCOPES: 'https://graph.microsoft.com/.default',
   ADMIN_TOKEN_ISSUER: 'https://login.microsoftonline.com/{tenantid}/v2.0',
@@ -41,6 +43,7 @@ export const computedSettingValues: Record<string, string> = {
   QUOTA_PROCESSES_PER_TENANT: '200',
   // The default deployment: no separate API registration, so no reference to its secret.
   API_CLIENT_ID: '',
+  API_CLIENT_CREDENTIAL: 'managedIdentity',
   API_CLIENT_SECRET: '',
   USER_GRAPH_SCOPES: 'https://graph.microsoft.com/.default',
   AzureWebJobsStorage__accountName: 'stconnectionsabc123',

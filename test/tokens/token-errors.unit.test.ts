@@ -9,7 +9,7 @@
  * 7000112 application disabled. They say nothing about the account's refresh token, which stays valid.
  */
 import { InteractionRequiredAuthError, ServerError } from '@azure/msal-node';
-import { classifyTokenError } from '../../src/tokens/token-errors';
+import { classifyTokenError, tenantAppRefusalIn } from '../../src/tokens/token-errors';
 
 /** A token-endpoint answer as MSAL turns it into an error. */
 function answered(status: number, error: string, code: number | undefined, description: string): ServerError {
@@ -101,5 +101,60 @@ describe('what MSAL and the network throw besides server answers', () => {
       expect(failure.kind).toBe('transient');
       expect(failure.reason).toMatch(/temporarily unavailable/);
     }
+  });
+});
+
+describe('what each refused credential tells the operator to check', () => {
+  test.each([
+    [7000222, /renew the app registration's client secret/],
+    [
+      700024,
+      /federated credential for the app's managed identity.*subject = the identity's object \(principal\) id, audience api:\/\/AzureADTokenExchange/,
+    ],
+    [700211, /federated credential/],
+    [700212, /federated credential/],
+    [700213, /federated credential/],
+    [700016, /client id, that it exists and is enabled/],
+  ])('AADSTS%i', (code, what) => {
+    const failure = classifyTokenError(answered(401, 'invalid_client', code, `AADSTS${code}: refused`));
+    expect(failure).toMatchObject({ kind: 'application_credentials', code });
+    expect(failure.reason).toMatch(what);
+  });
+});
+
+describe('Conditional Access: a dead grant whose reason names the policy and what to change', () => {
+  test.each([53003, 50076, 50079, 50158, 53000])('AADSTS%i', (code) => {
+    const failure = classifyTokenError(
+      new InteractionRequiredAuthError('invalid_grant', `AADSTS${code}: refused by policy`, 'basic_action', '', '', '', '', String(code)),
+    );
+    expect(failure.kind).toBe('dead_grant');
+    expect(failure.reason).toContain('Conditional Access');
+    expect(failure.reason).toContain(`AADSTS${code}`);
+    expect(failure.reason).toMatch(
+      /exclude the designated service accounts from that policy or trust the app's static outgoing IP as a named location/,
+    );
+    expect(failure.reason).toContain('Conditional Access for designated service accounts');
+  });
+});
+
+describe("a tenant's refresh refused because that tenant removed or disabled the app", () => {
+  test.each([
+    [
+      700016,
+      "AADSTS700016: Application with identifier 'c0c0' was not found in the directory 'Contoso'.",
+      /deleted or its consent removed/,
+    ],
+    [7000112, "AADSTS7000112: Application 'c0c0' is disabled.", /disabled the enterprise application/],
+  ])("AADSTS%i is the tenant's dead grant, not the vendor's credentials", (code, description, what) => {
+    const error = answered(400, 'unauthorized_client', code, description);
+    const failure = classifyTokenError(error, { tenantScoped: true });
+    expect(failure.kind).toBe('dead_grant');
+    expect(failure.reason).toMatch(what);
+    expect(failure.reason).toContain('grant consent again');
+    // The reason travels (lease row, other instances): its code is read back from it, and only from such a reason.
+    expect(tenantAppRefusalIn(failure.reason)).toBe(code);
+    expect(tenantAppRefusalIn(classifyTokenError(answered(400, 'invalid_grant', 70008, 'AADSTS70008: x')).reason)).toBeUndefined();
+    // Outside a tenant's refresh (sign-in, On-Behalf-Of) the same code still points at the app registration.
+    expect(classifyTokenError(error).kind).toBe('application_credentials');
   });
 });

@@ -26,7 +26,11 @@ describe('onBehalfOfClient: the registration that may exchange user tokens', () 
   });
 
   test('otherwise a problem that says what to set (Entra would refuse the exchange with AADSTS50013)', () => {
-    expect(onBehalfOfClient(settings)).toEqual({ problem: expect.stringContaining('Set API_CLIENT_ID and API_CLIENT_SECRET') });
+    expect(onBehalfOfClient(settings)).toEqual({
+      problem: expect.stringContaining(
+        'Set API_CLIENT_ID to it with its credential (API_CLIENT_CREDENTIAL managedIdentity, or API_CLIENT_SECRET)',
+      ),
+    });
     expect(() => new UserTokens(settings, { create: async () => ({}) as never }).assertConfigured()).toThrow(
       'User processes are not configured',
     );

@@ -149,3 +149,17 @@ export const LOCAL_GRAPH_CONSENTED_SCOPES: readonly string[] = [
 ];
 /** Delegated API permissions exposed by the Connections API registration. */
 export const LOCAL_API_CONSENTED_SCOPES: readonly string[] = [LOCAL_API_SCOPE];
+
+/**
+ * The vendor's tenant (where the app registrations and the Function's identity live) and the Function's user-assigned
+ * managed identity: in `managedIdentity` credential mode its token for api://AzureADTokenExchange is the client
+ * assertion of LOCAL_CLIENT_ID and LOCAL_API_CLIENT_ID, each of which lists it as a federated identity credential.
+ */
+export const LOCAL_VENDOR_TENANT_ID = 'f0f0f0f0-0000-4000-8000-0000000000f0';
+export const LOCAL_MANAGED_IDENTITY = {
+  /** What AZURE_CLIENT_ID names. */
+  clientId: 'c0c0c0c0-0000-4000-8000-0000000000a1',
+  /** The federated credential's subject: Entra matches the identity's object (principal) id. */
+  objectId: 'f0000000-0000-4000-8000-0000000000a1',
+} as const;
+export const TOKEN_EXCHANGE_AUDIENCE = 'api://AzureADTokenExchange';

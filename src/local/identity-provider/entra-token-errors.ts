@@ -49,6 +49,62 @@ const KNOWN: Record<number, Known> = {
     text: (app) =>
       `Application with identifier '${app}' was not found in the directory. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant.`,
   },
+  // The app disabled in the tenant (Enterprise applications > Properties): learn.microsoft.com/entra/identity-platform/reference-error-codes.
+  7000112: {
+    status: 400,
+    error: 'unauthorized_client',
+    text: (app) => `Application '${app}' is disabled.`,
+  },
+  // Client assertions (federated identity credentials): the mismatch texts are composed by federated-credentials.ts.
+  700211: {
+    status: 401,
+    error: 'invalid_client',
+    text: (_app, d) => d.reason ?? 'No matching federated identity record found for presented assertion issuer.',
+  },
+  700212: {
+    status: 401,
+    error: 'invalid_client',
+    text: (_app, d) => d.reason ?? 'No matching federated identity record found for presented assertion audience.',
+  },
+  700213: {
+    status: 401,
+    error: 'invalid_client',
+    text: (_app, d) => d.reason ?? 'No matching federated identity record found for presented assertion subject.',
+  },
+  700024: { status: 401, error: 'invalid_client', text: (_app, d) => d.reason ?? 'Client assertion is not within its valid time range.' },
+  700027: {
+    status: 401,
+    error: 'invalid_client',
+    text: () => 'Client assertion failed signature validation. [Reason - The key was not found.]',
+  },
+  // Conditional Access refusals of a refresh (texts: login.microsoftonline.com/error?code=53003 | 50076 | 50079 | 50158).
+  53003: {
+    status: 400,
+    error: 'invalid_grant',
+    suberror: 'basic_action',
+    text: () => 'Access has been blocked by Conditional Access policies. The access policy does not allow token issuance.',
+  },
+  50076: {
+    status: 400,
+    error: 'invalid_grant',
+    suberror: 'basic_action',
+    text: () =>
+      "Due to a configuration change made by your administrator, or because you moved to a new location, you must use multi-factor authentication to access 'https://graph.microsoft.com'.",
+  },
+  50079: {
+    status: 400,
+    error: 'invalid_grant',
+    suberror: 'basic_action',
+    text: () =>
+      'Due to a configuration change made by your administrator, or because you moved to a new location, you must enroll in multi-factor authentication to access the resource.',
+  },
+  50158: {
+    status: 400,
+    error: 'invalid_grant',
+    suberror: 'basic_action',
+    text: () =>
+      'External security challenge not satisfied. User will be redirected to another page or authentication provider to satisfy additional authentication challenges.',
+  },
   50173: {
     status: 400,
     error: 'invalid_grant',

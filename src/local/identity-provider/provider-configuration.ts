@@ -54,7 +54,7 @@ function configuration(errors: OidcModule['errors'], settings: ProviderSettings)
         response_types: ['code'],
         // MSAL Node sends the secret in the body.
         token_endpoint_auth_method: 'client_secret_post',
-        // Entra's optional ID-token claim `auth_time`, as the deploy docs configure it on the sign-in app (issue 12).
+        // Entra's optional ID-token claim `auth_time`, as the deploy docs configure it on the sign-in app.
         require_auth_time: true,
       },
       {
@@ -79,7 +79,7 @@ function configuration(errors: OidcModule['errors'], settings: ProviderSettings)
     async findAccount(ctx: { oidc?: { client?: { clientId?: string } } } | undefined, sub: string) {
       const user = findUserByObjectId(sub);
       if (!user) return undefined;
-      // ID-token roles are those of the app the token is issued to (issue 12: the sign-in app's service-account role).
+      // ID-token roles are those of the app the token is issued to (the sign-in app's service-account role).
       const roles = appRolesFor(user, ctx?.oidc?.client?.clientId);
       return { accountId: user.objectId, claims: async () => accountClaims(user, roles) };
     },

@@ -14,6 +14,7 @@ import https from 'node:https';
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import { closeServer, HttpError, listenOnLoopbackV4AndV6, sendJson } from '../http-helpers';
 import { devEndpoint, type DevEndpointsContext } from './dev-endpoints';
+import { acceptClientAssertion, createManagedIdentityIssuer, managedIdentityToken } from './federated-credentials';
 import { adaptAuthorizationQuery, interaction } from './interactions';
 import { loadOidcProvider } from './oidc-provider-types';
 import { createProvider } from './provider-configuration';
@@ -111,6 +112,7 @@ export async function startIdentityProviderServer(options: IdentityProviderOptio
   const url = `https://localhost:${port}`;
   const issuer = `${url}${MOUNT}`;
 
+  const managedIdentity = await createManagedIdentityIssuer(url);
   const state: DevEndpointsContext = {
     store: createStore(),
     stats: emptyTokenStats(),
@@ -139,6 +141,10 @@ export async function startIdentityProviderServer(options: IdentityProviderOptio
   routing.route = async (req, res) => {
     const reqUrl = new URL(req.url ?? '/', url);
     let path = reqUrl.pathname;
+    if (path === '/local/managed-identity/token' && req.method === 'GET') {
+      const { status, body } = await managedIdentityToken(managedIdentity, reqUrl.searchParams);
+      return sendJson(res, status, body);
+    }
     if (path.startsWith('/local/')) return devEndpoint(state, req, res, path);
     if (path.startsWith('/interaction/')) return interaction(provider, req, res, path);
     // MSAL's OIDC protocol mode looks for discovery right under the authority, AAD mode under <authority>/v2.0.
@@ -147,7 +153,9 @@ export async function startIdentityProviderServer(options: IdentityProviderOptio
     }
     if (path === MOUNT || path.startsWith(`${MOUNT}/`)) {
       if (path === `${MOUNT}/auth` && req.method === 'GET') adaptAuthorizationQuery(reqUrl.searchParams);
-      if (path === `${MOUNT}/token` && req.method === 'POST') req = await replayTokenRequest(req);
+      if (path === `${MOUNT}/token` && req.method === 'POST') {
+        req = await replayTokenRequest(req, (params) => acceptClientAssertion(managedIdentity, params));
+      }
       const rewritten = `${path}${reqUrl.search}`;
       // oidc-provider derives its mount path from originalUrl minus url: both must carry the same query.
       (req as IncomingMessage & { originalUrl?: string }).originalUrl = rewritten;

@@ -20,21 +20,35 @@ const MAX_TOKEN_REQUEST_BYTES = 64 * 1024;
 /** A token request whose body was read before oidc-provider saw it (it ignores `claims` at the token endpoint). */
 interface TokenRequestMessage extends IncomingMessage {
   tokenParams?: URLSearchParams;
+  /** Entra's answer to a refused client assertion (federated-credentials.ts), given after the injected faults. */
+  clientAuthRefusal?: EntraTokenError;
 }
 
-/** Reads a token request's form body and hands oidc-provider an identical request, with the parameters kept on it. */
-export async function replayTokenRequest(req: IncomingMessage): Promise<IncomingMessage> {
-  const body = await readBodyBytes(req, MAX_TOKEN_REQUEST_BYTES);
+/**
+ * Reads a token request's form body and hands oidc-provider the same request, with the parameters kept on it.
+ * `authenticate` may rewrite the parameters (an accepted client assertion becomes the client's secret, which
+ * oidc-provider knows) or refuse the client.
+ */
+export async function replayTokenRequest(
+  req: IncomingMessage,
+  authenticate?: (params: URLSearchParams) => Promise<EntraTokenError | undefined>,
+): Promise<IncomingMessage> {
+  const read = await readBodyBytes(req, MAX_TOKEN_REQUEST_BYTES);
+  const params = new URLSearchParams(read.toString('utf8'));
+  const refusal = authenticate ? await authenticate(params) : undefined;
+  const rewritten = authenticate && !refusal && params.toString() !== new URLSearchParams(read.toString('utf8')).toString();
+  const body = rewritten ? Buffer.from(params.toString(), 'utf8') : read;
   const replay: TokenRequestMessage = new IncomingMessage(req.socket);
   replay.method = req.method;
   replay.url = req.url;
   replay.httpVersionMajor = req.httpVersionMajor;
   replay.httpVersionMinor = req.httpVersionMinor;
   replay.httpVersion = req.httpVersion;
-  replay.headers = req.headers;
+  replay.headers = rewritten ? { ...req.headers, 'content-length': String(body.length) } : req.headers;
   replay.rawHeaders = req.rawHeaders;
   (replay as IncomingMessage & { originalUrl?: string }).originalUrl = (req as IncomingMessage & { originalUrl?: string }).originalUrl;
-  replay.tokenParams = new URLSearchParams(body.toString('utf8'));
+  replay.tokenParams = params;
+  if (refusal) replay.clientAuthRefusal = refusal;
   // Otherwise the finished stream counts as aborted and Node destroys the shared socket with it.
   replay.complete = true;
   replay.push(body);
@@ -111,6 +125,8 @@ export function shapeTokenEndpoint(provider: Provider, state: TokenEndpointState
       };
       return;
     }
+    const clientAuthRefusal = (ctx.req as TokenRequestMessage).clientAuthRefusal;
+    if (clientAuthRefusal) return refuse(clientAuthRefusal);
     if (claims === 'invalid') return refuse(entraTokenError(90100, clientId));
     // After revokeSignInSessions (or a password reset) Entra refuses refresh tokens issued before it, claims or not.
     const validFrom = presented?.accountId ? tokensValidFrom.get(presented.accountId) : undefined;

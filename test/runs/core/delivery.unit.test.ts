@@ -1,11 +1,8 @@
-import type { ProductEvent } from '../../src/events/product-event';
-import { ActionError } from '../../src/actions/action';
-import type { ProcessDefinition } from '../../src/processes/process-definition';
-import { notExecutableMessage } from '../../src/runs/executor';
-import type { Run, StepRecord, StepStatus } from '../../src/runs/run';
-import { nextStepIndex, withOutcome } from '../../src/runs/step-outcome';
-import { interruptedMessage, planDelivery, planStep, stepFailure, type Delivery } from '../../src/runs/step-plan';
-import { TokenAcquisitionError } from '../../src/tokens/token-broker';
+import type { ProductEvent } from '../../../src/events/product-event';
+import type { ProcessDefinition } from '../../../src/processes/process-definition';
+import { interruptedMessage, notExecutableMessage, planDelivery, planStep, type Delivery } from '../../../src/runs/core/delivery';
+import { nextStepIndex, withOutcome } from '../../../src/runs/core/step-records';
+import type { Run, StepRecord, StepStatus } from '../../../src/runs/run';
 
 const tenantId = '11111111-1111-4111-8111-111111111111';
 const runId = '8265000000000-0123456789abcdef';
@@ -98,7 +95,10 @@ describe('planDelivery: what a step message means for its run', () => {
   });
 
   test("a waiting run (a form, or its user's session) takes no step: the user's call enqueues what follows", () => {
-    const waiting = run(['succeeded', 'waiting', 'pending'], { status: 'waiting', waitingFor: { stepId: 'step-1', userObjectId: 'oid' } });
+    const waiting = run(['succeeded', 'waiting', 'pending'], {
+      status: 'waiting',
+      waitingFor: { kind: 'form', stepId: 'step-1', userObjectId: 'oid' },
+    });
     expect(planDelivery(message(1), first, waiting)).toMatchObject({ kind: 'nothing-to-do' });
     expect(planDelivery(message(2), first, waiting)).toMatchObject({ kind: 'nothing-to-do' });
     expect(planDelivery(message(1), first, { ...waiting, status: 'running' })).toMatchObject({ kind: 'nothing-to-do' });
@@ -153,55 +153,6 @@ describe('planStep: what a due step does', () => {
     const r = run(['pending']);
     const renamed = { ...r.steps[0], id: 'renamed' };
     expect(planStep(r, renamed, process)).toEqual({ kind: 'poison', reason: 'process nda v3 has no step renamed' });
-  });
-});
-
-describe('failures while running a step', () => {
-  const deadGrant = new TokenAcquisitionError({
-    kind: 'dead_grant',
-    reason: 'The connection needs re-authorization: the grant was revoked.',
-  });
-  const outage = new TokenAcquisitionError({ kind: 'transient', reason: 'Sign-in service temporarily unavailable (HTTP 503).' });
-  const appCredentials = new TokenAcquisitionError({ kind: 'application_credentials', reason: 'The app could not sign in.' });
-
-  test("a dead grant is final; outages and the app's own credentials are transient", () => {
-    for (const during of ['token', 'action'] as const) {
-      expect(stepFailure(deadGrant, during)).toEqual({ kind: 'dead-grant', reason: deadGrant.failure.reason });
-      expect(stepFailure(outage, during)).toEqual({ kind: 'transient', reason: outage.failure.reason });
-      expect(stepFailure(appCredentials, during)).toEqual({ kind: 'transient', reason: appCredentials.failure.reason });
-    }
-  });
-
-  test('an unexpected error while getting the token is transient and says nothing of its own message', () => {
-    expect(stepFailure(new Error('socket hang up at https://login.example/?code=secret'), 'token')).toEqual({
-      kind: 'transient',
-      reason: 'The token service failed.',
-    });
-  });
-
-  test("an action's own errors keep their kind and message; anything else fails without echoing it", () => {
-    expect(stepFailure(new ActionError('transient', 'Graph throttled the call.'), 'action')).toEqual({
-      kind: 'transient',
-      reason: 'Graph throttled the call.',
-    });
-    expect(stepFailure(new ActionError('permanent', 'The list does not exist.'), 'action')).toEqual({
-      kind: 'failed',
-      reason: 'The list does not exist.',
-    });
-    expect(stepFailure(new TypeError('x is undefined; token=eyJ...'), 'action')).toEqual({
-      kind: 'failed',
-      reason: 'The action failed unexpectedly.',
-    });
-  });
-
-  test("a transient Graph failure keeps the service's Retry-After, so the scheduled retry honours it", () => {
-    expect(stepFailure(new ActionError('transient', 'Graph throttled the call.', { status: 429, retryAfterMs: 30_000 }), 'action')).toEqual(
-      {
-        kind: 'transient',
-        reason: 'Graph throttled the call.',
-        retryAfterMs: 30_000,
-      },
-    );
   });
 });
 

@@ -1,11 +1,11 @@
-import { backoffDelay } from '../shared/backoff';
+import { backoffDelay } from '../../shared/backoff';
 
 /**
  * When a step that failed transiently (token endpoint or Graph down, throttled) is tried again: as a scheduled
  * Service Bus message, with growing, jittered, capped delays, until a total time since its first failure is spent.
  * An abandoned message comes back at once and the queue's max delivery count is used up in about a minute, which
- * is shorter than real identity-provider outages (issue 16, item 2); a scheduled message waits without holding
- * anything. Pure, so every case is unit-tested (test/runs/step-retry-schedule.unit.test.ts).
+ * is shorter than real identity-provider outages; a scheduled message waits without holding anything. Pure, so
+ * every case is unit-tested (test/runs/core/retry-schedule.unit.test.ts).
  */
 export interface StepRetryPolicy {
   /** Ceiling of the first delay; doubles per retry (jittered between half and all of it). */
@@ -18,7 +18,7 @@ export interface StepRetryPolicy {
 
 export const defaultStepRetry: StepRetryPolicy = { firstDelayMs: 30_000, maxDelayMs: 15 * 60_000, maxTotalMs: 120 * 60_000 };
 
-/** The retries of the step so far, as the run keeps them (`waitingFor: {reason: 'retrying', ...}`). */
+/** The retries of the step so far, as the run keeps them (`waitingFor: {kind: 'retrying', ...}`). */
 export interface RetriesSoFar {
   /** Retries already scheduled (0 at the first failure). */
   attempt: number;

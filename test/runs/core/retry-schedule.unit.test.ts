@@ -1,4 +1,4 @@
-import { defaultStepRetry, nextStepRetry, type RetriesSoFar } from '../../src/runs/step-retry-schedule';
+import { defaultStepRetry, nextStepRetry, type RetriesSoFar } from '../../../src/runs/core/retry-schedule';
 
 /** Jitter frozen at its top: the delay is the ceiling. */
 const ceiling = () => 1 - Number.EPSILON;

@@ -1,17 +1,17 @@
-import { ActionError } from '../actions/action';
-import { conditionsHold } from '../processes/conditions';
-import type { ProcessDefinition, StepDefinition } from '../processes/process-definition';
-import { TokenAcquisitionError } from '../tokens/token-broker';
-import { isDeadGrant } from '../tokens/token-errors';
-import { notExecutableMessage } from './executor';
-import { scopeEventOf, type Run, type StepRecord } from './run';
-import type { StepMessage } from './step-message';
+import { conditionsHold } from '../../processes/conditions';
+import type { ProcessDefinition, StepDefinition } from '../../processes/process-definition';
+import { scopeEventOf, type Run, type StepRecord } from '../run';
+import type { StepMessage } from '../step-message';
 
 /**
  * Planning a step message: what it means for its run, decided from the run record, the message and how it was
  * delivered, before anything is executed. Pure, so every case (redelivery, duplicates, stray copies, interrupted
- * actions) is unit-tested without a queue (test/runs/step-plan.unit.test.ts); the step runner carries the plan out.
+ * actions) is unit-tested without a queue (test/runs/core/delivery.unit.test.ts); the step runner carries the plan out.
+ * A scheduled retry arrives the same way: as the delivery of its message, for a step that is pending again.
  */
+
+/** Form steps wait for a person; nothing in this app executes them. */
+export const notExecutableMessage = 'Only action steps run in system processes.';
 
 export interface Delivery {
   deliveryCount: number;
@@ -102,31 +102,3 @@ export function planStep(run: Run, step: StepRecord, process: ProcessDefinition)
 
 /** Whether Service Bus will not deliver this message again after it is abandoned. */
 export const isLastDelivery = (delivery: Delivery): boolean => delivery.deliveryCount >= delivery.maxDeliveryCount;
-
-/** What a failure while getting the token or running the action means for the step. */
-export type StepFailure =
-  /** The connection's grant is dead (revoked, expired, password changed): the step fails; retrying cannot help. */
-  | { kind: 'dead-grant'; reason: string }
-  /**
-   * Nothing happened and a later try may succeed (outage, throttling, the app's own credentials failing): tried again
-   * by a scheduled message (step-retry-schedule.ts), not before `retryAfterMs` when the service said so.
-   */
-  | { kind: 'transient'; reason: string; retryAfterMs?: number }
-  | { kind: 'failed'; reason: string };
-
-/**
- * Classifies a failure of the token (`during: 'token'`) or of the action (`'action'`; a token failure there is one
- * of answering Graph's claims challenge, and Graph refused the call, so the action did not happen). Reasons are
- * the classified ones, never a raw error message from outside the app's own error types.
- */
-export function stepFailure(e: unknown, during: 'token' | 'action'): StepFailure {
-  if (e instanceof TokenAcquisitionError) {
-    return { kind: isDeadGrant(e) ? 'dead-grant' : 'transient', reason: e.failure.reason };
-  }
-  if (during === 'token') return { kind: 'transient', reason: 'The token service failed.' };
-  if (e instanceof ActionError) {
-    if (e.kind !== 'transient') return { kind: 'failed', reason: e.message };
-    return { kind: 'transient', reason: e.message, ...(e.retryAfterMs !== undefined ? { retryAfterMs: e.retryAfterMs } : {}) };
-  }
-  return { kind: 'failed', reason: 'The action failed unexpectedly.' };
-}
