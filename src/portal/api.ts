@@ -8,6 +8,7 @@ import type { AuthorizeStart } from '../connections/sign-in-flow';
 import type { AuditEntry } from '../connections/connection-audit';
 import type { ProcessBody } from '../processes/process-definition';
 import type { StepRecord, toRunView } from '../runs/run';
+import type { NotificationSettings } from '../notifications/notification-settings';
 
 export type Connection = ConnectionView;
 export type { AuthorizeStart };
@@ -138,6 +139,8 @@ export class ConnectionsApi {
   publishProcess = (id: string) => this.call<{ version: number }>('POST', `processes/${encodeURIComponent(id)}/publish`);
   startRun = (processId: string, subject: ItemSubject) =>
     this.call<{ runId: string }>('POST', `processes/${encodeURIComponent(processId)}/runs`, { subject });
+  notificationSettings = () => this.call<NotificationSettings>('GET', 'settings/notifications');
+  saveNotificationSettings = (settings: NotificationSettings) => this.call<NotificationSettings>('PUT', 'settings/notifications', settings);
   submitForm = (runId: string, stepId: string, values: Record<string, unknown>) =>
     this.call<unknown>('POST', `runs/${encodeURIComponent(runId)}/steps/${encodeURIComponent(stepId)}/submit`, { values });
 }
