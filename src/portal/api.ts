@@ -10,6 +10,7 @@ import type { errorBodySchema } from '../http/api-contract';
 import type { FormField, ProcessBody } from '../processes/process-definition';
 import type { processViewSchema, publishAnswerSchema } from '../processes/process-view';
 import type { RunView } from '../runs/run';
+import type { NotificationSettings } from '../notifications/notification-settings';
 
 export type Connection = ConnectionView;
 export type AuthorizeStart = z.output<typeof authorizeStartSchema>;
@@ -107,6 +108,8 @@ export class ConnectionsApi {
   publishProcess = (id: string) => this.call<PublishAnswer>('POST', `processes/${encodeURIComponent(id)}/publish`);
   startRun = (processId: string, subject: ItemSubject) =>
     this.call<{ runId: string }>('POST', `processes/${encodeURIComponent(processId)}/runs`, { subject });
+  notificationSettings = () => this.call<NotificationSettings>('GET', 'settings/notifications');
+  saveNotificationSettings = (settings: NotificationSettings) => this.call<NotificationSettings>('PUT', 'settings/notifications', settings);
   submitForm = (runId: string, stepId: string, values: Record<string, unknown>) =>
     this.call<unknown>('POST', `runs/${encodeURIComponent(runId)}/steps/${encodeURIComponent(stepId)}/submit`, { values });
 }

@@ -8,6 +8,7 @@ import { loadConfig } from './config';
 import { createConnectionsView, type ViewContext } from './connections-view';
 import { byId, h, replaceChildren } from './dom';
 import { announce, clearNotices, messageOf } from './notices';
+import { createNotificationsView } from './notifications-view';
 import { createProcessesView } from './processes-view';
 import { createRunsView } from './runs-view';
 
@@ -78,6 +79,7 @@ function showApp(auth: AdminSession, adminAuth: AdminAuth, api: ConnectionsApi):
     { id: 'connections', label: 'Connections', view: connections },
     { id: 'processes', label: 'Processes', view: processes },
     { id: 'runs', label: 'Runs', view: runs },
+    { id: 'notifications', label: 'Notifications', view: createNotificationsView(ctx) },
   ] as const;
   // Leaving the page (reload, close, another address) with unsaved process changes asks first.
   window.addEventListener('beforeunload', (e) => {
