@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { ActionError } from '../actions/action';
 import type { MessageSender } from '../adapters/message-queue';
 import { validateFormValues } from '../processes/form-values';
-import type { ProcessDefinition } from '../processes/process-definition';
+import type { FormField, ProcessDefinition } from '../processes/process-definition';
 import type { ProcessRepository } from '../processes/process-repository';
 import { isConcurrencyConflict } from '../adapters/tables';
 import { AppError, type ErrorCode } from '../shared/errors';
@@ -146,6 +146,19 @@ export class UserRuns {
       formSubmitted(current, { stepId, values: checked.values, by }, this.now()),
     );
     return { runId: run.id, status: next.status };
+  }
+
+  /**
+   * The form the caller's run waits for, from the process version the run executes: what the page renders for them.
+   * 404 for anyone but the initiator, and for a run that waits for no form.
+   */
+  async waitingFormOf(caller: Caller, runId: string): Promise<{ runId: string; stepId: string; name?: string; fields: FormField[] }> {
+    const run = await this.ownRun(caller, runId);
+    const waiting = run.waitingFor;
+    if (waiting?.kind !== 'form' || waitingForm(run, waiting.stepId) === undefined) throw new AppError('not_found', noFormWaitingMessage);
+    const step = (await this.definition(run)).steps.find((s) => s.id === waiting.stepId && s.type === 'form');
+    if (!step) throw new AppError('not_found', noFormWaitingMessage);
+    return { runId: run.id, stepId: step.id, ...(step.name ? { name: step.name } : {}), fields: step.fields ?? [] };
   }
 
   /** Continues a run that waits for the caller's session, with the fresh token of this call. */
