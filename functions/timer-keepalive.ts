@@ -27,6 +27,7 @@ export const timerFunctions: TimerFunction[] = [
       context.info(
         `Keep-alive${timer.isPastDue ? ' (past due)' : ''}: ${report.active} active, ${report.idle} idle, ${report.refreshed.length} refreshed, ` +
           `${report.needsReauth.length} marked needs_reauth, ${report.failed.length} failed transiently, ` +
+          `${report.skipped.length} skipped (tenant not registered), ` +
           (typeof report.purgedSignInStates === 'number'
             ? `${report.purgedSignInStates} expired sign-in states purged`
             : 'expired sign-in states not purged (retried next run)'),
@@ -34,6 +35,8 @@ export const timerFunctions: TimerFunction[] = [
       // Counts and the rows' own GUIDs only in the text; reasons (which may quote the identity provider) as JSON fields.
       for (const d of report.needsReauth)
         context.warn(logLine(`Connection ${d.id} of tenant ${d.tenantId} needs re-authorization`, { reason: d.reason }));
+      for (const s of report.skipped)
+        context.warn(logLine(`Connection ${s.id} of tenant ${s.tenantId} was not refreshed: the tenant is no longer registered`, {}));
       for (const f of report.failed)
         context.warn(logLine(`Connection ${f.id} of tenant ${f.tenantId} was not refreshed (retried next run)`, { reason: f.reason }));
       // After the refreshes: a connection still close to its re-authorize-by date could not be refreshed.

@@ -221,6 +221,7 @@ export function createApp(settings: Settings, overrides: AppContextOverrides = {
       broker,
       lifecycle: connectionLifecycle,
       signInStates,
+      tenants,
       idleDays: settings.KEEPALIVE_IDLE_DAYS,
     }),
     processes: new ProcessService(
@@ -262,6 +263,7 @@ export function createApp(settings: Settings, overrides: AppContextOverrides = {
       sender: messageSender,
       getAction,
       graphBaseUrl: settings.GRAPH_BASE_URL,
+      tenants,
       batchBudgetMs: settings.STEP_BATCH_BUDGET_SECONDS * 1000,
       stepRetry: { maxTotalMs: settings.STEP_RETRY_MAX_TOTAL_MINUTES * 60_000 },
       ...(overrides.now ? { now: overrides.now } : {}),

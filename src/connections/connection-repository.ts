@@ -82,7 +82,7 @@ export class ConnectionRepository {
 
   async get(tenantId: string, id: string): Promise<Connection | undefined> {
     const row = await getEntityOrUndefined<ConnectionRow>(await this.table(), tenantId, id);
-    return row && fromRow(row as unknown as ConnectionRow);
+    return row && fromRow(row);
   }
 
   async findByAccount(tenantId: string, objectId: string): Promise<Connection | undefined> {
@@ -136,7 +136,7 @@ export class ConnectionRepository {
     for (let attempt = 0; ; attempt++) {
       const row = await getEntityOrUndefined<ConnectionRow>(table, tenantId, id);
       if (!row) return undefined;
-      const before = fromRow(row as unknown as ConnectionRow);
+      const before = fromRow(row);
       const after = change(before);
       if (!after || JSON.stringify(after) === JSON.stringify(before)) return undefined;
       const entry = outbox?.(before, after);

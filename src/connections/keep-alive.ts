@@ -1,5 +1,6 @@
 import { TokenAcquisitionError, type TokenBroker } from '../tokens/token-broker';
 import { isDeadGrant } from '../tokens/token-errors';
+import type { TenantAccess } from '../tenants/tenant-access';
 import type { Connection } from './connection';
 import { SYSTEM_ACTOR } from './connection-audit';
 import type { ConnectionLifecycle } from './connection-lifecycle';
@@ -12,6 +13,8 @@ export interface KeepAliveDeps {
   lifecycle: Pick<ConnectionLifecycle, 'markNeedsReauth'>;
   /** Expired sign-in states are removed on each run (they are refused anyway; this keeps the table from growing). */
   signInStates?: Pick<SignInStateStore, 'purgeExpired'>;
+  /** The registry: connections of a tenant the vendor no longer serves are not refreshed (they die of inactivity). */
+  tenants?: Pick<TenantAccess, 'isServed'>;
   /** Refresh connections neither refreshed nor used for this many days (KEEPALIVE_IDLE_DAYS). */
   idleDays: number;
   now?: () => Date;
@@ -28,6 +31,8 @@ export interface KeepAliveReport {
   refreshed: { tenantId: string; id: string }[];
   /** Dead grants: now `needs_reauth`. */
   needsReauth: { tenantId: string; id: string; reason: string }[];
+  /** Idle connections of tenants no longer registered: not refreshed. */
+  skipped: { tenantId: string; id: string }[];
   /** Transient failures (provider, vault, tables): status unchanged, tried again next run. */
   failed: { tenantId: string; id: string; reason: string }[];
   /** Expired sign-in states removed, or why they could not be (tried again next run). */
@@ -65,6 +70,7 @@ export class KeepAlive {
       idle: idle.length,
       refreshed: [],
       needsReauth: [],
+      skipped: [],
       failed: [],
       purgedSignInStates: 0,
     };
@@ -84,6 +90,8 @@ export class KeepAlive {
   private async refresh(c: Connection, report: KeepAliveReport): Promise<void> {
     const tenantId = c.account.tenantId;
     try {
+      // A removed registration ends the service: its grants are left to expire rather than kept alive.
+      if (this.deps.tenants && !(await this.deps.tenants.isServed(tenantId))) return void report.skipped.push({ tenantId, id: c.id });
       // Not a use: recording it as `lastUsedAt` would make unused connections look used.
       await this.deps.broker.getAccessToken(
         { tenantId, id: c.id, objectId: c.account.objectId },

@@ -94,12 +94,12 @@ export class ProcessRepository {
 
   async get(tenantId: string, id: string): Promise<ProcessRecord | undefined> {
     const row = await getEntityOrUndefined<HeadRow>(await this.tables(this.tableName), tenantId, id);
-    return row && toRecord(row as unknown as HeadRow);
+    return row && toRecord(row);
   }
 
   async getVersion(tenantId: string, id: string, version: number): Promise<ProcessDefinition | undefined> {
     const row = await getEntityOrUndefined<VersionRow>(await this.tables(this.tableName), tenantId, versionKey(id, version));
-    return row && JSON.parse((row as unknown as VersionRow).definitionJson);
+    return row && JSON.parse(row.definitionJson);
   }
 
   async saveDraft(tenantId: string, definition: ProcessDefinition, savedBy: string): Promise<ProcessRecord> {

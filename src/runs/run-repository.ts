@@ -240,7 +240,7 @@ export class RunRepository {
 
   async get(tenantId: string, id: string): Promise<Run | undefined> {
     const row = await getEntityOrUndefined<RunRow>(await this.tables(this.tableName), tenantId, id);
-    return row && fromRow(row as unknown as RunRow);
+    return row && fromRow(row);
   }
 
   async list(tenantId: string, options: { processId?: string; initiatedBy?: string; limit?: number } = {}): Promise<Run[]> {
@@ -262,7 +262,7 @@ export class RunRepository {
 
   async getWithEtag(tenantId: string, id: string): Promise<{ run: Run; etag: string } | undefined> {
     const row = await getEntityOrUndefined<RunRow>(await this.tables(this.tableName), tenantId, id);
-    return row && { run: fromRow(row as unknown as RunRow), etag: row.etag };
+    return row && { run: fromRow(row), etag: row.etag };
   }
 
   /** Replaces the run if it still has `etag`; returns the new ETag (a stale one throws a 412). */
@@ -278,7 +278,7 @@ export class RunRepository {
     for (let attempt = 0; attempt < 10; attempt++) {
       const row = await getEntityOrUndefined<RunRow>(table, tenantId, id);
       if (!row) return undefined;
-      const current = fromRow(row as unknown as RunRow);
+      const current = fromRow(row);
       const next = change(current);
       if (!next) return current;
       try {

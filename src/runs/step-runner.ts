@@ -20,6 +20,8 @@ import type { RunRepository } from './run-repository';
 import { PoisonMessageError, stepFailureOf } from './step-failure';
 import { sendSteps, type StepMessage } from './step-message';
 import { stepTokens, type StepTokens, type StepTokenSources } from './step-tokens';
+import { tenantNotRegisteredMessage, type TenantAccess } from '../tenants/tenant-access';
+import { cannotOpenAddressedItemMessage, otherItemAddressed, readCheck } from './item-read-check';
 
 export type { Delivery } from './core/delivery';
 export type { ScheduledRetry } from './core/commands';
@@ -34,6 +36,8 @@ export interface StepRunnerDeps extends StepTokenSources {
   sender: MessageSender;
   getAction(name: string): ActionDefinition | undefined;
   graphBaseUrl: string;
+  /** The registry: a step of a tenant no longer registered fails its run instead of running. */
+  tenants?: Pick<TenantAccess, 'isServed'>;
   /** The time recorded on steps and used for scheduled retries (a simulated clock in tests). */
   now?: () => Date;
   /** Tenant connection lists are reused this long (ms): a burst of steps must not query Tables per step. */
@@ -53,6 +57,12 @@ export interface StepRunnerDeps extends StepTokenSources {
 export interface StepsHandled {
   retry?: ScheduledRetry;
 }
+
+/** Why a run whose data overflows the stack (RangeError) when copied or written fails: it would on every delivery. */
+const nestedTooDeeply = "The run's data is nested too deeply to process.";
+
+/** By name: an error from another realm (structuredClone's, in a VM context) is not `instanceof` this realm's classes. */
+const isStackOverflow = (e: unknown): boolean => typeof e === 'object' && e !== null && (e as { name?: unknown }).name === 'RangeError';
 
 /** The default STEP_BATCH_BUDGET_SECONDS, in ms. */
 export const defaultBatchBudgetMs = 20_000;
@@ -102,8 +112,36 @@ export class StepRunner {
     if (plan.kind === 'nothing-to-do' || !loaded) return {};
 
     const held: Held = { ...loaded, unsaved: false, writeFailed: false };
-    await this.runBatch(held, message, plan, delivery);
+    if (this.deps.tenants && !(await this.deps.tenants.isServed(message.tenantId))) {
+      const error = tenantNotRegisteredMessage(message.tenantId);
+      await this.apply(held, stepEnded(held.run, message.stepIndex, { status: 'failed', error }, this.now()));
+      return {};
+    }
+    try {
+      await this.runBatch(held, message, plan, delivery);
+    } catch (e) {
+      // Data nested so deeply that copying it overflows the stack fails the same way on every delivery.
+      const poison = isStackOverflow(e) ? new PoisonMessageError(nestedTooDeeply) : e;
+      if (poison instanceof PoisonMessageError && !held.writeFailed) await this.endPoisoned(held, message.stepIndex, poison.reason);
+      throw poison;
+    }
     return held.retry ? { retry: held.retry } : {};
+  }
+
+  /** A run whose message is poison ends `failed` with the reason (the message is dead-lettered with it too). */
+  private async endPoisoned(held: Held, index: number, reason: string): Promise<void> {
+    if (held.run.status !== 'running' || !held.run.steps[index]) return;
+    try {
+      await this.apply(held, stepEnded(held.run, index, { status: 'failed', error: reason }, this.now()));
+    } catch (e) {
+      if (!isStackOverflow(e)) return; // the dead letter still records why
+      // The run's own data cannot even be serialized (the write failed before reaching Tables): it is dropped.
+      const { inputs: _inputs, ...rest } = held.run;
+      const run = { ...rest, ...(rest.event ? { event: { ...rest.event, data: {} } } : {}) };
+      held.writeFailed = false;
+      const error = `${reason} Its data was dropped from the record.`;
+      await this.apply(held, stepEnded(run, index, { status: 'failed', error }, this.now())).catch(() => undefined);
+    }
   }
 
   /** Runs the message's step and, while the budget lasts, the run's next ones. */
@@ -231,7 +269,34 @@ export class StepRunner {
     try {
       inputs = renderActionInputs(action, stepDef.inputs ?? {}, { event: scopeEventOf(run), form: run.form ?? {} });
     } catch (e) {
-      return fail((e as Error).message, executedAs);
+      return fail(isStackOverflow(e) ? nestedTooDeeply : (e as Error).message, executedAs);
+    }
+
+    // An elevated step of a user run that addresses another list item than the run's subject: the user's read check
+    // is repeated on that item with their own token first (as at start); hidden from them, the step fails.
+    const other =
+      executor.kind === 'connection' && run.kind === 'user'
+        ? otherItemAddressed(this.deps.graphBaseUrl, action.name, inputs, run.subject)
+        : undefined;
+    if (other) {
+      let userToken: string;
+      try {
+        userToken = (await stepTokens(this.deps, run, { kind: 'user' }, delivery, span)).accessToken;
+      } catch (e) {
+        if (isDeadGrant(e)) return this.apply(held, waitForUserSession(run, e.failure.reason));
+        return failed(e, 'token', run);
+      }
+      try {
+        const seen = await readCheck({
+          graphBaseUrl: this.deps.graphBaseUrl,
+          token: userToken,
+          item: other,
+          idempotencyKey: `${run.id}:${stepDef.id}:read-check`,
+        });
+        if (seen === 'hidden') return fail(cannotOpenAddressedItemMessage, executedAs);
+      } catch (e) {
+        return failed(e, 'action', run);
+      }
     }
 
     await this.apply(held, stepStarts(run, index, executedAs, this.now()));

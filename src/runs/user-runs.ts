@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import { ActionError } from '../actions/action';
-import { graphPath, graphRequest, pathSegmentProblem } from '../actions/graph-client';
+import { pathSegmentProblem } from '../actions/graph-client';
 import type { MessageSender } from '../adapters/message-queue';
 import { validateFormValues } from '../processes/form-values';
-import type { ProcessDefinition } from '../processes/process-definition';
+import type { FormField, ProcessDefinition } from '../processes/process-definition';
 import type { ProcessRepository } from '../processes/process-repository';
 import { isConcurrencyConflict } from '../adapters/tables';
 import { AppError, type ErrorCode } from '../shared/errors';
@@ -24,6 +24,7 @@ import {
   waitingForm,
   waitsForUserSession,
 } from './core/runs';
+import { readCheck, type ReadCheck } from './item-read-check';
 import type { ItemRef, Run } from './run';
 import { newRunId, type RunRepository } from './run-repository';
 import { sendSteps } from './step-message';
@@ -190,6 +191,19 @@ export class UserRuns {
     return { runId: run.id, status: next.status };
   }
 
+  /**
+   * The form the caller's run waits for, from the process version the run executes: what the page renders for them.
+   * 404 for anyone but the initiator, and for a run that waits for no form.
+   */
+  async waitingFormOf(caller: Caller, runId: string): Promise<{ runId: string; stepId: string; name?: string; fields: FormField[] }> {
+    const run = await this.ownRun(caller, runId);
+    const waiting = run.waitingFor;
+    if (waiting?.kind !== 'form' || waitingForm(run, waiting.stepId) === undefined) throw new AppError('not_found', noFormWaitingMessage);
+    const step = (await this.definition(run)).steps.find((s) => s.id === waiting.stepId && s.type === 'form');
+    if (!step) throw new AppError('not_found', noFormWaitingMessage);
+    return { runId: run.id, stepId: step.id, ...(step.name ? { name: step.name } : {}), fields: step.fields ?? [] };
+  }
+
   /** Continues a run that waits for the caller's session, with the fresh token of this call. */
   async resume(caller: Caller, runId: string): Promise<{ runId: string }> {
     const run = await this.ownRun(caller, runId);
@@ -218,7 +232,13 @@ export class UserRuns {
         await this.carryOut(caller, loaded.run, decision.commands, loaded.etag);
         return decision.run;
       } catch (e) {
-        if (!(e instanceof StaleRun)) throw e;
+        if (e instanceof StaleRun) continue;
+        // The token was stored for a run that stays waiting (its write failed, e.g. too large to store): a waiting
+        // run keeps no user token.
+        if (decision.commands.some((c) => c.kind === 'storeUserSession')) {
+          await this.deps.sessions.delete(run.tenantId, run.id).catch(() => undefined);
+        }
+        throw e;
       }
     }
     throw new Error('run update kept conflicting');
@@ -296,17 +316,16 @@ export class UserRuns {
     } catch (e) {
       throw callerTokenError(e);
     }
+    let seen: ReadCheck;
     try {
-      await graphRequest({
+      seen = await readCheck({
         graphBaseUrl: this.deps.graphBaseUrl,
-        accessToken: token,
-        method: 'GET',
-        path: graphPath`/sites/${subject.siteId}/lists/${subject.listId}/items/${subject.itemId}`,
+        token,
+        item: subject,
         idempotencyKey: `read-check:${caller.user.objectId}:${subject.siteId}:${subject.listId}:${subject.itemId}`,
         ...(this.deps.fetch ? { fetch: this.deps.fetch } : {}),
       });
     } catch (e) {
-      if (e instanceof ActionError && (e.status === 403 || e.status === 404)) throw new AppError('forbidden', cannotOpenItemMessage);
       if (e instanceof ActionError && e.kind === 'permanent' && e.status === 400) {
         throw new AppError('invalid', 'The request is not valid.', {
           details: [{ path: 'subject', message: 'Microsoft Graph does not accept this item reference' }],
@@ -316,5 +335,6 @@ export class UserRuns {
         cause: e,
       });
     }
+    if (seen === 'hidden') throw new AppError('forbidden', cannotOpenItemMessage);
   }
 }

@@ -53,7 +53,7 @@ export class TenantRegistry {
     // Tenant ids are lower-case GUIDs wherever the app meets them (tokens, events, states); anything else is unknown.
     if (!tenantIdPattern.test(tenantId)) return undefined;
     const row = await getEntityOrUndefined<TenantRow>(await this.table(), tenantId, ROW);
-    return row && fromRow(row as unknown as TenantRow);
+    return row && fromRow(row);
   }
 
   async list(): Promise<TenantRegistration[]> {

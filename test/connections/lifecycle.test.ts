@@ -28,7 +28,7 @@ import {
 } from '../support/connections';
 import { latestRun, postEvent } from '../support/runs';
 import { signIn } from '../support/sign-in';
-import { startTestStack, type TestStack } from '../support/test-stack';
+import { stackPerDescribe as startPerDescribe, type TestStack } from '../support/test-stack';
 
 const dayMs = 24 * 3600_000;
 
@@ -43,18 +43,15 @@ interface Setup {
   notices: ConnectionNotice[];
 }
 
-function stackPerDescribe(): Setup {
+// Idle days 0: the timer function refreshes every active connection, so its wiring can be tested end to end.
+const stackPerDescribe = (): Setup => {
   const setup = {} as Setup;
-  beforeAll(async () => {
-    // Idle days 0: the timer function refreshes every active connection, so its wiring can be tested end to end.
-    setup.stack = await startTestStack({ env: { KEEPALIVE_IDLE_DAYS: '0' } });
-    setup.notices = observeConnectionEvents(setup.stack);
-  });
-  afterAll(async () => {
-    await setup.stack?.stop();
+  startPerDescribe({ env: { KEEPALIVE_IDLE_DAYS: '0' } }, (stack) => {
+    setup.stack = stack;
+    setup.notices = observeConnectionEvents(stack);
   });
   return setup;
-}
+};
 
 const tokenCalls = async (stack: TestStack, user: LocalUser) =>
   (await getTokenStats(stack.identityProvider.url)).byUsername[user.username] ?? 0;

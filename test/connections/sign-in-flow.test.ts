@@ -17,7 +17,7 @@ import {
 import { revokeLocalGrants } from '../../src/local/identity-provider/launch';
 import type { ConnectionView } from '../../src/connections/connection';
 import { signIn } from '../support/sign-in';
-import { startTestStack, type TestStack } from '../support/test-stack';
+import { stackPerDescribe as startPerDescribe, type TestStack } from '../support/test-stack';
 
 /** The stack of the describe that is running: each describe starts its own (describes run one after another). */
 let stack: TestStack;
@@ -28,15 +28,11 @@ const secretsSeen = new Set<string>();
  * Each describe starts a stack of its own and sets up the connections it needs, so every test also passes alone
  * (`node scripts/run-each-test.mjs test/connections/sign-in-flow.test.ts`).
  */
-function stackPerDescribe() {
-  beforeAll(async () => {
+const stackPerDescribe = () =>
+  startPerDescribe({}, (started) => {
     secretsSeen.clear();
-    stack = await startTestStack();
+    stack = started;
   });
-  afterAll(async () => {
-    await stack?.stop();
-  });
-}
 
 /** Authorizes a connection for `user` through the whole sign-in; answers it as listed. */
 async function connect(user: LocalUser, displayName?: string): Promise<ConnectionView> {

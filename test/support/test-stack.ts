@@ -255,3 +255,20 @@ async function scanForLeaks(
   }
   return report;
 }
+
+/**
+ * The one shape of "a stack per describe": the describe that calls it starts a stack of its own before its tests and
+ * stops it after, so each describe (and each test alone, `node scripts/run-each-test.mjs`) sets up what it needs.
+ * `started` runs once the stack is up (observers, state the describe keeps). The holder's `stack` is the running one.
+ */
+export function stackPerDescribe(options: LocalStackOptions = {}, started?: (stack: TestStack) => void): { stack: TestStack } {
+  const holder = {} as { stack: TestStack };
+  beforeAll(async () => {
+    holder.stack = await startTestStack(options);
+    started?.(holder.stack);
+  });
+  afterAll(async () => {
+    await holder.stack?.stop();
+  });
+  return holder;
+}

@@ -1,43 +1,15 @@
-import type { ProductEvent } from '../../../src/events/product-event';
 import type { ProcessDefinition } from '../../../src/processes/process-definition';
 import { interruptedMessage, notExecutableMessage, planDelivery, planStep, type Delivery } from '../../../src/runs/core/delivery';
 import { nextStepIndex, withOutcome } from '../../../src/runs/core/step-records';
-import type { Run, StepRecord, StepStatus } from '../../../src/runs/run';
+import type { Run, StepStatus } from '../../../src/runs/run';
+import { builtRunId, builtTenantId, productEvent, runRecord } from '../../support/builders';
 
-const tenantId = '11111111-1111-4111-8111-111111111111';
-const runId = '8265000000000-0123456789abcdef';
 /** The clock, frozen: every time a plan or record carries comes from here. */
 const frozenNow = '2025-03-01T12:00:00.000Z';
-
-const event: ProductEvent = {
-  id: 'evt-1',
-  type: 'ItemCreated',
-  tenantId,
-  occurredAt: '2025-03-01T11:59:00.000Z',
-  subject: { siteId: 'contoso.sharepoint.com,site-1', listId: 'contracts', itemId: '42' },
-  data: { stage: 'Review' },
-};
-
-function run(statuses: StepStatus[], change: Partial<Run> = {}): Run {
-  return {
-    id: runId,
-    tenantId,
-    kind: 'system',
-    processId: 'nda',
-    processVersion: 3,
-    event,
-    subject: event.subject,
-    status: 'running',
-    createdAt: '2025-03-01T11:59:30.000Z',
-    steps: statuses.map((status, i): StepRecord => ({
-      id: `step-${i}`,
-      action: 'sendMail',
-      status,
-      attempts: status === 'pending' ? 0 : 1,
-    })),
-    ...change,
-  };
-}
+const tenantId = builtTenantId;
+const runId = builtRunId;
+const event = productEvent({ data: { stage: 'Review' } });
+const run = (statuses: StepStatus[], change: Partial<Run> = {}): Run => runRecord(statuses, { processVersion: 3, event, ...change });
 
 const process: ProcessDefinition = {
   id: 'nda',

@@ -18,13 +18,14 @@ import {
   type StepFailure,
 } from '../../../src/runs/core/steps';
 import type { ExecutedAs, Run, StepStatus } from '../../../src/runs/run';
+import { builtRunId, builtTenantId, runRecord } from '../../support/builders';
 
 /**
  * The run core's transitions as tables: for each input, the next run and the commands an executor carries out.
  * Time is an input (frozen here), so every recorded time is checked exactly.
  */
-const tenantId = '11111111-1111-4111-8111-111111111111';
-const runId = '8265000000000-0123456789abcdef';
+const tenantId = builtTenantId;
+const runId = builtRunId;
 const now = new Date('2025-03-01T12:00:00.000Z');
 const at = now.toISOString();
 const connection: ExecutedAs = { kind: 'connection', connectionId: 'c1', username: 'svc@contoso.com', objectId: 'svc-oid' };
@@ -32,20 +33,8 @@ const user = { objectId: 'user-oid', username: 'ada@contoso.com' };
 const retryPolicy = { firstDelayMs: 30_000, maxDelayMs: 15 * 60_000, maxTotalMs: 120 * 60_000 };
 const ceiling = () => 1 - Number.EPSILON;
 
-function run(statuses: StepStatus[], change: Partial<Run> = {}): Run {
-  return {
-    id: runId,
-    tenantId,
-    kind: 'system',
-    processId: 'nda',
-    processVersion: 1,
-    subject: { siteId: 's', listId: 'l', itemId: '1' },
-    status: 'running',
-    createdAt: '2025-03-01T11:00:00.000Z',
-    steps: statuses.map((status, i) => ({ id: `step-${i}`, status, attempts: status === 'pending' ? 0 : 1 })),
-    ...change,
-  };
-}
+const run = (statuses: StepStatus[], change: Partial<Run> = {}): Run =>
+  runRecord(statuses, { subject: { siteId: 's', listId: 'l', itemId: '1' }, ...change });
 const kinds = (t: Transition) => t.commands.map((c) => c.kind);
 const send = (stepIndex: number) => ({ kind: 'sendStep', step: { tenantId, runId, stepIndex } });
 
@@ -92,7 +81,14 @@ describe('crash rules: a step is recorded running before its action and never re
   test('stepStarts writes the step running (attempt counted, executor recorded) before anything else', () => {
     const t = stepStarts(run(['succeeded', 'pending']), 1, connection, now);
     expect(t.commands).toEqual([{ kind: 'writeRun', run: t.run }]);
-    expect(t.run.steps[1]).toEqual({ id: 'step-1', status: 'running', startedAt: at, attempts: 1, executedAs: connection });
+    expect(t.run.steps[1]).toEqual({
+      id: 'step-1',
+      action: 'sendMail',
+      status: 'running',
+      startedAt: at,
+      attempts: 1,
+      executedAs: connection,
+    });
   });
 
   test('a delivery that finds its step running (the last one died during the action) fails it, and the run', () => {
