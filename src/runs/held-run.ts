@@ -1,4 +1,5 @@
 import type { MessageSender } from '../adapters/message-queue';
+import { runSpan } from '../shared/spans';
 import type { UserSessionStore } from '../tokens/user-session-store';
 import type { RunCommand, ScheduledRetry, StepTransition } from './core/commands';
 import { batchEnds, stepRefused, stepRefusedWithoutData } from './core/steps';
@@ -84,10 +85,10 @@ export class HeldRun {
           this.unsaved = false;
           break;
         case 'sendStep':
-          await sendSteps(this.targets.sender, [command.step]);
+          await sendSteps(this.targets.sender, [{ ...command.step, trace: runSpan(this.run) }]);
           break;
         case 'scheduleRetry':
-          await sendSteps(this.targets.sender, [command.step]);
+          await sendSteps(this.targets.sender, [{ ...command.step, trace: runSpan(this.run) }]);
           this.retry = command.retry;
           break;
         case 'dropUserSession':

@@ -6,7 +6,7 @@ import type { FormField, ProcessDefinition } from '../processes/process-definiti
 import type { ProcessRepository } from '../processes/process-repository';
 import { isConcurrencyConflict } from '../adapters/tables';
 import { AppError, type ErrorCode } from '../shared/errors';
-import { inSpan, type SpanRef } from '../shared/spans';
+import { inSpan, runSpan, type SpanRef } from '../shared/spans';
 import type { Caller } from '../shared/user';
 import type { UserSessionStore } from '../tokens/user-session-store';
 import type { UserTokens } from '../tokens/user-tokens';
@@ -211,7 +211,7 @@ export class UserRuns {
           }
           break;
         case 'sendStep':
-          await sendSteps(this.deps.sender, [command.step]);
+          await sendSteps(this.deps.sender, [{ ...command.step, trace: runSpan(run) }]);
           break;
         case 'storeUserSession':
           await this.deps.sessions.put(tenantId, run.id, caller.assertion);
