@@ -3,7 +3,7 @@ import { ActionError } from '../actions/action';
 import { pathSegmentProblem } from '../actions/graph-client';
 import type { MessageSender } from '../adapters/message-queue';
 import { validateFormValues } from '../processes/form-values';
-import type { FormField, ProcessDefinition } from '../processes/process-definition';
+import { formFieldSchema, type ProcessDefinition } from '../processes/process-definition';
 import type { ProcessRepository } from '../processes/process-repository';
 import { isConcurrencyConflict } from '../adapters/tables';
 import { AppError, type ErrorCode } from '../shared/errors';
@@ -47,6 +47,15 @@ const idPart = (max: number) =>
   });
 
 /** `POST processes/{id}/runs` (contract): the item to run on and optional inputs. */
+/** The form a run waits for, as its initiator reads it (`GET /api/runs/{id}/form`, contract). */
+export const waitingFormSchema = z.strictObject({
+  runId: z.string(),
+  stepId: z.string(),
+  name: z.string().optional(),
+  fields: z.array(formFieldSchema),
+});
+export type WaitingFormView = z.infer<typeof waitingFormSchema>;
+
 export const startRunSchema = z.strictObject({
   subject: z.strictObject({ siteId: idPart(512), listId: idPart(256), itemId: idPart(128) }),
   /** Values of the process's declared inputs (text, number, boolean, date, choice): never objects. */
@@ -195,7 +204,7 @@ export class UserRuns {
    * The form the caller's run waits for, from the process version the run executes: what the page renders for them.
    * 404 for anyone but the initiator, and for a run that waits for no form.
    */
-  async waitingFormOf(caller: Caller, runId: string): Promise<{ runId: string; stepId: string; name?: string; fields: FormField[] }> {
+  async waitingFormOf(caller: Caller, runId: string): Promise<WaitingFormView> {
     const run = await this.ownRun(caller, runId);
     const waiting = run.waitingFor;
     if (waiting?.kind !== 'form' || waitingForm(run, waiting.stepId) === undefined) throw new AppError('not_found', noFormWaitingMessage);
