@@ -8,7 +8,7 @@ import type { ProcessRepository } from '../processes/process-repository';
 import { isConcurrencyConflict } from '../adapters/tables';
 import { AppError, type ErrorCode } from '../shared/errors';
 import { bodyProblems } from '../shared/problem-path';
-import { inSpan, type SpanRef } from '../shared/spans';
+import { inSpan, runSpan, type SpanRef } from '../shared/spans';
 import type { Caller } from '../shared/user';
 import { TokenAcquisitionError } from '../tokens/token-errors';
 import type { UserSessionStore } from '../tokens/user-session-store';
@@ -267,7 +267,7 @@ export class UserRuns {
           }
           break;
         case 'sendStep':
-          await sendSteps(this.deps.sender, [command.step]);
+          await sendSteps(this.deps.sender, [{ ...command.step, trace: runSpan(run) }]);
           break;
         case 'storeUserSession':
           await this.deps.sessions.put(tenantId, run.id, caller.assertion);
