@@ -12,7 +12,7 @@ import type { ProcessSummary } from '../processes/process-summary';
 import type { processViewSchema, publishAnswerSchema } from '../processes/process-view';
 import type { RunView } from '../runs/run';
 import type { NotificationSettings } from '../notifications/notification-settings';
-import type { WaitingFormView } from '../runs/user-runs';
+import type { WaitingFormView } from '../runs/user-run-requests';
 
 export type Connection = ConnectionView;
 export type AuthorizeStart = z.output<typeof authorizeStartSchema>;
