@@ -103,7 +103,7 @@ afterAll(async () => {
  * The routes any user of the tenant may call (user processes, issue 13): without the admin role they answer only
  * about the caller's own runs, so a token that lacks only the role gets 403 or 404 there, never tenant A's data.
  */
-const userRouteNames = new Set(['runs-list', 'runs-get', 'runs-start', 'runs-submit-step', 'runs-resume']);
+const userRouteNames = new Set(['runs-list', 'runs-get', 'runs-start', 'runs-submit-step', 'runs-resume', 'processes-summary']);
 
 /** Every admin (and user) route the app registers, with tenant A's ids filled in. */
 function adminRoutes(
