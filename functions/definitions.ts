@@ -2,6 +2,7 @@ import { apiDocFunctions } from './http-api-docs';
 import { unmatchedApiFunction } from './http-api-unmatched';
 import { connectionFunctions } from './http-connections';
 import { processFunctions } from './http-processes';
+import { runTraceFunctions } from './http-run-trace';
 import { runFunctions } from './http-runs';
 import { settingsFunctions } from './http-settings';
 import { connectionEventFunctions } from './queue-connection-events';
@@ -14,6 +15,7 @@ export const functionDefinitions: FunctionDefinition[] = [
   ...connectionFunctions,
   ...processFunctions,
   ...runFunctions,
+  ...runTraceFunctions,
   ...queueFunctions,
   ...connectionEventFunctions,
   ...settingsFunctions,

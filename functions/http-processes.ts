@@ -36,6 +36,16 @@ export const processFunctions: HttpFunction[] = [
     },
     async (req, caller, { processes }) => json(200, await processes.summary(caller.user.tenantId, routeParam(req, 'id', processIdSchema))),
   ),
+  userApi(
+    'user-processes-list',
+    'GET',
+    'user-processes',
+    {
+      summary: 'The published user processes the caller may start, each with what it does and as whom (any user)',
+      answers: { 200: z.strictObject({ processes: z.array(processSummarySchema) }) },
+    },
+    async (_req, caller, { processes }) => json(200, { processes: await processes.startable(caller.user.tenantId) }),
+  ),
   adminApi(
     'processes-save',
     'PUT',

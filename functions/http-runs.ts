@@ -4,7 +4,7 @@ import { matchEvent } from '../src/events/matching';
 import { requestTrace } from '../src/http/incoming-trace';
 import { queryParams, readJson, routeParam } from '../src/http/request';
 import { json } from '../src/http/responses';
-import { processIdSchema } from '../src/processes/process-definition';
+import { formFieldSchema, processIdSchema } from '../src/processes/process-definition';
 import { runStatuses, runViewSchema, toRunView } from '../src/runs/run';
 import { runIdPattern } from '../src/runs/run-repository';
 import { startRunSchema } from '../src/runs/user-runs';
@@ -22,6 +22,12 @@ const runsQuery = z.strictObject({
 const runId = z.string().regex(runIdPattern, 'is not a run id');
 const stepIdParam = processIdSchema;
 const runStarted = z.strictObject({ runId: z.string() });
+const waitingFormAnswer = z.strictObject({
+  runId: z.string(),
+  stepId: z.string(),
+  name: z.string().optional(),
+  fields: z.array(formFieldSchema),
+});
 const submitBody = z.strictObject({ values: z.record(z.string(), z.unknown()) });
 
 /**
@@ -66,6 +72,17 @@ export const runFunctions: HttpFunction[] = [
     'runs/{id}',
     { summary: 'One run with its steps (the initiator, or an admin)', params: { id: runId }, answers: { 200: runViewSchema } },
     async (req, caller, { userRuns }) => json(200, toRunView(await userRuns.get(caller, routeParam(req, 'id', runId)))),
+  ),
+  userApi(
+    'runs-form',
+    'GET',
+    'runs/{id}/form',
+    {
+      summary: 'The form the run waits for, with its field definitions (its initiator only)',
+      params: { id: runId },
+      answers: { 200: waitingFormAnswer },
+    },
+    async (req, caller, { userRuns }) => json(200, await userRuns.waitingFormOf(caller, routeParam(req, 'id', runId))),
   ),
   userApi(
     'runs-start',

@@ -209,6 +209,15 @@ param stepRetryMaxTotalMinutes int = 120
 @description('Time to live of an unconsumed Service Bus message before it is dead-lettered (ISO 8601).')
 param serviceBusMessageTimeToLive string = 'P14D'
 
+@description('Give the app a static outbound IP: VNet integration with a NAT gateway (modules/network.bicep), for customer tenants whose Conditional Access policies trust named locations. Off: Flex Consumption\'s outbound IPs are shared and change.')
+param enableStaticEgressIp bool = false
+
+@description('Address space of the virtual network created with enableStaticEgressIp.')
+param vnetAddressPrefix string = '10.40.0.0/16'
+
+@description('Integration subnet of the Function App (with enableStaticEgressIp); Flex Consumption needs /27 or larger.')
+param appSubnetPrefix string = '10.40.0.0/24'
+
 @description('Recover a soft-deleted Key Vault of the same name (needed when re-creating an environment within 90 days of deleting it: purge protection keeps the name).')
 param keyVaultRecoverSoftDeleted bool = false
 
@@ -258,6 +267,7 @@ var names = {
   serviceBus: '${abbrs.serviceBusNamespaces}connections-${resourceToken}'
   plan: '${abbrs.webServerFarms}connections-${resourceToken}'
   functionApp: '${abbrs.webSitesFunctions}connections-${resourceToken}'
+  vnet: '${abbrs.networkVirtualNetworks}connections-${resourceToken}'
   actionGroup: '${abbrs.insightsActionGroups}connections-${resourceToken}'
 }
 // Flex Consumption keeps each deployment package here.
@@ -345,6 +355,18 @@ module roleAssignments 'modules/role-assignments.bicep' = {
   }
 }
 
+module network 'modules/network.bicep' = if (enableStaticEgressIp) {
+  name: 'network'
+  scope: rg
+  params: {
+    name: names.vnet
+    location: location
+    tags: tags
+    addressPrefix: vnetAddressPrefix
+    appSubnetPrefix: appSubnetPrefix
+  }
+}
+
 module functionApp 'modules/function-app.bicep' = {
   name: 'function-app'
   scope: rg
@@ -403,6 +425,7 @@ module functionApp 'modules/function-app.bicep' = {
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
     alwaysReadyHttpInstances: alwaysReadyHttpInstances
+    virtualNetworkSubnetId: enableStaticEgressIp ? network!.outputs.appSubnetId : ''
   }
 }
 
@@ -475,3 +498,18 @@ output SERVICE_BUS_NAMESPACE_FQDN string = serviceBus.outputs.fullyQualifiedName
 
 @description('Client id of the app\'s managed identity.')
 output AZURE_APP_IDENTITY_CLIENT_ID string = identity.outputs.clientId
+
+@description('Object (principal) id of the app\'s managed identity: the subject of the federated credential on each app registration (managedIdentity credential mode).')
+output AZURE_APP_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
+
+@description('Issuer of the managed identity\'s tokens: the issuer of that federated credential.')
+output MANAGED_IDENTITY_FEDERATION_ISSUER string = '${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'
+
+@description('Name of the storage account (app tables and host storage), for granting the operator Storage Table Data Contributor.')
+output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
+
+@description('Table service endpoint: what `npm run tenant` needs as TABLES_ENDPOINT.')
+output TABLES_ENDPOINT string = storage.outputs.tableEndpoint
+
+@description('The static outbound IP (enableStaticEgressIp), to trust as a named location in customer tenants\' Conditional Access; empty without it.')
+output STATIC_EGRESS_IP string = enableStaticEgressIp ? network!.outputs.egressIpAddress : ''

@@ -18,6 +18,7 @@ import { SignInStateStore } from './connections/sign-in-state';
 import { tenantAppRefusalBookkeeping } from './connections/tenant-app-refusal';
 import { safeMessage } from './shared/errors';
 import { logLine } from './shared/log-line';
+import type { TraceReader } from './shared/recorded-spans';
 import { RateLimiter } from './shared/rate-limit';
 import { VaultSignInStateKeys, type SignInStateKeys } from './connections/sign-in-state-key';
 import { connectionBookkeeping } from './connections/token-bookkeeping';
@@ -79,6 +80,8 @@ export interface AppContext {
   notifier: ConnectionNotifier;
   /** `GET|PUT settings/notifications`. */
   notificationSettings: NotificationSettingsService;
+  /** The spans of a run's trace, where this instance records them (the local instance); Azure: Application Insights. */
+  traces?: TraceReader;
   /** Sends the re-authorize-by warnings due (the keep-alive timer); resolves to how many. */
   sendReauthorizeWarnings: () => Promise<number>;
 }
@@ -112,6 +115,8 @@ export interface AppContextOverrides {
    * one that asks the local identity provider's managed identity endpoint).
    */
   managedIdentity?: TokenCredential;
+  /** Where recorded spans are read back (the local instance's recorder); none in Azure. */
+  traces?: TraceReader;
   /** The local instance's in-process bus; Service Bus otherwise. */
   sender?: MessageSender;
   /** Error-level lines that belong to no invocation (the app's credentials failing); console.error otherwise. */
@@ -271,6 +276,7 @@ export function createApp(settings: Settings, overrides: AppContextOverrides = {
       graphBaseUrl: settings.GRAPH_BASE_URL,
     }),
     notificationSettings: new NotificationSettingsService(notificationStore, connectionRepository),
+    ...(overrides.traces ? { traces: overrides.traces } : {}),
     sendReauthorizeWarnings: () =>
       sendReauthorizeWarnings({
         connections: connectionRepository,

@@ -167,6 +167,9 @@ param instanceMemoryMB int
 @minValue(0)
 param alwaysReadyHttpInstances int
 
+@description('Integration subnet (delegated to Microsoft.App/environments, with the NAT gateway of the static outbound IP); empty: no VNet integration.')
+param virtualNetworkSubnetId string
+
 resource appIdentity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' existing = {
   name: identityName
 }
@@ -220,6 +223,8 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
     // Resolve @Microsoft.KeyVault(...) app settings with the user-assigned identity (the default would be a
     // system-assigned identity, which this app does not have).
     keyVaultReferenceIdentity: appIdentity.id
+    // Outgoing calls through the subnet and its NAT gateway: one static IP for Conditional Access named locations.
+    virtualNetworkSubnetId: empty(virtualNetworkSubnetId) ? null : virtualNetworkSubnetId
     siteConfig: {
       minTlsVersion: '1.2'
       ftpsState: 'Disabled'

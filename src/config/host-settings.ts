@@ -41,7 +41,7 @@ export const hostSettings: readonly HostSetting[] = [
   {
     name: 'AZURE_CLIENT_ID',
     description:
-      "Client id of the app's user-assigned identity, picked up by `@azure/identity` (DefaultAzureCredential / ManagedIdentityCredential) for Tables and Key Vault.",
+      "Client id of the app's user-assigned identity, read by the app's ManagedIdentityCredential (src/config/settings.ts) for Tables, Key Vault and Service Bus, and by the host's identity-based connections.",
   },
   {
     name: 'APPLICATIONINSIGHTS_CONNECTION_STRING',

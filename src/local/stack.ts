@@ -15,6 +15,7 @@ import {
   type LocalTenant,
 } from './identity-provider/directory';
 import { startIdentityProvider, type LocalIdentityProvider } from './identity-provider/launch';
+import { localSpanRecorder } from './span-recorder';
 import { startGraphStandIn, type GraphStandIn } from './graph-stand-in';
 import { startKeyVaultStandIn, type KeyVaultStandIn } from './key-vault-stand-in';
 import { LocalManagedIdentityCredential, LocalStaticCredential } from './local-credential';
@@ -162,6 +163,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         settings.AZURE_CLIENT_ID ?? LOCAL_MANAGED_IDENTITY.clientId,
       ),
       sender: bus,
+      traces: localSpanRecorder(),
       ...(options.now ? { now: options.now } : {}),
       ...(options.log ? { logError: (message: string) => options.log!('error', 'app', message) } : {}),
     };

@@ -1,66 +1,35 @@
 /**
- * The Connections admin API, called with the administrator's bearer token. The response types are the
- * server's own (type-only imports, erased from the bundle), so the page and the API cannot drift.
+ * The Connections API, called with the signed-in person's bearer token. Every type below is inferred from the zod
+ * schemas that validate the server's answers and generate GET /api/openapi.json (type-only imports, erased from the
+ * bundle): the page and the API cannot drift, and nothing here restates a field by hand.
  */
+import type { z } from 'zod';
 import type { ConnectionView } from '../connections/connection';
-import type { TestOutcome } from '../connections/connection-service';
-import type { AuthorizeStart } from '../connections/sign-in-flow';
-import type { AuditEntry } from '../connections/connection-audit';
-import type { ProcessBody } from '../processes/process-definition';
-import type { StepRecord, toRunView } from '../runs/run';
+import type { auditEntriesSchema, authorizeStartSchema, connectionUsageSchema, testOutcomeSchema } from '../connections/connection-answers';
+import type { errorBodySchema } from '../http/api-contract';
+import type { FormField, ProcessBody } from '../processes/process-definition';
+import type { processViewSchema, publishAnswerSchema } from '../processes/process-view';
+import type { RunView } from '../runs/run';
 import type { NotificationSettings } from '../notifications/notification-settings';
 
 export type Connection = ConnectionView;
-export type { AuthorizeStart };
-export type TestResult = TestOutcome;
-export type { AuditEntry };
-
-/** Who executed a step: a connection (`connectionId`), or, in user processes, the user who runs it (contract "User processes"). */
-export interface ExecutedAs {
-  kind?: 'user' | 'connection';
-  username: string;
-  objectId?: string;
-  connectionId?: string;
-}
-export type RunStep = Omit<StepRecord, 'status' | 'executedAs'> & {
-  status: StepRecord['status'] | 'waiting';
-  executedAs?: ExecutedAs;
-};
-/** A run as the API answers it, plus what user processes add (contract "User processes"): `waiting` and `waitingFor`. */
-export type Run = Omit<ReturnType<typeof toRunView>, 'status' | 'steps'> & {
-  status: ReturnType<typeof toRunView>['status'] | 'waiting';
-  steps: RunStep[];
-  /** A form step waiting for its person, the initiator's session that ran out, or a step retried later (the run stays `running`). */
-  waitingFor?:
-    | { stepId: string; userObjectId: string }
-    | { reason: 'user_session' }
-    | { reason: 'retrying'; stepIndex: number; nextAttemptAt: string; attempt: number; since: string };
-  initiatedBy?: { username?: string; objectId?: string };
-};
-
-/** A form step's field (contract "User processes"). */
-export interface FormField {
-  name: string;
-  label: string;
-  type: string;
-  required?: boolean;
-  options?: string[];
-}
-export type ProcessStep = ProcessBody['steps'][number] & { fields?: FormField[] };
-/** A process definition as saved with PUT (`fields` on form steps is part of the user-process contract). */
-export type ProcessDraft = Omit<ProcessBody, 'steps'> & { steps: ProcessStep[] };
-export interface ProcessRecord {
-  id: string;
-  draft: ProcessDraft;
-  savedAt: string;
-  savedBy: string;
-  published?: { version: number; definition: ProcessDraft & { id: string }; publishedAt: string; publishedBy: string };
-}
-export interface ItemSubject {
-  siteId: string;
-  listId: string;
-  itemId: string;
-}
+export type AuthorizeStart = z.output<typeof authorizeStartSchema>;
+export type TestResult = z.output<typeof testOutcomeSchema>;
+export type AuditEntry = z.output<typeof auditEntriesSchema>['entries'][number];
+export type ConnectionUsage = z.output<typeof connectionUsageSchema>;
+/** One place a process references a connection (`GET connections/{id}/usage`, or the `usage` of DELETE's 409). */
+export type ConnectionReference = ConnectionUsage['references'][number];
+export type Run = RunView;
+export type RunStep = Run['steps'][number];
+export type ExecutedAs = NonNullable<RunStep['executedAs']>;
+export type { FormField };
+/** A process definition as saved with PUT. */
+export type ProcessDraft = ProcessBody;
+export type ProcessStep = ProcessDraft['steps'][number];
+export type ProcessRecord = z.output<typeof processViewSchema>;
+export type PublishAnswer = z.output<typeof publishAnswerSchema>;
+export type ErrorBody = z.output<typeof errorBodySchema>;
+export type ItemSubject = Run['subject'];
 
 export class ApiError extends Error {
   override name = 'ApiError';
@@ -125,7 +94,7 @@ export class ConnectionsApi {
     });
     return this.call<void>('DELETE', `connections/${encodeURIComponent(id)}${query.size ? `?${query}` : ''}`);
   };
-  usage = (id: string) => this.call<{ references?: ConnectionReference[] }>('GET', `connections/${encodeURIComponent(id)}/usage`);
+  usage = (id: string) => this.call<ConnectionUsage>('GET', `connections/${encodeURIComponent(id)}/usage`);
   audit = (id: string, limit = 20) =>
     this.call<{ entries: AuditEntry[] }>('GET', `connections/${encodeURIComponent(id)}/audit?limit=${limit}`).then((r) => r.entries);
   listRuns = (filter: { processId?: string; limit?: number } = {}) =>
@@ -136,7 +105,7 @@ export class ConnectionsApi {
   listProcesses = () => this.call<{ processes: ProcessRecord[] }>('GET', 'processes').then((r) => r.processes);
   getProcess = (id: string) => this.call<ProcessRecord>('GET', `processes/${encodeURIComponent(id)}`);
   saveProcess = (id: string, draft: ProcessDraft) => this.call<ProcessRecord>('PUT', `processes/${encodeURIComponent(id)}`, draft);
-  publishProcess = (id: string) => this.call<{ version: number }>('POST', `processes/${encodeURIComponent(id)}/publish`);
+  publishProcess = (id: string) => this.call<PublishAnswer>('POST', `processes/${encodeURIComponent(id)}/publish`);
   startRun = (processId: string, subject: ItemSubject) =>
     this.call<{ runId: string }>('POST', `processes/${encodeURIComponent(processId)}/runs`, { subject });
   notificationSettings = () => this.call<NotificationSettings>('GET', 'settings/notifications');
@@ -152,57 +121,35 @@ export interface FieldProblem {
 }
 
 /**
- * The problems of a refused body, read from the one error format (`{error: {code, message, details: [{path, message}]}}`)
- * or the older one (`{error: {message}, errors: [...]}`). Paths are normalized: `body.steps.0.name` (a 400 from the
- * schema) and `steps[0].name` (a 422 from validation) both become `steps[0].name`.
+ * The problems of a refused body, from the one error format (`{error: {code, message, details: [{path, message}]}}`).
+ * Paths have one syntax on the server (`steps[0].name`); `normalizePath` also reads a dotted one (`steps.0.name`).
  */
 export function fieldProblemsIn(body: unknown): FieldProblem[] {
-  const b = body as { errors?: unknown; error?: { details?: unknown } } | undefined;
-  const list = [b?.error?.details, b?.errors].find(Array.isArray) as unknown[] | undefined;
-  if (!list) return [];
-  return list
-    .filter((p): p is FieldProblem => typeof (p as FieldProblem)?.message === 'string')
-    .map((p) => ({ path: normalizePath(String(p.path ?? '')), message: p.message }));
+  const details = (body as Partial<ErrorBody> | undefined)?.error?.details;
+  return (details ?? []).map((p) => ({ path: normalizePath(p.path), message: p.message }));
 }
 
 export const normalizePath = (path: string): string => path.replace(/^body\.?/, '').replace(/\.(\d+)(?=\.|$)/g, '[$1]');
 
-/** One place a process references a connection (`GET connections/{id}/usage`, or a 409 from DELETE). */
-export interface ConnectionReference {
-  processId: string;
-  processName?: string;
-  version?: 'draft' | number;
-  stepId?: string;
-  via?: 'executeAs' | 'runAs' | 'default' | string;
-}
-
-const VIA: Record<string, string> = {
+const VIA: Record<ConnectionReference['via'], string> = {
   executeAs: 'executes as it',
   runAs: 'runs as it',
   default: 'uses it as the default connection',
 };
 
-/** Finds the reference list in a usage answer or a 409 body, read loosely: `{references}`, `{usage: {references}}`, `{error: {details}}`, or a plain list. */
+/** The references a usage answer or DELETE's 409 (`{error: {code: "conflict", usage}}`) lists; undefined when it lists none. */
 export function referencesIn(body: unknown): ConnectionReference[] | undefined {
-  type Loose = { usage?: unknown; references?: unknown; error?: { details?: unknown & { usage?: unknown }; usage?: unknown } } | undefined;
-  const b = body as Loose;
-  const details = b?.error?.details as Loose;
-  for (const candidate of [body, b?.usage, b?.error?.details, details?.usage, b?.error?.usage]) {
-    if (Array.isArray(candidate)) return candidate as ConnectionReference[];
-    const references = (candidate as Loose)?.references;
-    if (Array.isArray(references)) return references as ConnectionReference[];
-  }
-  return undefined;
+  const b = body as (Partial<ConnectionUsage> & Partial<ErrorBody>) | undefined;
+  return b?.references ?? b?.error?.usage?.references;
 }
 
 /** A readable line per reference: “Contract intake (contract-intake), published version 2, step “stage” executes as it”. */
 export function usageLines(references: ConnectionReference[]): string[] {
   return references.map((r) => {
-    if (typeof r === 'string') return r;
-    const name = r.processName && r.processName !== r.processId ? `${r.processName} (${r.processId})` : String(r.processId ?? 'A process');
+    const name = r.processName && r.processName !== r.processId ? `${r.processName} (${r.processId})` : r.processId;
     const version = r.version === 'draft' ? 'draft' : r.version !== undefined ? `published version ${r.version}` : undefined;
     const where = r.stepId ? `step “${r.stepId}”` : 'the process';
-    const how = (r.via && VIA[r.via]) ?? 'references it';
+    const how = VIA[r.via];
     return [name, version, `${where} ${how}`].filter(Boolean).join(', ');
   });
 }

@@ -111,7 +111,9 @@ export function createRunsView(ctx: ViewContext, me: SignedInPerson) {
 
   function render(): void {
     const byConnection = connectionFilter.value;
-    const shown = byConnection ? runs.filter((r) => r.steps.some((s) => s.executedAs?.connectionId === byConnection)) : runs;
+    const shown = byConnection
+      ? runs.filter((r) => r.steps.some((s) => s.executedAs?.kind === 'connection' && s.executedAs.connectionId === byConnection))
+      : runs;
     if (shown.length === 0) {
       replaceChildren(
         list,
@@ -204,7 +206,7 @@ export function createRunsView(ctx: ViewContext, me: SignedInPerson) {
             { className: 'executed-as' },
             'executed as ',
             h('strong', {}, who.username),
-            who.kind === 'user' ? ' (the person who ran it)' : who.kind === 'connection' || who.connectionId ? ' (connection)' : '',
+            who.kind === 'user' ? ' (the person who ran it)' : ' (connection)',
           )
         : ['skipped', 'pending', 'waiting'].includes(step.status)
           ? null

@@ -49,6 +49,16 @@ export class ProcessService {
     return summarizeProcess(published, (c) => connections.find((x) => x.id === c)?.displayName);
   }
 
+  /** The published user processes any user of the tenant may start, each as its summary, by name. */
+  async startable(tenantId: string): Promise<ProcessSummary[]> {
+    const published = (await this.processes.listPublished(tenantId)).filter((p) => p.definition.kind === 'user');
+    if (!published.length) return [];
+    const connections = await this.connections.list(tenantId);
+    return published
+      .map((p) => summarizeProcess(p, (c) => connections.find((x) => x.id === c)?.displayName))
+      .sort((a, b) => a.name.localeCompare(b.name));
+  }
+
   async save(admin: Admin, id: string, body: ProcessBody): Promise<ProcessRecord> {
     const definition: ProcessDefinition = { ...body, id };
     const errors = validateProcess(definition, this.actions);

@@ -3,7 +3,7 @@ import type { ConnectionRepository } from '../connections/connection-repository'
 import { matchEvent, type PublishedProcess } from '../events/matching';
 import type { ProductEvent } from '../events/product-event';
 import type { ProcessRepository } from '../processes/process-repository';
-import { inSpan, type SpanRef } from '../shared/spans';
+import { inSpan, runSpan, type SpanRef } from '../shared/spans';
 import { noConnectionMessage } from './executor';
 import { selfTriggerReason } from './loop-guard';
 import { newRun, startCommands } from './core/runs';
@@ -89,7 +89,7 @@ export class EventProcessor {
       const start = startCommands(stored);
       if (start.length) {
         outcome.started.push(id);
-        for (const c of start) if (c.kind === 'sendStep') firstSteps.push(c.step);
+        for (const c of start) if (c.kind === 'sendStep') firstSteps.push({ ...c.step, trace: runSpan(stored) });
       } else {
         outcome.notStarted.push({ runId: id, reason: stored.reason ?? stored.status });
       }

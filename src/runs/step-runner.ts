@@ -343,10 +343,10 @@ export class StepRunner {
           held.unsaved = false;
           break;
         case 'sendStep':
-          await sendSteps(this.deps.sender, [command.step]);
+          await sendSteps(this.deps.sender, [{ ...command.step, trace: runSpan(run) }]);
           break;
         case 'scheduleRetry':
-          await sendSteps(this.deps.sender, [command.step]);
+          await sendSteps(this.deps.sender, [{ ...command.step, trace: runSpan(run) }]);
           held.retry = command.retry;
           break;
         case 'dropUserSession':

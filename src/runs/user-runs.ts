@@ -3,12 +3,12 @@ import { ActionError } from '../actions/action';
 import { pathSegmentProblem } from '../actions/graph-client';
 import type { MessageSender } from '../adapters/message-queue';
 import { validateFormValues } from '../processes/form-values';
-import type { ProcessDefinition } from '../processes/process-definition';
+import type { FormField, ProcessDefinition } from '../processes/process-definition';
 import type { ProcessRepository } from '../processes/process-repository';
 import { isConcurrencyConflict } from '../adapters/tables';
 import { AppError, type ErrorCode } from '../shared/errors';
 import { bodyProblems } from '../shared/problem-path';
-import { inSpan, type SpanRef } from '../shared/spans';
+import { inSpan, runSpan, type SpanRef } from '../shared/spans';
 import type { Caller } from '../shared/user';
 import { TokenAcquisitionError } from '../tokens/token-errors';
 import type { UserSessionStore } from '../tokens/user-session-store';
@@ -191,6 +191,19 @@ export class UserRuns {
     return { runId: run.id, status: next.status };
   }
 
+  /**
+   * The form the caller's run waits for, from the process version the run executes: what the page renders for them.
+   * 404 for anyone but the initiator, and for a run that waits for no form.
+   */
+  async waitingFormOf(caller: Caller, runId: string): Promise<{ runId: string; stepId: string; name?: string; fields: FormField[] }> {
+    const run = await this.ownRun(caller, runId);
+    const waiting = run.waitingFor;
+    if (waiting?.kind !== 'form' || waitingForm(run, waiting.stepId) === undefined) throw new AppError('not_found', noFormWaitingMessage);
+    const step = (await this.definition(run)).steps.find((s) => s.id === waiting.stepId && s.type === 'form');
+    if (!step) throw new AppError('not_found', noFormWaitingMessage);
+    return { runId: run.id, stepId: step.id, ...(step.name ? { name: step.name } : {}), fields: step.fields ?? [] };
+  }
+
   /** Continues a run that waits for the caller's session, with the fresh token of this call. */
   async resume(caller: Caller, runId: string): Promise<{ runId: string }> {
     const run = await this.ownRun(caller, runId);
@@ -245,7 +258,7 @@ export class UserRuns {
           }
           break;
         case 'sendStep':
-          await sendSteps(this.deps.sender, [command.step]);
+          await sendSteps(this.deps.sender, [{ ...command.step, trace: runSpan(run) }]);
           break;
         case 'storeUserSession':
           await this.deps.sessions.put(tenantId, run.id, caller.assertion);

@@ -10,6 +10,7 @@
  * Attributes name ids only (tenant, process, run, step, connection, event) and the account name; never tokens,
  * codes, assertions, form values or inputs.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, TraceFlags, type Span } from '@opentelemetry/api';
 import { formatTraceparent, isSpanId, isTraceId, newSpanId, newTraceId, type TraceParent } from './trace-context';
 
@@ -83,6 +84,24 @@ function refOf(span: Span, parent: SpanRef | undefined): SpanRef {
 }
 
 /**
+ * The span whose work is running: set by `inSpan` for the calls `work` makes, so outgoing HTTP calls the app does not
+ * wrap itself (MSAL's token endpoint, Key Vault, Tables, Service Bus) become its children (dependency-spans.ts).
+ */
+const running = new AsyncLocalStorage<SpanRef>();
+export const currentSpan = (): SpanRef | undefined => running.getStore();
+
+/** The OpenTelemetry context whose parent is `parent` (a new trace without one). */
+export const contextOf = (parent: SpanRef | undefined) =>
+  parent
+    ? trace.setSpanContext(ROOT_CONTEXT, {
+        traceId: parent.traceId,
+        spanId: parent.spanId,
+        traceFlags: parent.sampled ? TraceFlags.SAMPLED : TraceFlags.NONE,
+        isRemote: true,
+      })
+    : ROOT_CONTEXT;
+
+/**
  * Runs `work` in a span named `name`, a child of `parent` (a new trace without one). The span ends when `work`
  * settles; a thrown error marks it failed with the error's class name only (messages may quote what callers sent).
  */
@@ -93,18 +112,10 @@ export async function inSpan<T>(
   work: (span: ActiveSpan) => Promise<T>,
   kind: SpanKind = SpanKind.INTERNAL,
 ): Promise<T> {
-  const context = parent
-    ? trace.setSpanContext(ROOT_CONTEXT, {
-        traceId: parent.traceId,
-        spanId: parent.spanId,
-        traceFlags: parent.sampled ? TraceFlags.SAMPLED : TraceFlags.NONE,
-        isRemote: true,
-      })
-    : ROOT_CONTEXT;
-  const span = trace.getTracer(tracerName).startSpan(name, { kind, attributes: named(attributes) }, context);
+  const span = trace.getTracer(tracerName).startSpan(name, { kind, attributes: named(attributes) }, contextOf(parent));
   const active: ActiveSpan = { ref: refOf(span, parent), set: (a) => span.setAttributes(named(a)) };
   try {
-    const result = await work(active);
+    const result = await running.run(active.ref, () => work(active));
     span.setStatus({ code: SpanStatusCode.OK });
     return result;
   } catch (e) {

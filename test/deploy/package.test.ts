@@ -6,7 +6,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { TableClient } from '@azure/data-tables';
 import { functionDefinitions } from '../../functions/definitions';
@@ -16,6 +16,13 @@ import { startAzurite, type LocalAzurite } from '../../src/local/azurite';
 import { packageAsAzd, type AzdPackage } from '../support/azd-package';
 import { bicepAppSettings } from '../support/bicep-app-settings';
 import { bicepEnvironment } from '../support/deploy-environment';
+import {
+  measurePackage,
+  renderPackageFigures,
+  rewritePackageFigures,
+  staleFigures,
+  statedPackageFigures,
+} from '../support/package-figures';
 import {
   connectionsListWithoutToken,
   runInWorkerStandIn,
@@ -79,10 +86,30 @@ describe('the deploy package azd builds', () => {
     ]);
     expect(p.bytes).toBeLessThan(maxPackageBytes);
     expect(p.deflatedBytes).toBeLessThan(maxDeflatedBytes);
-    // The measured figures go into docs/deploy.md ("The deploy package").
     console.log(
       `deploy package: ${p.files.length} files, ${(p.bytes / 1e6).toFixed(2)} MB, ${(p.deflatedBytes / 1e6).toFixed(2)} MB deflated; steps: ${p.steps.join(' -> ')}`,
     );
+  });
+});
+
+describe('the size docs/deploy.md states', () => {
+  it('is the measured one (npm run report writes it; a plain run fails when it is off by more than a tenth)', () => {
+    const measured = measurePackage(built());
+    const docPath = path.join(projectRoot, 'docs', 'deploy.md');
+    const doc = readFileSync(docPath, 'utf8');
+    if (process.env.RELIABILITY_REPORT === 'write') {
+      writeFileSync(docPath, rewritePackageFigures(doc, renderPackageFigures(measured)));
+      return;
+    }
+    const stated = statedPackageFigures(doc);
+    expect(stated).toBeDefined();
+    const stale = staleFigures(stated!, measured);
+    if (stale.length) {
+      throw new Error(
+        `docs/deploy.md states stale package figures (${stale.join(', ')}): run \`npm run report\` and commit docs/deploy.md. ` +
+          `Measured: ${renderPackageFigures(measured)}`,
+      );
+    }
   });
 });
 

@@ -37,6 +37,7 @@ import {
   repoRoot,
   resourceIdPattern,
   resourcesOf,
+  type ArmResource,
   type ArmTemplate,
 } from './arm';
 
@@ -581,3 +582,64 @@ describe('host.json', () => {
   });
 });
 
+
+describe('a static outbound IP for Conditional Access (optional)', () => {
+  const network = moduleNamed(main, 'network');
+  const deployment = resourcesOf(main).find((r) => r.type === 'Microsoft.Resources/deployments' && r.name === 'network') as
+    | (ArmResource & { condition?: unknown })
+    | undefined;
+
+  test('off by default: no network is deployed and the app has no VNet integration', () => {
+    expect(main.parameters?.enableStaticEgressIp).toMatchObject({ type: 'bool', defaultValue: false });
+    expect(deployment?.condition).toBe("[parameters('enableStaticEgressIp')]");
+    expect(functionApp.parameters.virtualNetworkSubnetId as unknown).toMatch(/^\[if\(parameters\('enableStaticEgressIp'\), createObject\('value', reference\(/);
+    expect(site.properties?.virtualNetworkSubnetId).toBe(
+      "[if(empty(parameters('virtualNetworkSubnetId')), null(), parameters('virtualNetworkSubnetId'))]",
+    );
+  });
+
+  test('on: the integration subnet is delegated to Flex Consumption and leaves through a NAT gateway with one static IP', () => {
+    const vnet = onlyResource(network, 'Microsoft.Network/virtualNetworks');
+    const subnets = vnet.properties?.subnets as { name: string; properties: Record<string, unknown> }[];
+    expect(subnets).toHaveLength(1);
+    expect(subnets[0].properties.delegations).toEqual([{ name: 'flex-consumption', properties: { serviceName: 'Microsoft.App/environments' } }]);
+    expect(JSON.stringify(subnets[0].properties.natGateway)).toContain('Microsoft.Network/natGateways');
+    const ip = onlyResource(network, 'Microsoft.Network/publicIPAddresses');
+    expect(ip.sku).toEqual({ name: 'Standard' });
+    expect(ip.properties?.publicIPAllocationMethod).toBe('Static');
+    expect(JSON.stringify(onlyResource(network, 'Microsoft.Network/natGateways').properties?.publicIpAddresses)).toContain(
+      'Microsoft.Network/publicIPAddresses',
+    );
+    expect(main.outputs?.STATIC_EGRESS_IP.value).toMatch(/^\[if\(parameters\('enableStaticEgressIp'\), reference\(/);
+  });
+});
+
+describe('what docs/deploy.md reads from the deployment exists', () => {
+  /** Set by azd itself, not by an output. */
+  const azdVariables = new Set(['AZURE_ENV_NAME', 'AZURE_LOCATION', 'AZURE_SUBSCRIPTION_ID', 'AZURE_TENANT_ID']);
+
+  test('every `azd env get-value X` and $X of an output in the walk-through is an output of main.bicep', () => {
+    const doc = readRepoFile('docs/deploy.md');
+    const read = [...doc.matchAll(/azd env get-value ([A-Z_][A-Z0-9_]*)/g)].map((m) => m[1]);
+    expect(read.length).toBeGreaterThan(5);
+    expectNone(
+      [...new Set(read)].filter((name) => !azdVariables.has(name) && !(name in (main.outputs ?? {}))),
+      'docs/deploy.md reads values main.bicep does not output',
+    );
+  });
+
+  test('the outputs an operator needs: storage account, tables endpoint, the identity as federated credential subject', () => {
+    for (const name of [
+      'AZURE_STORAGE_ACCOUNT_NAME',
+      'TABLES_ENDPOINT',
+      'AZURE_APP_IDENTITY_CLIENT_ID',
+      'AZURE_APP_IDENTITY_PRINCIPAL_ID',
+      'MANAGED_IDENTITY_FEDERATION_ISSUER',
+      'STATIC_EGRESS_IP',
+    ]) {
+      expect(main.outputs?.[name]).toBeDefined();
+    }
+    expect(main.outputs?.TABLES_ENDPOINT.value).toMatch(/'storage'\), '[\w-]+'\)\.outputs\.tableEndpoint\.value\]$/);
+    expect(main.outputs?.AZURE_APP_IDENTITY_PRINCIPAL_ID.value).toMatch(/'identity'\), '[\w-]+'\)\.outputs\.principalId\.value\]$/);
+  });
+});

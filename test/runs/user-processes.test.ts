@@ -335,6 +335,21 @@ describe('form submissions', () => {
     expect((await runAs(runId, token)).status).toBe('waiting');
   });
 
+  test('the initiator reads the form the run waits for, with its field definitions; anyone else gets 404', async () => {
+    const res = await stack.api(`runs/${runId}/form`, { token });
+    expect(res.status).toBe(200);
+    expect(res.json).toEqual({ runId, stepId: 'details', name: 'Details', fields: changeRequest(undefined).steps[0].fields });
+    expect((await stack.api(`runs/${runId}/form`, { token: await stack.tokenFor(CONTOSO_ADMIN) })).status).toBe(404);
+  });
+
+  test('a user lists the published user processes they may start, each with what it does and as whom', async () => {
+    const res = await stack.api('user-processes', { token });
+    expect(res.status).toBe(200);
+    const forms = res.json.processes.find((p: { id: string }) => p.id === 'forms');
+    expect(forms).toMatchObject({ name: 'Change request', version: expect.any(Number) });
+    expect(forms.steps.map((x: { as: string }) => x.as)).toEqual(['you', 'you', 'Approvals']);
+  });
+
   test('a run that is not waiting for the session cannot be resumed: 409', async () => {
     expect((await stack.api(`runs/${runId}/resume`, { method: 'POST', token })).status).toBe(409);
   });
@@ -342,6 +357,7 @@ describe('form submissions', () => {
   test('submitted once, the form is not waiting any more', async () => {
     expect((await submit(runId, { comment: 'ok' }, token)).status).toBe(202);
     expect((await submit(runId, { comment: 'again' }, token)).status).toBe(404);
+    expect((await stack.api(`runs/${runId}/form`, { token })).status).toBe(404);
   });
 });
 
