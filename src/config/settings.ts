@@ -60,6 +60,12 @@ const fields = z.object({
    * does, which works when one registration serves both (AUTH_CLIENT_ID is then in ADMIN_TOKEN_AUDIENCE).
    */
   API_CLIENT_ID: z.string().trim().min(1).optional(),
+  /**
+   * Client apps whose tokens this API accepts (`azp` of v2.0 tokens, `appid` of v1.0): a token the sign-in app or a
+   * consented third-party app obtained for this API is refused with 403. Empty: the client ids in ADMIN_TOKEN_AUDIENCE
+   * (the admin page's registration) and API_CLIENT_ID; add the product front end's client id here.
+   */
+  API_ALLOWED_CLIENT_IDS: csv.optional(),
   /** How API_CLIENT_ID authenticates to Entra: `managedIdentity` (federated identity credential, recommended) or `secret`. */
   API_CLIENT_CREDENTIAL: z.enum(['secret', 'managedIdentity']).default('secret'),
   /**
