@@ -7,7 +7,7 @@ import { json } from '../src/http/responses';
 import { formFieldSchema, processIdSchema } from '../src/processes/process-definition';
 import { runStatuses, runViewSchema, toRunView } from '../src/runs/run';
 import { runIdPattern } from '../src/runs/run-repository';
-import { startRunSchema } from '../src/runs/user-runs';
+import { startRunSchema } from '../src/runs/user-run-requests';
 import { adminApi } from './admin-api';
 import { userApi } from './user-api';
 import type { HttpFunction } from './registry';

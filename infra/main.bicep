@@ -52,6 +52,9 @@ param authClientSecret string = ''
 @description('Application (client) id of the API app registration when it is not the sign-in registration: it exchanges user tokens for Graph (On-Behalf-Of) for user processes. Empty: the sign-in registration does (it must then be the API too).')
 param apiClientId string = ''
 
+@description('Comma-separated client ids whose tokens the API accepts (azp/appid): the admin page and the product front end. Empty: the client ids in adminTokenAudience and apiClientId.')
+param allowedClientIds string = ''
+
 @description('How the API registration (apiClientId) authenticates to Entra for On-Behalf-Of (empty: managedIdentity): managedIdentity (recommended, federated identity credential) or secret.')
 @allowed([
   ''
@@ -385,6 +388,7 @@ module functionApp 'modules/function-app.bicep' = {
     authClientSecretUri: keyVault.outputs.authClientSecretUri
     apiClientSecretUri: keyVault.outputs.apiClientSecretUri
     apiClientId: apiClientId
+    allowedClientIds: allowedClientIds
     // Empty (azd passes an unset variable as '') means the recommended managedIdentity.
     authClientCredential: authClientCredential == 'secret' ? 'secret' : 'managedIdentity'
     apiClientCredential: apiClientCredential == 'secret' ? 'secret' : 'managedIdentity'

@@ -49,6 +49,9 @@ param authClientId string
 @description('Application (client) id of the API registration that performs On-Behalf-Of for user processes (API_CLIENT_ID); empty: the sign-in registration.')
 param apiClientId string
 
+@description('Comma-separated client ids whose tokens the API accepts (API_ALLOWED_CLIENT_IDS, azp/appid); empty: the admin page and API registrations.')
+param allowedClientIds string = ''
+
 @description('How the sign-in registration authenticates (AUTH_CLIENT_CREDENTIAL): managedIdentity (federated credential, no secret) or secret.')
 @allowed([
   'managedIdentity'
@@ -297,6 +300,7 @@ var appSettingValues = {
   // Empty (the sign-in registration performs On-Behalf-Of) unless a separate API registration is named; the reference
   // is set only then, since an unresolvable one would stop the app at start (loadSettings refuses it).
   API_CLIENT_ID: apiClientId
+  API_ALLOWED_CLIENT_IDS: allowedClientIds
   API_CLIENT_CREDENTIAL: apiClientCredential
   API_CLIENT_SECRET: !empty(apiClientId) && apiClientCredential == 'secret' ? '@Microsoft.KeyVault(SecretUri=${apiClientSecretUri})' : ''
   USER_GRAPH_SCOPES: userGraphScopes

@@ -60,6 +60,12 @@ const fields = z.object({
    * does, which works when one registration serves both (AUTH_CLIENT_ID is then in ADMIN_TOKEN_AUDIENCE).
    */
   API_CLIENT_ID: z.string().trim().min(1).optional(),
+  /**
+   * Client apps whose tokens this API accepts (`azp` of v2.0 tokens, `appid` of v1.0): a token the sign-in app or a
+   * consented third-party app obtained for this API is refused with 403. Empty: the client ids in ADMIN_TOKEN_AUDIENCE
+   * (the admin page's registration) and API_CLIENT_ID; add the product front end's client id here.
+   */
+  API_ALLOWED_CLIENT_IDS: csv.optional(),
   /** How API_CLIENT_ID authenticates to Entra: `managedIdentity` (federated identity credential, recommended) or `secret`. */
   API_CLIENT_CREDENTIAL: z.enum(['secret', 'managedIdentity']).default('secret'),
   /**
@@ -176,46 +182,43 @@ const fields = z.object({
 });
 
 export const settingsSchema = fields.superRefine((s, ctx) => {
-  const localOnly = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
+  const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
   if (s.KEEPALIVE_IDLE_DAYS >= s.REFRESH_TOKEN_INACTIVITY_DAYS) {
     // Otherwise refresh tokens would die of inactivity before the keep-alive ever touched them.
-    localOnly('KEEPALIVE_IDLE_DAYS', 'must be less than REFRESH_TOKEN_INACTIVITY_DAYS');
+    issue('KEEPALIVE_IDLE_DAYS', 'must be less than REFRESH_TOKEN_INACTIVITY_DAYS');
   }
   // The API registration's credential is checked where it is used (tokens/user-tokens.ts onBehalfOfClient): a missing
   // or wrong one stops the user routes only, never sign-ins, refreshes or system processes.
   if (s.AUTH_CLIENT_CREDENTIAL === 'secret' && !s.AUTH_CLIENT_SECRET) {
-    localOnly('AUTH_CLIENT_SECRET', 'is required with AUTH_CLIENT_CREDENTIAL "secret" (or use "managedIdentity")');
+    issue('AUTH_CLIENT_SECRET', 'is required with AUTH_CLIENT_CREDENTIAL "secret" (or use "managedIdentity")');
   }
   if ((s.AUTH_CLIENT_CREDENTIAL === 'managedIdentity' || s.API_CLIENT_CREDENTIAL === 'managedIdentity') && !s.AZURE_CLIENT_ID) {
-    localOnly(
+    issue(
       'AZURE_CLIENT_ID',
       'is required with the "managedIdentity" credential: the client id of the identity the app registration trusts',
     );
   }
   if (!s.TABLES_ENDPOINT && !s.TABLES_CONNECTION_STRING) {
-    localOnly('TABLES_ENDPOINT', 'TABLES_ENDPOINT is required');
+    issue('TABLES_ENDPOINT', 'TABLES_ENDPOINT is required');
   }
   if (s.CONNECTIONS_LOCAL_MODE) return;
   if (!s.ServiceBusConnection__fullyQualifiedNamespace) {
-    localOnly('ServiceBusConnection__fullyQualifiedNamespace', 'is required outside local mode (the in-process bus is local only)');
+    issue('ServiceBusConnection__fullyQualifiedNamespace', 'is required outside local mode (the in-process bus is local only)');
   }
   if (s.TABLES_CONNECTION_STRING) {
-    localOnly(
-      'TABLES_CONNECTION_STRING',
-      'connection strings are for the local instance only; use TABLES_ENDPOINT with a managed identity',
-    );
+    issue('TABLES_CONNECTION_STRING', 'connection strings are for the local instance only; use TABLES_ENDPOINT with a managed identity');
   }
   if (!s.KEY_VAULT_URI.startsWith('https://')) {
-    localOnly('KEY_VAULT_URI', 'must be https outside local mode');
+    issue('KEY_VAULT_URI', 'must be https outside local mode');
   }
   if (!s.GRAPH_BASE_URL.startsWith('https://')) {
-    localOnly('GRAPH_BASE_URL', 'must be https outside local mode');
+    issue('GRAPH_BASE_URL', 'must be https outside local mode');
   }
   if (!s.AZURE_CLIENT_ID) {
-    localOnly('AZURE_CLIENT_ID', "is required outside local mode: the client id of the app's user-assigned managed identity");
+    issue('AZURE_CLIENT_ID', "is required outside local mode: the client id of the app's user-assigned managed identity");
   }
   if (s.AUTH_KNOWN_AUTHORITIES.length > 0) {
-    localOnly('AUTH_KNOWN_AUTHORITIES', 'a non-Microsoft authority is for the local identity provider only');
+    issue('AUTH_KNOWN_AUTHORITIES', 'a non-Microsoft authority is for the local identity provider only');
   }
 });
 

@@ -73,7 +73,7 @@ export function diffConnections(
 }
 
 export interface ConnectionLifecycleDeps {
-  connections: Pick<ConnectionRepository, 'transition' | 'changeTenant'>;
+  connections: Pick<ConnectionRepository, 'transition' | 'rewriteTenantConnections'>;
   outbox: Pick<ConnectionOutbox, 'deliverTenant'>;
   now?: () => Date;
   /** A delivery that failed after the change was stored: the notification stays in the outbox (logged, not thrown). */
@@ -147,17 +147,17 @@ export class ConnectionLifecycle {
   }
 
   /**
-   * ConnectionRepository.changeTenant, recording the changes `describe` finds between the rows it read and the rows it
+   * ConnectionRepository.rewriteTenantConnections, recording the changes `describe` finds between the rows it read and the rows it
    * wrote (by default diffConnections) with the write itself.
    */
-  async changeTenant(
+  async rewriteTenantConnections(
     tenantId: string,
     change: (connections: Connection[]) => Connection[],
     record: { by: string; at?: string; describe?: (before: readonly Connection[], after: readonly Connection[]) => ConnectionChange[] },
   ): Promise<{ before: Connection[]; after: Connection[] }> {
     const at = record.at ?? this.now().toISOString();
     const describe = record.describe ?? ((before, after) => diffConnections(before, after));
-    const result = await this.deps.connections.changeTenant(tenantId, change, (before, after) =>
+    const result = await this.deps.connections.rewriteTenantConnections(tenantId, change, (before, after) =>
       outboxEntryFor(tenantId, describe(before, after), record.by, at),
     );
     await this.deliver(tenantId);

@@ -156,9 +156,9 @@ export class ConnectionRepository {
     }
   }
 
-  /** `changeTenant` without the rows it replaced. */
+  /** `rewriteTenantConnections` without the rows it replaced. */
   async updateTenant(tenantId: string, change: (connections: Connection[]) => Connection[]): Promise<Connection[]> {
-    return (await this.changeTenant(tenantId, change)).after;
+    return (await this.rewriteTenantConnections(tenantId, change)).after;
   }
 
   /**
@@ -167,7 +167,7 @@ export class ConnectionRepository {
    * default that `change` chose, even when two admins act at once. `before` is what the successful
    * attempt read, so the caller can tell exactly what it changed (audit, notifications).
    */
-  async changeTenant(
+  async rewriteTenantConnections(
     tenantId: string,
     change: (connections: Connection[]) => Connection[],
     outbox?: (before: Connection[], after: Connection[]) => OutboxEntry | undefined,

@@ -71,7 +71,7 @@ export class ConnectionService {
 
   async update(admin: Admin, id: string, update: ConnectionUpdate): Promise<Connection> {
     await this.get(admin, id);
-    const { after } = await this.deps.lifecycle.changeTenant(
+    const { after } = await this.deps.lifecycle.rewriteTenantConnections(
       admin.tenantId,
       (connections) => {
         if (!connections.some((c) => c.id === id)) throw notFound();
@@ -110,7 +110,7 @@ export class ConnectionService {
     await this.deps.secrets.delete(secretName);
     // Also drops the lease row, so other instances stop using tokens they still hold for it.
     await this.deps.broker.discard({ tenantId: admin.tenantId, id });
-    await this.deps.lifecycle.changeTenant(
+    await this.deps.lifecycle.rewriteTenantConnections(
       admin.tenantId,
       (all) => {
         // Gone already: a concurrent delete won, and it alone records and announces the deletion.

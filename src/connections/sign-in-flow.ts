@@ -36,7 +36,7 @@ export interface SignInFlowDeps {
   signInStates: SignInStateStore;
   msal: MsalClients;
   broker: Pick<TokenBroker, 'storeSignIn'>;
-  lifecycle: Pick<ConnectionLifecycle, 'changeTenant'>;
+  lifecycle: Pick<ConnectionLifecycle, 'rewriteTenantConnections'>;
   /** Whether the vendor still serves the state's tenant (registration may end while a sign-in is under way). */
   tenants: Pick<TenantAccess, 'isServed'>;
   /** Which accounts may become connections. */
@@ -146,7 +146,7 @@ export class SignInFlow {
     const { tenantId } = account;
     // Tokens first: a connection row never points at a secret that was not written.
     await this.deps.broker.storeSignIn({ tenantId, id: connection.id, objectId: account.objectId }, serializedCache);
-    const { after } = await this.deps.lifecycle.changeTenant(
+    const { after } = await this.deps.lifecycle.rewriteTenantConnections(
       tenantId,
       (all) => {
         const others = all.filter((c) => c.id !== connection.id);

@@ -25,7 +25,21 @@ const guid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export type AdminAuthSettings = Pick<
   Settings,
   'ADMIN_TOKEN_ISSUER' | 'ADMIN_TOKEN_ISSUER_V1' | 'ADMIN_TOKEN_JWKS_URI' | 'ADMIN_TOKEN_AUDIENCE' | 'ADMIN_TOKEN_SCOPE' | 'ADMIN_ROLE'
->;
+> &
+  Partial<Pick<Settings, 'API_ALLOWED_CLIENT_IDS' | 'API_CLIENT_ID'>>;
+
+/**
+ * The client apps whose tokens are accepted: API_ALLOWED_CLIENT_IDS, else the client ids among the audiences (the
+ * admin page's registration, `api://<id>` or `<id>`) and API_CLIENT_ID.
+ */
+export function allowedClientIds(settings: AdminAuthSettings): Set<string> {
+  if (settings.API_ALLOWED_CLIENT_IDS?.length) return new Set(settings.API_ALLOWED_CLIENT_IDS.map((c) => c.toLowerCase()));
+  const ids = [settings.ADMIN_TOKEN_AUDIENCE]
+    .flat()
+    .map((a) => a.replace(/^api:\/\//, ''))
+    .filter((a) => guid.test(a));
+  return new Set([...ids, ...(settings.API_CLIENT_ID ? [settings.API_CLIENT_ID] : [])].map((c) => c.toLowerCase()));
+}
 
 /**
  * Verifies admin access tokens of both Entra versions. Which one arrives is the API registration's choice
@@ -62,6 +76,7 @@ export function createCallerAuthenticator(settings: AdminAuthSettings): Authenti
   let jwks: ReturnType<typeof import('jose').createRemoteJWKSet> | undefined;
   const issuerTemplates: Record<string, string> = { '1.0': settings.ADMIN_TOKEN_ISSUER_V1, '2.0': settings.ADMIN_TOKEN_ISSUER };
   const expectedIssuer = (version: string, tid: string) => issuerTemplates[version]?.replace('{tenantid}', tid);
+  const clients = allowedClientIds(settings);
 
   return async (authorization) => {
     const match = /^Bearer ([A-Za-z0-9\-_]+\.[A-Za-z0-9\-_]+\.[A-Za-z0-9\-_]+)$/.exec(authorization?.trim() ?? '');
@@ -92,6 +107,13 @@ export function createCallerAuthenticator(settings: AdminAuthSettings): Authenti
     if (payload.nonce !== undefined) throw unauthorized('An ID token is not accepted: send an access token for this API.');
     if (typeof payload.scp !== 'string') {
       throw unauthorized(`An access token for this API with the delegated permission "${settings.ADMIN_TOKEN_SCOPE}" (scp) is required.`);
+    }
+    // Which client app asked for the token: only the admin page and the product's front end act for users here.
+    const client = version === '2.0' ? payload.azp : payload.appid;
+    if (typeof client !== 'string' || !clients.has(client.toLowerCase())) {
+      throw forbidden(
+        'The token was issued to a client app that may not call this API (its azp/appid is not in API_ALLOWED_CLIENT_IDS); sign in through the Connections page or the product.',
+      );
     }
     const oid = typeof payload.oid === 'string' ? payload.oid : undefined;
     if (!oid) throw unauthorized('The token has no object id (oid).');

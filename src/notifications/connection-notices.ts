@@ -87,6 +87,17 @@ export function noticeFor(e: ConnectionEvent, pageUrl: string | undefined): Noti
       };
     }
     case 'ApplicationCredentialsInvalid':
+      // The API registration (API_CLIENT_ID) refused: connections are fine, user processes cannot act as their users.
+      if (e.setting === 'API_CLIENT_ID')
+        return {
+          subject: "User processes cannot run: the API app registration's credentials were refused",
+          text: [
+            `On ${day(e.at)} Microsoft Entra ID refused the credentials of the Connections API app registration (${e.clientId}${e.aadsts ? `, AADSTS${e.aadsts}` : ''}).`,
+            'Users cannot start or continue user processes until the operator of this deployment fixes the credential (federated credential or client secret). Connections and system processes are not affected.',
+            'What to do: tell the operator of this deployment.',
+            pageLine(pageUrl),
+          ].join('\n\n'),
+        };
       return {
         subject: "Connections cannot refresh: the app registration's credentials were refused",
         text: [

@@ -1,5 +1,6 @@
 import { ActionError } from '../actions/action';
 import { graphPath, graphRequest, resolveGraphUrl } from '../actions/graph-client';
+import { isDeadGrant } from '../tokens/token-errors';
 import type { ItemRef } from './run';
 
 /**
@@ -68,5 +69,33 @@ function safeDecode(s: string): string {
     return decodeURIComponent(s);
   } catch {
     return s;
+  }
+}
+
+/** How the read check of an item an elevated step addresses ended. */
+export type AddressedItemCheck =
+  | { kind: 'open' }
+  | { kind: 'hidden' }
+  /** The user's session is over: the run waits for them. */
+  | { kind: 'session-ended'; reason: string }
+  /** Getting the user's token or reading the item failed otherwise (classified like the step's own failures). */
+  | { kind: 'failed'; error: unknown; during: 'token' | 'action' };
+
+/** The read check of `item` with the user's own token (`userToken`: their On-Behalf-Of token for the run). */
+export async function checkAddressedItem(
+  userToken: () => Promise<string>,
+  r: { graphBaseUrl: string; item: ItemRef; idempotencyKey: string },
+): Promise<AddressedItemCheck> {
+  let token: string;
+  try {
+    token = await userToken();
+  } catch (e) {
+    if (isDeadGrant(e)) return { kind: 'session-ended', reason: e.failure.reason };
+    return { kind: 'failed', error: e, during: 'token' };
+  }
+  try {
+    return { kind: await readCheck({ ...r, token }) };
+  } catch (e) {
+    return { kind: 'failed', error: e, during: 'action' };
   }
 }

@@ -7,21 +7,22 @@ import type { ConnectionRepository } from '../connections/connection-repository'
 import type { ProcessDefinition, StepDefinition } from '../processes/process-definition';
 import type { ProcessRepository } from '../processes/process-repository';
 import { inSpan, runSpan, type ActiveSpan } from '../shared/spans';
+import { tenantNotRegisteredMessage, type TenantAccess } from '../tenants/tenant-access';
 import { isDeadGrant } from '../tokens/token-errors';
 import type { UserSessionStore } from '../tokens/user-session-store';
 import type { ScheduledRetry, StepTransition } from './core/commands';
+import { HeldRun, isStackOverflow } from './held-run';
 import { inRunSession, planDelivery, planStep, type Delivery, type DeliveryPlan } from './core/delivery';
 import { defaultStepRetry, type StepRetryPolicy } from './core/retry-schedule';
 import { nextStepIndex } from './core/step-records';
-import { batchEnds, stepEnded, stepFailed, stepStarts, waitForForm, waitForUserSession } from './core/steps';
+import { stepEnded, stepFailed, stepStarts, waitForForm, waitForUserSession } from './core/steps';
 import { executedAsOf, ExecutorResolver } from './executor';
 import { scopeEventOf, type Run } from './run';
 import type { RunRepository } from './run-repository';
 import { PoisonMessageError, stepFailureOf } from './step-failure';
-import { sendSteps, type StepMessage } from './step-message';
+import type { StepMessage } from './step-message';
 import { stepTokens, type StepTokens, type StepTokenSources } from './step-tokens';
-import { tenantNotRegisteredMessage, type TenantAccess } from '../tenants/tenant-access';
-import { cannotOpenAddressedItemMessage, otherItemAddressed, readCheck } from './item-read-check';
+import { cannotOpenAddressedItemMessage, checkAddressedItem, otherItemAddressed } from './item-read-check';
 
 export type { Delivery } from './core/delivery';
 export type { ScheduledRetry } from './core/commands';
@@ -61,24 +62,8 @@ export interface StepsHandled {
 /** Why a run whose data overflows the stack (RangeError) when copied or written fails: it would on every delivery. */
 const nestedTooDeeply = "The run's data is nested too deeply to process.";
 
-/** By name: an error from another realm (structuredClone's, in a VM context) is not `instanceof` this realm's classes. */
-const isStackOverflow = (e: unknown): boolean => typeof e === 'object' && e !== null && (e as { name?: unknown }).name === 'RangeError';
-
 /** The default STEP_BATCH_BUDGET_SECONDS, in ms. */
 export const defaultBatchBudgetMs = 20_000;
-
-/**
- * The run as a batch holds it: read once, kept current by its own writes. `unsaved`: outcomes not written yet (they
- * go with the next write, conditional on `etag`). `writeFailed`: whether a write landed is unknown, so the message
- * is abandoned as after a crash.
- */
-interface Held {
-  run: Run;
-  etag: string;
-  unsaved: boolean;
-  writeFailed: boolean;
-  retry?: ScheduledRetry;
-}
 
 /**
  * The executor of step messages. The run core (src/runs/core) decides every transition; this class loads the run
@@ -111,10 +96,12 @@ export class StepRunner {
     if (plan.kind === 'poison') throw new PoisonMessageError(plan.reason);
     if (plan.kind === 'nothing-to-do' || !loaded) return {};
 
-    const held: Held = { ...loaded, unsaved: false, writeFailed: false };
+    const held = new HeldRun(loaded.run, loaded.etag, {
+      ...this.deps,
+      forgetConnections: (tenantId) => this.executors.forget(tenantId),
+    });
     if (this.deps.tenants && !(await this.deps.tenants.isServed(message.tenantId))) {
-      const error = tenantNotRegisteredMessage(message.tenantId);
-      await this.apply(held, stepEnded(held.run, message.stepIndex, { status: 'failed', error }, this.now()));
+      await held.refuse(message.stepIndex, tenantNotRegisteredMessage(message.tenantId), this.now());
       return {};
     }
     try {
@@ -122,30 +109,14 @@ export class StepRunner {
     } catch (e) {
       // Data nested so deeply that copying it overflows the stack fails the same way on every delivery.
       const poison = isStackOverflow(e) ? new PoisonMessageError(nestedTooDeeply) : e;
-      if (poison instanceof PoisonMessageError && !held.writeFailed) await this.endPoisoned(held, message.stepIndex, poison.reason);
+      if (poison instanceof PoisonMessageError && !held.writeFailed) await held.refuse(message.stepIndex, poison.reason, this.now());
       throw poison;
     }
     return held.retry ? { retry: held.retry } : {};
   }
 
-  /** A run whose message is poison ends `failed` with the reason (the message is dead-lettered with it too). */
-  private async endPoisoned(held: Held, index: number, reason: string): Promise<void> {
-    if (held.run.status !== 'running' || !held.run.steps[index]) return;
-    try {
-      await this.apply(held, stepEnded(held.run, index, { status: 'failed', error: reason }, this.now()));
-    } catch (e) {
-      if (!isStackOverflow(e)) return; // the dead letter still records why
-      // The run's own data cannot even be serialized (the write failed before reaching Tables): it is dropped.
-      const { inputs: _inputs, ...rest } = held.run;
-      const run = { ...rest, ...(rest.event ? { event: { ...rest.event, data: {} } } : {}) };
-      held.writeFailed = false;
-      const error = `${reason} Its data was dropped from the record.`;
-      await this.apply(held, stepEnded(run, index, { status: 'failed', error }, this.now())).catch(() => undefined);
-    }
-  }
-
   /** Runs the message's step and, while the budget lasts, the run's next ones. */
-  private async runBatch(held: Held, message: StepMessage, plan: DeliveryPlan, delivery: Delivery): Promise<void> {
+  private async runBatch(held: HeldRun, message: StepMessage, plan: DeliveryPlan, delivery: Delivery): Promise<void> {
     const budgetEnds = this.elapsed() + (this.deps.batchBudgetMs ?? defaultBatchBudgetMs);
     let index = message.stepIndex;
     let current: DeliveryPlan = plan;
@@ -157,21 +128,27 @@ export class StepRunner {
         if (first || held.writeFailed) throw e;
         // A later step of the batch failed unexpectedly while it was prepared (Tables, Key Vault...): what the batch
         // did is written, and the step gets a message of its own, whose deliveries retry it.
-        return this.carryOut(held, batchEnds(held.run, index - 1, held.unsaved));
+        return held.endAfter(index - 1);
       }
       if (then === 'stop') return;
       const next = nextStepIndex(held.run, index);
-      if (next === undefined || this.elapsed() >= budgetEnds) return this.carryOut(held, batchEnds(held.run, index, held.unsaved));
+      if (next === undefined || this.elapsed() >= budgetEnds) return held.endAfter(index);
       current = planDelivery({ ...message, stepIndex: next }, delivery, held.run);
       index = next;
     }
   }
 
   /** One step of the batch. Only the message's own step may be poison: a later one goes back to the queue as its own message. */
-  private async step(held: Held, index: number, plan: DeliveryPlan, delivery: Delivery, first: boolean): Promise<StepTransition['then']> {
+  private async step(
+    held: HeldRun,
+    index: number,
+    plan: DeliveryPlan,
+    delivery: Delivery,
+    first: boolean,
+  ): Promise<StepTransition['then']> {
     const poison = async (reason: string) => {
       if (first) throw new PoisonMessageError(reason);
-      await this.carryOut(held, batchEnds(held.run, index - 1, held.unsaved));
+      await held.endAfter(index - 1);
       return 'stop' as const;
     };
     switch (plan.kind) {
@@ -182,7 +159,7 @@ export class StepRunner {
         // Done by an earlier delivery, whose batch may have been cut off before it sent a message: go on from here.
         return 'next';
       case 'fail-run':
-        return this.apply(held, stepEnded(held.run, index, { status: 'failed', error: plan.reason }, this.now()));
+        return held.apply(stepEnded(held.run, index, { status: 'failed', error: plan.reason }, this.now()));
       case 'plan-step':
         break;
     }
@@ -193,11 +170,11 @@ export class StepRunner {
       case 'poison':
         return poison(stepPlan.reason);
       case 'fail-run':
-        return this.apply(held, stepEnded(run, index, { status: 'failed', error: stepPlan.reason }, this.now()));
+        return held.apply(stepEnded(run, index, { status: 'failed', error: stepPlan.reason }, this.now()));
       case 'skip':
-        return this.apply(held, stepEnded(run, index, { status: 'skipped', summary: stepPlan.reason }, this.now()));
+        return held.apply(stepEnded(run, index, { status: 'skipped', summary: stepPlan.reason }, this.now()));
       case 'wait-for-form':
-        return this.apply(held, waitForForm(run, index, stepPlan.userObjectId, this.now()));
+        return held.apply(waitForForm(run, index, stepPlan.userObjectId, this.now()));
       case 'run-step': {
         // The step's span continues the run's trace: its token acquisition and Graph calls are its children.
         const ids = {
@@ -215,7 +192,7 @@ export class StepRunner {
   }
 
   private async runStep(
-    held: Held,
+    held: HeldRun,
     index: number,
     process: ProcessDefinition,
     stepDef: StepDefinition,
@@ -224,7 +201,7 @@ export class StepRunner {
   ): Promise<StepTransition['then']> {
     const { run } = held;
     const fail = (error: string, executedAs?: Run['steps'][number]['executedAs']) =>
-      this.apply(held, stepEnded(run, index, { status: 'failed', error, ...(executedAs ? { executedAs } : {}) }, this.now()));
+      held.apply(stepEnded(run, index, { status: 'failed', error, ...(executedAs ? { executedAs } : {}) }, this.now()));
     const executor = await this.executors.resolve(run.tenantId, process, stepDef);
     if (executor.kind === 'none') return fail(executor.reason);
     if (executor.kind === 'user' && !run.initiatedBy) return fail('Only a run a user started can run steps as its user.');
@@ -239,29 +216,19 @@ export class StepRunner {
     span.set({ ...traceIds, 'account.name': executedAs.username });
     const action = stepDef.action === undefined ? undefined : this.deps.getAction(stepDef.action);
     if (!action) return fail(`Unknown action "${stepDef.action}".`, executedAs);
-    const failed = (e: unknown, during: 'token' | 'action', before: Run) =>
-      this.apply(
-        held,
-        // The retries so far are the run's before the step was marked running (that write ends the wait for them).
-        stepFailed(
-          { ...held.run, ...(before.waitingFor ? { waitingFor: before.waitingFor } : {}) },
-          index,
-          stepFailureOf(e, during),
-          this.now(),
-          {
-            executedAs,
-            during,
-            retryPolicy: this.stepRetry,
-          },
-        ),
-      );
+    // The retries so far are the run's before the step was marked running (that write ends the wait for them).
+    const failed = (e: unknown, during: 'token' | 'action', before: Run) => {
+      const retries = { ...held.run, ...(before.waitingFor ? { waitingFor: before.waitingFor } : {}) };
+      const context = { executedAs, during, retryPolicy: this.stepRetry };
+      return held.apply(stepFailed(retries, index, stepFailureOf(e, during), this.now(), context));
+    };
 
     let tokens: StepTokens;
     try {
       tokens = await stepTokens(this.deps, run, executor, delivery, span);
     } catch (e) {
       // The user's session is over: the run waits for them, it never runs the step as anyone else.
-      if (executor.kind === 'user' && isDeadGrant(e)) return this.apply(held, waitForUserSession(run, e.failure.reason));
+      if (executor.kind === 'user' && isDeadGrant(e)) return held.apply(waitForUserSession(run, e.failure.reason));
       return failed(e, 'token', run);
     }
 
@@ -279,27 +246,15 @@ export class StepRunner {
         ? otherItemAddressed(this.deps.graphBaseUrl, action.name, inputs, run.subject)
         : undefined;
     if (other) {
-      let userToken: string;
-      try {
-        userToken = (await stepTokens(this.deps, run, { kind: 'user' }, delivery, span)).accessToken;
-      } catch (e) {
-        if (isDeadGrant(e)) return this.apply(held, waitForUserSession(run, e.failure.reason));
-        return failed(e, 'token', run);
-      }
-      try {
-        const seen = await readCheck({
-          graphBaseUrl: this.deps.graphBaseUrl,
-          token: userToken,
-          item: other,
-          idempotencyKey: `${run.id}:${stepDef.id}:read-check`,
-        });
-        if (seen === 'hidden') return fail(cannotOpenAddressedItemMessage, executedAs);
-      } catch (e) {
-        return failed(e, 'action', run);
-      }
+      const userToken = async () => (await stepTokens(this.deps, run, { kind: 'user' }, delivery, span)).accessToken;
+      const idempotencyKey = `${run.id}:${stepDef.id}:read-check`;
+      const seen = await checkAddressedItem(userToken, { graphBaseUrl: this.deps.graphBaseUrl, item: other, idempotencyKey });
+      if (seen.kind === 'session-ended') return held.apply(waitForUserSession(run, seen.reason));
+      if (seen.kind === 'failed') return failed(seen.error, seen.during, run);
+      if (seen.kind === 'hidden') return fail(cannotOpenAddressedItemMessage, executedAs);
     }
 
-    await this.apply(held, stepStarts(run, index, executedAs, this.now()));
+    await held.apply(stepStarts(run, index, executedAs, this.now()));
     try {
       // Graph bound to the executing identity once per step: the action never sees the token.
       const graph = graphSession({
@@ -313,51 +268,9 @@ export class StepRunner {
         traceIds,
       });
       const result = await action.run({ graph, event: scopeEventOf(held.run), inputs });
-      return this.apply(held, stepEnded(held.run, index, { status: 'succeeded', summary: result.summary, executedAs }, this.now()));
+      return held.apply(stepEnded(held.run, index, { status: 'succeeded', summary: result.summary, executedAs }, this.now()));
     } catch (e) {
       return failed(e, 'action', run);
-    }
-  }
-
-  /** Takes the core's transition: the run as the batch holds it, then its commands carried out. */
-  private async apply(held: Held, transition: StepTransition): Promise<StepTransition['then']> {
-    if (transition.run !== held.run) held.unsaved = true; // until a writeRun command stores it
-    held.run = transition.run;
-    await this.carryOut(held, transition.commands);
-    return transition.then;
-  }
-
-  private async carryOut(held: Held, commands: StepTransition['commands']): Promise<void> {
-    const { run } = held;
-    for (const command of commands) {
-      switch (command.kind) {
-        case 'writeRun':
-          // Conditional on the batch's ETag (a stale one throws a 412: the message is redelivered).
-          try {
-            held.etag = await this.deps.runs.replace(command.run, held.etag);
-          } catch (e) {
-            held.writeFailed = true;
-            throw e;
-          }
-          held.run = command.run;
-          held.unsaved = false;
-          break;
-        case 'sendStep':
-          await sendSteps(this.deps.sender, [{ ...command.step, trace: runSpan(run) }]);
-          break;
-        case 'scheduleRetry':
-          await sendSteps(this.deps.sender, [{ ...command.step, trace: runSpan(run) }]);
-          held.retry = command.retry;
-          break;
-        case 'dropUserSession':
-          await this.deps.sessions.delete(run.tenantId, run.id);
-          break;
-        case 'refreshConnections':
-          this.executors.forget(run.tenantId);
-          break;
-        case 'storeUserSession':
-          throw new Error('a step never stores a user session: only the user routes have the caller token');
-      }
     }
   }
 

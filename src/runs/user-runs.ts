@@ -1,16 +1,13 @@
 import { z } from 'zod';
 import { ActionError } from '../actions/action';
-import { pathSegmentProblem } from '../actions/graph-client';
 import type { MessageSender } from '../adapters/message-queue';
 import { validateFormValues } from '../processes/form-values';
 import type { FormField, ProcessDefinition } from '../processes/process-definition';
 import type { ProcessRepository } from '../processes/process-repository';
 import { isConcurrencyConflict } from '../adapters/tables';
 import { AppError, type ErrorCode } from '../shared/errors';
-import { bodyProblems } from '../shared/problem-path';
 import { inSpan, runSpan, type SpanRef } from '../shared/spans';
 import type { Caller } from '../shared/user';
-import { TokenAcquisitionError } from '../tokens/token-errors';
 import type { UserSessionStore } from '../tokens/user-session-store';
 import type { UserTokens } from '../tokens/user-tokens';
 import { isRefusal, type Refusal, type RunCommand, type Transition } from './core/commands';
@@ -25,6 +22,7 @@ import {
   waitsForUserSession,
 } from './core/runs';
 import { readCheck, type ReadCheck } from './item-read-check';
+import { parse, startRunSchema } from './user-run-requests';
 import type { ItemRef, Run } from './run';
 import { newRunId, type RunRepository } from './run-repository';
 import { sendSteps } from './step-message';
@@ -36,47 +34,6 @@ class StaleRun extends Error {}
 export const cannotOpenItemMessage = 'You cannot start this process on an item you cannot open.';
 const runNotFound = () => new AppError('not_found', 'Run not found.');
 const processNotFound = () => new AppError('not_found', 'Process not found.');
-
-/** The longest `inputs`, in characters of JSON: they live in the run's Table row beside its steps. */
-export const maxInputsChars = 16_000;
-
-const idPart = (max: number) =>
-  z.union([z.string().min(1).max(max), z.number().int().nonnegative().transform(String)]).superRefine((v, ctx) => {
-    const why = pathSegmentProblem(v);
-    if (why) ctx.addIssue({ code: 'custom', message: `${why}; it must address one item` });
-  });
-
-/** `POST processes/{id}/runs` (contract): the item to run on and optional inputs. */
-export const startRunSchema = z.strictObject({
-  subject: z.strictObject({ siteId: idPart(512), listId: idPart(256), itemId: idPart(128) }),
-  /** Values of the process's declared inputs (text, number, boolean, date, choice): never objects. */
-  inputs: z
-    .record(z.string().max(64), z.union([z.string(), z.number(), z.boolean(), z.null()]))
-    .refine((i) => JSON.stringify(i).length <= maxInputsChars, `must be at most ${maxInputsChars} characters of JSON`)
-    .optional(),
-});
-
-/** Domain validation of a request body: 422 with `{path, message}` per problem. */
-function parse<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {
-  const parsed = schema.safeParse(value);
-  if (parsed.success) return parsed.data;
-  throw new AppError('invalid', 'The request is not valid.', {
-    details: bodyProblems(parsed.error.issues),
-  });
-}
-
-/** A token failure while answering a user's call: their session is over (401: get a new token), or ours is the fault. */
-function callerTokenError(e: unknown): unknown {
-  if (!(e instanceof TokenAcquisitionError)) return e;
-  switch (e.failure.kind) {
-    case 'dead_grant':
-      return new AppError('unauthenticated', e.failure.reason);
-    case 'application_credentials':
-      return new AppError('misconfigured', e.failure.reason);
-    case 'transient':
-      return new AppError('unavailable', e.failure.reason);
-  }
-}
 
 export interface UserRunsDeps {
   processes: Pick<ProcessRepository, 'get' | 'getVersion'>;
@@ -208,12 +165,8 @@ export class UserRuns {
   async resume(caller: Caller, runId: string): Promise<{ runId: string }> {
     const run = await this.ownRun(caller, runId);
     if (!waitsForUserSession(run)) throw new AppError('conflict', notWaitingForSessionMessage);
-    try {
-      // The new token must be exchangeable, or the run would only wait again.
-      await this.deps.userTokens.graphToken(caller.assertion);
-    } catch (e) {
-      throw callerTokenError(e);
-    }
+    // The new token must be exchangeable, or the run would only wait again (a TokenAcquisitionError answers as its code).
+    await this.deps.userTokens.graphToken(caller.assertion);
     await this.transition(caller, run, 'conflict', (current) => resumed(current, this.now()));
     return { runId: run.id };
   }
@@ -310,12 +263,8 @@ export class UserRuns {
    */
   private async checkCanOpen(caller: Caller, subject: ItemRef): Promise<void> {
     this.deps.userTokens.assertConfigured();
-    let token: string;
-    try {
-      token = (await this.deps.userTokens.graphToken(caller.assertion)).token;
-    } catch (e) {
-      throw callerTokenError(e);
-    }
+    // A TokenAcquisitionError answers as its code: 401 when the user's session is over (get a new token).
+    const { token } = await this.deps.userTokens.graphToken(caller.assertion);
     let seen: ReadCheck;
     try {
       seen = await readCheck({

@@ -104,6 +104,16 @@ export async function startTestStack(options: LocalStackOptions = {}): Promise<T
     }
     return token;
   };
+  // The managed identity's tokens (client assertions in managedIdentity mode) are credentials: searched for like the rest.
+  const identity = stack.overrides.managedIdentity;
+  if (identity) {
+    const getToken = identity.getToken.bind(identity);
+    identity.getToken = async (scopes, options) => {
+      const token = await getToken(scopes, options);
+      if (token) secretsSeen.set(token.token, 'managed identity assertion');
+      return token;
+    };
+  }
   // Every message the app sends, as sent: searched for secrets on stop, like logs and answers.
   const messages: string[] = [];
   const send = stack.bus.send.bind(stack.bus);

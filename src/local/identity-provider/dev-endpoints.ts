@@ -36,7 +36,9 @@ async function mintToken(context: DevEndpointsContext, req: IncomingMessage): Pr
   if (!isAccessTokenVersion(version)) throw new HttpError(400, 'version must be 1 or 2');
   const kind = body.kind === undefined ? 'access' : body.kind;
   if (kind !== 'access' && kind !== 'id') throw new HttpError(400, "kind must be 'access' or 'id'");
-  const shaped = apiTokenClaims({ version, user, clientId: LOCAL_PORTAL_CLIENT_ID, v2Issuer: context.issuer, providerUrl: context.url });
+  const clientId = body.clientId === undefined ? LOCAL_PORTAL_CLIENT_ID : body.clientId;
+  if (typeof clientId !== 'string' || !clientId) throw new HttpError(400, 'clientId must be a non-empty string');
+  const shaped = apiTokenClaims({ version, user, clientId, v2Issuer: context.issuer, providerUrl: context.url });
   // An ID token's audience is the client that signed in: with one registration for the admin page and the API,
   // the very client id that v2.0 access tokens for the API carry.
   const defaultAudience = kind === 'id' ? LOCAL_PORTAL_CLIENT_ID : shaped.aud;

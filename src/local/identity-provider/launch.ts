@@ -129,6 +129,8 @@ export interface MintLocalTokenRequest {
   expiresInSeconds?: number;
   /** Replaces the directory's roles for this user. */
   roles?: string[];
+  /** The client the token was issued to (`azp` v2.0, `appid` v1.0); default the admin page (LOCAL_PORTAL_CLIENT_ID). */
+  clientId?: string;
 }
 
 export interface MintedLocalToken {

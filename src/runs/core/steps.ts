@@ -123,3 +123,22 @@ export function waitForUserSession(run: Run, reason: string): StepTransition {
   const waiting: Run = { ...run, status: 'waiting', waitingFor: { kind: 'user_session' }, reason };
   return { run: waiting, commands: [{ kind: 'dropUserSession' }, { kind: 'writeRun', run: waiting }], then: 'stop' };
 }
+
+/**
+ * The message's step cannot be run at all (its tenant is no longer served, or the message is poison): it fails with
+ * `reason`, and with it the run, so the run does not stay `running` with nothing to move it.
+ */
+export function stepRefused(run: Run, index: number, reason: string, now: Date): StepTransition | undefined {
+  if (run.status !== 'running' || !run.steps[index]) return undefined;
+  return stepEnded(run, index, { status: 'failed', error: reason }, now);
+}
+
+/**
+ * The same, for a run whose own data cannot even be serialized (nested too deeply): the event's data and the inputs
+ * are dropped from the record, which says so.
+ */
+export function stepRefusedWithoutData(run: Run, index: number, reason: string, now: Date): StepTransition | undefined {
+  const { inputs: _inputs, ...rest } = run;
+  const bare: Run = { ...rest, ...(rest.event ? { event: { ...rest.event, data: {} } } : {}) };
+  return stepRefused(bare, index, `${reason} Its data was dropped from the record.`, now);
+}
