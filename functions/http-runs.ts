@@ -4,10 +4,10 @@ import { matchEvent } from '../src/events/matching';
 import { requestTrace } from '../src/http/incoming-trace';
 import { queryParams, readJson, routeParam } from '../src/http/request';
 import { json } from '../src/http/responses';
-import { formFieldSchema, processIdSchema } from '../src/processes/process-definition';
+import { processIdSchema } from '../src/processes/process-definition';
 import { runStatuses, runViewSchema, toRunView } from '../src/runs/run';
 import { runIdPattern } from '../src/runs/run-repository';
-import { startRunSchema } from '../src/runs/user-run-requests';
+import { startRunSchema, waitingFormSchema } from '../src/runs/user-run-requests';
 import { adminApi } from './admin-api';
 import { userApi } from './user-api';
 import type { HttpFunction } from './registry';
@@ -22,12 +22,6 @@ const runsQuery = z.strictObject({
 const runId = z.string().regex(runIdPattern, 'is not a run id');
 const stepIdParam = processIdSchema;
 const runStarted = z.strictObject({ runId: z.string() });
-const waitingFormAnswer = z.strictObject({
-  runId: z.string(),
-  stepId: z.string(),
-  name: z.string().optional(),
-  fields: z.array(formFieldSchema),
-});
 const submitBody = z.strictObject({ values: z.record(z.string(), z.unknown()) });
 
 /**
@@ -80,7 +74,7 @@ export const runFunctions: HttpFunction[] = [
     {
       summary: 'The form the run waits for, with its field definitions (its initiator only)',
       params: { id: runId },
-      answers: { 200: waitingFormAnswer },
+      answers: { 200: waitingFormSchema },
     },
     async (req, caller, { userRuns }) => json(200, await userRuns.waitingFormOf(caller, routeParam(req, 'id', runId))),
   ),

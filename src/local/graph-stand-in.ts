@@ -132,6 +132,8 @@ export interface GraphStandIn {
   pendingFaults(): number;
   /** Forgets calls, items, mail and faults. */
   reset(): void;
+  /** Forgets the recorded calls only (items, mail and faults stay): a test then sees only the calls of what it does next. */
+  forgetCalls(): void;
   close(): Promise<void>;
 }
 
@@ -430,6 +432,9 @@ export async function startGraphStandIn(options: GraphStandInOptions): Promise<G
       faults = next.map((f) => ({ ...f }));
     },
     pendingFaults: () => faults.reduce((n, f) => n + f.count, 0),
+    forgetCalls: () => {
+      calls.length = 0;
+    },
     reset: () => {
       calls.length = 0;
       items.clear();

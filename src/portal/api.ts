@@ -8,9 +8,11 @@ import type { ConnectionView } from '../connections/connection';
 import type { auditEntriesSchema, authorizeStartSchema, connectionUsageSchema, testOutcomeSchema } from '../connections/connection-answers';
 import type { errorBodySchema } from '../http/api-contract';
 import type { FormField, ProcessBody } from '../processes/process-definition';
+import type { ProcessSummary } from '../processes/process-summary';
 import type { processViewSchema, publishAnswerSchema } from '../processes/process-view';
 import type { RunView } from '../runs/run';
 import type { NotificationSettings } from '../notifications/notification-settings';
+import type { WaitingFormView } from '../runs/user-run-requests';
 
 export type Connection = ConnectionView;
 export type AuthorizeStart = z.output<typeof authorizeStartSchema>;
@@ -30,6 +32,10 @@ export type ProcessRecord = z.output<typeof processViewSchema>;
 export type PublishAnswer = z.output<typeof publishAnswerSchema>;
 export type ErrorBody = z.output<typeof errorBodySchema>;
 export type ItemSubject = Run['subject'];
+/** A published user process as a user sees it before starting it: each step, what it touches and as whom. */
+export type { ProcessSummary };
+/** The form a run waits for (`GET runs/{id}/form`): the field definitions of the version the run executes. */
+export type WaitingForm = WaitingFormView;
 
 export class ApiError extends Error {
   override name = 'ApiError';
@@ -106,10 +112,14 @@ export class ConnectionsApi {
   getProcess = (id: string) => this.call<ProcessRecord>('GET', `processes/${encodeURIComponent(id)}`);
   saveProcess = (id: string, draft: ProcessDraft) => this.call<ProcessRecord>('PUT', `processes/${encodeURIComponent(id)}`, draft);
   publishProcess = (id: string) => this.call<PublishAnswer>('POST', `processes/${encodeURIComponent(id)}/publish`);
-  startRun = (processId: string, subject: ItemSubject) =>
-    this.call<{ runId: string }>('POST', `processes/${encodeURIComponent(processId)}/runs`, { subject });
   notificationSettings = () => this.call<NotificationSettings>('GET', 'settings/notifications');
   saveNotificationSettings = (settings: NotificationSettings) => this.call<NotificationSettings>('PUT', 'settings/notifications', settings);
+  startRun = (processId: string, subject: ItemSubject, inputs?: Record<string, unknown>) =>
+    this.call<{ runId: string }>('POST', `processes/${encodeURIComponent(processId)}/runs`, { subject, ...(inputs ? { inputs } : {}) });
+  listStartable = () => this.call<{ processes: ProcessSummary[] }>('GET', 'user-processes').then((r) => r.processes);
+  listMyRuns = (limit = 25) => this.call<{ runs: Run[] }>('GET', `runs?initiatedBy=me&limit=${limit}`).then((r) => r.runs);
+  waitingForm = (runId: string) => this.call<WaitingForm>('GET', `runs/${encodeURIComponent(runId)}/form`);
+  resume = (runId: string) => this.call<{ runId: string }>('POST', `runs/${encodeURIComponent(runId)}/resume`);
   submitForm = (runId: string, stepId: string, values: Record<string, unknown>) =>
     this.call<unknown>('POST', `runs/${encodeURIComponent(runId)}/steps/${encodeURIComponent(stepId)}/submit`, { values });
 }

@@ -8,6 +8,8 @@ export interface PortalConfig {
   scope: string;
   /** Base URL of the Connections API, ending in `/api`. */
   apiBase: string;
+  /** The app role that makes a signed-in person an administrator (the API's ADMIN_ROLE); default `Connections.Admin`. */
+  adminRole?: string;
   /** Redirect URI registered for the client; defaults to this page's URL without query or hash. */
   redirectUri?: string;
 }

@@ -11,6 +11,7 @@ import { announce, clearNotices, messageOf } from './notices';
 import { createNotificationsView } from './notifications-view';
 import { createProcessesView } from './processes-view';
 import { createRunsView } from './runs-view';
+import { createUserHome } from './user/user-home';
 
 const app = () => byId('app');
 const accountBox = () => byId('account');
@@ -32,7 +33,11 @@ function showSignedOut(auth: AdminAuth, message?: string, tone: 'info' | 'error'
       'section',
       { className: 'panel sign-in', 'aria-labelledby': 'sign-in-heading' },
       h('h2', { id: 'sign-in-heading' }, 'Sign in'),
-      h('p', {}, 'Sign in with an administrator account of your organization to manage its connections.'),
+      h(
+        'p',
+        {},
+        'Sign in with your work account: to start your organization’s processes and follow your runs, or, as an administrator, to manage its connections and processes.',
+      ),
       button,
     ),
   );
@@ -137,6 +142,30 @@ function showApp(auth: AdminSession, adminAuth: AdminAuth, api: ConnectionsApi):
   select(initial < 0 ? 0 : initial);
 }
 
+/** A person without the admin role: their own space (processes they can start, their runs), no admin control. */
+function showUserApp(session: AdminSession, auth: AdminAuth, api: ConnectionsApi): void {
+  const signOut = h('button', { type: 'button', id: 'sign-out' }, 'Sign out');
+  signOut.addEventListener('click', () => {
+    auth.signOut();
+    showSignedOut(auth, 'You are signed out of this page.');
+  });
+  replaceChildren(accountBox(), h('span', {}, 'Signed in as ', h('strong', { id: 'admin-username' }, session.username)), signOut);
+  const home = createUserHome({
+    api,
+    handleAuthError(e) {
+      if (e instanceof ApiError && e.status === 401) {
+        auth.signOut();
+        showSignedOut(auth, 'Your sign-in has expired. Sign in again to continue; runs waiting for you can then continue.', 'error');
+        return true;
+      }
+      return false;
+    },
+  });
+  replaceChildren(app(), home.element);
+  clearNotices();
+  void home.load();
+}
+
 async function start(): Promise<void> {
   let auth: AdminAuth;
   try {
@@ -152,7 +181,8 @@ async function start(): Promise<void> {
     }
     const session = auth.session();
     if (!session) return showSignedOut(auth);
-    showApp(session, auth, api);
+    if (session.roles.includes(config.adminRole ?? 'Connections.Admin')) showApp(session, auth, api);
+    else showUserApp(session, auth, api);
   } catch (e) {
     replaceChildren(app(), h('p', { className: 'error-text' }, `The page could not start: ${messageOf(e)}`));
   }

@@ -3,25 +3,7 @@ import type { ViewContext } from './connections-view';
 import { h, replaceChildren, time } from './dom';
 import { stepLabel } from './designer/editor-state';
 import { announce, messageOf } from './notices';
-
-const RUN_STATUS: Record<Run['status'], { icon: string; text: string; tone: string }> = {
-  succeeded: { icon: '✓', text: 'Succeeded', tone: 'ok' },
-  failed: { icon: '✗', text: 'Failed', tone: 'error' },
-  running: { icon: '…', text: 'Running', tone: 'info' },
-  waiting: { icon: '⏸', text: 'Waiting for input', tone: 'waiting' },
-  not_started: { icon: '–', text: 'Not started', tone: 'muted' },
-};
-const STEP_STATUS: Record<RunStep['status'], { icon: string; tone: string; text: string }> = {
-  succeeded: { icon: '✓', tone: 'ok', text: 'succeeded' },
-  failed: { icon: '✗', tone: 'error', text: 'failed' },
-  running: { icon: '…', tone: 'info', text: 'running' },
-  waiting: { icon: '⏸', tone: 'waiting', text: 'waiting for input' },
-  pending: { icon: '○', tone: 'muted', text: 'pending' },
-  skipped: { icon: '–', tone: 'muted', text: 'skipped' },
-};
-
-/** A run that has ended cannot run its pending steps any more: they did not run, they are not "pending". */
-const runEnded = (run: Run) => run.status === 'succeeded' || run.status === 'failed' || run.status === 'not_started';
+import { RUN_STATUS, stepStatusOf } from './run-words';
 
 export interface SignedInPerson {
   objectId?: string;
@@ -188,10 +170,7 @@ export function createRunsView(ctx: ViewContext, me: SignedInPerson) {
   }
 
   function stepItem(run: Run, step: RunStep): HTMLLIElement {
-    const notRun = step.status === 'pending' && runEnded(run);
-    const s = notRun
-      ? { icon: '–', tone: 'muted', text: 'not run' }
-      : (STEP_STATUS[step.status] ?? { icon: '?', tone: 'muted', text: step.status });
+    const s = stepStatusOf(run, step);
     const who = step.executedAs;
     return h(
       'li',

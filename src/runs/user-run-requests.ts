@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { pathSegmentProblem } from '../actions/graph-client';
+import { formFieldSchema } from '../processes/process-definition';
 import { AppError } from '../shared/errors';
 import { bodyProblems } from '../shared/problem-path';
 
@@ -21,6 +22,15 @@ export const startRunSchema = z.strictObject({
     .refine((i) => JSON.stringify(i).length <= maxInputsChars, `must be at most ${maxInputsChars} characters of JSON`)
     .optional(),
 });
+
+/** The form a run waits for, as its initiator reads it (`GET /api/runs/{id}/form`, contract). */
+export const waitingFormSchema = z.strictObject({
+  runId: z.string(),
+  stepId: z.string(),
+  name: z.string().optional(),
+  fields: z.array(formFieldSchema),
+});
+export type WaitingFormView = z.infer<typeof waitingFormSchema>;
 
 /** Domain validation of a request body: 422 with `{path, message}` per problem. */
 export function parse<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { ActionError } from '../actions/action';
 import type { MessageSender } from '../adapters/message-queue';
 import { validateFormValues } from '../processes/form-values';
-import type { FormField, ProcessDefinition } from '../processes/process-definition';
+import type { ProcessDefinition } from '../processes/process-definition';
 import type { ProcessRepository } from '../processes/process-repository';
 import { isConcurrencyConflict } from '../adapters/tables';
 import { AppError, type ErrorCode } from '../shared/errors';
@@ -22,7 +22,7 @@ import {
   waitsForUserSession,
 } from './core/runs';
 import { readCheck, type ReadCheck } from './item-read-check';
-import { parse, startRunSchema } from './user-run-requests';
+import { parse, startRunSchema, type WaitingFormView } from './user-run-requests';
 import type { ItemRef, Run } from './run';
 import { newRunId, type RunRepository } from './run-repository';
 import { sendSteps } from './step-message';
@@ -152,7 +152,7 @@ export class UserRuns {
    * The form the caller's run waits for, from the process version the run executes: what the page renders for them.
    * 404 for anyone but the initiator, and for a run that waits for no form.
    */
-  async waitingFormOf(caller: Caller, runId: string): Promise<{ runId: string; stepId: string; name?: string; fields: FormField[] }> {
+  async waitingFormOf(caller: Caller, runId: string): Promise<WaitingFormView> {
     const run = await this.ownRun(caller, runId);
     const waiting = run.waitingFor;
     if (waiting?.kind !== 'form' || waitingForm(run, waiting.stepId) === undefined) throw new AppError('not_found', noFormWaitingMessage);

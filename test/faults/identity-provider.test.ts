@@ -194,6 +194,7 @@ test("the app's own client secret expired (AADSTS7000222): steps wait and retry,
       body: {
         type: 'ApplicationCredentialsInvalid',
         clientId: 'c0c0c0c0-0000-4000-8000-00000000c11e',
+        setting: 'AUTH_CLIENT_ID',
         aadsts: 7000222,
         reason: expect.stringContaining('AADSTS7000222'),
         at: expect.any(String),

@@ -148,7 +148,7 @@ describe('a published system process', () => {
   beforeAll(async () => {
     const { stack } = setup;
     version = await saveAndPublish(stack, 'contract-intake', intakeV1(made.approvals.id));
-    stack.graph.calls.length = 0;
+    stack.graph.forgetCalls();
     await postEvent(stack, 'ItemCreated', { contentType: 'Contract', title: 'NDA' });
     firstCalls = [...stack.graph.calls];
   });
@@ -189,7 +189,7 @@ describe('a published system process', () => {
   // Publishes version 2: the last test of this describe.
   test('events that match no enabled trigger start nothing; runs use the version published when they started', async () => {
     const { stack } = setup;
-    stack.graph.calls.length = 0;
+    stack.graph.forgetCalls();
     await postEvent(stack, 'ItemCreated', { contentType: 'Invoice' });
     await postEvent(stack, 'StageChanged', { title: 'NDA' });
     expect(await runsOf(stack, 'contract-intake')).toHaveLength(1);
@@ -232,7 +232,7 @@ describe('delivery: loop guard, redelivery, poison messages, transient and dead 
       data: { contentType: 'Contract' },
       causedBy: { runId: latest.id, processId: 'contract-intake', depth: 1 },
     };
-    stack.graph.calls.length = 0;
+    stack.graph.forgetCalls();
     await stack.bus.send(queueNames.events, [{ body: caused, messageId: caused.id }]);
     await stack.bus.idle();
     const [guarded] = await runsOf(stack, 'contract-intake');
@@ -250,7 +250,7 @@ describe('delivery: loop guard, redelivery, poison messages, transient and dead 
       subject,
       data: { contentType: 'Contract' },
     };
-    stack.graph.calls.length = 0;
+    stack.graph.forgetCalls();
     // Different message ids defeat duplicate detection: the engine itself must be idempotent.
     await stack.bus.send(queueNames.events, [{ body: event, messageId: 'a' }]);
     await stack.bus.send(queueNames.events, [{ body: event, messageId: 'b' }]);
@@ -281,14 +281,14 @@ describe('delivery: loop guard, redelivery, poison messages, transient and dead 
     expect(steps.map((d) => d.reason).sort()).toEqual(['Not a step message', expect.stringContaining('does not exist')].sort());
     expect(events[0].reason).toContain('Not a product event');
     // Processing goes on.
-    stack.graph.calls.length = 0;
+    stack.graph.forgetCalls();
     await postEvent(stack, 'ItemCreated', { contentType: 'Contract' });
     expect(stack.graph.calls).toHaveLength(1);
   });
 
   test('a transient Graph failure is retried and the step still succeeds once', async () => {
     const { stack } = setup;
-    stack.graph.calls.length = 0;
+    stack.graph.forgetCalls();
     stack.graph.injectFaults([{ status: 503, retryAfterSeconds: 0, count: 1 }]);
     await postEvent(stack, 'ItemCreated', { contentType: 'Contract' });
     const [run] = await runsOf(stack, 'contract-intake');
@@ -301,7 +301,7 @@ describe('delivery: loop guard, redelivery, poison messages, transient and dead 
     const { stack } = setup;
     await revokeLocalGrants(stack.identityProvider.url, CONTOSO_SVC_APPROVALS.username);
     const before = (await getTokenStats(stack.identityProvider.url)).total;
-    stack.graph.calls.length = 0;
+    stack.graph.forgetCalls();
     await postEvent(stack, 'ItemCreated', { contentType: 'Contract' });
     await postEvent(stack, 'ItemCreated', { contentType: 'Amendment' });
     await postEvent(stack, 'ItemCreated', { contentType: 'Contract', n: 3 });

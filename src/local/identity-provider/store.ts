@@ -11,6 +11,16 @@ export interface AccountStore {
   revokeAccount(accountId: string): number;
 }
 
+/** The models a grant issues (oidc-provider's memory adapter's `grantable` set). */
+const grantable = new Set([
+  'AccessToken',
+  'AuthorizationCode',
+  'RefreshToken',
+  'DeviceCode',
+  'BackchannelAuthenticationRequest',
+  'PreAuthorizedCode',
+]);
+
 export function createStore(): AccountStore {
   const entries = new Map<string, { payload: OidcPayload; expiresAt?: number }>();
   const live = (key: string) => {
@@ -51,8 +61,16 @@ export function createStore(): AccountStore {
     async destroy(id: string) {
       entries.delete(this.k(id));
     }
+    /**
+     * Only what a grant issued goes with it, as in oidc-provider's own memory adapter (lib/adapters/memory_adapter.js,
+     * its `grantable` models). An Interaction also carries the grantId of the session it started in: deleting it too
+     * made switching accounts fail, since the provider revokes the old account's grant and then resumes that very
+     * interaction ("interaction session not found").
+     */
     async revokeByGrantId(grantId: string) {
-      for (const [key, e] of entries) if (e.payload.grantId === grantId) entries.delete(key);
+      for (const [key, e] of entries) {
+        if (e.payload.grantId === grantId && grantable.has(key.slice(0, key.indexOf(':')))) entries.delete(key);
+      }
     }
   }
   const revokeAccount = (accountId: string): number => {

@@ -35,8 +35,10 @@ export async function replayTokenRequest(
 ): Promise<IncomingMessage> {
   const read = await readBodyBytes(req, MAX_TOKEN_REQUEST_BYTES);
   const params = new URLSearchParams(read.toString('utf8'));
+  const before = params.toString();
   const refusal = authenticate ? await authenticate(params) : undefined;
-  const rewritten = authenticate && !refusal && params.toString() !== new URLSearchParams(read.toString('utf8')).toString();
+  // oidc-provider reads the body itself: a rewritten form goes in its place, with its own length.
+  const rewritten = !refusal && params.toString() !== before;
   const body = rewritten ? Buffer.from(params.toString(), 'utf8') : read;
   const replay: TokenRequestMessage = new IncomingMessage(req.socket);
   replay.method = req.method;
