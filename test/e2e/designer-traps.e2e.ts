@@ -56,6 +56,8 @@ afterAll(async () => {
 });
 
 test('the first click after editing a JSON box counts (Add action step, then Save)', async () => {
+  // Opening a process and a step changes nothing: no "Unsaved changes".
+  expect(await unsaved().isVisible()).toBe(false);
   await page.getByRole('button', { name: /^1\. Mark received/ }).click();
   await page.getByLabel('Fields (JSON object of name: value)').fill('{"Title": "Got it"}');
   await page.getByRole('button', { name: 'Add action step' }).click();

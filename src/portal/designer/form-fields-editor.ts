@@ -8,7 +8,8 @@ const fieldTypes = ['text', 'number', 'boolean', 'date', 'choice'] as const;
 
 /** The fields of a form step: label, name, type, required, and for a choice its options. */
 export function formFieldsEditor(ui: DesignerUi, step: ProcessStep, i: number): HTMLElement {
-  const fields = (step.fields ??= []);
+  // Read without writing: opening a step must not change the draft (it would show "Unsaved changes").
+  const fields = step.fields ?? [];
   const redraw = () => {
     ui.changed();
     ui.refresh('panel');
@@ -81,7 +82,7 @@ export function formFieldsEditor(ui: DesignerUi, step: ProcessStep, i: number): 
       {
         type: 'button',
         className: 'small',
-        onclick: () => (fields.push({ name: `field${fields.length + 1}`, label: 'New field', type: 'text' }), redraw()),
+        onclick: () => ((step.fields ??= []).push({ name: `field${fields.length + 1}`, label: 'New field', type: 'text' }), redraw()),
       },
       'Add field',
     ),

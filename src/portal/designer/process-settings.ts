@@ -51,14 +51,16 @@ export function processSettings(ui: DesignerUi): HTMLElement {
 }
 
 function triggersEditor(ui: DesignerUi): HTMLElement {
-  const triggers = (ui.state.draft.triggers ??= []);
+  // Read without writing: drawing must not change the draft (it would show "Unsaved changes").
+  const { draft } = ui.state;
+  const triggers = draft.triggers ?? [];
   const redraw = () => {
     ui.changed();
     ui.refresh('settings');
   };
   const box = h('div', { className: 'triggers', 'data-path': 'triggers', tabindex: '-1' }, h('h3', {}, 'Triggers'));
   triggers.forEach((t, ti) => {
-    const conditions = (t.conditions ??= []);
+    const conditions = t.conditions ?? [];
     const event = selectControl(
       `trigger-${ti}-event`,
       path('triggers', ti, 'event'),
@@ -132,7 +134,11 @@ function triggersEditor(ui: DesignerUi): HTMLElement {
         { className: 'row-actions' },
         h(
           'button',
-          { type: 'button', className: 'small', onclick: () => (conditions.push({ path: 'event.data.', op: 'eq', value: '' }), redraw()) },
+          {
+            type: 'button',
+            className: 'small',
+            onclick: () => ((t.conditions ??= []).push({ path: 'event.data.', op: 'eq', value: '' }), redraw()),
+          },
           'Add condition',
         ),
         h('button', { type: 'button', className: 'small', onclick: () => (triggers.splice(ti, 1), redraw()) }, `Remove trigger ${ti + 1}`),
@@ -143,7 +149,11 @@ function triggersEditor(ui: DesignerUi): HTMLElement {
   box.append(
     h(
       'button',
-      { type: 'button', className: 'small', onclick: () => (triggers.push({ event: 'ItemCreated', conditions: [] }), redraw()) },
+      {
+        type: 'button',
+        className: 'small',
+        onclick: () => ((draft.triggers ??= []).push({ event: 'ItemCreated', conditions: [] }), redraw()),
+      },
       'Add trigger',
     ),
   );

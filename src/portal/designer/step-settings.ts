@@ -87,7 +87,7 @@ const setProblem = (ui: DesignerUi, dataPath: string, problem: string | undefine
 
 function actionInputs(ui: DesignerUi, step: ProcessStep, i: number): HTMLElement {
   const action = actionNamed(step.action);
-  const inputs = (step.inputs ??= {});
+  const inputs = step.inputs ?? {};
   const at = path('steps', i, 'inputs');
   const box = h('fieldset', { className: 'inputs', 'data-path': at, tabindex: '-1' }, h('legend', {}, 'Inputs'));
   if (!action) {
@@ -107,11 +107,12 @@ function actionInputs(ui: DesignerUi, step: ProcessStep, i: number): HTMLElement
     return box;
   }
   box.append(h('p', { className: 'muted' }, `${action.description} Values may use {{event.subject.itemId}} or {{event.data.X}}.`));
-  for (const input of action.inputs) box.append(inputField(ui, input, inputs, i));
+  for (const input of action.inputs) box.append(inputField(ui, input, step, i));
   return box;
 }
 
-function inputField(ui: DesignerUi, input: ActionInput, inputs: Record<string, unknown>, i: number): HTMLElement {
+function inputField(ui: DesignerUi, input: ActionInput, step: ProcessStep, i: number): HTMLElement {
+  const inputs = step.inputs ?? {};
   const idAttr = `step-${i}-input-${input.name}`;
   const dataPath = path('steps', i, 'inputs', input.name);
   const set = (text: string, control: HTMLElement) => {
@@ -119,8 +120,9 @@ function inputField(ui: DesignerUi, input: ActionInput, inputs: Record<string, u
     setProblem(ui, dataPath, problem);
     showLocalProblem(control, problem);
     if (!problem) {
-      if (value === undefined) delete inputs[input.name];
-      else inputs[input.name] = value;
+      const target = (step.inputs ??= {});
+      if (value === undefined) delete target[input.name];
+      else target[input.name] = value;
     }
     ui.changed();
   };
