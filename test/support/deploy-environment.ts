@@ -45,8 +45,6 @@ export const computedSettingValues: Record<string, string> = {
   // The default deployment: no separate API registration, so no reference to its secret.
   API_CLIENT_ID: '',
   API_CLIENT_CREDENTIAL: 'managedIdentity',
-  // The default: the admin page's and the API registration's client ids only.
-  API_ALLOWED_CLIENT_IDS: '',
   API_CLIENT_SECRET: '',
   USER_GRAPH_SCOPES: 'https://graph.microsoft.com/.default',
   AzureWebJobsStorage__accountName: 'stconnectionsabc123',
