@@ -1,9 +1,11 @@
 // Entry point for the Azure Functions host: registers every function from the one shared list.
 import { app } from '@azure/functions';
 import { functionDefinitions } from './definitions';
+import { registerAzureTelemetry } from './azure-telemetry';
 import { serviceBusConnection } from './registry';
 
 app.setup({ enableHttpStream: false });
+registerAzureTelemetry();
 
 for (const f of functionDefinitions) {
   switch (f.kind) {

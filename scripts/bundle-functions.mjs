@@ -39,6 +39,16 @@ export const lazySdks = [
   'jose',
 ];
 const sdkFile = (name) => `sdk/${name.replace(/^@/, '').replace('/', '-')}.js`;
+/**
+ * Modules of functions/ loaded on first use the same way (required inside a function by name): the Azure Monitor
+ * export pipeline (functions/azure-telemetry.ts) with the exporter, OpenTelemetry SDK and identity it needs.
+ */
+export const lazyModules = { './azure-monitor-pipeline': 'functions/azure-monitor-pipeline.ts' };
+const lazyModulePattern = new RegExp(
+  `^(${Object.keys(lazyModules)
+    .map((s) => s.replace(/[/.]/g, '\\$&'))
+    .join('|')})$`,
+);
 
 // A stale file from an earlier build would be deployed too.
 for (const dir of [out, sourceMapDir]) {
@@ -91,6 +101,7 @@ const results = [
         name: 'lazy-sdks',
         setup(b) {
           b.onResolve({ filter: sdkPattern }, (args) => ({ path: `./${sdkFile(args.path)}`, external: true }));
+          b.onResolve({ filter: lazyModulePattern }, (args) => ({ path: `./sdk/${path.basename(args.path)}.js`, external: true }));
         },
       },
     ],
@@ -101,6 +112,23 @@ const results = [
         ...common,
         stdin: { contents: `module.exports = require(${JSON.stringify(name)});`, resolveDir: root, sourcefile: `${name}.js`, loader: 'js' },
         outfile: path.join(out, sdkFile(name)),
+      }),
+    ),
+  )),
+  ...(await Promise.all(
+    Object.entries(lazyModules).map(([request, file]) =>
+      build({
+        ...common,
+        entryPoints: [path.join(root, file)],
+        outfile: path.join(out, 'sdk', `${path.basename(request)}.js`),
+        // The SDKs above it uses (identity) are their files beside it, loaded once per process with the app's own use.
+        plugins: [
+          {
+            name: 'lazy-sdks',
+            setup: (b) =>
+              b.onResolve({ filter: sdkPattern }, (args) => ({ path: `./${path.basename(sdkFile(args.path))}`, external: true })),
+          },
+        ],
       }),
     ),
   )),

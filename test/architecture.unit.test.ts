@@ -203,13 +203,24 @@ describe('dependency order', () => {
     expect(production.map(show)).toEqual([]);
   });
 
+  /** Server modules the page also runs: pure rules (no I/O) it shows before the server applies them. */
+  const runByThePage = new Set(['src/processes/elevation.ts']);
+
   it('lets the page (src/portal) take only types from the server, and nothing import the page', () => {
     const wrong = imports.filter(
       (i) =>
-        (layerOf(i.from) === 'portal' && layerOf(i.to) !== 'portal' && !i.typeOnly) ||
+        (layerOf(i.from) === 'portal' && layerOf(i.to) !== 'portal' && !i.typeOnly && !runByThePage.has(i.to)) ||
         (layerOf(i.from) !== 'portal' && layerOf(i.to) === 'portal'),
     );
     expect(wrong.map(show)).toEqual([]);
+  });
+
+  it('keeps the server modules the page runs pure: they load nothing at run time (type-only imports)', () => {
+    const loaded = imports.filter((i) => runByThePage.has(i.from) && !i.typeOnly);
+    expect(loaded.map(show)).toEqual([]);
+    expect([...runByThePage].every((f) => imports.some((i) => i.from === 'src/portal/designer/elevation-panel.ts' && i.to === f))).toBe(
+      true,
+    );
   });
 
   it('keeps the run core (src/runs/core) free of I/O: it loads no Node built-in, no package but zod, no adapter, token or connection code', () => {

@@ -21,6 +21,15 @@ export function getAction(name: string): ActionDefinition | undefined {
   return actionRegistry.get(name);
 }
 
+/** Where a `contentType` in a Graph request body is (or contains) a placeholder. */
+function placeholderContentTypes(value: unknown, at: string, depth: number): string[] {
+  if (depth > 32 || typeof value !== 'object' || value === null) return [];
+  return Object.entries(value).flatMap(([k, v]) => {
+    const path = Array.isArray(value) ? `${at}[${k}]` : `${at}.${k}`;
+    return k === 'contentType' && containsTemplate(v) ? [path] : placeholderContentTypes(v, path, depth + 1);
+  });
+}
+
 function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
   let v = root;
   for (const key of path) {
@@ -59,6 +68,11 @@ export function validateActionInputs(name: string, inputs: unknown): TemplatePro
       } catch (e) {
         problems.push({ path: 'path', message: (e as Error).message });
       }
+    }
+  }
+  if (name === graphRequestAction.name) {
+    for (const at of placeholderContentTypes(valueAt(inputs, ['body']), 'body', 0)) {
+      problems.push({ path: at, message: 'cannot be a placeholder: it decides whether values beside it are escaped as HTML' });
     }
   }
   if (name === sendMail.name && containsTemplate(valueAt(inputs, ['contentType']))) {

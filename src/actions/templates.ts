@@ -44,6 +44,8 @@ const INDEX = /^(0|[1-9]\d{0,8})$/;
 const FORBIDDEN = new Set(['__proto__', 'prototype', 'constructor']);
 const ROOTS = new Set(['event', 'form']);
 const MAX_DEPTH = 32;
+/** What an unquoted query value may be: a number, a boolean or a plain word. */
+const QUERY_WORD = /^[A-Za-z0-9._-]+$/;
 
 /** Known event fields; anything under `event.data.` is product-defined and checked only when rendering. */
 const EVENT_SHAPE: Record<string, true | Record<string, true>> = {
@@ -99,10 +101,16 @@ function renderGraphUrl(
   let out = '';
   let last = 0;
   let inQuery = false;
+  /** Quotes of the template's own query text so far: odd inside an OData string literal. */
+  let quotes = 0;
   for (const m of text.matchAll(PLACEHOLDER)) {
     const fixed = text.slice(last, m.index);
     out += fixed;
-    inQuery ||= fixed.includes('?');
+    const queryAt = inQuery ? 0 : fixed.indexOf('?');
+    if (queryAt >= 0) {
+      inQuery = true;
+      quotes += (fixed.slice(queryAt).match(/'/g) ?? []).length;
+    }
     last = m.index + m[0].length;
     const r = resolve(m[1]!);
     if (!r.ok) {
@@ -116,8 +124,16 @@ function renderGraphUrl(
     }
     const value = asText(r.value);
     if (inQuery) {
-      // One query value (`&`, `=`, `#` encoded), and `'` doubled as OData escapes it, so a value inside a string
-      // literal (`$filter=subject eq '{{...}}'`) cannot close it and add conditions.
+      // Graph decodes a query value before it parses `$filter`, so encoding alone does not keep a value a value:
+      // outside a quoted literal (`lt {{...}}`) only a number, a boolean or a plain word is accepted (`0 or true`
+      // would add a condition); inside one (`eq '{{...}}'`) `'` is doubled as OData escapes it, so it cannot close it.
+      if (quotes % 2 === 0 && !QUERY_WORD.test(value)) {
+        problem(
+          `the value of {{${r.expression}}} is not a number, a boolean or a plain word (letters, digits, ".", "_", "-"); outside quotes in a query it could add conditions: put the placeholder inside a quoted literal ('{{${r.expression}}}')`,
+        );
+        out += m[0];
+        continue;
+      }
       out += encodeURIComponent(value.replaceAll("'", "''"));
       continue;
     }

@@ -12,6 +12,7 @@ import type { ProcessSummary } from '../processes/process-summary';
 import type { processViewSchema, publishAnswerSchema } from '../processes/process-view';
 import type { RunView } from '../runs/run';
 import type { NotificationSettings } from '../notifications/notification-settings';
+import type { RecordedSpan } from '../shared/recorded-spans';
 import type { WaitingFormView } from '../runs/user-run-requests';
 
 export type Connection = ConnectionView;
@@ -112,6 +113,8 @@ export class ConnectionsApi {
   getProcess = (id: string) => this.call<ProcessRecord>('GET', `processes/${encodeURIComponent(id)}`);
   saveProcess = (id: string, draft: ProcessDraft) => this.call<ProcessRecord>('PUT', `processes/${encodeURIComponent(id)}`, draft);
   publishProcess = (id: string) => this.call<PublishAnswer>('POST', `processes/${encodeURIComponent(id)}/publish`);
+  runTrace = (id: string) =>
+    this.call<{ runId: string; traceId?: string; recorded: boolean; spans: RecordedSpan[] }>('GET', `runs/${encodeURIComponent(id)}/trace`);
   notificationSettings = () => this.call<NotificationSettings>('GET', 'settings/notifications');
   saveNotificationSettings = (settings: NotificationSettings) => this.call<NotificationSettings>('PUT', 'settings/notifications', settings);
   startRun = (processId: string, subject: ItemSubject, inputs?: Record<string, unknown>) =>

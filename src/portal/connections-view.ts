@@ -1,12 +1,14 @@
-import { ApiError, referencesIn, usageLines, type AuditEntry, type Connection, type ConnectionReference, type ConnectionsApi } from './api';
+import { referencesIn, type Connection, type ConnectionReference, type ConnectionsApi } from './api';
+import { detailsRow } from './connections/connection-details';
+import { confirmDelete } from './connections/delete-dialog';
+import { startRename } from './connections/rename-form';
+import { SignInWatcher } from './connections/sign-in-watch';
+import { usageCell, usageRow } from './connections/usage-cell';
+import { statusCell } from './connections/status-cell';
 import { h, replaceChildren, time } from './dom';
 import { announce, messageOf } from './notices';
 import { openSignInTab } from './sign-in-tab';
-import { reauthorizeUrgency, REAUTHORIZE_WARNING_DAYS, statusReasonInWords } from './status-words';
-
-/** How often the list is re-read while a sign-in tab is open, and for how long at most (a sign-in state lives 10 minutes). */
-const WATCH_INTERVAL_MS = 2000;
-const WATCH_LIMIT_MS = 10 * 60_000;
+import { statusReasonInWords } from './status-words';
 
 export interface ViewContext {
   api: ConnectionsApi;
@@ -21,7 +23,6 @@ export function createConnectionsView(ctx: ViewContext) {
   let usage = new Map<string, ConnectionReference[] | undefined>();
   const expanded = new Set<string>();
   let loading = false;
-  let watch: { stop(): void } | undefined;
 
   const nameInput = h('input', {
     id: 'new-connection-name',
@@ -67,6 +68,30 @@ export function createConnectionsView(ctx: ViewContext) {
     dialog,
   );
 
+  const deleteContext = {
+    ...ctx,
+    dialog,
+    deleted: async () => {
+      await load();
+      refreshButton.focus();
+    },
+  };
+  const renameContext = {
+    ...ctx,
+    nameContent,
+    renamed: async (c: Connection) => {
+      await load();
+      focusAction(c.id, 'Rename');
+    },
+  };
+
+  const watcher = new SignInWatcher(
+    api,
+    () => element.isConnected,
+    () => load(),
+  );
+  const watchSignIn: SignInWatcher['watch'] = (tab, done, onDone) => watcher.watch(tab, done, onDone);
+
   function onAuthorize(e: Event): void {
     e.preventDefault();
     const displayName = nameInput.value.trim() || undefined;
@@ -89,42 +114,6 @@ export function createConnectionsView(ctx: ViewContext) {
       (list) => list.find((x) => x.id === c.id && x.status === 'active' && x.lastRefreshedAt !== c.lastRefreshedAt),
       (x) => announce(`“${x.displayName}” re-authorized: ${x.account.username} signed in again.`, 'success'),
     );
-  }
-
-  /**
-   * The sign-in tab ends on the API's own page, which cannot talk to this one (another origin in Azure, no opener):
-   * the page learns of the success from the API. While the tab is open the list is read every few seconds; once it
-   * shows the outcome (or the tab closes) the list is shown and the watch stops.
-   */
-  function watchSignIn(tab: Window | null, done: (list: Connection[]) => Connection | undefined, onDone: (c: Connection) => void): void {
-    watch?.stop();
-    const startedAt = Date.now();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const stop = () => {
-      if (timer) clearTimeout(timer);
-      if (watch === handle) watch = undefined;
-    };
-    const handle = { stop };
-    watch = handle;
-    const tick = async () => {
-      if (!element.isConnected || Date.now() - startedAt > WATCH_LIMIT_MS) return stop();
-      const closed = !tab || tab.closed;
-      try {
-        const list = await api.listConnections();
-        if (watch !== handle) return;
-        const finished = done(list);
-        if (finished || closed) {
-          stop();
-          await load();
-          if (finished) onDone(finished);
-          return;
-        }
-      } catch {
-        // A failed read while waiting says nothing about the sign-in; the next tick or Refresh tries again.
-      }
-      if (watch === handle) timer = setTimeout(() => void tick(), WATCH_INTERVAL_MS);
-    };
-    timer = setTimeout(() => void tick(), WATCH_INTERVAL_MS);
   }
 
   async function load(announceResult = false): Promise<void> {
@@ -204,56 +193,6 @@ export function createConnectionsView(ctx: ViewContext) {
     ].filter((x): x is HTMLElement => x !== null);
   }
 
-  function statusCell(c: Connection): HTMLTableCellElement {
-    const stale = c.status === 'needs_reauth';
-    const urgency = reauthorizeUrgency(c.reauthorizeBy);
-    const words = stale ? statusReasonInWords(c.statusReason) : undefined;
-    return h(
-      'td',
-      { className: 'status' },
-      stale
-        ? [
-            h('span', { className: 'badge badge-warning' }, '⚠ Needs re-authorization'),
-            h('span', { className: 'reason' }, words!.text),
-            words!.code ? h('span', { className: 'reason-code' }, `Code: ${words!.code}`) : null,
-          ]
-        : [
-            h('span', { className: 'badge badge-ok' }, '✓ Active'),
-            h(
-              'span',
-              { className: `reauthorize-by${urgency.warn ? ' due-soon' : ''}` },
-              urgency.warn ? '⚠ ' : '',
-              'Re-authorize by ',
-              time(c.reauthorizeBy, '', { day: true }),
-              urgency.warn
-                ? urgency.days < 0
-                  ? ' (overdue)'
-                  : ` (within ${REAUTHORIZE_WARNING_DAYS} days: ${urgency.days === 0 ? 'today' : urgency.days === 1 ? '1 day left' : `${urgency.days} days left`})`
-                : null,
-            ),
-          ],
-      h('span', { className: 'verified' }, 'Last verified ', time(c.lastRefreshedAt, 'never')),
-    );
-  }
-
-  function usageCell(c: Connection): HTMLTableCellElement {
-    const refs = usage.get(c.id);
-    if (refs === undefined) return h('td', { className: 'used-by muted' }, 'Unknown');
-    if (refs.length === 0) return h('td', { className: 'used-by muted' }, 'Not used');
-    // The draft and the published version usually name the same step: count each step once.
-    const steps = new Set(refs.map((r) => `${r.processId}/${r.stepId ?? ''}`)).size;
-    const processes = new Set(refs.map((r) => r.processId)).size;
-    const label = `${steps === 1 ? '1 step' : `${steps} steps`} in ${processes === 1 ? '1 process' : `${processes} processes`}`;
-    const open = expanded.has(`usage:${c.id}`);
-    const b = h(
-      'button',
-      { type: 'button', className: 'disclosure', 'aria-expanded': String(open), 'aria-controls': `usage-${c.id}` },
-      label,
-    );
-    b.addEventListener('click', () => toggle(`usage:${c.id}`));
-    return h('td', { className: 'used-by' }, b);
-  }
-
   function toggle(key: string): void {
     if (expanded.has(key)) expanded.delete(key);
     else expanded.add(key);
@@ -269,76 +208,9 @@ export function createConnectionsView(ctx: ViewContext) {
   function rows(c: Connection): HTMLTableRowElement[] {
     const main = row(c);
     const extra: HTMLTableRowElement[] = [];
-    if (expanded.has(`usage:${c.id}`)) {
-      extra.push(
-        h(
-          'tr',
-          { className: 'detail-row', id: `usage-${c.id}` },
-          h(
-            'td',
-            { colspan: 6 },
-            h('p', { className: 'detail-title' }, `Where “${c.displayName}” is used`),
-            h('ul', { className: 'usage' }, ...usageLines(usage.get(c.id) ?? []).map((u) => h('li', {}, u))),
-          ),
-        ),
-      );
-    }
-    if (expanded.has(`details:${c.id}`)) extra.push(detailsRow(c));
+    if (expanded.has(`usage:${c.id}`)) extra.push(usageRow(c, usage.get(c.id) ?? []));
+    if (expanded.has(`details:${c.id}`)) extra.push(detailsRow(ctx, c));
     return [main, ...extra];
-  }
-
-  function detailsRow(c: Connection): HTMLTableRowElement {
-    const audit = h('div', { className: 'audit', 'aria-busy': 'true' }, h('p', { className: 'muted' }, 'Loading the history…'));
-    api.audit(c.id).then(
-      (entries) => {
-        audit.setAttribute('aria-busy', 'false');
-        replaceChildren(
-          audit,
-          entries.length
-            ? h(
-                'table',
-                { className: 'audit-table' },
-                h('caption', {}, 'History (newest first)'),
-                h('thead', {}, h('tr', {}, ...['When', 'What', 'By', 'Details'].map((t) => h('th', { scope: 'col' }, t)))),
-                h('tbody', {}, ...entries.map(auditRow)),
-              )
-            : h('p', { className: 'muted' }, 'No history recorded.'),
-        );
-      },
-      (e: unknown) => {
-        audit.setAttribute('aria-busy', 'false');
-        if (!ctx.handleAuthError(e))
-          replaceChildren(audit, h('p', { className: 'error-text' }, `The history could not be loaded: ${messageOf(e)}`));
-      },
-    );
-    return h(
-      'tr',
-      { className: 'detail-row', id: `details-${c.id}` },
-      h(
-        'td',
-        { colspan: 6 },
-        h(
-          'dl',
-          { className: 'facts' },
-          h('dt', {}, 'Created'),
-          h('dd', {}, time(c.createdAt), ` by ${c.createdBy}`),
-          h('dt', {}, 'Last refreshed'),
-          h('dd', {}, time(c.lastRefreshedAt, 'never')),
-          h('dt', {}, 'Status since'),
-          h('dd', {}, time(c.statusChangedAt)),
-          h('dt', {}, 'Account object id'),
-          h('dd', {}, c.account.objectId),
-        ),
-        audit,
-      ),
-    );
-  }
-
-  function auditRow(e: AuditEntry): HTMLTableRowElement {
-    const details = Object.entries(e.details ?? {})
-      .map(([k, v]) => `${k}: ${String(v)}`)
-      .join(', ');
-    return h('tr', {}, h('td', {}, time(e.at)), h('td', {}, AUDIT_WORDS[e.action] ?? e.action), h('td', {}, e.by), h('td', {}, details));
   }
 
   function row(c: Connection): HTMLTableRowElement {
@@ -358,7 +230,7 @@ export function createConnectionsView(ctx: ViewContext) {
       nameCell,
       h('td', { className: 'account' }, c.account.username),
       statusCell(c),
-      usageCell(c),
+      usageCell(c, usage.get(c.id), expanded.has(`usage:${c.id}`), () => toggle(`usage:${c.id}`)),
       h('td', { className: 'last-used' }, time(c.lastUsedAt)),
       h('td', { className: 'actions' }),
     );
@@ -369,52 +241,15 @@ export function createConnectionsView(ctx: ViewContext) {
       b.addEventListener('click', () => handler(b));
       return b;
     };
-    const renameButton = button('Rename', () => startRename(c, nameBox, renameButton));
+    const renameButton = button('Rename', () => startRename(renameContext, c, nameBox, renameButton));
     actions.append(
       renameButton,
       ...(c.isDefault ? [] : [button('Make default', (b) => void makeDefault(c, b))]),
       button('Re-authorize', () => onReauthorize(c), stale ? 'primary' : undefined),
       button('Test', (b) => void test(c, b)),
-      button('Delete', (b) => confirmDelete(c, b), 'danger'),
+      button('Delete', (b) => confirmDelete(deleteContext, c, b), 'danger'),
     );
     return tr;
-  }
-
-  function startRename(c: Connection, cell: HTMLElement, opener: HTMLButtonElement): void {
-    const inputId = `rename-${c.id}`;
-    const input = h('input', { id: inputId, type: 'text', value: c.displayName, maxlength: 128, required: true });
-    const cancel = () => {
-      replaceChildren(cell, ...nameContent(c));
-      opener.focus();
-    };
-    const form = h(
-      'form',
-      { className: 'rename' },
-      h('label', { for: inputId, className: 'visually-hidden' }, `New name for ${c.displayName}`),
-      input,
-      h('button', { type: 'submit' }, 'Save'),
-      h('button', { type: 'button', onclick: cancel }, 'Cancel'),
-    );
-    form.addEventListener('keydown', (e: KeyboardEvent) => {
-      if (e.key === 'Escape') cancel();
-    });
-    form.addEventListener('submit', async (e) => {
-      e.preventDefault();
-      const name = input.value.trim();
-      if (!name) return input.focus();
-      if (name === c.displayName) return cancel();
-      try {
-        await api.rename(c.id, name);
-        announce(`Renamed “${c.displayName}” to “${name}”.`, 'success');
-        await load();
-        focusAction(c.id, 'Rename');
-      } catch (err) {
-        if (!ctx.handleAuthError(err)) announce(`The connection could not be renamed: ${messageOf(err)}`, 'error');
-      }
-    });
-    replaceChildren(cell, form);
-    input.focus();
-    input.select();
   }
 
   async function makeDefault(c: Connection, b: HTMLButtonElement): Promise<void> {
@@ -459,95 +294,5 @@ export function createConnectionsView(ctx: ViewContext) {
     b?.focus();
   }
 
-  /** A modal confirm; a 409 answer (processes use the connection) shows their list and asks again before forcing. */
-  function confirmDelete(c: Connection, opener: HTMLButtonElement): void {
-    const close = () => {
-      dialog.close();
-    };
-    dialog.onclose = () => {
-      if (document.contains(opener)) opener.focus();
-    };
-    // Kept across the 409 round: the choice made in the first dialog still holds for "Delete anyway".
-    const revoke = h('input', { type: 'checkbox', id: 'delete-revoke-sessions' });
-    const show = (usage?: string[]) => {
-      const confirmButton = h('button', { type: 'button', className: 'danger' }, usage ? 'Delete anyway' : 'Delete');
-      const cancelButton = h('button', { type: 'button', onclick: close }, 'Cancel');
-      confirmButton.addEventListener('click', async () => {
-        confirmButton.disabled = true;
-        try {
-          await api.remove(c.id, { force: usage !== undefined, revokeSessions: revoke.checked });
-          close();
-          announce(
-            `Deleted “${c.displayName}”.${revoke.checked ? ` The sign-in sessions of ${c.account.username} were revoked.` : ''} ${VAULT_TRUTH}`,
-            'success',
-          );
-          await load();
-          refreshButton.focus();
-        } catch (e) {
-          if (e instanceof ApiError && e.status === 409 && usage === undefined && referencesIn(e.body)) {
-            show(usageLines(referencesIn(e.body) ?? []));
-            return;
-          }
-          if (e instanceof ApiError && e.status === 409 && usage === undefined && !revoke.checked) {
-            // The 409 names the processes; if it does not, ask the usage endpoint.
-            const references = referencesIn(await api.usage(c.id).catch(() => undefined)) ?? [];
-            show(usageLines(references));
-            return;
-          }
-          close();
-          if (!ctx.handleAuthError(e)) announce(`“${c.displayName}” could not be deleted: ${messageOf(e)}`, 'error');
-        }
-      });
-      replaceChildren(
-        dialog,
-        h('h2', { id: 'delete-dialog-title' }, `Delete “${c.displayName}”?`),
-        usage
-          ? [
-              h('p', {}, `“${c.displayName}” (${c.account.username}) is used by these processes:`),
-              usage.length
-                ? h('ul', { className: 'usage' }, ...usage.map((u) => h('li', {}, u)))
-                : h('p', {}, 'The API did not list them.'),
-              h('p', {}, 'If you delete it anyway, their steps that run as it fail until they are changed to another connection.'),
-            ]
-          : h(
-              'p',
-              { id: 'delete-dialog-text' },
-              `Processes can no longer run as this connection. Its stored sign-in (${c.account.username}) is overwritten in Key Vault and the secret deleted. `,
-              VAULT_TRUTH,
-            ),
-        h(
-          'div',
-          { className: 'field checkbox' },
-          revoke,
-          h('label', { for: 'delete-revoke-sessions' }, "Also revoke the account's sign-in sessions"),
-          h(
-            'p',
-            { className: 'hint', id: 'delete-revoke-hint' },
-            `Ends every refresh token of ${c.account.username} at Microsoft Entra now, including the one in older secret versions (other apps it signed in to must sign in again).`,
-          ),
-        ),
-        h('div', { className: 'dialog-actions' }, cancelButton, confirmButton),
-      );
-      revoke.setAttribute('aria-describedby', 'delete-revoke-hint');
-      if (!dialog.open) dialog.showModal();
-      cancelButton.focus();
-    };
-    show();
-  }
-
   return { element, load, focus: () => authorizeLink.focus() };
 }
-
-/** What deleting does in Key Vault, as it is: a soft-deleted secret keeps its versions until it is purged. */
-const VAULT_TRUTH =
-  "Key Vault keeps a deleted secret, older versions included, for its retention period (purge protection forbids purging it sooner): until then those versions still hold the account's refresh token. Revoking the account's sign-in sessions makes that token useless now.";
-
-const AUDIT_WORDS: Record<string, string> = {
-  created: 'Created',
-  reauthorized: 'Re-authorized',
-  renamed: 'Renamed',
-  default_changed: 'Default changed',
-  marked_needs_reauth: 'Marked as needing re-authorization',
-  reactivated: 'Active again',
-  deleted: 'Deleted',
-};

@@ -1,3 +1,4 @@
+import { runTimeline } from './run-trace-view';
 import type { Connection, FormField, ProcessRecord, Run, RunStep } from './api';
 import type { ViewContext } from './connections-view';
 import { h, replaceChildren, time } from './dom';
@@ -141,6 +142,7 @@ export function createRunsView(ctx: ViewContext, me: SignedInPerson) {
         ? h('ol', { className: 'steps', 'aria-label': `Steps of ${name}` }, ...run.steps.map((step) => stepItem(run, step)))
         : h('p', { className: 'muted' }, 'No steps ran.'),
       waitingNote(run),
+      runTimeline(ctx.api, run.id),
     );
   }
 

@@ -80,6 +80,7 @@ describe('the deploy package azd builds', () => {
       'sdk/azure-data-tables.js',
       'sdk/azure-identity.js',
       'sdk/azure-keyvault-secrets.js',
+      'sdk/azure-monitor-pipeline.js',
       'sdk/azure-msal-node.js',
       'sdk/azure-service-bus.js',
       'sdk/jose.js',
@@ -125,7 +126,8 @@ describe('the deploy package loaded the way the Functions worker loads it', () =
   it('sets the @azure/functions programming model and keeps HTTP streaming off', () => {
     const w = worker();
     expect(w.programmingModel?.name).toBe('@azure/functions');
-    expect(w.hooks).toEqual({});
+    // The Azure Monitor export (functions/azure-telemetry.ts): started at the first invocation, flushed after each.
+    expect(w.hooks).toEqual({ preInvocation: 1, postInvocation: 1 });
     expect(w.capabilities).not.toHaveProperty('HttpUri');
   });
 

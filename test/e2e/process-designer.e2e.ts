@@ -183,6 +183,13 @@ test('a user process created in the page: its form step offers no Execute as', a
   await page.getByRole('tab', { name: 'Permissions' }).click();
   expect(await page.getByLabel('Execute as').isDisabled()).toBe(false);
   expect(await page.getByLabel('Execute as').locator('option').first().textContent()).toBe('(the user who runs the process)');
+  // Next to Publish: no step is elevated yet; executing the new step as Approvals makes it one.
+  expect(await page.locator('#elevation-summary').textContent()).toContain('None: every step runs as the person');
+  await page.getByLabel('Execute as').selectOption({ label: `Approvals (${CONTOSO_SVC_APPROVALS.username})` });
+  expect(await page.locator('#elevation-summary').textContent()).toMatch(
+    /2\. Change stage runs as Approvals; takes nothing the person types/,
+  );
+  await shot('24b-elevated-steps-next-to-publish');
   page.once('dialog', (d) => void d.accept());
   await page.getByRole('button', { name: '← All processes' }).click();
   await page.locator('#processes-list').waitFor();

@@ -22,6 +22,7 @@ export const computedSettingValues: Record<string, string> = {
   ADMIN_TOKEN_ISSUER_V1: 'https://sts.windows.net/{tenantid}/',
   ADMIN_TOKEN_SCOPE: 'access_as_user',
   ADMIN_ROLE: 'Connections.Admin',
+  API_ALLOWED_CLIENT_IDS: '',
   CONNECTION_ACCOUNT_ROLE: 'Connections.ServiceAccount',
   CONNECTION_ACCOUNT_ROLE_REQUIRED: 'true',
   AUTHORIZE_LIMIT_PER_MINUTE: '10',

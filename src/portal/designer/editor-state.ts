@@ -13,7 +13,7 @@ export interface EditorContext {
 }
 
 /** The parts of the designer that can be drawn again on their own (never the one the person is typing in). */
-export type Region = 'status' | 'settings' | 'steps' | 'panel' | 'run' | 'toolbar';
+export type Region = 'status' | 'settings' | 'steps' | 'panel' | 'run' | 'elevation' | 'toolbar';
 
 /** What the parts of the designer are given: the state, and how to draw regions again after a change of structure. */
 export interface DesignerUi {

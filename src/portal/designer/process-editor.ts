@@ -5,6 +5,7 @@ import { showLocalProblem } from './controls';
 import { bodyOf, EditorState, stepLabel, type DesignerUi, type EditorContext, type Region } from './editor-state';
 
 export type { EditorContext };
+import { elevationPanel } from './elevation-panel';
 import { processSettings } from './process-settings';
 import { runSection } from './run-section';
 import { stepPanel } from './step-panel';
@@ -28,6 +29,7 @@ export function createProcessEditor(ctx: EditorContext, id: string, record: Proc
     steps: h('div', { className: 'region-steps' }),
     panel: h('div', { className: 'region-panel' }),
     run: h('div', { className: 'region-run' }),
+    elevation: h('div', { className: 'region-elevation', 'aria-live': 'polite' }),
     toolbar: h(
       'div',
       { className: 'toolbar' },
@@ -49,6 +51,7 @@ export function createProcessEditor(ctx: EditorContext, id: string, record: Proc
     regions.settings,
     h('div', { className: 'designer' }, regions.steps, regions.panel),
     regions.run,
+    regions.elevation,
     regions.toolbar,
   );
 
@@ -58,6 +61,7 @@ export function createProcessEditor(ctx: EditorContext, id: string, record: Proc
     steps: () => stepsList(ui),
     panel: () => stepPanel(ui),
     run: () => (state.draft.kind === 'user' ? runSection(ui, ctx) : null),
+    elevation: () => elevationPanel(state),
     toolbar: () => null,
   };
 
@@ -81,6 +85,8 @@ export function createProcessEditor(ctx: EditorContext, id: string, record: Proc
   /** Everything that follows the draft without drawing anything: heading, "Unsaved changes", the buttons. */
   function updateChrome(): void {
     heading.textContent = state.draft.name || id;
+    // The analysis holds no control: drawn again with each change, it follows what the designer edits.
+    replaceChildren(regions.elevation, elevationPanel(state));
     // `hidden` alone loses to `.badge {display: inline-block}`: app.css makes [hidden] win.
     dirtyNote.hidden = !state.isDirty();
     saveButton.disabled = state.busy;
@@ -130,7 +136,7 @@ export function createProcessEditor(ctx: EditorContext, id: string, record: Proc
   /** Draws every region, then shows each problem at its field and those without one in a summary. */
   function renderAll(): void {
     const focused = document.activeElement as HTMLElement | null;
-    const all: Region[] = ['status', 'settings', 'steps', 'panel', 'run'];
+    const all: Region[] = ['status', 'settings', 'steps', 'panel', 'run', 'elevation'];
     for (const r of all) replaceChildren(regions[r], build[r]());
     const unplaced = state.problems.attach(element);
     showLocalProblems(element);
