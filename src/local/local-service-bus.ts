@@ -34,6 +34,7 @@
 import { InvocationContext, type LogLevel } from '@azure/functions';
 import { randomUUID } from 'node:crypto';
 import type { MessageSender, OutgoingMessage } from '../adapters/message-queue';
+import { outsideSpans } from '../shared/spans';
 import { queueNames, queuesWithSessions, type QueueName } from '../config/queues';
 import {
   camelKeys,
@@ -527,11 +528,14 @@ function buildBus(definitions: readonly LocalFunction[], options: LocalServiceBu
         if (message.sequenceNumber === undefined) schedule(q, message, message.scheduledEnqueueTime!);
         else insertAvailable(q, message as AvailableMessage);
       }
-      // Deliveries start after send returns, as they would from a remote broker.
-      setImmediate(() => {
-        pump(q);
-        checkIdle();
-      });
+      // Deliveries start after send returns, as they would from a remote broker, and outside the sender's span: in Azure
+      // each delivery is an invocation of its own.
+      setImmediate(() =>
+        outsideSpans(() => {
+          pump(q);
+          checkIdle();
+        }),
+      );
     },
 
     idle({ horizonMs = defaultHorizonMs } = {}) {

@@ -89,6 +89,8 @@ function refOf(span: Span, parent: SpanRef | undefined): SpanRef {
  */
 const running = new AsyncLocalStorage<SpanRef>();
 export const currentSpan = (): SpanRef | undefined => running.getStore();
+/** Runs `work` outside the current span: a queue delivery starts an invocation of its own, not part of the sender's span. */
+export const outsideSpans = <T>(work: () => T): T => running.exit(work);
 
 /** The OpenTelemetry context whose parent is `parent` (a new trace without one). */
 export const contextOf = (parent: SpanRef | undefined) =>
