@@ -87,11 +87,13 @@ export const runFunctions: HttpFunction[] = [
       params: { id: processIdSchema },
       body: startRunSchema,
       answers: { 202: runStarted },
-      errors: [422],
+      // 429: the caller's or the tenant's rate of starts, or the caller's runs running or waiting at once.
+      errors: [422, 429],
     },
-    async (req, caller, { userRuns }, context) => {
+    async (req, caller, { userRuns, quotas }, context) => {
       const processId = routeParam(req, 'id', processIdSchema);
       const body = await readJson(req, z.unknown());
+      quotas.spendAsUser('runStarts', caller.user);
       return json(202, await userRuns.start(caller, processId, body, requestTrace(req, context)));
     },
   ),
@@ -104,12 +106,13 @@ export const runFunctions: HttpFunction[] = [
       params: { id: runId, stepId: stepIdParam },
       body: submitBody,
       answers: { 202: z.strictObject({ runId: z.string(), status: z.enum(runStatuses) }) },
-      errors: [422],
+      errors: [422, 429],
     },
-    async (req, caller, { userRuns }) => {
+    async (req, caller, { userRuns, quotas }) => {
       const id = routeParam(req, 'id', runId);
       const stepId = routeParam(req, 'stepId', stepIdParam);
       const body = await readJson(req, z.unknown());
+      quotas.spendAsUser('formSubmissions', caller.user);
       return json(202, await userRuns.submit(caller, id, stepId, body));
     },
   ),
@@ -121,8 +124,12 @@ export const runFunctions: HttpFunction[] = [
       summary: "Continue a run that waits for the initiator's session, with their fresh token",
       params: { id: runId },
       answers: { 202: runStarted },
-      errors: [409],
+      errors: [409, 429],
     },
-    async (req, caller, { userRuns }) => json(202, await userRuns.resume(caller, routeParam(req, 'id', runId))),
+    async (req, caller, { userRuns, quotas }) => {
+      const id = routeParam(req, 'id', runId);
+      quotas.spendAsUser('runResumes', caller.user);
+      return json(202, await userRuns.resume(caller, id));
+    },
   ),
 ];

@@ -250,6 +250,7 @@ export function createApp(settings: Settings, overrides: AppContextOverrides = {
       userTokens,
       sender: messageSender,
       graphBaseUrl: settings.GRAPH_BASE_URL,
+      maxActiveRuns: settings.QUOTA_USER_ACTIVE_RUNS,
     }),
     messageSender,
     eventProcessor: new EventProcessor({ processes: processRepository, runs, connections: connectionRepository, sender: messageSender }),

@@ -338,6 +338,9 @@ var appSettingValues = {
   QUOTA_EVENTS_PER_MINUTE: string(quotaEventsPerMinute)
   QUOTA_CONNECTION_TESTS_PER_MINUTE: string(quotaConnectionTestsPerMinute)
   QUOTA_PROCESSES_PER_TENANT: string(quotaProcessesPerTenant)
+  QUOTA_USER_RUN_CALLS_PER_MINUTE: '30'
+  QUOTA_TENANT_RUN_CALLS_PER_MINUTE: '600'
+  QUOTA_USER_ACTIVE_RUNS: '50'
 
   // --- Read by the Functions host and the Azure SDK: src/config/host-settings.ts ---
   AzureWebJobsStorage__accountName: storageAccountName

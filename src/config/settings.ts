@@ -177,6 +177,12 @@ const fields = z.object({
   QUOTA_EVENTS_PER_MINUTE: positiveInt.max(100_000).default(600),
   /** Connection `test` calls (each a real token refresh and Graph call) a tenant may make per minute. */
   QUOTA_CONNECTION_TESTS_PER_MINUTE: positiveInt.max(10_000).default(30),
+  /** User process calls per minute, each of run starts, form submissions and resumes counted apart: per user (tid + oid)... */
+  QUOTA_USER_RUN_CALLS_PER_MINUTE: positiveInt.max(10_000).default(30),
+  /** ... and per tenant, all its users together. */
+  QUOTA_TENANT_RUN_CALLS_PER_MINUTE: positiveInt.max(100_000).default(600),
+  /** Runs one user may have `running` or `waiting` at once (each keeps rows, and a waiting one its form). */
+  QUOTA_USER_ACTIVE_RUNS: positiveInt.max(10_000).default(50),
   /** Processes a tenant may have (drafts and published ones count alike). */
   QUOTA_PROCESSES_PER_TENANT: positiveInt.max(100_000).default(200),
 });

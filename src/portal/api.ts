@@ -157,11 +157,15 @@ export function referencesIn(body: unknown): ConnectionReference[] | undefined {
 }
 
 /** A readable line per reference: “Contract intake (contract-intake), published version 2, step “stage” executes as it”. */
-export function usageLines(references: ConnectionReference[]): string[] {
+export function usageLines(
+  references: ConnectionReference[],
+  stepName: (processId: string, stepId: string) => string | undefined = () => undefined,
+): string[] {
   return references.map((r) => {
     const name = r.processName && r.processName !== r.processId ? `${r.processName} (${r.processId})` : r.processId;
     const version = r.version === 'draft' ? 'draft' : r.version !== undefined ? `published version ${r.version}` : undefined;
-    const where = r.stepId ? `step “${r.stepId}”` : 'the process';
+    // A step as people know it (its name or action) when the page knows the process; its id otherwise.
+    const where = r.stepId ? `step “${stepName(r.processId, r.stepId) ?? r.stepId}”` : 'the process';
     const how = VIA[r.via];
     return [name, version, `${where} ${how}`].filter(Boolean).join(', ');
   });

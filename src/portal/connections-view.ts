@@ -3,7 +3,7 @@ import { detailsRow } from './connections/connection-details';
 import { confirmDelete } from './connections/delete-dialog';
 import { startRename } from './connections/rename-form';
 import { SignInWatcher } from './connections/sign-in-watch';
-import { usageCell, usageRow } from './connections/usage-cell';
+import { stepNamesOf, usageCell, usageRow, type StepNamer } from './connections/usage-cell';
 import { statusCell } from './connections/status-cell';
 import { h, replaceChildren, time } from './dom';
 import { announce, messageOf } from './notices';
@@ -21,6 +21,7 @@ export function createConnectionsView(ctx: ViewContext) {
   const { api } = ctx;
   let connections: Connection[] = [];
   let usage = new Map<string, ConnectionReference[] | undefined>();
+  let stepName: StepNamer = () => undefined;
   const expanded = new Set<string>();
   let loading = false;
 
@@ -71,6 +72,7 @@ export function createConnectionsView(ctx: ViewContext) {
   const deleteContext = {
     ...ctx,
     dialog,
+    stepName: (processId: string, stepId: string) => stepName(processId, stepId),
     deleted: async () => {
       await load();
       refreshButton.focus();
@@ -123,7 +125,7 @@ export function createConnectionsView(ctx: ViewContext) {
     refreshButton.disabled = true;
     try {
       connections = await api.listConnections();
-      usage = await usageOf(connections);
+      [usage, stepName] = await Promise.all([usageOf(connections), stepNamesOf(api)]);
       render();
       if (announceResult) {
         const n = connections.length;
@@ -208,7 +210,7 @@ export function createConnectionsView(ctx: ViewContext) {
   function rows(c: Connection): HTMLTableRowElement[] {
     const main = row(c);
     const extra: HTMLTableRowElement[] = [];
-    if (expanded.has(`usage:${c.id}`)) extra.push(usageRow(c, usage.get(c.id) ?? []));
+    if (expanded.has(`usage:${c.id}`)) extra.push(usageRow(c, usage.get(c.id) ?? [], stepName));
     if (expanded.has(`details:${c.id}`)) extra.push(detailsRow(ctx, c));
     return [main, ...extra];
   }

@@ -260,6 +260,20 @@ export class RunRepository {
     return out;
   }
 
+  /** How many of a user's runs are `running` or `waiting`, counted up to `atMost` (reads only as many rows). */
+  async countActive(tenantId: string, initiatedBy: string, atMost: number): Promise<number> {
+    const table = await this.tables(this.tableName);
+    const filter = [
+      `PartitionKey eq ${odataString(tenantId)}`,
+      onlyRuns,
+      `initiatedByObjectId eq ${odataString(initiatedBy)}`,
+      `(status eq 'running' or status eq 'waiting')`,
+    ].join(' and ');
+    let count = 0;
+    for await (const _ of table.listEntities({ queryOptions: { filter, select: ['RowKey'] } })) if (++count >= atMost) break;
+    return count;
+  }
+
   async getWithEtag(tenantId: string, id: string): Promise<{ run: Run; etag: string } | undefined> {
     const row = await getEntityOrUndefined<RunRow>(await this.tables(this.tableName), tenantId, id);
     return row && { run: fromRow(row), etag: row.etag };

@@ -44,6 +44,8 @@ export interface UserRunsDeps {
   graphBaseUrl: string;
   now?: () => Date;
   fetch?: typeof fetch;
+  /** Runs one user may have running or waiting at once (QUOTA_USER_ACTIVE_RUNS); unbounded when absent. */
+  maxActiveRuns?: number;
 }
 
 /**
@@ -69,6 +71,7 @@ export class UserRuns {
     const checked = validateFormValues(published.definition.inputs ?? [], typed ?? {}, 'inputs');
     if (!checked.ok) throw new AppError('invalid', 'The inputs are not valid.', { details: checked.errors });
     const inputs = Object.keys(checked.values).length ? checked.values : undefined;
+    await this.checkActiveRuns(caller);
     await this.checkCanOpen(caller, subject);
 
     const at = this.now();
@@ -242,6 +245,24 @@ export class UserRuns {
       ...rest,
       ...(query.initiatedBy === 'me' ? { initiatedBy: caller.user.objectId } : {}),
     });
+  }
+
+  /**
+   * A user may have at most `maxActiveRuns` runs running or waiting at once (each holds Table rows and maybe a form):
+   * 429, since finishing or waiting for one frees a place. Counted from Tables, so it holds across instances (two
+   * starts at the same moment may both pass).
+   */
+  private async checkActiveRuns(caller: Caller): Promise<void> {
+    const max = this.deps.maxActiveRuns;
+    if (max === undefined) return;
+    const active = await this.deps.runs.countActive(caller.user.tenantId, caller.user.objectId, max);
+    if (active >= max) {
+      throw new AppError(
+        'throttled',
+        `You have ${max} runs running or waiting, the most one user may have at once (QUOTA_USER_ACTIVE_RUNS). Finish or wait for one, then try again.`,
+        { retryAfterSeconds: 60 },
+      );
+    }
   }
 
   /** The caller's own run: anyone else's (admins included: only the initiator acts on it) is 404. */

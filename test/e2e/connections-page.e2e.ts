@@ -270,7 +270,7 @@ test('delete asks first; a connection processes use lists them and asks again', 
   await anyway.waitFor();
   const usage = await dialog.locator('ul.usage').textContent();
   expect(usage).toContain('Contract intake (contract-intake)');
-  expect(usage).toContain('step “mark-received” executes as it');
+  expect(usage).toContain('step “Update fields” executes as it');
   await shot(page, '10-delete-in-use');
   await anyway.click();
   await page.getByRole('status').getByText('Deleted').waitFor();

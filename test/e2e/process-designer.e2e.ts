@@ -203,7 +203,7 @@ test('the Connections list shows where each connection is used, its health and i
   await used.click();
   expect(await used.getAttribute('aria-expanded')).toBe('true');
   const usage = page.locator(`#usage-${approvals.id}`);
-  expect(await usage.textContent()).toContain('Contract intake (contract-intake), published version 1, step “stage” executes as it');
+  expect(await usage.textContent()).toContain('Contract intake (contract-intake), published version 1, step “Change stage” executes as it');
   const text = await row.textContent();
   expect(text).toMatch(/Re-authorize by [A-Z][a-z]{2} \d{1,2}, \d{4}/);
   expect(text).toMatch(/Last verified [A-Z][a-z]{2} \d{1,2}, \d{4}, .* UTC/);

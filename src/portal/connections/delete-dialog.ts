@@ -7,6 +7,8 @@ export interface DeleteContext {
   handleAuthError(e: unknown): boolean;
   /** The page's one <dialog> for this (modal: Escape closes it, focus returns to the button that opened it). */
   dialog: HTMLDialogElement;
+  /** A step as people know it, when the page knows its process. */
+  stepName(processId: string, stepId: string): string | undefined;
   /** After a delete: reads the list again and puts focus somewhere that still exists. */
   deleted(): Promise<void>;
 }
@@ -41,13 +43,13 @@ export function confirmDelete(ctx: DeleteContext, c: Connection, opener: HTMLBut
         await ctx.deleted();
       } catch (e) {
         if (e instanceof ApiError && e.status === 409 && usage === undefined && referencesIn(e.body)) {
-          show(usageLines(referencesIn(e.body) ?? []));
+          show(usageLines(referencesIn(e.body) ?? [], ctx.stepName));
           return;
         }
         if (e instanceof ApiError && e.status === 409 && usage === undefined && !revoke.checked) {
           // The 409 names the processes; if it does not, ask the usage endpoint.
           const references = referencesIn(await api.usage(c.id).catch(() => undefined)) ?? [];
-          show(usageLines(references));
+          show(usageLines(references, ctx.stepName));
           return;
         }
         close();

@@ -1,5 +1,18 @@
-import { usageLines, type Connection, type ConnectionReference } from '../api';
+import { usageLines, type Connection, type ConnectionReference, type ConnectionsApi } from '../api';
+import { stepLabel } from '../designer/editor-state';
 import { h } from '../dom';
+
+export type StepNamer = (processId: string, stepId: string) => string | undefined;
+
+/** Steps by process and id, named as people know them (usage lines name steps, not their ids); none when unreadable. */
+export async function stepNamesOf(api: ConnectionsApi): Promise<StepNamer> {
+  const processes = await api.listProcesses().catch(() => []);
+  const names = new Map<string, string>();
+  for (const p of processes) {
+    for (const step of [...(p.published?.definition.steps ?? []), ...p.draft.steps]) names.set(`${p.id}/${step.id}`, stepLabel(step));
+  }
+  return (processId, stepId) => names.get(`${processId}/${stepId}`);
+}
 
 /**
  * Where a connection is used: "Unknown" when its usage could not be read (never a reassuring 0), "Not used", or a
@@ -22,7 +35,7 @@ export function usageCell(c: Connection, refs: ConnectionReference[] | undefined
 }
 
 /** The row under a connection listing where it is used. */
-export function usageRow(c: Connection, refs: ConnectionReference[]): HTMLTableRowElement {
+export function usageRow(c: Connection, refs: ConnectionReference[], stepName: StepNamer): HTMLTableRowElement {
   return h(
     'tr',
     { className: 'detail-row', id: `usage-${c.id}` },
@@ -30,7 +43,7 @@ export function usageRow(c: Connection, refs: ConnectionReference[]): HTMLTableR
       'td',
       { colspan: 6 },
       h('p', { className: 'detail-title' }, `Where “${c.displayName}” is used`),
-      h('ul', { className: 'usage' }, ...usageLines(refs).map((u) => h('li', {}, u))),
+      h('ul', { className: 'usage' }, ...usageLines(refs, stepName).map((u) => h('li', {}, u))),
     ),
   );
 }
