@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { boundedNesting, nestsDeeperThan } from '../shared/json-depth';
 import { eventTypes } from '../processes/event-types';
 
 export { eventTypes, type EventType } from '../processes/event-types';
@@ -46,7 +47,7 @@ export const productEventSchema = z.object({
     listId: z.string().min(1).max(256),
     itemId: z.union([z.string().min(1).max(128), z.number().int().nonnegative().transform(String)]),
   }),
-  data: z.record(z.string(), z.unknown()).default({}),
+  data: z.record(z.string(), z.unknown()).superRefine(boundedNesting).default({}),
   /**
    * Set when the change behind the event was made by a step of a run (loop guard): the causing run,
    * its process and how many runs deep the chain is.
@@ -110,6 +111,7 @@ export function quickProductEvent(input: unknown): ProductEvent | undefined {
   if (data !== undefined) {
     if (data === null || typeof data !== 'object' || Object.getPrototypeOf(data) !== Object.prototype || Object.hasOwn(data, '__proto__'))
       return undefined;
+    if (nestsDeeperThan(data)) return undefined;
   }
   let causedBy: ProductEvent['causedBy'];
   if (e.causedBy !== undefined) {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { boundedNesting } from '../shared/json-depth';
 import { eventTypes } from './event-types';
 
 const id = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, 'use 1-64 letters, digits, "-" or "_"');
@@ -8,7 +9,7 @@ export const conditionSchema = z.strictObject({
   /** A dotted path into the scope, e.g. `event.data.stage` or `event.subject.listId`. */
   path: z.string().regex(/^event(\.[A-Za-z0-9_$-]+)+$/, 'must be a path under "event", e.g. event.data.stage'),
   op: z.enum(['eq', 'ne', 'in', 'exists']),
-  value: z.unknown().optional(),
+  value: z.unknown().superRefine(boundedNesting).optional(),
 });
 export type Condition = z.infer<typeof conditionSchema>;
 
@@ -41,7 +42,7 @@ export const stepSchema = z.strictObject({
   type: z.enum(['action', 'form']),
   name: z.string().max(200).optional(),
   action: z.string().max(64).optional(),
-  inputs: z.record(z.string(), z.unknown()).optional(),
+  inputs: z.record(z.string(), z.unknown()).superRefine(boundedNesting).optional(),
   conditions,
   permissions: z.strictObject({ executeAs: connectionId.optional() }).optional(),
   /** The fields of a form step. */
