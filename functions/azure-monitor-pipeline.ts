@@ -19,6 +19,8 @@ import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trac
 export interface AzureMonitorPipeline {
   /** Sends what is buffered (Flex Consumption may freeze the instance as soon as an invocation ends). */
   flush(): Promise<void>;
+  /** Flushes and stops the exporter's timers (tests; the platform ends the process itself). */
+  shutdown(): Promise<void>;
 }
 
 export function startAzureMonitorPipeline(options: {
@@ -40,5 +42,5 @@ export function startAzureMonitorPipeline(options: {
   // One global registration per process: @opentelemetry/api keeps it on globalThis, so the app's copy of the API in
   // index.js sees this provider.
   trace.setGlobalTracerProvider(provider);
-  return { flush: () => provider.forceFlush() };
+  return { flush: () => provider.forceFlush(), shutdown: () => provider.shutdown() };
 }

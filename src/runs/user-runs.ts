@@ -4,13 +4,11 @@ import type { MessageSender } from '../adapters/message-queue';
 import { validateFormValues } from '../processes/form-values';
 import type { ProcessDefinition } from '../processes/process-definition';
 import type { ProcessRepository } from '../processes/process-repository';
-import { isConcurrencyConflict } from '../adapters/tables';
-import { AppError, type ErrorCode } from '../shared/errors';
-import { inSpan, runSpan, type SpanRef } from '../shared/spans';
+import { AppError } from '../shared/errors';
+import { inSpan, type SpanRef } from '../shared/spans';
 import type { Caller } from '../shared/user';
 import type { UserSessionStore } from '../tokens/user-session-store';
 import type { UserTokens } from '../tokens/user-tokens';
-import { isRefusal, type Refusal, type RunCommand, type Transition } from './core/commands';
 import {
   formSubmitted,
   newRun,
@@ -22,17 +20,13 @@ import {
   waitsForUserSession,
 } from './core/runs';
 import { readCheck, type ReadCheck } from './item-read-check';
+import { carryOut, runNotFound, transition } from './user-run-commands';
 import { parse, startRunSchema, type WaitingFormView } from './user-run-requests';
 import type { ItemRef, Run } from './run';
 import { newRunId, type RunRepository } from './run-repository';
-import { sendSteps } from './step-message';
-
-/** A write refused because the run changed since it was read: the decision is made again. */
-class StaleRun extends Error {}
 
 /** Why a user may not start a process on an item (contract): elevation never reaches items hidden from them. */
 export const cannotOpenItemMessage = 'You cannot start this process on an item you cannot open.';
-const runNotFound = () => new AppError('not_found', 'Run not found.');
 const processNotFound = () => new AppError('not_found', 'Process not found.');
 
 export interface UserRunsDeps {
@@ -122,7 +116,7 @@ export class UserRuns {
     await this.deps.sessions.put(tenantId, run.id, caller.assertion);
     try {
       await this.deps.runs.create(run);
-      await this.carryOut(caller, run, commands);
+      await carryOut(this.deps, caller, run, commands);
     } catch (e) {
       const failed = queueingFailed(run, this.now());
       await this.deps.sessions.delete(tenantId, run.id).catch(() => undefined);
@@ -145,7 +139,7 @@ export class UserRuns {
 
     const by = { objectId: caller.user.objectId, username: caller.user.username };
     // Submitted twice at once: the second finds nothing waiting.
-    const next = await this.transition(caller, run, 'not_found', (current) =>
+    const next = await transition(this.deps, caller, run, 'not_found', (current) =>
       formSubmitted(current, { stepId, values: checked.values, by }, this.now()),
     );
     return { runId: run.id, status: next.status };
@@ -170,63 +164,8 @@ export class UserRuns {
     if (!waitsForUserSession(run)) throw new AppError('conflict', notWaitingForSessionMessage);
     // The new token must be exchangeable, or the run would only wait again (a TokenAcquisitionError answers as its code).
     await this.deps.userTokens.graphToken(caller.assertion);
-    await this.transition(caller, run, 'conflict', (current) => resumed(current, this.now()));
+    await transition(this.deps, caller, run, 'conflict', (current) => resumed(current, this.now()));
     return { runId: run.id };
-  }
-
-  /**
-   * Applies the core's decision on the run as stored and carries out its commands; the write is conditional on the
-   * ETag read, so a concurrent change makes the decision again on the run as it is then.
-   */
-  private async transition(caller: Caller, run: Run, refusedAs: ErrorCode, decide: (current: Run) => Transition | Refusal): Promise<Run> {
-    for (let attempt = 0; attempt < 10; attempt++) {
-      const loaded = await this.deps.runs.getWithEtag(run.tenantId, run.id);
-      if (!loaded) throw runNotFound();
-      const decision = decide(loaded.run);
-      if (isRefusal(decision)) throw new AppError(refusedAs, decision.refused);
-      try {
-        await this.carryOut(caller, loaded.run, decision.commands, loaded.etag);
-        return decision.run;
-      } catch (e) {
-        if (e instanceof StaleRun) continue;
-        // The token was stored for a run that stays waiting (its write failed, e.g. too large to store): a waiting
-        // run keeps no user token.
-        if (decision.commands.some((c) => c.kind === 'storeUserSession')) {
-          await this.deps.sessions.delete(run.tenantId, run.id).catch(() => undefined);
-        }
-        throw e;
-      }
-    }
-    throw new Error('run update kept conflicting');
-  }
-
-  private async carryOut(caller: Caller, run: Run, commands: readonly RunCommand[], etag?: string): Promise<void> {
-    const { tenantId } = caller.user;
-    for (const command of commands) {
-      switch (command.kind) {
-        case 'writeRun':
-          if (etag === undefined) throw new Error('a run is written conditionally on the ETag it was read with');
-          try {
-            await this.deps.runs.replace(command.run, etag);
-          } catch (e) {
-            if (isConcurrencyConflict(e)) throw new StaleRun();
-            throw e;
-          }
-          break;
-        case 'sendStep':
-          await sendSteps(this.deps.sender, [{ ...command.step, trace: runSpan(run) }]);
-          break;
-        case 'storeUserSession':
-          await this.deps.sessions.put(tenantId, run.id, caller.assertion);
-          break;
-        case 'dropUserSession':
-          await this.deps.sessions.delete(tenantId, run.id);
-          break;
-        case 'scheduleRetry':
-        case 'refreshConnections':
-          throw new Error(`the user routes do not ${command.kind}`);
-      }
-    }
   }
 
   /** A run the caller may read: their own, or any run of the tenant for an admin. */

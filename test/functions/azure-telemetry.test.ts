@@ -13,6 +13,7 @@ import { recordDependencySpans } from '../../src/shared/dependency-spans';
 import { inSpan } from '../../src/shared/spans';
 
 let server: Server;
+let pipeline: ReturnType<typeof startAzureMonitorPipeline> | undefined;
 let endpoint: string;
 const received: {
   authorization?: string;
@@ -44,12 +45,13 @@ beforeAll(async () => {
   endpoint = `https://127.0.0.1:${(server.address() as { port: number }).port}/`;
 });
 afterAll(async () => {
+  await pipeline?.shutdown();
   trace.disable();
   await new Promise((r) => server.close(r));
 });
 
 test('spans reach the ingestion endpoint with a bearer token, one operation id, parents and the ids as dimensions', async () => {
-  const pipeline = startAzureMonitorPipeline({
+  pipeline = startAzureMonitorPipeline({
     connectionString: `InstrumentationKey=00000000-0000-4000-8000-000000000001;IngestionEndpoint=${endpoint}`,
     roleName: 'func-connections-test',
     credential: { getToken: async () => ({ token: 'entra-token-for-monitor', expiresOnTimestamp: Date.now() + 3600_000 }) },
