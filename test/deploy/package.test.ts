@@ -210,6 +210,9 @@ describe('the deploy package loaded the way the Functions worker loads it', () =
   it('answers a no-token admin call with 401 through the package, with the Bicep app settings', () => {
     const [outcome] = worker().invocations;
     expect(outcome.error).toBeUndefined();
+    // The first invocation started the Azure Monitor export (sdk/azure-monitor-pipeline.js, functions/azure-telemetry.ts)
+    // from Bicep's APPLICATIONINSIGHTS_CONNECTION_STRING without failing, and the answer did not wait on it.
+    expect(worker().stderr).not.toContain('Telemetry export not started');
     const http = outcome.response?.returnValue?.http;
     expect(http?.statusCode).toBe('401');
     expect(http?.headers?.['www-authenticate']).toBe('Bearer');

@@ -114,6 +114,14 @@ test('runs, with a run and its steps', async () => {
   await page.getByRole('tab', { name: 'Runs' }).click();
   await page.locator('li.run').first().waitFor();
   await axe('runs');
+  // A run's details: its timeline (trace) opened from the keyboard.
+  const timeline = page.locator('li.run details.trace summary').first();
+  if (await timeline.count()) {
+    await timeline.focus();
+    await page.keyboard.press('Enter');
+    await page.waitForTimeout(500);
+    await axe('run-detail');
+  }
 });
 
 test('notifications', async () => {

@@ -261,3 +261,44 @@ test('a run whose data throws RangeError in a step ends failed with a reason aft
     lost: 0,
   });
 });
+
+test('a poison step message of a run that exists ends the run failed with the reason at its first delivery', async () => {
+  // A run whose published version is gone (a row written by hand, a restore): every delivery would fail the same way.
+  const runs = new RunRepository(stack.internals.tables, tableNames({ TABLES_PREFIX: tablesPrefix }).runs);
+  const id = newRunId(new Date());
+  const event = {
+    id: randomUUID(),
+    type: 'ItemCreated' as const,
+    tenantId: CONTOSO_USER.tenantId,
+    subject: open,
+    data: {},
+    occurredAt: new Date().toISOString(),
+  };
+  await runs.create({
+    id,
+    tenantId: CONTOSO_USER.tenantId,
+    kind: 'system',
+    processId: 'ghost',
+    processVersion: 7,
+    subject: open,
+    event,
+    status: 'running',
+    createdAt: new Date().toISOString(),
+    steps: [{ id: 'gone', action: 'updateFields', status: 'pending', attempts: 0 }],
+  });
+  const before = stack.bus.stats()[queueNames.steps]!;
+  await stack.bus.send(queueNames.steps, [stepMessage({ tenantId: CONTOSO_USER.tenantId, runId: id, stepIndex: 0 })]);
+  await stack.bus.idle();
+  const after = stack.bus.stats()[queueNames.steps]!;
+  const stored = await runs.get(CONTOSO_USER.tenantId, id);
+  expect(after.deliveries - before.deliveries).toBe(1);
+  expect(stored).toMatchObject({ status: 'failed', reason: expect.stringMatching(/ghost v7 does not exist/) });
+  tally.record({
+    kind: 'attack',
+    category: 'Deep JSON: nesting bounded, RangeError is poison',
+    tried: 1,
+    handled: stored?.status === 'failed' ? 1 : 0,
+    faultsInjected: 0,
+    lost: 0,
+  });
+});
