@@ -39,7 +39,7 @@ const hiddenTwin = { siteId: SITE, listId: 'restricted-hr', itemId: '31' };
 const key = (i: typeof open) => `${i.siteId}/${i.listId}/${i.itemId}`;
 
 beforeAll(async () => {
-  stack = await startTestStack({ tablesPrefix, env: { TENANT_REGISTRATION_CACHE_SECONDS: '0' } });
+  stack = await startTestStack({ tablesPrefix, env: { TENANT_REGISTRATION_CACHE_SECONDS: '0', KEEPALIVE_IDLE_DAYS: '0' } });
   approvals = await authorizeConnection(stack, CONTOSO_SVC_APPROVALS, 'Approvals');
   stack.graph.items.set(key(open), { Title: 'Laptop request', Stage: 'New' });
   stack.graph.items.set(key(hiddenTwin), { Title: 'Salary review', Stage: 'New' });
@@ -186,7 +186,9 @@ describe('a tenant whose registration is removed', () => {
     expect(graphCalls).toBe(0);
     expect(run).toMatchObject({ status: 'failed', reason: expect.stringMatching(/not registered/) });
     expect(refreshes).toBe(0);
-    expect(lines.join('\n')).toMatch(/skipped \(tenant not registered\)/);
+    // Every connection is idle (KEEPALIVE_IDLE_DAYS 0): Fabrikam's alone is skipped, Contoso's are refreshed.
+    expect(lines.join('\n')).toMatch(/ 1 skipped \(tenant not registered\)/);
+    expect(lines.join('\n')).toContain(`of tenant ${TENANT_B.id} was not refreshed: the tenant is no longer registered`);
     tally.record({
       kind: 'attack',
       category: 'Removed tenants: queued steps and keep-alive',
